@@ -1,0 +1,322 @@
+"""Cell-centred rectangular grids: geometry, boundaries and quadrature.
+
+A :class:`Grid` splits the box ``prod_k [lo_k, hi_k]`` into ``shape`` equal cells.
+Unknowns are cell averages located at the cell centres; arrays on the grid have
+shape ``grid.shape`` (C order when flattened, as in :func:`~fokkerplanck.generator`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Sequence, Union
+
+import numpy as np
+
+__all__ = ["Grid", "BOUNDARY_KINDS"]
+
+#: The boundary kinds a side of an axis can have.
+BOUNDARY_KINDS = ("reflecting", "periodic", "absorbing")
+
+BoundarySpec = Union[str, Sequence[Union[str, Sequence[str]]]]
+
+
+def _check_kind(kind: object, where: str) -> str:
+    if not isinstance(kind, str) or kind not in BOUNDARY_KINDS:
+        raise ValueError(
+            f"`boundary` {where} is {kind!r}; each kind must be one of {BOUNDARY_KINDS}."
+        )
+    return kind
+
+
+def _axis_boundary(spec: object, axis: int) -> tuple[str, str]:
+    """Normalise one axis' boundary: a kind, or a (lower, upper) pair of kinds."""
+    if isinstance(spec, str):
+        kind = _check_kind(spec, f"for axis {axis}")
+        return (kind, kind)
+    if isinstance(spec, (tuple, list)) and len(spec) == 2:
+        lo = _check_kind(spec[0], f"for the lower side of axis {axis}")
+        hi = _check_kind(spec[1], f"for the upper side of axis {axis}")
+        if "periodic" in (lo, hi):
+            raise ValueError(
+                f"`boundary` for axis {axis} is {tuple(spec)!r}: 'periodic' joins both "
+                "sides of an axis and cannot be half of a (lower, upper) pair; write "
+                "'periodic' for the whole axis."
+            )
+        return (lo, hi)
+    raise ValueError(
+        f"`boundary` for axis {axis} is {spec!r}; give a kind from {BOUNDARY_KINDS} "
+        "or a (lower, upper) pair of non-periodic kinds."
+    )
+
+
+def _normalise_boundary(boundary: BoundarySpec, ndim: int) -> tuple[tuple[str, str], ...]:
+    if isinstance(boundary, str):
+        kind = _check_kind(boundary, "")
+        return tuple((kind, kind) for _ in range(ndim))
+    if not isinstance(boundary, (tuple, list)):
+        raise TypeError(
+            f"`boundary` must be a string or a sequence with one entry per axis, "
+            f"got {type(boundary).__name__}."
+        )
+    if ndim == 1 and len(boundary) == 2 and all(isinstance(b, str) for b in boundary):
+        raise ValueError(
+            f"`boundary={tuple(boundary)!r}` is ambiguous on a 1-D grid: it could be "
+            "one kind per axis (but there is one axis) or a (lower, upper) pair. Write "
+            f"boundary=[{tuple(boundary)!r}] for a (lower, upper) pair, or "
+            f"boundary={boundary[0]!r} for the same kind on both sides."
+        )
+    if len(boundary) != ndim:
+        raise ValueError(
+            f"`boundary` has {len(boundary)} entries but the grid has {ndim} axes; "
+            "give one kind (or one (lower, upper) pair) per axis, or a single kind."
+        )
+    return tuple(_axis_boundary(b, k) for k, b in enumerate(boundary))
+
+
+@dataclass(frozen=True, eq=False, init=False)
+class Grid:
+    """A cell-centred rectangular grid in 1 to 4 dimensions.
+
+    Parameters
+    ----------
+    bounds : sequence of (lo, hi)
+        The box, one ``(lo, hi)`` pair per axis, ``lo < hi``, both finite.
+    shape : int or sequence of int
+        Number of cells per axis (at least 3 each). An int is used for every axis.
+    boundary : str or sequence, default ``"reflecting"``
+        ``"reflecting"`` (zero flux), ``"periodic"`` (the axis wraps) or
+        ``"absorbing"`` (density zero on the wall, mass leaves). One kind for every
+        side, one per axis (``("periodic", "reflecting")``), or per side with a
+        ``(lower, upper)`` pair in place of an axis' kind
+        (``[("reflecting", "absorbing"), "periodic"]``). In 1-D write a per-side pair
+        as ``[("reflecting", "absorbing")]``.
+
+    Attributes
+    ----------
+    ndim, shape, size : int, tuple of int, int
+    bounds : tuple of (float, float)
+    boundary : tuple of (str, str)
+        Normalised: a ``(lower, upper)`` pair for every axis.
+    spacing : tuple of float
+        Cell width per axis.
+    cell_volume : float
+    centers : tuple of ndarray
+        Cell-centre coordinates per axis.
+    edges : tuple of ndarray
+        Face coordinates per axis (``shape[k] + 1`` of them).
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(-1, 1)], shape=4)
+    >>> grid.centers[0]
+    array([-0.75, -0.25,  0.25,  0.75])
+    >>> grid.integrate(np.full(grid.shape, 0.5))
+    1.0
+    """
+
+    bounds: tuple[tuple[float, float], ...]
+    shape: tuple[int, ...]
+    boundary: tuple[tuple[str, str], ...] = field(default=())
+
+    def __init__(
+        self,
+        bounds: Sequence[Sequence[float]],
+        shape: int | Sequence[int],
+        boundary: BoundarySpec = "reflecting",
+    ) -> None:
+        try:
+            b = np.asarray(bounds, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"`bounds` must be a sequence of (lo, hi) pairs, got {bounds!r}."
+            ) from None
+        if b.ndim == 1 and b.size == 2:
+            raise ValueError(
+                f"`bounds={tuple(bounds)!r}` is one pair; write it as a list of pairs, "
+                f"bounds=[{tuple(bounds)!r}], one pair per axis."
+            )
+        if b.ndim != 2 or b.shape[1] != 2 or not 1 <= b.shape[0] <= 4:
+            raise ValueError(
+                f"`bounds` must be 1 to 4 (lo, hi) pairs, got array of shape {b.shape}."
+            )
+        ndim = b.shape[0]
+        if not np.all(np.isfinite(b)):
+            raise ValueError(f"`bounds` must be finite, got {b.tolist()}.")
+        bad = np.flatnonzero(b[:, 0] >= b[:, 1])
+        if bad.size:
+            k = int(bad[0])
+            raise ValueError(
+                f"`bounds` for axis {k} is {tuple(b[k])}: need lo < hi; swap or widen it."
+            )
+        if isinstance(shape, (int, np.integer)):
+            shp = (int(shape),) * ndim
+        else:
+            try:
+                shp = tuple(int(n) for n in shape)
+            except TypeError:
+                raise TypeError(f"`shape` must be an int or a sequence of ints, got {shape!r}.") from None
+            if any(int(n) != n for n in shape):
+                raise ValueError(f"`shape` must hold integers, got {shape!r}.")
+        if len(shp) != ndim:
+            raise ValueError(
+                f"`shape` has {len(shp)} entries but `bounds` has {ndim} axes; give one "
+                "cell count per axis."
+            )
+        if min(shp) < 3:
+            raise ValueError(
+                f"`shape={shp}`: every axis needs at least 3 cells; refine the grid."
+            )
+        object.__setattr__(self, "bounds", tuple((float(lo), float(hi)) for lo, hi in b))
+        object.__setattr__(self, "shape", shp)
+        object.__setattr__(self, "boundary", _normalise_boundary(boundary, ndim))
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @cached_property
+    def spacing(self) -> tuple[float, ...]:
+        return tuple((hi - lo) / n for (lo, hi), n in zip(self.bounds, self.shape))
+
+    @cached_property
+    def cell_volume(self) -> float:
+        return float(np.prod(self.spacing))
+
+    @cached_property
+    def lower(self) -> np.ndarray:
+        """Lower corner of the box, shape ``(ndim,)``."""
+        return np.array([lo for lo, _ in self.bounds])
+
+    @cached_property
+    def upper(self) -> np.ndarray:
+        """Upper corner of the box, shape ``(ndim,)``."""
+        return np.array([hi for _, hi in self.bounds])
+
+    @cached_property
+    def centers(self) -> tuple[np.ndarray, ...]:
+        return tuple(
+            lo + (np.arange(n) + 0.5) * h
+            for (lo, _), n, h in zip(self.bounds, self.shape, self.spacing)
+        )
+
+    @cached_property
+    def edges(self) -> tuple[np.ndarray, ...]:
+        return tuple(
+            lo + np.arange(n + 1) * h
+            for (lo, _), n, h in zip(self.bounds, self.shape, self.spacing)
+        )
+
+    @property
+    def periodic(self) -> tuple[bool, ...]:
+        """Whether each axis wraps."""
+        return tuple(lo == "periodic" for lo, _ in self.boundary)
+
+    @property
+    def has_absorbing(self) -> bool:
+        return any("absorbing" in pair for pair in self.boundary)
+
+    def points(self) -> np.ndarray:
+        """Cell centres as an array of shape ``(*shape, ndim)``."""
+        return np.stack(np.meshgrid(*self.centers, indexing="ij"), axis=-1)
+
+    def refined(self, factor: int = 2) -> "Grid":
+        """The same box and boundaries with ``factor`` times as many cells per axis."""
+        return Grid(self.bounds, tuple(factor * n for n in self.shape), self.boundary)
+
+    def __repr__(self) -> str:
+        return f"Grid(bounds={list(self.bounds)}, shape={self.shape}, boundary={list(self.boundary)})"
+
+    # ---------------------------------------------------------------- quadrature
+    def _check_field(self, f: np.ndarray, name: str = "f") -> np.ndarray:
+        f = np.asarray(f, dtype=float)
+        if f.shape[f.ndim - self.ndim:] != self.shape or f.ndim < self.ndim:
+            raise ValueError(
+                f"`{name}` has shape {f.shape}; its last axes must be the grid shape "
+                f"{self.shape}."
+            )
+        return f
+
+    def integrate(self, f: np.ndarray) -> float | np.ndarray:
+        """Midpoint-rule integral ``sum f * cell_volume`` over the last ``ndim`` axes."""
+        f = self._check_field(f)
+        axes = tuple(range(f.ndim - self.ndim, f.ndim))
+        out = f.sum(axis=axes) * self.cell_volume
+        return float(out) if np.ndim(out) == 0 else out
+
+    def marginal(self, p: np.ndarray, axis: int | Sequence[int] = 0) -> np.ndarray:
+        """Marginal density of ``p`` on the kept ``axis`` (or axes), integrating out the rest."""
+        p = self._check_field(p, "p")
+        keep = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+        for k in keep:
+            if not -self.ndim <= k < self.ndim:
+                raise ValueError(f"`axis={k}` is out of range for a {self.ndim}-D grid.")
+        keep = tuple(sorted(k % self.ndim for k in keep))
+        drop = tuple(k for k in range(self.ndim) if k not in keep)
+        lead = p.ndim - self.ndim
+        vol = float(np.prod([self.spacing[k] for k in drop])) if drop else 1.0
+        return p.sum(axis=tuple(lead + k for k in drop)) * vol
+
+    def mean(self, p: np.ndarray) -> np.ndarray:
+        """Mean ``integral x p(x) dx / integral p``, shape ``(ndim,)``."""
+        p = self._check_field(p, "p")
+        mass = p.sum()
+        return np.array(
+            [np.dot(self.marginal(p, k).ravel(), self.centers[k]) * self.spacing[k] for k in range(self.ndim)]
+        ) / (mass * self.cell_volume)
+
+    def cov(self, p: np.ndarray) -> np.ndarray:
+        """Covariance of ``p`` (normalised), shape ``(ndim, ndim)``; midpoint rule."""
+        p = self._check_field(p, "p")
+        w = (p / p.sum()).ravel()
+        x = self.points().reshape(-1, self.ndim) - self.mean(p)
+        return (x * w[:, None]).T @ x
+
+    # ----------------------------------------------------------------- sampling
+    def locate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Cell multi-indices of points ``x`` ``(n, ndim)``; and a mask of points inside.
+
+        Periodic axes wrap; points outside a non-periodic axis are flagged outside.
+        """
+        x = np.asarray(x, dtype=float)
+        if x.ndim != 2 or x.shape[1] != self.ndim:
+            raise ValueError(
+                f"`samples` must have shape (n, {self.ndim}) for this {self.ndim}-D grid, "
+                f"got {x.shape}."
+            )
+        h = np.asarray(self.spacing)
+        idx = np.floor((x - self.lower) / h).astype(np.int64)
+        shape = np.asarray(self.shape)
+        per = np.asarray(self.periodic)
+        idx[:, per] %= shape[per]
+        inside = np.all((idx >= 0) & (idx < shape), axis=1) & np.all(np.isfinite(x), axis=1)
+        return idx, inside
+
+    def histogram(self, samples: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+        """Density estimate on the cells from samples of shape ``(n, ndim)``.
+
+        Counts per cell divided by ``(n * cell_volume)`` (or the total weight): the
+        result integrates to the fraction of samples that fall inside the box.
+        Periodic axes wrap the samples first.
+        """
+        idx, inside = self.locate(samples)
+        n = idx.shape[0]
+        if n == 0:
+            raise ValueError("`samples` is empty; need at least one sample.")
+        flat = np.ravel_multi_index(tuple(idx[inside].T), self.shape)
+        if weights is None:
+            counts = np.bincount(flat, minlength=self.size).astype(float)
+            total = float(n)
+        else:
+            weights = np.asarray(weights, dtype=float)
+            if weights.shape != (n,):
+                raise ValueError(f"`weights` must have shape ({n},), got {weights.shape}.")
+            counts = np.bincount(flat, weights=weights[inside], minlength=self.size)
+            total = float(weights.sum())
+        return counts.reshape(self.shape) / (total * self.cell_volume)

@@ -1,0 +1,157 @@
+"""The lecture's systems as :class:`~fokkerplanck.SDE` constructors, and exact densities.
+
+Constructors: :func:`brownian`, :func:`langevin`, :func:`ornstein_uhlenbeck`
+(the SGD SDE lives in :mod:`fokkerplanck.sgd`). Exact references:
+:func:`gibbs`, :func:`gaussian_density`, :func:`heat_kernel`, :func:`lyapunov`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import scipy.linalg
+
+from .grid import Grid
+from .sde import SDE
+
+__all__ = [
+    "brownian", "langevin", "ornstein_uhlenbeck",
+    "gibbs", "gaussian_density", "heat_kernel", "lyapunov",
+]
+
+
+def _positive(name: str, value: Any) -> float:
+    v = float(value)
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"`{name}` must be positive and finite, got {value!r}.")
+    return v
+
+
+def brownian(sigma: float = 1.0, ndim: int = 1) -> SDE:
+    """Brownian motion ``dx = sigma dB`` (the lecture's diffusion ``z(t + dt) = z(t) + sigma eps sqrt(dt)``).
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> fp.brownian(0.5, ndim=2).cov(np.zeros(2))
+    array([[0.25, 0.  ],
+           [0.  , 0.25]])
+    """
+    return SDE(sigma=_positive("sigma", sigma), ndim=ndim)
+
+
+def langevin(loss: Callable, sigma: float | np.ndarray, grad: Callable | None = None, *, ndim: int | None = None) -> SDE:
+    """Langevin dynamics ``dx = -grad L(x) dt + sigma dB``.
+
+    The stationary density is the Gibbs density ``exp(-2 L / sigma^2) / Z`` (for
+    scalar ``sigma``); the grid solver reproduces it at the cell centres to
+    round-off.
+
+    Parameters
+    ----------
+    loss : callable
+        ``L(x) -> (...)`` for ``x`` of shape ``(..., d)``.
+    sigma : float or (d,) array
+        Temperature parameter (noise amplitude); a vector gives one per axis.
+    grad : callable, optional
+        ``grad L``; finite differences of ``loss`` otherwise.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> sde = fp.langevin(lambda x: 0.5 * x[..., 0]**2, sigma=1.0)
+    >>> grid = fp.Grid(bounds=[(-6, 6)], shape=120)
+    >>> p = fp.stationary(sde, grid).density
+    >>> bool(np.allclose(p, fp.gibbs(lambda x: 0.5 * x[..., 0]**2, 0.5, grid), rtol=1e-10))
+    True
+    """
+    s = np.asarray(sigma, dtype=float)
+    if s.ndim == 0:
+        _positive("sigma", s)
+    elif s.ndim == 1:
+        if not np.all(np.isfinite(s) & (s > 0)):
+            raise ValueError(f"`sigma` must be positive, got {s.tolist()}.")
+    else:
+        raise ValueError(
+            f"`sigma` for Langevin dynamics is a scalar or a per-axis vector, got shape "
+            f"{s.shape}; for a full noise matrix build fp.SDE(loss=..., sigma=...)."
+        )
+    return SDE(loss=loss, grad=grad, sigma=s if s.ndim else float(s), ndim=ndim)
+
+
+def ornstein_uhlenbeck(H: Any, cov: Any, *, mean: Any = None) -> SDE:
+    """Ornstein–Uhlenbeck ``dx = -H (x - m) dt + cov^(1/2) dB``.
+
+    The stationary density is Gaussian with mean ``m`` and the covariance ``S``
+    solving ``H S + S H^T = cov`` (:func:`lyapunov`), when ``H`` is stable.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> fp.lyapunov(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]])
+    array([[0.5  , 0.1  ],
+           [0.1  , 0.125]])
+    """
+    Hm = np.atleast_2d(np.asarray(H, dtype=float))
+    if Hm.ndim != 2 or Hm.shape[0] != Hm.shape[1] or not np.all(np.isfinite(Hm)):
+        raise ValueError(f"`H` must be a finite square matrix (or a scalar), got shape {np.shape(H)}.")
+    d = Hm.shape[0]
+    if np.any(np.linalg.eigvals(Hm).real <= 0):
+        raise ValueError(
+            f"`H` has eigenvalues {np.linalg.eigvals(Hm).tolist()}; all real parts must be "
+            "positive for the process to have a stationary density."
+        )
+    m = np.zeros(d) if mean is None else np.broadcast_to(np.asarray(mean, dtype=float), (d,)).copy()
+    c = np.asarray(cov, dtype=float)
+    if c.ndim == 2 and c.shape != (d, d):
+        raise ValueError(f"`cov` has shape {c.shape} but `H` is {d}x{d}.")
+
+    def drift(x: np.ndarray) -> np.ndarray:
+        return -(x - m) @ Hm.T
+
+    return SDE(drift=drift, cov=c, ndim=d)
+
+
+def lyapunov(H: Any, cov: Any) -> np.ndarray:
+    """Stationary covariance ``S`` of ``dx = -H x dt + cov^(1/2) dB``: ``H S + S H^T = cov``."""
+    Hm = np.atleast_2d(np.asarray(H, dtype=float))
+    c = np.asarray(cov, dtype=float)
+    c = c * np.eye(Hm.shape[0]) if c.ndim == 0 else (np.diag(c) if c.ndim == 1 else c)
+    return scipy.linalg.solve_continuous_lyapunov(Hm, c)
+
+
+def _normalised(logp: np.ndarray, grid: Grid) -> np.ndarray:
+    p = np.exp(logp - logp.max())
+    return p / grid.integrate(p)
+
+
+def gibbs(loss: Callable, temperature: float, grid: Grid) -> np.ndarray:
+    """Gibbs density ``exp(-L / T) / Z`` at the cell centres, normalised on ``grid``.
+
+    For Langevin dynamics with noise ``sigma``, ``T = sigma^2 / 2``.
+    """
+    T = _positive("temperature", temperature)
+    return _normalised(-np.asarray(loss(grid.points()), dtype=float) / T, grid)
+
+
+def gaussian_density(mean: Any, cov: Any, grid: Grid, *, normalise: bool = False) -> np.ndarray:
+    """Gaussian density ``N(mean, cov)`` at the cell centres.
+
+    With ``normalise=True`` it is rescaled to unit mass on the grid (the exact
+    density of the truncated problem up to the box); otherwise the exact
+    free-space density.
+    """
+    d = grid.ndim
+    m = np.broadcast_to(np.asarray(mean, dtype=float), (d,))
+    c = np.asarray(cov, dtype=float)
+    c = c * np.eye(d) if c.ndim == 0 else (np.diag(c) if c.ndim == 1 else c)
+    x = grid.points() - m
+    sol = np.linalg.solve(c, x.reshape(-1, d).T).T.reshape(x.shape)
+    logp = -0.5 * np.sum(x * sol, axis=-1) - 0.5 * np.linalg.slogdet(2 * np.pi * c)[1]
+    return _normalised(logp, grid) if normalise else np.exp(logp)
+
+
+def heat_kernel(x0: Any, sigma: float, t: float, grid: Grid) -> np.ndarray:
+    """Density of ``x0 + sigma B_t`` (free space): ``N(x0, sigma^2 t I)`` at the centres."""
+    return gaussian_density(x0, _positive("sigma", sigma) ** 2 * _positive("t", t), grid)

@@ -1,0 +1,401 @@
+"""The stochastic differential equation ``dx = mu(x, t) dt + sigma(x, t) dB``.
+
+One :class:`SDE` object feeds the grid solver and the particle simulation. It
+knows the drift (optionally ``-grad L`` of a loss plus a user drift), the noise
+(``sigma`` or its covariance ``C = sigma sigma^T``) and the stochastic-calculus
+convention, and it converts between them:
+
+* :meth:`SDE.ito_drift` — the drift of the equivalent Ito SDE (what Euler–Maruyama
+  steps with);
+* :meth:`SDE.flux_drift` — ``b`` in the flux form of the Fokker–Planck equation
+  ``dp/dt = -div J``, ``J = b p - 1/2 C grad p``, i.e. ``b = mu_ito - 1/2 div C``.
+
+Derivatives the user does not supply (``grad L``, ``div C``, ``d sigma``) are
+taken with fourth-order central finite-difference weights from :mod:`findiff`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["SDE", "CONVENTIONS"]
+
+#: Stochastic-calculus conventions understood by :class:`SDE`.
+CONVENTIONS = ("ito", "stratonovich", "isothermal")
+
+Array = np.ndarray
+
+
+def _central_weights() -> tuple[np.ndarray, np.ndarray]:
+    import findiff
+
+    c = findiff.coefficients(deriv=1, acc=4)["center"]
+    return np.asarray(c["offsets"], dtype=float), np.asarray(c["coefficients"], dtype=float)
+
+
+_FD_OFFSETS, _FD_WEIGHTS = _central_weights()
+
+
+def _finite(name: str, value: Array, x: Array) -> Array:
+    """Raise naming the first point where ``value`` is not finite."""
+    if not np.all(np.isfinite(value)):
+        lead = value.shape[: x.ndim - 1]
+        bad = ~np.isfinite(value.reshape(*lead, -1)).all(axis=-1) if lead else None
+        where = ""
+        if bad is not None and bad.any():
+            where = f" at x = {x[np.unravel_index(np.argmax(bad), lead)].tolist()}"
+        raise ValueError(
+            f"`{name}` returned a non-finite value (NaN or inf){where}; check the "
+            "callable there, or shrink the grid to where it is defined."
+        )
+    return value
+
+
+def _constant_matrix(value: Any, name: str, ndim: int | None) -> tuple[Array, int | None]:
+    """Scalar, per-axis vector or matrix -> (matrix or scalar array, ndim)."""
+    a = np.asarray(value, dtype=float)
+    if a.ndim == 0:
+        return a, ndim
+    if a.ndim == 1:
+        return np.diag(a), a.shape[0]
+    if a.ndim == 2:
+        return a, a.shape[0]
+    raise ValueError(
+        f"`{name}` must be a scalar, a per-axis vector (d,), a matrix or a callable; "
+        f"got an array of shape {a.shape}."
+    )
+
+
+class SDE:
+    """An SDE ``dx = mu(x, t) dt + sigma(x, t) dB`` in ``d`` dimensions.
+
+    Parameters
+    ----------
+    drift : callable, optional
+        ``f(x) -> (..., d)`` for points ``x`` of shape ``(..., d)`` (``f(x, t)`` when
+        ``time_dependent``). Added to ``-grad L`` when a ``loss`` is given.
+    loss : callable, optional
+        ``L(x) -> (...)``. The total drift is ``-grad L + drift``. With constant
+        diagonal noise the grid solver uses exact loss differences, so the Gibbs
+        density ``exp(-2 L / sigma^2)`` is stationary to round-off.
+    grad : callable, optional
+        ``grad L`` (``(..., d) -> (..., d)``). Without it the gradient is taken with
+        fourth-order finite-difference weights of step ``fd_step``.
+    sigma : float, array or callable, optional
+        Noise matrix: a scalar (``sigma I``), a per-axis vector (``diag``), a
+        ``(d, m)`` matrix, or a callable returning ``(..., d, m)``.
+    cov : float, array or callable, optional
+        ``C = sigma sigma^T`` instead of ``sigma``: scalar, ``(d,)``, ``(d, d)`` SPD
+        matrix, or a callable returning ``(..., d, d)``. Give ``sigma`` or ``cov``.
+    convention : {"ito", "stratonovich", "isothermal"}
+        How ``sigma(x)`` multiplies ``dB``. ``"stratonovich"`` needs ``sigma``.
+        ``"isothermal"`` (Hänggi–Klimontovich) makes the diffusive flux
+        ``-1/2 C grad p`` (the lecture's diffusion flow taken literally). All three
+        agree when the noise is constant.
+    time_dependent : bool
+        If True, ``drift``, ``sigma``/``cov`` callables take ``(x, t)``.
+    ndim : int, optional
+        Dimension, when it cannot be read off the noise. ``None`` leaves the SDE
+        dimension-agnostic (e.g. ``drift=lambda x: -x``, ``sigma=1``): it then takes
+        the dimension of the grid it is used with.
+    fd_step : float
+        Step of the finite-difference derivatives (default ``1e-3``).
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> sde = fp.SDE(loss=lambda x: 0.5 * (x**2).sum(-1), sigma=1.0)
+    >>> sde.drift(np.array([[2.0]]))
+    array([[-2.]])
+    """
+
+    def __init__(
+        self,
+        drift: Callable | None = None,
+        *,
+        loss: Callable | None = None,
+        grad: Callable | None = None,
+        sigma: Any = None,
+        cov: Any = None,
+        convention: str = "ito",
+        time_dependent: bool = False,
+        ndim: int | None = None,
+        fd_step: float = 1e-3,
+    ) -> None:
+        if convention not in CONVENTIONS:
+            raise ValueError(f"`convention` must be one of {CONVENTIONS}, got {convention!r}.")
+        if (sigma is None) == (cov is None):
+            raise ValueError(
+                "Give exactly one of `sigma` (the noise matrix) or `cov` "
+                "(its covariance sigma sigma^T)"
+                + (", not both." if sigma is not None else "; the SDE has no noise.")
+            )
+        if convention == "stratonovich" and sigma is None:
+            raise ValueError(
+                "`convention='stratonovich'` needs `sigma` (the noise-induced drift "
+                "depends on sigma, not only on cov = sigma sigma^T); pass sigma=..."
+            )
+        for name, fn in (("drift", drift), ("loss", loss), ("grad", grad)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"`{name}` must be callable, got {type(fn).__name__}.")
+        if grad is not None and loss is None:
+            raise ValueError("`grad` was given without `loss`; pass the loss too, or pass the gradient as `drift` (negated).")
+        if drift is None and loss is None:
+            drift = None  # pure diffusion
+        if ndim is not None and (int(ndim) != ndim or not 1 <= ndim <= 4):
+            raise ValueError(f"`ndim` must be 1, 2, 3 or 4, got {ndim!r}.")
+        if not (np.isfinite(fd_step) and fd_step > 0):
+            raise ValueError(f"`fd_step` must be positive and finite, got {fd_step!r}.")
+
+        self.convention = convention
+        self.time_dependent = bool(time_dependent)
+        self.fd_step = float(fd_step)
+        self._user_drift = drift
+        self._loss = loss
+        self._grad = grad
+        self._noise_name = "sigma" if sigma is not None else "cov"
+        noise = sigma if sigma is not None else cov
+        self._noise_fn: Callable | None = None
+        self._noise_const: Array | None = None
+        if callable(noise):
+            self._noise_fn = noise
+        else:
+            self._noise_const, nd = _constant_matrix(noise, self._noise_name, ndim)
+            if ndim is not None and nd is not None and nd != ndim:
+                raise ValueError(f"`{self._noise_name}` is {nd}-dimensional but `ndim={ndim}`.")
+            ndim = nd if nd is not None else ndim
+            self._check_constant_noise()
+        self._ndim = None if ndim is None else int(ndim)
+        if self._ndim is not None:
+            self.check(self._probe_points(self._ndim))
+
+    # ----------------------------------------------------------- construction
+    def _check_constant_noise(self) -> None:
+        a, name = self._noise_const, self._noise_name
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"`{name}` must be finite, got {a.tolist()}.")
+        if a.ndim == 0:
+            if a <= 0:
+                raise ValueError(f"`{name}` must be positive, got {float(a)}.")
+            return
+        if name == "cov":
+            if a.shape[0] != a.shape[1]:
+                raise ValueError(f"`cov` must be square (d, d), got shape {a.shape}.")
+            if not np.allclose(a, a.T, rtol=1e-12, atol=1e-14 * np.abs(a).max()):
+                raise ValueError(f"`cov` must be symmetric, got {a.tolist()}.")
+            c = a
+        else:
+            c = a @ a.T
+        w = np.linalg.eigvalsh(c)
+        if w[0] <= 1e-13 * max(w[-1], 0.0) or w[-1] <= 0:
+            raise ValueError(
+                f"`{name}` gives a covariance that is not positive definite (eigenvalues "
+                f"{w.tolist()}); every direction needs some noise."
+            )
+
+    @staticmethod
+    def _probe_points(d: int) -> Array:
+        return np.linspace(-0.37, 0.41, 3 * d).reshape(3, d)
+
+    @property
+    def ndim(self) -> int | None:
+        """Dimension, or ``None`` for a dimension-agnostic SDE."""
+        return self._ndim
+
+    @property
+    def has_loss(self) -> bool:
+        return self._loss is not None
+
+    @property
+    def has_drift(self) -> bool:
+        """Whether there is any drift (loss or user drift)."""
+        return self._loss is not None or self._user_drift is not None
+
+    @property
+    def noise_is_constant(self) -> bool:
+        return self._noise_fn is None
+
+    @property
+    def noise_is_diagonal(self) -> bool:
+        """Constant noise whose covariance is diagonal."""
+        if self._noise_fn is not None:
+            return False
+        c = self._constant_cov(self._ndim or 1)
+        return bool(np.all(c == np.diag(np.diag(c))))
+
+    def __repr__(self) -> str:
+        parts = []
+        if self._loss is not None:
+            parts.append("loss")
+        if self._user_drift is not None:
+            parts.append("drift")
+        noise = "callable" if self._noise_fn else np.array2string(np.asarray(self._noise_const), precision=4)
+        return (
+            f"SDE({', '.join(parts) or 'no drift'}, {self._noise_name}={noise}, "
+            f"convention={self.convention!r}, ndim={self._ndim})"
+        )
+
+    # ----------------------------------------------------------- evaluation
+    def _call(self, fn: Callable, x: Array, t: float | None) -> Array:
+        if self.time_dependent:
+            if t is None:
+                raise ValueError(
+                    "This SDE is time-dependent (`time_dependent=True`): pass a time `t`. "
+                    "`stationary` and other time-independent solvers refuse it."
+                )
+            return np.asarray(fn(x, t), dtype=float)
+        return np.asarray(fn(x), dtype=float)
+
+    def _dim(self, x: Array) -> int:
+        d = x.shape[-1]
+        if self._ndim is not None and d != self._ndim:
+            raise ValueError(f"points have {d} coordinates but the SDE is {self._ndim}-dimensional.")
+        return d
+
+    def _checked(self, name: str, value: Array, x: Array, tail: tuple[int, ...]) -> Array:
+        want = x.shape[:-1] + tail
+        if value.shape != want:
+            try:
+                value = np.broadcast_to(value, want)
+            except ValueError:
+                raise ValueError(
+                    f"`{name}` returned shape {value.shape} for points of shape {x.shape}; "
+                    f"it must return {('(..., ' + ', '.join(map(str, tail)) + ')') if tail else '(...)'} "
+                    "(vectorize it over the leading axes)."
+                ) from None
+        return _finite(name, value, x)
+
+    def loss(self, x: Array) -> Array:
+        """The loss ``L(x)``, shape ``(...)``."""
+        if self._loss is None:
+            raise ValueError("This SDE has no `loss`.")
+        x = np.asarray(x, dtype=float)
+        return self._checked("loss", np.asarray(self._loss(x), dtype=float), x, ())
+
+    def grad_loss(self, x: Array) -> Array:
+        """``grad L(x)``, shape ``(..., d)``: the user's ``grad`` or 4th-order differences."""
+        x = np.asarray(x, dtype=float)
+        d = self._dim(x)
+        if self._grad is not None:
+            return self._checked("grad", np.asarray(self._grad(x), dtype=float), x, (d,))
+        h = self.fd_step
+        shifts = _FD_OFFSETS[:, None, None] * h * np.eye(d)[None]  # (m, d, d)
+        xs = x[..., None, None, :] + shifts  # (..., m, d, d)
+        values = self.loss(xs)  # (..., m, d)
+        return np.einsum("...md,m->...d", values, _FD_WEIGHTS) / h
+
+    def drift(self, x: Array, t: float | None = None) -> Array:
+        """The drift ``mu(x, t) = -grad L + f`` as given (in the SDE's convention)."""
+        x = np.asarray(x, dtype=float)
+        d = self._dim(x)
+        out = np.zeros(x.shape)
+        if self._user_drift is not None:
+            out = out + self._checked("drift", self._call(self._user_drift, x, t), x, (d,))
+        if self._loss is not None:
+            out = out - self.grad_loss(x)
+        return out
+
+    def _constant_cov(self, d: int) -> Array:
+        a = self._noise_const
+        if a.ndim == 0:
+            c = float(a) * np.eye(d) if self._noise_name == "cov" else float(a) ** 2 * np.eye(d)
+        else:
+            c = a if self._noise_name == "cov" else a @ a.T
+        return c
+
+    def sigma(self, x: Array, t: float | None = None) -> Array:
+        """Noise matrix ``sigma(x, t)``, shape ``(..., d, m)``.
+
+        When the SDE was given ``cov``, this is its Cholesky factor.
+        """
+        x = np.asarray(x, dtype=float)
+        d = self._dim(x)
+        if self._noise_name == "sigma":
+            if self._noise_fn is not None:
+                s = self._call(self._noise_fn, x, t)
+                if s.ndim < 2 or s.shape[-2] != d:
+                    raise ValueError(
+                        f"`sigma` returned shape {s.shape} for points of shape {x.shape}; it "
+                        f"must return (..., {d}, m)."
+                    )
+                return self._checked("sigma", s, x, s.shape[-2:])
+            a = self._noise_const
+            s = float(a) * np.eye(d) if a.ndim == 0 else a
+            return np.broadcast_to(s, x.shape[:-1] + s.shape)
+        return np.linalg.cholesky(self.cov(x, t))
+
+    def cov(self, x: Array, t: float | None = None) -> Array:
+        """Noise covariance ``C = sigma sigma^T``, shape ``(..., d, d)``."""
+        x = np.asarray(x, dtype=float)
+        d = self._dim(x)
+        if self._noise_fn is None:
+            return np.broadcast_to(self._constant_cov(d), x.shape[:-1] + (d, d))
+        if self._noise_name == "sigma":
+            s = self.sigma(x, t)
+            return s @ np.swapaxes(s, -1, -2)
+        c = self._checked("cov", self._call(self._noise_fn, x, t), x, (d, d))
+        if not np.allclose(c, np.swapaxes(c, -1, -2), rtol=1e-10, atol=1e-14):
+            raise ValueError("`cov` returned a non-symmetric matrix; it must be symmetric (..., d, d).")
+        return c
+
+    def _partial(self, fn: Callable[[Array], Array], x: Array, k: int) -> Array:
+        """4th-order central difference of ``fn`` along axis ``k`` at ``x``."""
+        h = self.fd_step
+        step = np.zeros(x.shape[-1])
+        step[k] = h
+        return sum(w * fn(x + o * step) for o, w in zip(_FD_OFFSETS, _FD_WEIGHTS) if w != 0) / h
+
+    def div_cov(self, x: Array, t: float | None = None) -> Array:
+        """``(div C)_i = sum_j d_j C_ij``, shape ``(..., d)``; zero for constant noise."""
+        x = np.asarray(x, dtype=float)
+        d = self._dim(x)
+        if self._noise_fn is None:
+            return np.zeros(x.shape)
+        return sum(self._partial(lambda y: self.cov(y, t)[..., :, j], x, j) for j in range(d))
+
+    def ito_drift(self, x: Array, t: float | None = None) -> Array:
+        """Drift of the equivalent Ito SDE (what Euler–Maruyama uses).
+
+        Stratonovich: ``mu_i + 1/2 sum_jk sigma_kj d_k sigma_ij``. Isothermal:
+        ``mu + 1/2 div C``. Ito: ``mu``.
+        """
+        x = np.asarray(x, dtype=float)
+        mu = self.drift(x, t)
+        if self._noise_fn is None or self.convention == "ito":
+            return mu
+        if self.convention == "isothermal":
+            return mu + 0.5 * self.div_cov(x, t)
+        s = self.sigma(x, t)
+        corr = sum(
+            np.einsum("...j,...ij->...i", s[..., k, :], self._partial(lambda y: self.sigma(y, t), x, k))
+            for k in range(x.shape[-1])
+        )
+        return mu + 0.5 * corr
+
+    def flux_drift(self, x: Array, t: float | None = None) -> Array:
+        """``b`` in the flux ``J = b p - 1/2 C grad p``: ``ito_drift - 1/2 div C``."""
+        x = np.asarray(x, dtype=float)
+        if self._noise_fn is None:
+            return self.drift(x, t)
+        if self.convention == "isothermal":
+            return self.drift(x, t)
+        return self.ito_drift(x, t) - 0.5 * self.div_cov(x, t)
+
+    def check(self, x: Array, t: float | None = 0.0) -> None:
+        """Evaluate every callable at points ``x`` ``(..., d)`` and check shapes, finiteness
+        and positive-definite noise; raise naming the callable and the point."""
+        x = np.asarray(x, dtype=float)
+        tt = t if self.time_dependent else None
+        self.drift(x, tt)
+        c = self.cov(x, tt)
+        if self._noise_fn is not None:
+            w = np.linalg.eigvalsh(c)
+            bad = w[..., 0] <= 1e-13 * np.maximum(w[..., -1], 0)
+            if np.any(bad):
+                i = np.unravel_index(np.argmax(bad), bad.shape)
+                raise ValueError(
+                    f"`{self._noise_name}` gives a covariance that is not positive definite "
+                    f"at x = {x[i].tolist()} (eigenvalues {w[i].tolist()})."
+                )
