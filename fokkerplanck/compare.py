@@ -1,0 +1,407 @@
+"""A grid density against particles: distances, statistical tests, noise floor.
+
+:func:`compare` histograms particles on the cells of the density's grid and
+measures how far the two are apart *relative to what sampling alone explains*:
+the L1 distance beside its noise floor, a chi-square goodness-of-fit test with
+the expected counts from the grid density, a Kolmogorov–Smirnov test in 1-D, and
+moments with standard errors. The verdict ``consistent`` is a test with a
+controlled false-alarm rate ``alpha``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.stats
+
+from .grid import Grid
+
+__all__ = ["compare", "Comparison"]
+
+#: Expected count below which cells are pooled for the chi-square test.
+MIN_EXPECTED = 5.0
+
+_HEADER = (
+    "| n | L1 | noise floor | L1/floor | TV | Hellinger | chi2/dof | chi2 p | KS p | verdict |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Result of :func:`compare`.
+
+    Attributes
+    ----------
+    n : int
+        Number of particles (including those outside the grid or absorbed).
+    n_inside : int
+        Particles that fall in a cell of the grid.
+    l1 : float
+        ``integral |p - hist| = sum_b |P_b - c_b / n|`` over the cells.
+    tv : float
+        Total variation, ``l1 / 2``.
+    hellinger : float
+        ``sqrt(1/2 sum_b (sqrt(P_b) - sqrt(c_b/n))^2)`` over the cells and the
+        outside of the grid.
+    noise_floor : float
+        Expected L1 from sampling alone, ``sqrt(2 / (pi n)) sum_b sqrt(P_b (1 - P_b))``.
+    chi2, chi2_dof, chi2_pvalue : float, int, float
+        Pearson's statistic over the pooled bins, its degrees of freedom (bins - 1)
+        and p-value.
+    n_bins : int
+        Number of chi-square bins after pooling cells with expected count < 5.
+    ks_statistic, ks_pvalue : float or None
+        One-sample Kolmogorov–Smirnov test of the particles inside the grid against
+        the grid CDF (1-D only; ``None`` otherwise). Informational: it is sensitive
+        to the within-cell shape of the density, which a grid cannot resolve.
+    mean, mean_se : ndarray (d,)
+        Particle mean and its standard error ``sqrt(diag(cov) / n)`` (particles
+        inside the grid).
+    cov, cov_se : ndarray (d, d)
+        Particle covariance and the standard errors of its entries.
+    grid_mean, grid_cov : ndarray
+        Moments of the grid density (midpoint rule).
+    mean_z : ndarray (d,)
+        z-scores of the particles' *binned* mean (particles moved to their cell
+        centres) against the grid density's mean, in units of its standard error
+        under the density (see :func:`compare`).
+    alpha : float
+        False-alarm level of the verdict.
+    consistent : bool
+        ``chi2_pvalue >= alpha / 2`` and every ``|mean_z| <= z_crit`` (two-sided
+        level ``alpha / (2 d)``): no test rejects at a Bonferroni-corrected level,
+        so the false-alarm rate is at most ``alpha``.
+    histogram, density : ndarray (grid.shape)
+        The particle histogram (density units) and the grid density compared.
+    grid : Grid
+    """
+
+    n: int
+    n_inside: int
+    l1: float
+    tv: float
+    hellinger: float
+    noise_floor: float
+    chi2: float
+    chi2_dof: int
+    chi2_pvalue: float
+    n_bins: int
+    ks_statistic: float | None
+    ks_pvalue: float | None
+    mean: np.ndarray
+    mean_se: np.ndarray
+    cov: np.ndarray
+    cov_se: np.ndarray
+    grid_mean: np.ndarray
+    grid_cov: np.ndarray
+    mean_z: np.ndarray
+    alpha: float
+    consistent: bool
+    histogram: np.ndarray = field(repr=False)
+    density: np.ndarray = field(repr=False)
+    grid: Grid = field(repr=False)
+
+    @property
+    def l1_ratio(self) -> float:
+        """``l1 / noise_floor``: about 1 when the only error is sampling noise."""
+        return self.l1 / self.noise_floor if self.noise_floor > 0 else math.inf
+
+    def table(self, header: bool = True) -> str:
+        """A short Markdown table row (with a header row if ``header``)."""
+        ks = "–" if self.ks_pvalue is None else f"{self.ks_pvalue:.3g}"
+        row = (
+            f"| {self.n} | {self.l1:.4g} | {self.noise_floor:.4g} | {self.l1_ratio:.2f} | "
+            f"{self.tv:.4g} | {self.hellinger:.4g} | {self.chi2:.1f}/{self.chi2_dof} | "
+            f"{self.chi2_pvalue:.3g} | {ks} | "
+            f"{'consistent' if self.consistent else 'INCONSISTENT'} |"
+        )
+        return f"{_HEADER}\n{row}" if header else row
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+# ------------------------------------------------------------------- helpers
+def _as_density(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, Grid]:
+    if hasattr(density_or_result, "density") and hasattr(density_or_result, "grid"):
+        if grid is not None and grid is not density_or_result.grid:
+            raise ValueError(
+                "`grid` was given together with a result that has its own grid; drop `grid=`."
+            )
+        p, grid = density_or_result.density, density_or_result.grid
+    else:
+        if grid is None:
+            raise ValueError(
+                "`density_or_result` is an array, so the grid it lives on is needed: pass "
+                "`grid=`, or pass a result object with `.density` and `.grid`."
+            )
+        p = density_or_result
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
+    p = np.asarray(p, dtype=float)
+    if p.shape != grid.shape:
+        raise ValueError(
+            f"the density has shape {p.shape} but the grid has shape {grid.shape}; "
+            "evaluate the density at grid.points()."
+        )
+    if not np.all(np.isfinite(p)):
+        raise ValueError("the density contains NaN or inf; give a finite density.")
+    pmax = float(p.max()) if p.size else 0.0
+    if pmax <= 0:
+        raise ValueError("the density is zero (or negative) everywhere; give a density with mass.")
+    if p.min() < -1e-8 * pmax:
+        i = np.unravel_index(int(np.argmin(p)), p.shape)
+        raise ValueError(
+            f"the density is negative ({float(p[i]):.3g} at cell {tuple(int(j) for j in i)}); "
+            "a density must be >= 0."
+        )
+    return np.maximum(p, 0.0), grid
+
+
+def _as_points(particles: Any, grid: Grid) -> np.ndarray:
+    x = particles.x if hasattr(particles, "x") and hasattr(particles, "exit_time") else particles
+    x = np.asarray(x, dtype=float)
+    if x.ndim != 2 or x.shape[1] != grid.ndim or x.shape[0] == 0:
+        hint = " For 1-D points write x[:, None]." if x.ndim == 1 else ""
+        raise ValueError(
+            f"`particles` must be a Particles result or points of shape (n, {grid.ndim}) "
+            f"for this {grid.ndim}-D grid (n >= 1), got shape {x.shape}.{hint}"
+        )
+    return x
+
+
+def _cell_counts(x: np.ndarray, grid: Grid) -> np.ndarray:
+    """Counts per cell (flattened C order); rows that are NaN or outside are dropped."""
+    x = x[np.isfinite(x).all(axis=1)]
+    lo, hi = grid.lower, grid.upper
+    per = np.asarray(grid.periodic)
+    if per.any():
+        x = x.copy()
+        x[:, per] = lo[per] + np.mod(x[:, per] - lo[per], (hi - lo)[per])
+    x = x[((x >= lo) & (x <= hi)).all(axis=1)]
+    h = np.asarray(grid.spacing)
+    idx = np.floor((x - lo) / h).astype(np.int64)
+    np.clip(idx, 0, np.asarray(grid.shape) - 1, out=idx)  # x == hi lands in the last cell
+    flat = np.ravel_multi_index(tuple(idx.T), grid.shape) if idx.size else np.zeros(0, np.int64)
+    return np.bincount(flat, minlength=grid.size).astype(float)
+
+
+def _pool(expected: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pool bins with expected count < 5, smallest first, into bins of >= 5.
+
+    The partition depends on the expected counts only (not on the data), so the
+    chi-square statistic keeps its null distribution.
+    """
+    big = expected >= MIN_EXPECTED
+    e_out, o_out = list(expected[big]), list(observed[big])
+    small = np.flatnonzero(~big)
+    order = small[np.argsort(expected[small], kind="stable")]
+    acc_e = acc_o = 0.0
+    for i in order:
+        acc_e += expected[i]
+        acc_o += observed[i]
+        if acc_e >= MIN_EXPECTED:
+            e_out.append(acc_e)
+            o_out.append(acc_o)
+            acc_e = acc_o = 0.0
+    if acc_e > 0 or acc_o > 0:  # a remainder below 5: join the smallest bin
+        if e_out:
+            j = int(np.argmin(e_out))
+            e_out[j] += acc_e
+            o_out[j] += acc_o
+        else:
+            e_out.append(acc_e)
+            o_out.append(acc_o)
+    return np.asarray(e_out), np.asarray(o_out)
+
+
+def _grid_cdf_1d(P: np.ndarray, grid: Grid):
+    """CDF (on the grid, normalised to 1) piecewise linear within each cell."""
+    edges = grid.edges[0]
+    F = np.concatenate([[0.0], np.cumsum(P)])
+    F /= F[-1]
+
+    def cdf(x: np.ndarray) -> np.ndarray:
+        return np.interp(x, edges, F)
+
+    return cdf
+
+
+# -------------------------------------------------------------------- compare
+def compare(
+    density_or_result: Any,
+    particles: Any,
+    *,
+    grid: Grid | None = None,
+    alpha: float = 0.01,
+) -> Comparison:
+    r"""Compare a density on a grid with particles: distances, tests and a verdict.
+
+    Parameters
+    ----------
+    density_or_result : ndarray or result
+        A density of shape ``grid.shape`` (then pass ``grid=``), or an object with
+        ``.density`` and ``.grid`` such as :class:`~fokkerplanck.StationaryResult`.
+    particles : Particles or ndarray (n, d)
+        Particles from :func:`~fokkerplanck.simulate` (absorbed ones, ``NaN``,
+        count as outside the grid) or points.
+    grid : Grid, optional
+        The grid of a density array.
+    alpha : float
+        False-alarm level of ``consistent`` (``0 < alpha < 1``).
+
+    Returns
+    -------
+    Comparison
+
+    Notes
+    -----
+    Cell masses are ``P_b = p_b * cell_volume`` (the finite-volume meaning of a
+    cell value). If they sum to less than 1 the rest, ``P_out = 1 - sum P_b``, is
+    the probability of being outside the grid (tails of an exact density,
+    mass absorbed at a wall) and gets its own chi-square bin with the particles
+    outside the grid; a total above 1 (up to 1 %, quadrature round-off) is
+    renormalised, more is an error.
+
+    With ``c_b`` particles of ``n`` in cell ``b``:
+
+    * ``l1 = sum_b |P_b - c_b/n|``, ``tv = l1 / 2``; the **noise floor** is
+      ``E l1`` under pure sampling noise: ``c_b/n - P_b`` is approximately normal
+      with variance ``P_b (1 - P_b) / n``, and ``E|N(0, s^2)| = s sqrt(2/pi)``, so
+      ``E l1 ~ sqrt(2/(pi n)) sum_b sqrt(P_b (1 - P_b))``.
+    * chi-square: ``sum (O - E)^2 / E`` over bins with ``E = n P``; cells with
+      ``E < 5`` are pooled, smallest expected counts first, into bins of
+      ``E >= 5`` (the partition does not depend on the data); ``bins - 1``
+      degrees of freedom.
+    * moments: the particles' binned mean (each particle at its cell centre) is
+      compared with the density's midpoint-rule mean, with standard error
+      ``sqrt(Var_p(x_k) / n_inside)`` taken from the density itself (the null
+      hypothesis), so the cell discretization cancels exactly.
+    * ``consistent`` when the chi-square p-value is ``>= alpha / 2`` and every
+      ``|mean_z|`` is within the two-sided ``alpha / (2 d)`` normal quantile: a
+      Bonferroni union of ``1 + d`` tests, so a correct density is declared
+      inconsistent with probability at most ``alpha``. The verdict is about
+      consistency *at this n*: with enough particles it will expose the grid's
+      own discretization error.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(-5, 5)], shape=100)
+    >>> p = np.exp(-grid.centers[0]**2 / 2) / np.sqrt(2 * np.pi)
+    >>> x = np.random.default_rng(0).standard_normal((10000, 1))
+    >>> cmp = fp.compare(p, x, grid=grid)
+    >>> cmp.consistent, bool(cmp.l1 < 2 * cmp.noise_floor)
+    (True, True)
+    >>> fp.compare(p, 1.3 * x, grid=grid).consistent   # too wide
+    False
+    """
+    p, grid = _as_density(density_or_result, grid)
+    x = _as_points(particles, grid)
+    a = float(alpha)
+    if not 0 < a < 1:
+        raise ValueError(f"`alpha` must be in (0, 1), got {alpha!r}.")
+    n = x.shape[0]
+    d = grid.ndim
+
+    P = p.ravel() * grid.cell_volume
+    mass = float(P.sum())
+    if mass > 1.01:
+        raise ValueError(
+            f"the density integrates to {mass:.6g} > 1 on the grid; normalise it "
+            "(divide by grid.integrate(p))."
+        )
+    if mass > 1.0:
+        P = P / mass
+        mass = 1.0
+    p_out = max(0.0, 1.0 - mass)
+    counts = _cell_counts(x, grid)
+    n_in = int(counts.sum())
+    c_out = n - n_in
+    freq = counts / n
+
+    # ---- distances and noise floor
+    l1 = float(np.abs(P - freq).sum())
+    tv = 0.5 * l1
+    with np.errstate(invalid="ignore"):
+        hell2 = 0.5 * (float(((np.sqrt(P) - np.sqrt(freq)) ** 2).sum())
+                       + (math.sqrt(p_out) - math.sqrt(c_out / n)) ** 2)
+    hellinger = math.sqrt(max(hell2, 0.0))
+    noise_floor = math.sqrt(2.0 / (math.pi * n)) * float(np.sqrt(P * np.clip(1.0 - P, 0.0, None)).sum())
+
+    # ---- chi-square with pooled bins (the outside of the grid is one more cell)
+    expected = np.append(P * n, p_out * n)
+    observed = np.append(counts, float(c_out))
+    if p_out == 0.0 and c_out == 0:
+        expected, observed = expected[:-1], observed[:-1]
+    e_b, o_b = _pool(expected, observed)
+    k = e_b.size
+    if k < 2:
+        chi2, dof, pval = 0.0, 0, 1.0
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(e_b > 0, (o_b - e_b) ** 2 / np.where(e_b > 0, e_b, 1.0),
+                             np.where(o_b > 0, np.inf, 0.0))
+        chi2 = float(terms.sum())
+        dof = k - 1
+        pval = float(scipy.stats.chi2.sf(chi2, dof)) if math.isfinite(chi2) else 0.0
+
+    # ---- Kolmogorov–Smirnov (1-D)
+    ks_stat = ks_p = None
+    inside_pts = None
+    if d == 1 and n_in > 0:
+        xf = x[np.isfinite(x).all(axis=1), 0]
+        lo, hi = grid.bounds[0]
+        if grid.periodic[0]:
+            xf = lo + np.mod(xf - lo, hi - lo)
+        inside_pts = xf[(xf >= lo) & (xf <= hi)]
+        if P.sum() > 0 and inside_pts.size:
+            res = scipy.stats.kstest(inside_pts, _grid_cdf_1d(P, grid))
+            ks_stat, ks_p = float(res.statistic), float(res.pvalue)
+
+    # ---- moments
+    xin = x[np.isfinite(x).all(axis=1)]
+    if xin.shape[0] >= 2:
+        mean = xin.mean(axis=0)
+        xc = xin - mean
+        cov = xc.T @ xc / (xin.shape[0] - 1)
+        mean_se = np.sqrt(np.diag(cov) / xin.shape[0])
+        cov_se = np.empty((d, d))
+        for i in range(d):
+            for j in range(i + 1):
+                cov_se[i, j] = cov_se[j, i] = (xc[:, i] * xc[:, j]).std(ddof=1) / math.sqrt(xin.shape[0])
+    else:
+        mean = xin.mean(axis=0) if xin.shape[0] else np.full(d, np.nan)
+        cov = cov_se = np.full((d, d), np.nan)
+        mean_se = np.full(d, np.nan)
+    Pin = P.reshape(grid.shape)
+    grid_mean = grid.mean(Pin) if Pin.sum() > 0 else np.full(d, np.nan)
+    grid_cov = grid.cov(Pin) if Pin.sum() > 0 else np.full((d, d), np.nan)
+    mean_z = np.zeros(d)
+    if n_in > 0 and Pin.sum() > 0:
+        for ax in range(d):
+            w = Pin.sum(axis=tuple(j for j in range(d) if j != ax))
+            w = w / w.sum()
+            c = grid.centers[ax]
+            mu = float(w @ c)
+            var = float(w @ (c - mu) ** 2)
+            cnt = counts.reshape(grid.shape).sum(axis=tuple(j for j in range(d) if j != ax))
+            binned_mean = float(cnt @ c) / n_in
+            se = math.sqrt(var / n_in) if var > 0 else 0.0
+            diff = binned_mean - mu
+            mean_z[ax] = diff / se if se > 0 else (0.0 if abs(diff) < 1e-12 else math.inf)
+    z_crit = float(scipy.stats.norm.isf(a / (4 * d)))
+    consistent = bool(pval >= a / 2 and np.all(np.abs(mean_z) <= z_crit))
+
+    return Comparison(
+        n=int(n), n_inside=n_in, l1=l1, tv=tv, hellinger=hellinger, noise_floor=noise_floor,
+        chi2=chi2, chi2_dof=int(dof), chi2_pvalue=pval, n_bins=int(k),
+        ks_statistic=ks_stat, ks_pvalue=ks_p, mean=mean, mean_se=mean_se, cov=cov,
+        cov_se=cov_se, grid_mean=grid_mean, grid_cov=grid_cov, mean_z=mean_z, alpha=a,
+        consistent=consistent, histogram=counts.reshape(grid.shape) / (n * grid.cell_volume),
+        density=p, grid=grid,
+    )
