@@ -286,13 +286,22 @@ class SDE:
         values = self.loss(xs)  # (..., m, d)
         return np.einsum("...md,m->...d", values, _FD_WEIGHTS) / h
 
-    def drift(self, x: Array, t: float | None = None) -> Array:
-        """The drift ``mu(x, t) = -grad L + f`` as given (in the SDE's convention)."""
+    @property
+    def has_extra_drift(self) -> bool:
+        """Whether a drift is given besides ``-grad L``."""
+        return self._user_drift is not None
+
+    def extra_drift(self, x: Array, t: float | None = None) -> Array:
+        """The drift besides ``-grad L`` (the ``drift`` argument), zeros if none."""
         x = np.asarray(x, dtype=float)
         d = self._dim(x)
-        out = np.zeros(x.shape)
-        if self._user_drift is not None:
-            out = out + self._checked("drift", self._call(self._user_drift, x, t), x, (d,))
+        if self._user_drift is None:
+            return np.zeros(x.shape)
+        return self._checked("drift", self._call(self._user_drift, x, t), x, (d,))
+
+    def drift(self, x: Array, t: float | None = None) -> Array:
+        """The drift ``mu(x, t) = -grad L + f`` as given (in the SDE's convention)."""
+        out = self.extra_drift(x, t)
         if self._loss is not None:
             out = out - self.grad_loss(x)
         return out

@@ -1,0 +1,425 @@
+r"""The conservative finite-volume generator of the Fokker–Planck equation.
+
+The Fokker–Planck equation in flux form is
+
+.. math::  \partial_t p = -\nabla\cdot J, \qquad J = b\,p - D\,\nabla p,
+           \qquad D = C/2,\quad b = \mu_{\rm Ito} - \nabla\cdot D,
+
+(:meth:`SDE.flux_drift <fokkerplanck.SDE.flux_drift>` gives ``b`` in every
+convention). This module is the only one that knows how it is discretized.
+
+Scheme ``"sg"`` (default): the diffusion matrix is written as
+``D = sum_e w_e delta_e delta_e^T`` with integer stencil offsets ``e`` and
+``w_e >= 0`` (the axes when ``D`` is diagonal, Selling's decomposition otherwise),
+``delta_e = e * spacing`` the physical edge. Along every edge ``i -> j = i + e``
+the Scharfetter–Gummel flux
+
+.. math::  F_e = w_e\,[B(\Delta\psi_e)\,p_i - B(-\Delta\psi_e)\,p_j], \qquad
+           B(z) = z / (e^z - 1),\quad
+           \Delta\psi_e = -\int_0^1 \delta_e^T D^{-1} b(x_i + s\delta_e)\,ds
+
+is subtracted from cell ``i`` and added to cell ``j``. Every column of the matrix
+sums to zero (mass is conserved to round-off) and every off-diagonal is ``>= 0``
+(positivity). Zero edge flux means ``p_j / p_i = exp(-Delta psi)`` exactly: with a
+loss and constant diagonal noise, ``Delta psi = (L_j - L_i) / D_kk`` from exact loss
+differences, so Gibbs densities are reproduced at the cell centres to round-off.
+Otherwise the edge integral uses Simpson's rule. Scheme ``"upwind"`` is the
+first-order monotone fallback, scheme ``"highorder"`` a fourth-order conservative
+(non-monotone) scheme for smooth problems, see :func:`highorder_fluxes`.
+
+Absorbing walls put ``p = 0`` on the wall, half a cell from the last centre; the
+outflow is a half-edge flux. Reflecting walls drop the edges that would cross them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from .errors import FokkerPlanckWarning
+from .grid import Grid
+from .lattice import selling
+from .sde import SDE
+
+__all__ = ["generator", "fluxes", "Fluxes", "SCHEMES", "bernoulli"]
+
+#: Discretizations understood by :func:`generator`.
+SCHEMES = ("sg", "upwind", "highorder")
+
+#: Offsets longer than this (in cells, max-norm) trigger a warning.
+LONG_OFFSET = 3
+
+
+def bernoulli(z: np.ndarray) -> np.ndarray:
+    """``B(z) = z / (e^z - 1)``, stable for all real ``z`` (``B(0) = 1``).
+
+    Uses ``z e^{-z} / (1 - e^{-z})`` for ``z > 0`` so no exponential overflows;
+    for very large ``z`` the value underflows gracefully to zero.
+    """
+    z = np.asarray(z, dtype=float)
+    out = np.ones_like(z)
+    a = np.abs(z)
+    nz = a > 0
+    az = a[nz]
+    # g(|z|) = |z| e^{-|z|} / (1 - e^{-|z|}) = B(|z|);  B(-|z|) = B(|z|) + |z|
+    g = az * np.exp(-az) / -np.expm1(-az)
+    out[nz] = np.where(z[nz] > 0, g, g + az)
+    return out
+
+
+def _upwind(z: np.ndarray) -> np.ndarray:
+    """Upwind weight with the same exact ratio at zero flux as ``B`` to first order."""
+    return 1.0 + np.maximum(-z, 0.0)
+
+
+def _check_scheme(scheme: str) -> None:
+    if scheme not in SCHEMES:
+        raise ValueError(f"`scheme` must be one of {SCHEMES}, got {scheme!r}.")
+
+
+# --------------------------------------------------------------------- edges
+def _edge_indices(grid: Grid, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cells ``i`` with ``i + offset`` inside (wrapping periodic axes).
+
+    Returns the flat tail and head indices and the tail centres ``(E, d)``.
+    """
+    src, dst = [], []
+    for k, (n, e) in enumerate(zip(grid.shape, offset)):
+        e = int(e)
+        if grid.periodic[k]:
+            s = np.arange(n)
+            t = (s + e) % n
+        else:
+            s = np.arange(max(0, -e), n - max(0, e))
+            t = s + e
+        src.append(s)
+        dst.append(t)
+    strides = np.cumprod((1,) + grid.shape[::-1])[::-1][1:]
+    tail = sum(np.ix_(*src)[k] * strides[k] for k in range(grid.ndim))
+    head = sum(np.ix_(*dst)[k] * strides[k] for k in range(grid.ndim))
+    mesh = np.ix_(*[grid.centers[k][s] for k, s in enumerate(src)])
+    shape = tuple(len(s) for s in src)
+    x = np.stack([np.broadcast_to(m, shape) for m in mesh], axis=-1).reshape(-1, grid.ndim)
+    return np.broadcast_to(tail, shape).ravel(), np.broadcast_to(head, shape).ravel(), x
+
+
+@dataclass(frozen=True, eq=False)
+class Fluxes:
+    """The edges of a discretization and how their fluxes act on a density.
+
+    Every edge ``e`` carries a net flux ``F_e`` (per unit cell volume and time) from
+    cell ``tail[e]`` to cell ``head[e]`` (``head = -1``: out through an absorbing
+    wall). ``flux(p)`` gives ``F`` as a linear function of ``p`` and
+    ``divergence(F)`` the change of ``p`` it causes, so that
+    ``divergence(flux(p)) == generator @ p``.
+
+    Attributes
+    ----------
+    grid : Grid
+    tail, head : int arrays ``(E,)``
+    delta : array ``(E, ndim)``
+        Physical vector of each edge (tail to head).
+    flux_matrix : sparse ``(E, size)``
+        ``F = flux_matrix @ p``.
+    scheme : str
+    dpsi : array ``(E,)`` or None
+        Drop of ``psi`` along each edge (two-point schemes only).
+    longest_offset : int
+        Longest stencil offset (max-norm, in cells).
+    """
+
+    grid: Grid
+    tail: np.ndarray
+    head: np.ndarray
+    delta: np.ndarray
+    flux_matrix: sp.csr_matrix
+    scheme: str
+    dpsi: np.ndarray | None = None
+    forward: np.ndarray | None = field(default=None, repr=False)
+    backward: np.ndarray | None = field(default=None, repr=False)
+    longest_offset: int = 1
+    segments: tuple = ()
+
+    def potential(self, rtol: float = 1e-10) -> np.ndarray | None:
+        """``psi`` with ``p = exp(-psi)`` stationary, if the rates satisfy detailed balance.
+
+        Sums ``Delta psi`` along the axis edges (a spanning tree of the grid) and
+        checks every edge, wrap-around and diagonal ones included (Kolmogorov's
+        criterion). Returns ``None`` when some edge disagrees by more than
+        ``rtol * (1 + |Delta psi|)`` or the scheme is not two-point.
+        """
+        if self.dpsi is None or np.any(self.head < 0):
+            return None
+        g = self.grid
+        axis_seg = {}
+        for offset, start, stop, shape in self.segments:
+            if sum(offset) == 1 and np.count_nonzero(offset) == 1:
+                axis_seg[int(np.argmax(offset))] = self.dpsi[start:stop].reshape(shape)
+        if len(axis_seg) != g.ndim:
+            return None
+        # spanning tree: along axis 0 from the corner, then axis 1 from that line, ...
+        psi = np.zeros((1,) * g.ndim)
+        for k in range(g.ndim):
+            z = axis_seg[k][tuple(
+                slice(0, n - 1) if j == k else (slice(0, 1) if j > k else slice(None))
+                for j, n in enumerate(g.shape))]
+            psi = psi + np.concatenate([np.zeros_like(psi), np.cumsum(z, axis=k)], axis=k)
+        flat = psi.ravel()
+        mismatch = np.abs(flat[self.head] - flat[self.tail] - self.dpsi)
+        if np.all(mismatch <= rtol * (1.0 + np.abs(self.dpsi))):
+            return psi
+        return None
+
+    def flux(self, p: np.ndarray) -> np.ndarray:
+        """Net flux along every edge for density ``p`` (``grid.shape`` or flat)."""
+        return self.flux_matrix @ np.asarray(p, dtype=float).ravel()
+
+    def divergence(self, F: np.ndarray) -> np.ndarray:
+        """``dp/dt`` caused by edge fluxes ``F`` (flat, length ``grid.size``)."""
+        n = self.grid.size
+        inner = self.head >= 0
+        return np.bincount(self.head[inner], F[inner], minlength=n) - np.bincount(self.tail, F, minlength=n)
+
+    @cached_property
+    def matrix(self) -> sp.csr_matrix:
+        """The generator ``A`` (``dp/dt = A p``), CSR, C-order flattening."""
+        n = self.grid.size
+        if self.forward is None:
+            inner = self.head >= 0
+            E = len(self.tail)
+            rows = np.concatenate([self.head[inner], self.tail])
+            cols = np.concatenate([np.flatnonzero(inner), np.arange(E)])
+            vals = np.concatenate([np.ones(inner.sum()), -np.ones(E)])
+            div = sp.csr_matrix((vals, (rows, cols)), shape=(n, E))
+            return (div @ self.flux_matrix).tocsr()
+        inner = self.head >= 0
+        t, h = self.tail, self.head
+        diag = -np.bincount(t, self.forward, minlength=n) - np.bincount(h[inner], self.backward[inner], minlength=n)
+        rows = np.concatenate([h[inner], t[inner], np.arange(n)])
+        cols = np.concatenate([t[inner], h[inner], np.arange(n)])
+        vals = np.concatenate([self.forward[inner], self.backward[inner], diag])
+        return sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+
+    def current(self, p: np.ndarray) -> np.ndarray:
+        """Cell-centred probability current ``(ndim, *grid.shape)``.
+
+        ``J(x) = 1/2 sum_e F_e delta_e`` over the edges touching the cell, the
+        discrete counterpart of ``b p - D grad p``.
+        """
+        F = self.flux(p)
+        n, d = self.grid.size, self.grid.ndim
+        inner = self.head >= 0
+        J = np.empty((d, n))
+        for k in range(d):
+            w = 0.5 * F * self.delta[:, k]
+            J[k] = np.bincount(self.tail, w, minlength=n) + np.bincount(self.head[inner], w[inner], minlength=n)
+        return J.reshape((d,) + self.grid.shape)
+
+
+# --------------------------------------------------------------- two-point
+def _diffusion_at(sde: SDE, x: np.ndarray, t: float | None) -> np.ndarray:
+    return 0.5 * sde.cov(x, t)
+
+
+def _decomposition(sde: SDE, grid: Grid, t: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Offsets (K, d) and, for constant noise, weights (K,) of ``D`` in index space."""
+    d = grid.ndim
+    h = np.asarray(grid.spacing)
+    if sde.noise_is_constant:
+        D = _diffusion_at(sde, np.zeros(d), t)
+        Dt = D / np.outer(h, h)
+        if np.all(D == np.diag(np.diag(D))):
+            return np.eye(d, dtype=np.int64), np.diag(Dt).copy()
+        if d > 3:
+            raise ValueError("Full (non-diagonal) covariance is supported up to 3 dimensions.")
+        e, w = selling(Dt)
+        keep = w > 0
+        return e[keep], w[keep]
+    # state-dependent: union of offsets over the cell centres
+    D = _diffusion_at(sde, grid.points().reshape(-1, d), t)
+    off = D - np.einsum("pii->pi", D)[..., None] * np.eye(d)
+    if not np.any(off):
+        return np.eye(d, dtype=np.int64), None
+    if d > 3:
+        raise ValueError("Full (non-diagonal) covariance is supported up to 3 dimensions.")
+    e, w = selling(D / np.outer(h, h))
+    used = e[w > 0]
+    offsets = np.unique(np.vstack([used, np.eye(d, dtype=np.int64)]), axis=0)
+    return offsets, None
+
+
+def _edge_weights(sde: SDE, grid: Grid, offset: np.ndarray, xm: np.ndarray, t: float | None) -> np.ndarray:
+    """Weight of ``offset`` in the decomposition of ``D`` at each midpoint ``xm``."""
+    h = np.asarray(grid.spacing)
+    D = _diffusion_at(sde, xm, t) / np.outer(h, h)
+    d = grid.ndim
+    if np.all(offset >= 0) and offset.sum() == 1:  # axis edge
+        k = int(np.argmax(offset))
+        off = D - np.einsum("pii->pi", D)[..., None] * np.eye(d)
+        if not np.any(off):
+            return D[:, k, k].copy()
+    e, w = selling(D)
+    match = np.all(e == offset, axis=-1) | np.all(e == -offset, axis=-1)
+    return (w * match).sum(axis=-1)
+
+
+def _dpsi(sde: SDE, grid: Grid, x0: np.ndarray, delta: np.ndarray, exact_loss: bool,
+          Dinv: np.ndarray | None, t: float | None, frac: float = 1.0) -> np.ndarray:
+    """``-int_0^frac delta^T D^{-1} b(x0 + s delta) ds`` (Simpson), exact loss part when asked."""
+    pts = [x0, x0 + 0.5 * frac * delta, x0 + frac * delta]
+
+    def g(x: np.ndarray) -> np.ndarray:
+        # with exact loss differences only the drift besides -grad L is integrated
+        b = sde.extra_drift(x, t) if exact_loss else sde.flux_drift(x, t)
+        if Dinv is not None:
+            return np.einsum("ij,pj->pi", Dinv, b)
+        return np.linalg.solve(_diffusion_at(sde, x, t), b[..., None])[..., 0]
+
+    out = np.zeros(len(x0))
+    if not (exact_loss and not sde.has_extra_drift):
+        vals = [np.einsum("pi,pi->p", delta, g(x)) for x in pts]
+        out -= frac * (vals[0] + 4 * vals[1] + vals[2]) / 6.0
+    if exact_loss:  # axis edge, diagonal D: delta^T D^-1 grad L integrates to (L_j - L_i) / D_kk
+        inv_dkk = np.einsum("pi,ij,pj->p", delta, Dinv, delta) / np.einsum("pi,pi->p", delta, delta)
+        out += (sde.loss(pts[2]) - sde.loss(pts[0])) * inv_dkk
+    return out
+
+
+def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
+    d = grid.ndim
+    h = np.asarray(grid.spacing)
+    offsets, const_w = _decomposition(sde, grid, t)
+    constant = sde.noise_is_constant
+    Dinv = np.linalg.inv(_diffusion_at(sde, np.zeros(d), t)) if constant else None
+    diagonal = constant and np.all(Dinv == np.diag(np.diag(Dinv)))
+    exact_loss = sde.has_loss and diagonal and scheme == "sg"
+    weight_fn = _upwind if scheme == "upwind" else bernoulli
+    tails, heads, deltas, fwd, bwd, dpsis, segments = [], [], [], [], [], [], []
+    longest = int(np.abs(offsets).max())
+    for k, e in enumerate(offsets):
+        tail, head, x = _edge_indices(grid, e)
+        if tail.size == 0:
+            continue
+        delta = np.broadcast_to(e * h, x.shape)
+        w = const_w[k] if const_w is not None else _edge_weights(sde, grid, e, x + 0.5 * delta, t)
+        z = _dpsi(sde, grid, x, delta, exact_loss, Dinv, t)
+        keep = w > 0
+        if keep.all():
+            start = sum(len(a) for a in tails)
+            shape = tuple(n if grid.periodic[j] else n - abs(int(e[j])) for j, n in enumerate(grid.shape))
+            segments.append((tuple(int(v) for v in e), start, start + tail.size, shape))
+        else:
+            tail, head, x, delta, z, w = tail[keep], head[keep], x[keep], delta[keep], z[keep], w[keep]
+        tails.append(tail), heads.append(head), deltas.append(delta), dpsis.append(z)
+        fwd.append(w * weight_fn(z)), bwd.append(w * weight_fn(-z))
+    # absorbing walls: half-edges from the boundary cells to the wall (p = 0 there)
+    for k in range(d):
+        for side, kind in zip((-1, 1), grid.boundary[k]):
+            if kind != "absorbing":
+                continue
+            e = np.zeros(d, dtype=np.int64)
+            e[k] = side
+            idx = [np.arange(n) for n in grid.shape]
+            idx[k] = np.array([0 if side < 0 else grid.shape[k] - 1])
+            strides = np.cumprod((1,) + grid.shape[::-1])[::-1][1:]
+            mesh = np.ix_(*idx)
+            shape = tuple(len(i) for i in idx)
+            tail = np.broadcast_to(sum(mesh[j] * strides[j] for j in range(d)), shape).ravel()
+            cm = np.ix_(*[grid.centers[j][i] for j, i in enumerate(idx)])
+            x = np.stack([np.broadcast_to(m, shape) for m in cm], axis=-1).reshape(-1, d)
+            delta = np.broadcast_to(e * h, x.shape)
+            if constant:
+                w = np.full(len(x), _diffusion_at(sde, np.zeros(d), t)[k, k] / h[k] ** 2)
+            else:
+                w = _diffusion_at(sde, x + 0.25 * delta, t)[:, k, k] / h[k] ** 2
+            z = _dpsi(sde, grid, x, delta, exact_loss, Dinv, t, frac=0.5)
+            tails.append(tail), heads.append(np.full(tail.size, -1)), deltas.append(delta)
+            dpsis.append(z), fwd.append(2 * w * weight_fn(z)), bwd.append(np.zeros(tail.size))
+    tail, head = np.concatenate(tails), np.concatenate(heads)
+    forward, backward = np.concatenate(fwd), np.concatenate(bwd)
+    E, n = tail.size, grid.size
+    inner = head >= 0
+    fm = sp.csr_matrix(
+        (np.concatenate([forward, -backward[inner]]),
+         (np.concatenate([np.arange(E), np.flatnonzero(inner)]), np.concatenate([tail, head[inner]]))),
+        shape=(E, n),
+    )
+    return Fluxes(grid, tail, head, np.concatenate(deltas), fm, scheme, np.concatenate(dpsis),
+                  forward, backward, longest, tuple(segments))
+
+
+def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) -> Fluxes:
+    """The edges and fluxes of the discretization (see :class:`Fluxes`).
+
+    Parameters are those of :func:`generator`.
+    """
+    _check_scheme(scheme)
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
+    if not isinstance(sde, SDE):
+        raise TypeError(f"`sde` must be a fokkerplanck.SDE, got {type(sde).__name__}.")
+    if sde.ndim is not None and sde.ndim != grid.ndim:
+        raise ValueError(
+            f"The SDE is {sde.ndim}-dimensional but the grid has {grid.ndim} axes; "
+            "give the grid one (lo, hi) pair per SDE coordinate."
+        )
+    if sde.time_dependent and t is None:
+        raise ValueError(
+            "This SDE is time-dependent: pass `t=` to assemble the generator at a time, "
+            "or use fp.evolve, which does so at every step."
+        )
+    tt = t if sde.time_dependent else None
+    sde.check(grid.points().reshape(-1, grid.ndim), tt)
+    if scheme == "highorder":
+        from .highorder import highorder_fluxes
+
+        return highorder_fluxes(sde, grid, tt)
+    fl = _two_point(sde, grid, scheme, tt)
+    if fl.longest_offset > LONG_OFFSET:
+        warnings.warn(
+            f"The covariance is so anisotropic on this grid that the stencil needs offsets "
+            f"of {fl.longest_offset} cells; edges crossing walls are dropped and accuracy "
+            "near walls suffers. Refine the grid along the strongly diffusing axis, or "
+            "rescale the axes.",
+            FokkerPlanckWarning,
+            stacklevel=3,
+        )
+    return fl
+
+
+def generator(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) -> sp.csr_matrix:
+    """The Fokker–Planck generator ``A`` with ``dp/dt = A p`` on ``grid``.
+
+    Parameters
+    ----------
+    sde : SDE
+    grid : Grid
+    scheme : {"sg", "upwind", "highorder"}
+        ``"sg"`` (default): Scharfetter–Gummel fluxes along a non-negative stencil
+        decomposition of the diffusion; second order, monotone, exact Gibbs with a
+        loss and constant diagonal noise. ``"upwind"``: first order, monotone.
+        ``"highorder"``: fourth order on smooth problems, conservative but not
+        monotone (reflecting and periodic boundaries only).
+    t : float, optional
+        Time, for a time-dependent SDE.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape ``(grid.size, grid.size)``
+        Acting on the C-order flattened cell densities. Columns sum to zero (to
+        round-off) except where mass leaves through absorbing walls; off-diagonals
+        are ``>= 0`` for the monotone schemes.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(-2, 2), (-2, 2)], shape=(20, 30), boundary="periodic")
+    >>> A = fp.generator(fp.SDE(drift=lambda x: np.sin(x), cov=[[1, .9], [.9, 1]]), grid)
+    >>> A.shape, float(abs(A.sum(axis=0)).max()) < 1e-12, A.min() >= 0 or A.diagonal().min() < 0
+    ((600, 600), True, True)
+    """
+    return fluxes(sde, grid, scheme=scheme, t=t).matrix
