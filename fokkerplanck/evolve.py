@@ -1,0 +1,581 @@
+"""Time integration of the Fokker–Planck equation ``dp/dt = A p``.
+
+:func:`evolve` advances a cell-average density with the generator ``A`` of
+:func:`~fokkerplanck.generator` and returns an :class:`Evolution`. Three methods:
+
+``"backward_euler"``
+    ``(I - h A) p_{n+1} = p_n``. First order, L-stable, and the only linear method
+    that keeps every density non-negative for every step: ``I - h A`` is an
+    M-matrix, so its inverse is entrywise non-negative.
+``"tr-bdf2"``
+    A trapezoidal stage to ``t_n + gamma h`` followed by BDF2 through
+    ``t_n, t_n + gamma h, t_{n+1}``, ``gamma = 2 - sqrt 2``. Second order and
+    L-stable; both stages solve with the same matrix ``I - (gamma/2) h A``, so one
+    sparse LU serves the whole run.
+``"expm"``
+    ``p(t) = exp((t - t0) A) p0`` by :func:`scipy.sparse.linalg.expm_multiply`:
+    exact in time (to round-off), at a cost that grows like ``(t - t0) ||A||_1``.
+
+Every method conserves mass to round-off when the columns of ``A`` sum to zero
+(reflecting and periodic boundaries); with absorbing walls :attr:`Evolution.mass`
+records the loss.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+
+from .errors import FokkerPlanckWarning
+from .grid import Grid
+from .sde import SDE
+
+__all__ = ["evolve", "Evolution", "METHODS"]
+
+#: Time-integration methods understood by :func:`evolve`.
+METHODS = ("auto", "backward_euler", "tr-bdf2", "expm")
+
+#: TR-BDF2 stage fraction; makes both stage matrices equal to ``I - (gamma/2) h A``.
+GAMMA = 2.0 - math.sqrt(2.0)
+
+# Leading local error constants |R(z) - e^z| / |z|^(q+1) of the one-step methods
+# (R is the stability function): TR-BDF2 sqrt(2)/2 - 2/3, backward Euler 1/2.
+_ERROR_CONSTANT = {"tr-bdf2": (math.sqrt(2.0) / 2 - 2.0 / 3.0, 2), "backward_euler": (0.5, 1)}
+
+# "auto" picks expm when its estimated cost, ~ (t_end - t0) ||A||_1 products with A,
+# is below this many times the TR-BDF2 step count (one step is two triangular solves
+# and a product, each solve costing several products' worth of memory traffic).
+_EXPM_COST_RATIO = 2.0
+
+# Keep this many distinct step sizes' LU factors (non-uniform `t_eval`).
+_LU_CACHE = 4
+
+
+@dataclass(frozen=True, eq=False)
+class Evolution:
+    """Densities on a grid at the requested times; returned by :func:`evolve`.
+
+    Attributes
+    ----------
+    t : ndarray, shape (n_t,)
+        The output times (``t_eval``).
+    density : ndarray, shape (n_t, *grid.shape)
+        Cell-average densities at ``t``.
+    mass : ndarray, shape (n_t,)
+        ``grid.integrate(density[k])``: constant to round-off with reflecting and
+        periodic boundaries, decreasing with absorbing ones.
+    method : str
+        The method used (``"auto"`` resolved to what it chose).
+    n_steps : int
+        Time steps taken (0 for ``"expm"``).
+    nlu : int
+        Sparse LU factorizations computed.
+    n_assemble : int
+        Generators assembled (1 for a time-independent SDE).
+    dt : float or None
+        The largest step used (``None`` for ``"expm"``).
+    grid : Grid
+    """
+
+    t: np.ndarray
+    density: np.ndarray
+    mass: np.ndarray
+    method: str
+    n_steps: int
+    nlu: int
+    n_assemble: int
+    dt: float | None
+    grid: Grid
+
+    def __len__(self) -> int:
+        return len(self.t)
+
+    def mean(self) -> np.ndarray:
+        """Mean of the density at each output time, shape ``(n_t, ndim)``."""
+        return np.array([self.grid.mean(p) for p in self.density])
+
+    def cov(self) -> np.ndarray:
+        """Covariance of the density at each output time, shape ``(n_t, ndim, ndim)``."""
+        return np.array([self.grid.cov(p) for p in self.density])
+
+    def __repr__(self) -> str:
+        return (
+            f"Evolution(method={self.method!r}, n_t={len(self.t)}, t=[{self.t[0]:g}, "
+            f"{self.t[-1]:g}], n_steps={self.n_steps}, nlu={self.nlu}, dt={self.dt}, "
+            f"mass=[{self.mass.min():.15g}, {self.mass.max():.15g}], grid={self.grid!r})"
+        )
+
+
+# ---------------------------------------------------------------- input checks
+def _check_p0(p0: Any, grid: Grid) -> np.ndarray:
+    try:
+        p = np.array(p0, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"`p0` must be an array of shape {grid.shape}, got {type(p0).__name__}.") from None
+    if p.shape != grid.shape:
+        hint = " (flattened; reshape it to grid.shape)" if p.shape == (grid.size,) and grid.ndim > 1 else ""
+        raise ValueError(f"`p0` has shape {p.shape}{hint} but the grid has shape {grid.shape}.")
+    if not np.all(np.isfinite(p)):
+        n_bad = int(np.count_nonzero(~np.isfinite(p)))
+        raise ValueError(f"`p0` has {n_bad} non-finite values (NaN or inf); a density must be finite.")
+    top = float(np.abs(p).max()) if p.size else 0.0
+    low = float(p.min())
+    if low < -1e-12 * top:
+        idx = np.unravel_index(int(np.argmin(p)), p.shape)
+        raise ValueError(
+            f"`p0` has negative values (min {low:.3g} at cell {tuple(int(i) for i in idx)}); "
+            "a density must be >= 0. Clip round-off negatives with np.clip(p0, 0, None)."
+        )
+    mass = grid.integrate(p)
+    if not mass > 0:
+        raise ValueError(
+            f"`p0` has mass {mass:.3g}; it must be positive. Build it with fp.gaussian, "
+            "fp.point_mass or fp.uniform, which normalise to unit mass."
+        )
+    return p
+
+
+def _check_times(t_eval: Any, t0: float) -> np.ndarray:
+    if not np.isfinite(t0):
+        raise ValueError(f"`t0` must be finite, got {t0!r}.")
+    try:
+        t = np.atleast_1d(np.asarray(t_eval, dtype=float))
+    except (TypeError, ValueError):
+        raise TypeError(f"`t_eval` must be a 1-D array of times, got {t_eval!r}.") from None
+    if t.ndim != 1 or t.size == 0:
+        raise ValueError(f"`t_eval` must be a non-empty 1-D array of times, got shape {t.shape}.")
+    if not np.all(np.isfinite(t)):
+        raise ValueError("`t_eval` contains NaN or inf; output times must be finite.")
+    if t[0] < t0:
+        raise ValueError(
+            f"`t_eval` starts at {t[0]:g}, before `t0={t0:g}` (the time of `p0`); output "
+            "times must be >= t0 (negative times are not allowed with the default t0=0)."
+        )
+    if t.size > 1 and np.any(np.diff(t) <= 0):
+        k = int(np.flatnonzero(np.diff(t) <= 0)[0])
+        raise ValueError(
+            f"`t_eval` must be strictly increasing; t_eval[{k}]={t[k]:g} >= "
+            f"t_eval[{k + 1}]={t[k + 1]:g}. Sort it (np.unique sorts and drops repeats)."
+        )
+    return t
+
+
+def _check_positive(name: str, value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a positive number, got {value!r}.") from None
+    if not (np.isfinite(v) and v > 0):
+        raise ValueError(f"`{name}` must be positive and finite, got {value!r}.")
+    return v
+
+
+def _as_matrix(A: Any, grid: Grid, t: float | None) -> scipy.sparse.csc_matrix:
+    if not (scipy.sparse.issparse(A) or isinstance(A, np.ndarray)):
+        raise TypeError(f"the generator must be a sparse matrix, got {type(A).__name__}.")
+    if A.shape != (grid.size, grid.size):
+        where = "" if t is None else f" at t={t:g}"
+        raise ValueError(
+            f"the generator{where} has shape {A.shape}; it must be (grid.size, grid.size) = "
+            f"({grid.size}, {grid.size})."
+        )
+    return scipy.sparse.csc_matrix(A, dtype=float)
+
+
+class _Generator:
+    """``A`` or ``t -> A(t)``; counts assemblies."""
+
+    def __init__(self, sde: SDE, grid: Grid, scheme: str, generator: Any) -> None:
+        self.grid = grid
+        self.time_dependent = bool(getattr(sde, "time_dependent", False))
+        self.n_assemble = 0
+        self._const: scipy.sparse.csc_matrix | None = None
+        if generator is None:
+            from .operator import generator as assemble
+
+            if self.time_dependent:
+                self._fn: Callable[[float], Any] = lambda t: assemble(sde, grid, scheme=scheme, t=t)
+            else:
+                self._fn = lambda t: assemble(sde, grid, scheme=scheme)
+        elif callable(generator) and not scipy.sparse.issparse(generator):
+            self._fn = generator if self.time_dependent else (lambda t: generator(None))
+        else:
+            if self.time_dependent:
+                raise ValueError(
+                    "`generator` is a fixed matrix but the SDE is time-dependent; pass a "
+                    "callable t -> A(t), or leave `generator=None`."
+                )
+            self._const = _as_matrix(generator, grid, None)
+            self._fn = lambda t: generator
+
+    def __call__(self, t: float) -> scipy.sparse.csc_matrix:
+        if self._const is not None:
+            return self._const
+        A = _as_matrix(self._fn(t), self.grid, t if self.time_dependent else None)
+        self.n_assemble += 1
+        if not self.time_dependent:
+            self._const = A
+        return A
+
+
+def _lu(M: scipy.sparse.spmatrix) -> Any:
+    # I - c A is column diagonally dominant (zero column sums, Metzler A), so
+    # SuperLU keeps the diagonal pivots and the symmetric MMD ordering of A + A^T holds.
+    return scipy.sparse.linalg.splu(scipy.sparse.csc_matrix(M), permc_spec="MMD_AT_PLUS_A")
+
+
+# ------------------------------------------------------------ step-size rule
+def _fast_rate(A: scipy.sparse.spmatrix, p0: np.ndarray) -> float:
+    """``r = (||A^3 p0||_1 / ||p0||_1)^(1/3)``: the rate of the fastest mode present in p0."""
+    v = p0.ravel()
+    n0 = np.abs(v).sum()
+    with np.errstate(over="ignore", invalid="ignore"):
+        w = A @ (A @ (A @ v))
+        n3 = np.abs(w).sum()
+    if not np.isfinite(n3):
+        return float(abs(A).sum(axis=0).max())
+    return float((n3 / n0) ** (1.0 / 3.0))
+
+
+def default_dt(method: str, rate: float, t_first: float, rtol: float) -> float:
+    """The default step of :func:`evolve` (the rule documented there).
+
+    The global error of a mode ``exp(-lambda t)`` after steps ``h`` of a method of
+    order ``q`` with error constant ``C`` is about
+    ``C h^q lambda^(q+1) t exp(-lambda t)``. The step makes the largest such error
+    over modes ``lambda <= rate`` and output times ``t >= t_first`` equal ``rtol``.
+    """
+    C, q = _ERROR_CONSTANT[method]
+    if rate <= 0:
+        return math.inf
+    lam = rate * np.geomspace(1e-6, 1.0, 400)
+    u = lam * t_first
+    # max over t >= t_first of lambda t exp(-lambda t): 1/e, or at t_first if later
+    phi = np.where(u <= 1.0, math.exp(-1.0), u * np.exp(-np.minimum(u, 700.0)))
+    worst = float(np.max(lam**q * phi))
+    if worst <= 0:
+        return math.inf
+    return (rtol / (C * worst)) ** (1.0 / q)
+
+
+# --------------------------------------------------------------------- driver
+def evolve(
+    sde: SDE,
+    grid: Grid,
+    p0: Any,
+    t_eval: Any,
+    *,
+    method: str = "auto",
+    dt: float | None = None,
+    rtol: float = 1e-4,
+    t0: float = 0.0,
+    max_steps: int = 20_000,
+    progress: bool = False,
+    scheme: str = "sg",
+    generator: Any = None,
+) -> Evolution:
+    """Evolve a density under the Fokker–Planck equation ``dp/dt = A(t) p``.
+
+    Parameters
+    ----------
+    sde : SDE
+        The SDE. With ``sde.time_dependent`` the generator ``A(t)`` is re-assembled
+        at every stage time.
+    grid : Grid
+    p0 : array_like, shape grid.shape
+        Initial cell-average density at time ``t0`` (>= 0, positive mass; it need
+        not be normalised). :func:`~fokkerplanck.gaussian`,
+        :func:`~fokkerplanck.point_mass` and :func:`~fokkerplanck.uniform` build one.
+    t_eval : array_like, shape (n_t,)
+        Strictly increasing output times, all ``>= t0``. Steps land on every one
+        exactly (``t_eval[0] == t0`` returns ``p0`` itself first).
+    method : {"auto", "backward_euler", "tr-bdf2", "expm"}
+        See Notes. ``"auto"`` picks ``"expm"`` for a time-independent SDE when it is
+        cheap (small ``(t_end - t0) ||A||_1``), else ``"tr-bdf2"``.
+    dt : float, optional
+        Largest time step. Each interval between output times is split into equal
+        steps no longer than ``dt``. Default: the rule in Notes.
+    rtol : float
+        Target error of the default step rule, relative to the mass of ``p0``
+        (ignored when ``dt`` is given and by ``"expm"``).
+    t0 : float
+        Time of ``p0`` (matters for time-dependent SDEs).
+    max_steps : int
+        Most steps the default rule may choose; beyond it the step is lengthened and
+        a :class:`~fokkerplanck.FokkerPlanckWarning` says so (pass ``dt`` to insist).
+    progress : bool
+        Show a :mod:`tqdm` progress bar over the steps.
+    scheme : str
+        Generator scheme, passed to :func:`~fokkerplanck.generator`.
+    generator : sparse matrix or callable, optional
+        A precomputed generator ``A`` (time-independent SDE), or a callable
+        ``t -> A(t)`` (time-dependent SDE), used instead of assembling one.
+
+    Returns
+    -------
+    Evolution
+        ``t``, ``density`` ``(n_t, *grid.shape)``, ``mass``, and counters
+        (``n_steps``, ``nlu``, ``n_assemble``).
+
+    Raises
+    ------
+    ValueError
+        ``p0`` of the wrong shape, non-finite, with negative values or non-positive
+        mass; ``t_eval`` empty, not strictly increasing, non-finite or before ``t0``;
+        an unknown ``method``; ``"expm"`` with a time-dependent SDE; ``dt``/``rtol``
+        not positive.
+
+    Notes
+    -----
+    ``A`` is Metzler (non-negative off-diagonals) with zero column sums, so
+    ``I - c A`` (``c > 0``) is a column-diagonally-dominant M-matrix: its inverse is
+    non-negative and preserves mass. Each distinct step size is factorized once with
+    :func:`scipy.sparse.linalg.splu` (``permc_spec="MMD_AT_PLUS_A"``) and the factor
+    is reused for every step (the intervals of a uniform ``t_eval`` all share one).
+
+    **Backward Euler**: ``(I - h A_{n+1}) p_{n+1} = p_n``: positive for every ``h``.
+
+    **TR-BDF2** with ``gamma = 2 - sqrt 2``:
+
+    .. math::
+
+        (I - \\tfrac{\\gamma h}{2} A_{n+\\gamma}) p_* &= (I + \\tfrac{\\gamma h}{2} A_n) p_n \\\\
+        (I - \\tfrac{1-\\gamma}{2-\\gamma} h A_{n+1}) p_{n+1} &=
+            \\tfrac{1}{\\gamma(2-\\gamma)} p_* - \\tfrac{(1-\\gamma)^2}{\\gamma(2-\\gamma)} p_n
+
+    and ``(1 - gamma)/(2 - gamma) = gamma/2`` exactly for this ``gamma``, so both
+    stages use ``I - (gamma h/2) A``. The right-hand coefficients sum to 1, so mass
+    is conserved; the stage-1 right side ``I + (gamma h/2) A`` has a negative
+    diagonal once ``h max|a_ii| > 2/gamma ~ 3.41``, and the second stage subtracts
+    ``p_n``, so TR-BDF2 can produce small negative values for large steps (a
+    warning reports them). For a time-dependent SDE ``A_n = A(t_n)``,
+    ``A_{n+gamma} = A(t_n + gamma h)`` and ``A_{n+1} = A(t_{n+1})``, which keeps
+    second order; this costs two assemblies and two LU factorizations per step.
+
+    **expm**: :func:`scipy.sparse.linalg.expm_multiply` from one output time to the
+    next; refused for a time-dependent SDE.
+
+    **Default step** (``dt=None``): with ``r = (||A^3 p0||_1/||p0||_1)^(1/3)`` the rate
+    of the fastest mode present in ``p0``, and ``t_1`` the first output time after
+    ``t0``, the step makes the estimated global error
+    ``C h^q lambda^(q+1) t exp(-lambda t)`` of every mode ``lambda <= r``, at every
+    output time ``t >= t_1``, at most ``rtol`` (``q`` the order, ``C`` the error
+    constant: ``sqrt(2)/2 - 2/3`` for TR-BDF2, ``1/2`` for backward Euler). Fast
+    modes that have decayed by ``t_1`` do not shrink the step (L-stability damps
+    them), so a point mass observed at late times does not force tiny steps.
+
+    **auto**: ``"expm"`` when the SDE is time-independent and
+    ``(t_end - t0) ||A||_1 <= 2 * n``, with ``n`` the TR-BDF2 step count of the
+    default rule (``expm_multiply`` costs about ``(t_end - t0) ||A||_1`` products
+    with ``A``; a TR-BDF2 step costs two triangular solves and a product); else
+    ``"tr-bdf2"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(-6, 6)], shape=240)
+    >>> sde = fp.ornstein_uhlenbeck(1.0, 1.0)
+    >>> ev = fp.evolve(sde, grid, fp.gaussian(grid, mean=2.0, cov=0.1), [0.0, 0.5, 1.0],
+    ...                method="tr-bdf2", dt=0.01)
+    >>> ev.density.shape
+    (3, 240)
+    >>> bool(np.allclose(ev.mass, 1.0, rtol=1e-12))
+    True
+    >>> np.round(ev.mean()[:, 0], 3)   # exact: 2 exp(-t)
+    array([2.   , 1.213, 0.736])
+    """
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
+    if not isinstance(sde, SDE):
+        raise TypeError(f"`sde` must be a fokkerplanck.SDE, got {type(sde).__name__}.")
+    if sde.ndim is not None and sde.ndim != grid.ndim:
+        raise ValueError(f"the SDE is {sde.ndim}-dimensional but the grid is {grid.ndim}-dimensional.")
+    p = _check_p0(p0, grid)
+    t_out = _check_times(t_eval, float(t0))
+    t0 = float(t0)
+    rtol = _check_positive("rtol", rtol)
+    if dt is not None:
+        dt = _check_positive("dt", dt)
+    if int(max_steps) != max_steps or max_steps < 1:
+        raise ValueError(f"`max_steps` must be a positive integer, got {max_steps!r}.")
+    time_dependent = bool(sde.time_dependent)
+    if method == "expm" and time_dependent:
+        raise ValueError(
+            "`method='expm'` needs a time-independent SDE (exp(tA) is the exact solution "
+            "only for constant A); use method='tr-bdf2' (second order) or 'backward_euler'."
+        )
+
+    gen = _Generator(sde, grid, scheme, generator)
+    A0 = gen(t0)
+    t_end = float(t_out[-1])
+    span = t_end - t0
+    later = t_out[t_out > t0]
+    t_first = float(later[0] - t0) if later.size else 0.0
+
+    def steps_for(h: float) -> int:
+        edges = np.concatenate(([t0], later))
+        return int(np.sum(np.ceil(np.diff(edges) / h * (1 - 1e-12)).clip(min=1)))
+
+    if method == "auto":
+        if time_dependent or span == 0:
+            method = "tr-bdf2" if span > 0 else "expm"
+        else:
+            h = dt if dt is not None else default_dt("tr-bdf2", _fast_rate(A0, p), t_first, rtol)
+            n_tr = steps_for(min(h, span))
+            norm1 = float(abs(A0).sum(axis=0).max())
+            method = "expm" if span * norm1 <= _EXPM_COST_RATIO * n_tr else "tr-bdf2"
+
+    if method == "expm":
+        return _run_expm(gen, A0, p, t_out, t0, progress, grid)
+
+    if span == 0:
+        h = math.inf
+    elif dt is None:
+        h = default_dt(method, _fast_rate(A0, p), t_first, rtol)
+        h = min(h, span)
+        n = steps_for(h)
+        if n > max_steps:
+            h_new = span / max_steps
+            while steps_for(h_new) > max_steps:
+                h_new *= 1.1
+            warnings.warn(
+                f"the default step rule asks for {n} steps (dt={h:.3g}) to reach rtol={rtol:g}; "
+                f"taking at most `max_steps={max_steps}` (dt={h_new:.3g}) instead. Pass a "
+                "larger `max_steps`, an explicit `dt`, or a larger `rtol`.",
+                FokkerPlanckWarning, stacklevel=2,
+            )
+            h = h_new
+    else:
+        h = dt
+    return _run_steps(gen, A0, p, t_out, t0, h, method, time_dependent, progress, grid)
+
+
+def _progress_bar(total: int, enabled: bool, desc: str) -> Any:
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a runtime dependency
+        raise ImportError("`progress=True` needs tqdm: pip install tqdm") from None
+    return tqdm(total=total, desc=desc, unit="step")
+
+
+def _finish(grid: Grid, t_out: np.ndarray, out: np.ndarray, method: str, n_steps: int,
+            nlu: int, n_assemble: int, dt: float | None) -> Evolution:
+    mass = out.reshape(len(t_out), -1).sum(axis=1) * grid.cell_volume
+    top = float(np.abs(out).max())
+    low = float(out.min())
+    if low < -1e-8 * top:
+        warnings.warn(
+            f"`{method}` produced negative densities (min {low:.3g}, max {top:.3g}); the "
+            "step is too long for a positive solution. Use method='backward_euler' "
+            "(positive for every step) or a smaller `dt`.",
+            FokkerPlanckWarning, stacklevel=4,
+        )
+    return Evolution(
+        t=t_out.copy(), density=out, mass=mass, method=method, n_steps=n_steps,
+        nlu=nlu, n_assemble=n_assemble, dt=dt, grid=grid,
+    )
+
+
+def _run_expm(gen: _Generator, A: Any, p: np.ndarray, t_out: np.ndarray, t0: float,
+              progress: bool, grid: Grid) -> Evolution:
+    out = np.empty((len(t_out),) + grid.shape)
+    v = p.ravel()
+    t_prev = t0
+    trace = float(A.diagonal().sum())
+    bar = _progress_bar(len(t_out), progress, "evolve (expm)")
+    try:
+        for k, tk in enumerate(t_out):
+            tau = float(tk - t_prev)
+            if tau > 0:
+                v = scipy.sparse.linalg.expm_multiply(tau * A, v, traceA=tau * trace)
+            out[k] = v.reshape(grid.shape)
+            t_prev = float(tk)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return _finish(grid, t_out, out, "expm", 0, 0, gen.n_assemble, None)
+
+
+def _run_steps(gen: _Generator, A0: Any, p: np.ndarray, t_out: np.ndarray, t0: float,
+               h_max: float, method: str, time_dependent: bool, progress: bool,
+               grid: Grid) -> Evolution:
+    n_cells = grid.size
+    eye = scipy.sparse.identity(n_cells, format="csc")
+    out = np.empty((len(t_out),) + grid.shape)
+    g = GAMMA
+    c_old = (1.0 - g) ** 2 / (g * (2.0 - g))
+    c_star = 1.0 / (g * (2.0 - g))
+
+    # plan: equal steps inside each interval between output times
+    plan: list[tuple[int, float]] = []
+    t_prev = t0
+    for tk in t_out:
+        span = float(tk - t_prev)
+        if span > 0:
+            n = max(1, int(math.ceil(span / h_max * (1 - 1e-12))))
+            plan.append((n, span / n))
+        else:
+            plan.append((0, 0.0))
+        t_prev = float(tk)
+    n_total = sum(n for n, _ in plan)
+
+    cache: dict[float, Any] = {}
+    nlu = 0
+    v = p.ravel().copy()
+    t = t0
+    A_now = A0  # A(t) at the current time (time-dependent: reused as the next A_n)
+    bar = _progress_bar(n_total, progress, f"evolve ({method})")
+    try:
+        for k, (n, h) in enumerate(plan):
+            c = 0.5 * g * h if method == "tr-bdf2" else h
+            if n and not time_dependent:
+                key = float(f"{h:.12g}")
+                lu = cache.get(key)
+                if lu is None:
+                    lu = _lu(eye - c * A0)
+                    nlu += 1
+                    if len(cache) >= _LU_CACHE:
+                        cache.pop(next(iter(cache)))
+                    cache[key] = lu
+            for i in range(n):
+                t_next = t + h if i < n - 1 else float(t_out[k])
+                if method == "backward_euler":
+                    if time_dependent:
+                        A_now = gen(t_next)
+                        lu = _lu(eye - c * A_now)
+                        nlu += 1
+                    v = lu.solve(v)
+                else:
+                    if time_dependent:
+                        rhs = v + c * (A_now @ v)
+                        lu_g = _lu(eye - c * gen(t + g * h))
+                        star = lu_g.solve(rhs)
+                        A_now = gen(t_next)
+                        lu = _lu(eye - c * A_now)
+                        nlu += 2
+                    else:
+                        star = lu.solve(v + c * (A0 @ v))
+                    v = lu.solve(c_star * star - c_old * v)
+                t = t_next
+                if bar is not None:
+                    bar.update(1)
+            t = float(t_out[k])
+            out[k] = v.reshape(grid.shape)
+    finally:
+        if bar is not None:
+            bar.close()
+    h_used = max((h for n, h in plan if n), default=None)
+    return _finish(grid, t_out, out, method, n_total, nlu, gen.n_assemble, h_used)
