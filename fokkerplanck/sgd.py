@@ -191,6 +191,22 @@ def _check_psd_field(c: Array, x: Array, name: str) -> Array:
 
 
 # ============================================================== the SDE from a loss
+def _strict_grad(fn: Callable[[Array], Array]) -> Callable[[Array], Array]:
+    """``grad`` must return exactly the shape of its input (no silent broadcasting)."""
+
+    def grad(x: Array) -> Array:
+        x = np.asarray(x, dtype=float)
+        g = np.asarray(fn(x), dtype=float)
+        if g.shape != x.shape:
+            raise ValueError(
+                f"`grad` returned shape {g.shape} for parameters of shape {x.shape}; the "
+                "gradient of the loss must have the parameters' shape (..., d)."
+            )
+        return g
+
+    return grad
+
+
 def _mobility_and_noise(
     lr: float, P: Array | None, batch_size: int
 ) -> tuple[Array | float, Callable[[Array], Array]]:
@@ -296,6 +312,10 @@ def sgd(
     if ndim is not None and d is not None and d != ndim:
         raise ValueError(f"`ndim={ndim}` but `cov`/`lr_per_param` imply d = {d}.")
     M, scale = _mobility_and_noise(eta, P, B)
+    if grad is not None:
+        if not callable(grad):
+            raise TypeError(f"`grad` must be callable, got {type(grad).__name__}.")
+        grad = _strict_grad(grad)
 
     if callable(sigma):
         fn = sigma
@@ -705,6 +725,10 @@ class SGDRun:
     batch_size: int
     replace: bool
     burn_in: int
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Array:
+        """``np.asarray(run)`` is ``run.x``, so a run can go wherever points go."""
+        return np.asarray(self.x, dtype=dtype)
 
     @property
     def final(self) -> Array:
