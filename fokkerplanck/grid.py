@@ -150,15 +150,16 @@ class Grid:
             raise ValueError(
                 f"`bounds` for axis {k} is {tuple(b[k])}: need lo < hi; swap or widen it."
             )
-        if isinstance(shape, (int, np.integer)):
-            shp = (int(shape),) * ndim
-        else:
-            try:
-                shp = tuple(int(n) for n in shape)
-            except TypeError:
-                raise TypeError(f"`shape` must be an int or a sequence of ints, got {shape!r}.") from None
-            if any(int(n) != n for n in shape):
-                raise ValueError(f"`shape` must hold integers, got {shape!r}.")
+        raw = np.atleast_1d(np.asarray(shape, dtype=object))
+        try:
+            as_float = np.array([float(n) for n in raw])
+        except (TypeError, ValueError):
+            raise TypeError(f"`shape` must be an int or a sequence of ints, got {shape!r}.") from None
+        if raw.ndim != 1 or np.any(as_float != np.round(as_float)):
+            raise ValueError(f"`shape` must hold integers (cells per axis), got {shape!r}.")
+        shp = tuple(int(n) for n in as_float)
+        if len(shp) == 1 and ndim > 1 and np.ndim(shape) == 0:
+            shp = shp * ndim
         if len(shp) != ndim:
             raise ValueError(
                 f"`shape` has {len(shp)} entries but `bounds` has {ndim} axes; give one "

@@ -72,7 +72,7 @@ def bernoulli(z: np.ndarray) -> np.ndarray:
 
 
 def _upwind(z: np.ndarray) -> np.ndarray:
-    """Upwind weight with the same exact ratio at zero flux as ``B`` to first order."""
+    """Upwind weight ``1 + max(-z, 0)``; like ``B`` it satisfies ``U(-z) = U(z) + z``."""
     return 1.0 + np.maximum(-z, 0.0)
 
 
@@ -85,17 +85,20 @@ def _check_scheme(scheme: str) -> None:
 def _edge_indices(grid: Grid, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cells ``i`` with ``i + offset`` inside (wrapping periodic axes).
 
-    Returns the flat tail and head indices and the tail centres ``(E, d)``.
+    Returns the flat tail and head indices, the tail centres ``(E, d)`` and a mask
+    of the edges that wrap around a periodic axis.
     """
-    src, dst = [], []
+    src, dst, wraps = [], [], []
     for k, (n, e) in enumerate(zip(grid.shape, offset)):
         e = int(e)
         if grid.periodic[k]:
             s = np.arange(n)
             t = (s + e) % n
+            wraps.append(t != s + e)
         else:
             s = np.arange(max(0, -e), n - max(0, e))
             t = s + e
+            wraps.append(np.zeros(len(s), dtype=bool))
         src.append(s)
         dst.append(t)
     strides = np.cumprod((1,) + grid.shape[::-1])[::-1][1:]
@@ -104,7 +107,11 @@ def _edge_indices(grid: Grid, offset: np.ndarray) -> tuple[np.ndarray, np.ndarra
     mesh = np.ix_(*[grid.centers[k][s] for k, s in enumerate(src)])
     shape = tuple(len(s) for s in src)
     x = np.stack([np.broadcast_to(m, shape) for m in mesh], axis=-1).reshape(-1, grid.ndim)
-    return np.broadcast_to(tail, shape).ravel(), np.broadcast_to(head, shape).ravel(), x
+    wrap = np.zeros(shape, dtype=bool)
+    for k, m in enumerate(wraps):  # (np.ix_ would read boolean arrays as masks)
+        wrap = wrap | m.reshape([-1 if j == k else 1 for j in range(grid.ndim)])
+    wrap = wrap.ravel()
+    return np.broadcast_to(tail, shape).ravel(), np.broadcast_to(head, shape).ravel(), x, wrap
 
 
 @dataclass(frozen=True, eq=False)
@@ -136,8 +143,8 @@ class Fluxes:
     tail: np.ndarray
     head: np.ndarray
     delta: np.ndarray
-    flux_matrix: sp.csr_matrix
     scheme: str
+    given_flux_matrix: sp.csr_matrix | None = field(default=None, repr=False)
     dpsi: np.ndarray | None = None
     forward: np.ndarray | None = field(default=None, repr=False)
     backward: np.ndarray | None = field(default=None, repr=False)
@@ -173,6 +180,20 @@ class Fluxes:
         if np.all(mismatch <= rtol * (1.0 + np.abs(self.dpsi))):
             return psi
         return None
+
+    @cached_property
+    def flux_matrix(self) -> sp.csr_matrix:
+        """``(E, size)`` sparse matrix with ``F = flux_matrix @ p``."""
+        if self.given_flux_matrix is not None:
+            return self.given_flux_matrix
+        E, n = self.tail.size, self.grid.size
+        inner = self.head >= 0
+        return sp.csr_matrix(
+            (np.concatenate([self.forward, -self.backward[inner]]),
+             (np.concatenate([np.arange(E), np.flatnonzero(inner)]),
+              np.concatenate([self.tail, self.head[inner]]))),
+            shape=(E, n),
+        )
 
     def flux(self, p: np.ndarray) -> np.ndarray:
         """Net flux along every edge for density ``p`` (``grid.shape`` or flat)."""
@@ -239,8 +260,17 @@ def _decomposition(sde: SDE, grid: Grid, t: float | None) -> tuple[np.ndarray, n
         e, w = selling(Dt)
         keep = w > 0
         return e[keep], w[keep]
-    # state-dependent: union of offsets over the cell centres
-    D = _diffusion_at(sde, grid.points().reshape(-1, d), t)
+    # state-dependent: check SPD at every centre, then the union of offsets
+    x = grid.points().reshape(-1, d)
+    D = _diffusion_at(sde, x, t)
+    lam = np.linalg.eigvalsh(D)
+    bad = lam[:, 0] <= 1e-13 * np.maximum(lam[:, -1], 0.0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"The noise covariance is not positive definite at x = {x[i].tolist()} "
+            f"(eigenvalues {(2 * lam[i]).tolist()}); every direction needs some noise."
+        )
     off = D - np.einsum("pii->pi", D)[..., None] * np.eye(d)
     if not np.any(off):
         return np.eye(d, dtype=np.int64), None
@@ -267,26 +297,59 @@ def _edge_weights(sde: SDE, grid: Grid, offset: np.ndarray, xm: np.ndarray, t: f
     return (w * match).sum(axis=-1)
 
 
-def _dpsi(sde: SDE, grid: Grid, x0: np.ndarray, delta: np.ndarray, exact_loss: bool,
-          Dinv: np.ndarray | None, t: float | None, frac: float = 1.0) -> np.ndarray:
-    """``-int_0^frac delta^T D^{-1} b(x0 + s delta) ds`` (Simpson), exact loss part when asked."""
-    pts = [x0, x0 + 0.5 * frac * delta, x0 + frac * delta]
+class _Potential:
+    """Evaluates ``Delta psi = -int delta^T D^{-1} b`` along edges (Simpson's rule).
 
-    def g(x: np.ndarray) -> np.ndarray:
-        # with exact loss differences only the drift besides -grad L is integrated
-        b = sde.extra_drift(x, t) if exact_loss else sde.flux_drift(x, t)
-        if Dinv is not None:
-            return np.einsum("ij,pj->pi", Dinv, b)
+    ``g = D^{-1} b`` is evaluated once at the cell centres and once per edge at the
+    midpoint; wrap-around edges are evaluated at their unwrapped end. With
+    ``exact_loss`` the ``-grad L`` part is replaced by exact loss differences
+    ``(L_j - L_i) / D_kk`` and only the remaining drift is integrated.
+    """
+
+    def __init__(self, sde: SDE, grid: Grid, exact_loss: bool, Dinv: np.ndarray | None, t: float | None):
+        self.sde, self.exact_loss, self.Dinv, self.t = sde, exact_loss, Dinv, t
+        self.xc = grid.points().reshape(-1, grid.ndim)
+        self.integrate = not (exact_loss and not sde.has_extra_drift)
+        self.gc = self.g(self.xc) if self.integrate else None
+        self.Lc = sde.loss(self.xc) if exact_loss else None
+
+    def g(self, x: np.ndarray) -> np.ndarray:
+        sde, t = self.sde, self.t
+        b = sde.extra_drift(x, t) if self.exact_loss else sde.flux_drift(x, t)
+        if self.Dinv is not None:
+            return b @ self.Dinv.T
         return np.linalg.solve(_diffusion_at(sde, x, t), b[..., None])[..., 0]
 
-    out = np.zeros(len(x0))
-    if not (exact_loss and not sde.has_extra_drift):
-        vals = [np.einsum("pi,pi->p", delta, g(x)) for x in pts]
-        out -= frac * (vals[0] + 4 * vals[1] + vals[2]) / 6.0
-    if exact_loss:  # axis edge, diagonal D: delta^T D^-1 grad L integrates to (L_j - L_i) / D_kk
-        inv_dkk = np.einsum("pi,ij,pj->p", delta, Dinv, delta) / np.einsum("pi,pi->p", delta, delta)
-        out += (sde.loss(pts[2]) - sde.loss(pts[0])) * inv_dkk
-    return out
+    def edges(self, tail: np.ndarray, head: np.ndarray, x: np.ndarray, delta: np.ndarray,
+              wrap: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(x))
+        if self.integrate:
+            end = self.gc[head]
+            if wrap.any():
+                end[wrap] = self.g(x[wrap] + delta[wrap])
+            s = np.einsum("pi,pi->p", delta, self.gc[tail] + 4 * self.g(x + 0.5 * delta) + end)
+            out -= s / 6.0
+        if self.exact_loss:
+            dL = self.Lc[head] - self.Lc[tail]
+            if wrap.any():
+                dL[wrap] = self.sde.loss(x[wrap] + delta[wrap]) - self.Lc[tail[wrap]]
+            out += dL * self._inv_dkk(delta)
+        return out
+
+    def half_edges(self, x: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """From a centre to the wall half a cell away (``x + delta / 2``)."""
+        out = np.zeros(len(x))
+        wall = x + 0.5 * delta
+        if self.integrate:
+            s = np.einsum("pi,pi->p", delta, self.g(x) + 4 * self.g(x + 0.25 * delta) + self.g(wall))
+            out -= 0.5 * s / 6.0
+        if self.exact_loss:
+            out += (self.sde.loss(wall) - self.sde.loss(x)) * self._inv_dkk(delta)
+        return out
+
+    def _inv_dkk(self, delta: np.ndarray) -> np.ndarray:
+        # axis edge, diagonal D: delta^T D^-1 grad L integrates to (L_j - L_i) / D_kk
+        return np.einsum("pi,ij,pj->p", delta, self.Dinv, delta) / np.einsum("pi,pi->p", delta, delta)
 
 
 def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
@@ -298,15 +361,16 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
     diagonal = constant and np.all(Dinv == np.diag(np.diag(Dinv)))
     exact_loss = sde.has_loss and diagonal and scheme == "sg"
     weight_fn = _upwind if scheme == "upwind" else bernoulli
+    potential = _Potential(sde, grid, exact_loss, Dinv, t)
     tails, heads, deltas, fwd, bwd, dpsis, segments = [], [], [], [], [], [], []
     longest = int(np.abs(offsets).max())
     for k, e in enumerate(offsets):
-        tail, head, x = _edge_indices(grid, e)
+        tail, head, x, wrap = _edge_indices(grid, e)
         if tail.size == 0:
             continue
         delta = np.broadcast_to(e * h, x.shape)
         w = const_w[k] if const_w is not None else _edge_weights(sde, grid, e, x + 0.5 * delta, t)
-        z = _dpsi(sde, grid, x, delta, exact_loss, Dinv, t)
+        z = potential.edges(tail, head, x, delta, wrap)
         keep = w > 0
         if keep.all():
             start = sum(len(a) for a in tails)
@@ -315,7 +379,8 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
         else:
             tail, head, x, delta, z, w = tail[keep], head[keep], x[keep], delta[keep], z[keep], w[keep]
         tails.append(tail), heads.append(head), deltas.append(delta), dpsis.append(z)
-        fwd.append(w * weight_fn(z)), bwd.append(w * weight_fn(-z))
+        bz = weight_fn(z)
+        fwd.append(w * bz), bwd.append(w * (bz + z))  # B(-z) = B(z) + z (also for upwind)
     # absorbing walls: half-edges from the boundary cells to the wall (p = 0 there)
     for k in range(d):
         for side, kind in zip((-1, 1), grid.boundary[k]):
@@ -336,20 +401,12 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
                 w = np.full(len(x), _diffusion_at(sde, np.zeros(d), t)[k, k] / h[k] ** 2)
             else:
                 w = _diffusion_at(sde, x + 0.25 * delta, t)[:, k, k] / h[k] ** 2
-            z = _dpsi(sde, grid, x, delta, exact_loss, Dinv, t, frac=0.5)
+            z = potential.half_edges(x, delta)
             tails.append(tail), heads.append(np.full(tail.size, -1)), deltas.append(delta)
             dpsis.append(z), fwd.append(2 * w * weight_fn(z)), bwd.append(np.zeros(tail.size))
-    tail, head = np.concatenate(tails), np.concatenate(heads)
-    forward, backward = np.concatenate(fwd), np.concatenate(bwd)
-    E, n = tail.size, grid.size
-    inner = head >= 0
-    fm = sp.csr_matrix(
-        (np.concatenate([forward, -backward[inner]]),
-         (np.concatenate([np.arange(E), np.flatnonzero(inner)]), np.concatenate([tail, head[inner]]))),
-        shape=(E, n),
-    )
-    return Fluxes(grid, tail, head, np.concatenate(deltas), fm, scheme, np.concatenate(dpsis),
-                  forward, backward, longest, tuple(segments))
+    return Fluxes(grid, np.concatenate(tails), np.concatenate(heads), np.concatenate(deltas),
+                  scheme, None, np.concatenate(dpsis), np.concatenate(fwd), np.concatenate(bwd),
+                  longest, tuple(segments))
 
 
 def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) -> Fluxes:
@@ -373,7 +430,8 @@ def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) 
             "or use fp.evolve, which does so at every step."
         )
     tt = t if sde.time_dependent else None
-    sde.check(grid.points().reshape(-1, grid.ndim), tt)
+    pts = grid.points().reshape(-1, grid.ndim)
+    sde.check(pts[np.linspace(0, len(pts) - 1, min(len(pts), 64)).astype(int)], tt)
     if scheme == "highorder":
         from .highorder import highorder_fluxes
 

@@ -258,6 +258,8 @@ class SDE:
         want = x.shape[:-1] + tail
         if value.shape != want:
             try:
+                if value.shape[value.ndim - len(tail):] != tail or value.ndim < len(tail):
+                    raise ValueError  # only leading (point) axes may broadcast
                 value = np.broadcast_to(value, want)
             except ValueError:
                 raise ValueError(

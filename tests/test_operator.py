@@ -1,0 +1,110 @@
+"""The generator: conservation, monotonicity, consistency of the current, boundaries."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, strategies as st
+
+import fokkerplanck as fp
+from fokkerplanck.operator import bernoulli
+
+KINDS = ["reflecting", "periodic", "absorbing"]
+
+
+@st.composite
+def problems(draw, max_dim=2):
+    d = draw(st.integers(1, max_dim))
+    shape = tuple(draw(st.integers(3, 9)) for _ in range(d))
+    boundary = []
+    for _ in range(d):
+        kind = draw(st.sampled_from(KINDS + ["pair"]))
+        boundary.append(kind if kind != "pair" else (draw(st.sampled_from(["reflecting", "absorbing"])),
+                                                      draw(st.sampled_from(["reflecting", "absorbing"]))))
+    grid = fp.Grid(bounds=[(-1.5, 1.0 + k) for k in range(d)], shape=shape, boundary=boundary)
+    # a random SPD covariance, up to correlation 0.999 and scale ratio 1e3
+    angle = draw(st.floats(0, np.pi))
+    logs = draw(st.lists(st.floats(-3, 0.5), min_size=d, max_size=d))
+    if d == 2:
+        Q = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        cov = Q @ np.diag(10.0 ** np.array(logs)) @ Q.T
+    else:
+        cov = np.diag(10.0 ** np.array(logs))
+    a = np.array(draw(st.lists(st.floats(-3, 3), min_size=3, max_size=3)))
+    drift = lambda x: a[0] * np.sin(2 * x + a[1]) + a[2] * x - x**3
+    return grid, fp.SDE(drift=drift, cov=cov)
+
+
+@given(problems())
+def test_columns_sum_to_zero_and_off_diagonals_are_nonnegative(problem):
+    grid, sde = problem
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
+        A = fp.generator(sde, grid).tocoo()
+    scale = np.abs(A.diagonal()).max()
+    off = A.row != A.col
+    assert A.data[off].min(initial=0) >= 0
+    colsum = np.asarray(A.sum(axis=0)).ravel()
+    if not grid.has_absorbing:
+        assert np.abs(colsum).max() <= 1e-12 * scale
+    else:  # the column sum is the (non-positive) outflow, only next to absorbing walls
+        assert colsum.max() <= 1e-12 * scale
+
+
+def test_selling_keeps_an_m_matrix_where_nine_points_would_not():
+    # correlation 0.999: the 9-point stencil has negative off-diagonals here
+    grid = fp.Grid(bounds=[(-2, 2), (-2, 2)], shape=(40, 50))
+    C = np.array([[1.0, 0.999], [0.999, 1.0]])
+    with pytest.warns(fp.FokkerPlanckWarning, match="anisotropic"):
+        A = fp.generator(fp.SDE(drift=lambda x: -x, cov=C), grid)
+    off = A - sp.diags(A.diagonal())
+    assert off.min() >= 0
+
+
+def test_divergence_of_fluxes_is_the_generator():
+    grid = fp.Grid(bounds=[(-2, 2), (-1, 3)], shape=(13, 11), boundary=[("reflecting", "absorbing"), "periodic"])
+    sde = fp.SDE(drift=lambda x: np.stack([np.sin(x[..., 1]), -x[..., 0]], -1), cov=[[1.0, 0.4], [0.4, 0.5]])
+    fl = fp.fluxes(sde, grid)
+    p = np.random.default_rng(1).random(grid.size)
+    np.testing.assert_allclose(fl.divergence(fl.flux(p)), fl.matrix @ p, atol=1e-12 * np.abs(fl.matrix @ p).max())
+
+
+def test_bernoulli_is_stable_and_exact():
+    z = np.array([-800.0, -30.0, -1e-12, 0.0, 1e-12, 1e-3, 30.0, 800.0])
+    with np.errstate(all="raise", under="ignore"):
+        b = bernoulli(z)
+    exact = np.array([800.0, 30.0 / (1 - np.exp(-30.0)), 1 + 5e-13, 1.0, 1 - 5e-13, 1e-3 / np.expm1(1e-3),  # B ~ 1 - z/2
+                      30.0 * np.exp(-30.0) / (1 - np.exp(-30.0)), 0.0])
+    np.testing.assert_allclose(b, exact, rtol=1e-14, atol=1e-300)
+    np.testing.assert_allclose(bernoulli(-z), bernoulli(z) + z, rtol=1e-14)
+
+
+def test_steep_loss_gives_finite_rates():
+    grid = fp.Grid(bounds=[(-1, 1)], shape=20)
+    A = fp.generator(fp.langevin(lambda x: 2e3 * x[..., 0] ** 2, sigma=0.1), grid)
+    assert np.all(np.isfinite(A.data))
+
+
+def test_absorbing_outflow_is_a_half_cell_flux():
+    # pure diffusion D = 1/2, one cell next to an absorbing wall: rate 2 D / h^2
+    grid = fp.Grid(bounds=[(0, 1)], shape=10, boundary=[("reflecting", "absorbing")])
+    A = fp.generator(fp.brownian(1.0), grid)
+    colsum = np.asarray(A.sum(axis=0)).ravel()
+    np.testing.assert_allclose(colsum[:-1], 0, atol=1e-12)
+    assert colsum[-1] == pytest.approx(-2 * 0.5 / 0.1**2)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda g: fp.generator(fp.brownian(1.0, ndim=2), g), "2-dimensional but the grid has 1"),
+        (lambda g: fp.generator(fp.brownian(1.0), g, scheme="central"), "scheme"),
+        (lambda g: fp.generator(fp.SDE(drift=lambda x, t: -x, sigma=1.0, time_dependent=True), g), "time-dependent"),
+        (lambda g: fp.generator("not an sde", g), "fokkerplanck.SDE"),
+    ],
+)
+def test_bad_generator_calls(call, match):
+    grid = fp.Grid(bounds=[(0, 1)], shape=5)
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(grid)

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+import fokkerplanck as fp
+
+
+def test_loss_gradient_by_finite_differences_is_fourth_order_accurate():
+    sde = fp.SDE(loss=lambda x: np.sin(x[..., 0]) * np.exp(x[..., 1]), sigma=1.0)
+    x = np.array([[0.3, -0.2], [1.1, 0.4]])
+    exact = -np.stack([np.cos(x[:, 0]) * np.exp(x[:, 1]), np.sin(x[:, 0]) * np.exp(x[:, 1])], -1)
+    np.testing.assert_allclose(sde.drift(x), exact, atol=1e-11)
+
+
+def test_conventions_drifts_1d():
+    # sigma(x) = 1 + x^2: Ito correction 1/2 sigma sigma'; div C = 2 sigma sigma'
+    s = lambda x: (1 + x**2)[..., None]
+    x = np.array([[0.5], [-1.3]])
+    sig, dsig = 1 + x**2, 2 * x
+    for conv, ito in [("ito", -x), ("stratonovich", -x + 0.5 * sig * dsig), ("isothermal", -x + sig * dsig)]:
+        sde = fp.SDE(drift=lambda y: -y, sigma=s, convention=conv, ndim=1)
+        np.testing.assert_allclose(sde.ito_drift(x), ito, rtol=1e-9)
+        np.testing.assert_allclose(sde.flux_drift(x), ito - sig * dsig, rtol=1e-9)
+
+
+def test_noise_forms_agree():
+    C = np.array([[2.0, 0.3], [0.3, 1.0]])
+    x = np.zeros((3, 2))
+    a = fp.SDE(cov=C).cov(x)
+    b = fp.SDE(sigma=np.linalg.cholesky(C)).cov(x)
+    c = fp.SDE(cov=lambda y: np.broadcast_to(C, y.shape[:-1] + (2, 2)), ndim=2).cov(x)
+    np.testing.assert_allclose(a, b)
+    np.testing.assert_allclose(a, c)
+    np.testing.assert_allclose(fp.SDE(sigma=[1.0, 2.0]).cov(x)[0], np.diag([1.0, 4.0]))
+    np.testing.assert_allclose(fp.SDE(cov=[1.0, 2.0]).sigma(x)[0] ** 2, np.diag([1.0, 2.0]))
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(drift=lambda x: -x), ValueError, "no noise"),
+        (dict(sigma=1.0, cov=1.0), ValueError, "not both"),
+        (dict(cov=[[1, 0.5], [0.4, 1]]), ValueError, "symmetric"),
+        (dict(cov=[[1, 2], [2, 1]]), ValueError, "positive definite"),
+        (dict(sigma=0.0), ValueError, "positive"),
+        (dict(sigma=np.nan), ValueError, "finite"),
+        (dict(cov=1.0, convention="stratonovich"), ValueError, "needs `sigma`"),
+        (dict(sigma=1.0, convention="ito-ish"), ValueError, "convention"),
+        (dict(drift=3.0, sigma=1.0), TypeError, "callable"),
+        (dict(drift=lambda x: x[..., :1], sigma=1.0, ndim=2), ValueError, r"returned shape \(3, 1\)"),
+        (dict(drift=lambda x: x / 0.0, sigma=1.0, ndim=1), (ValueError, FloatingPointError), "non-finite|divide"),
+        (dict(drift=lambda x: -x, cov=lambda x: np.ones(x.shape[:-1] + (2, 3)), ndim=2), ValueError, "returned shape"),
+        (dict(drift=lambda x: -x, cov=lambda x: -np.ones(x.shape[:-1] + (1, 1)), ndim=1), ValueError, "positive definite"),
+        (dict(sigma=[[1.0, 0.0]], ndim=2), ValueError, "2-dimensional|ndim"),
+        (dict(sigma=1.0, ndim=7), ValueError, "ndim"),
+    ],
+)
+def test_bad_sdes(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        fp.SDE(**kwargs)
+
+
+def test_nan_from_callable_names_the_point():
+    sde = fp.SDE(drift=lambda x: np.where(x > 1.5, np.nan, -x), sigma=1.0)
+    with pytest.raises(ValueError, match=r"non-finite value .* at x = \[1\.[5-9]"):
+        fp.generator(sde, fp.Grid(bounds=[(-2, 2)], shape=20))
