@@ -163,6 +163,7 @@ class _Walls:
 
     def __init__(self, grid: Grid | None):
         self.axes: list[tuple[int, float, float, str, str]] = []
+        self.absorbing: list[tuple[int, float, float, str, str]] = []
         if grid is None:
             return
         for k, ((lo, hi), (blo, bhi)) in enumerate(zip(grid.bounds, grid.boundary)):
@@ -480,35 +481,39 @@ def _run_chunk(
         h, sh = float(steps[k]), float(sqrt_steps[k])
         z = zbuf[:na]
         rng.standard_normal(out=z)
-        # ---- noise increment sigma sqrt(dt) Z
-        if S_kind == "scalar":
-            z *= S[0, 0] * sh
-            inc = z
-        elif S_kind == "diag":
-            z *= np.diag(S) * sh
-            inc = z
-        elif S_kind == "full":
-            inc = nbuf[:na]
-            np.matmul(z, S.T, out=inc)
-            inc *= sh
-        else:
-            Sx = sde.sigma(x, t)  # (na, d, m)
-            inc = np.einsum("nij,nj->ni", Sx, z)
-            inc *= sh
-        x_prev = None
-        if absorbing:
-            x_prev = x.copy()
-        # ---- drift
-        with np.errstate(over="ignore", invalid="ignore"):
-            if has_drift:
-                mu = np.asarray(sde.ito_drift(x, t), dtype=float)
-                if mu.flags.writeable and mu.shape == x.shape and mu is not x:
-                    mu *= h
-                    x += mu
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                # ---- noise increment sigma sqrt(dt) Z
+                if S_kind == "scalar":
+                    z *= S[0, 0] * sh
+                    inc = z
+                elif S_kind == "diag":
+                    z *= np.diag(S) * sh
+                    inc = z
+                elif S_kind == "full":
+                    inc = nbuf[:na]
+                    np.matmul(z, S.T, out=inc)
+                    inc *= sh
                 else:
-                    x += h * mu
-            x += inc
-            total = np.add.reduce(x, axis=None)
+                    Sx = sde.sigma(x, t)  # (na, d, m)
+                    inc = np.einsum("nij,nj->ni", Sx, z)
+                    inc *= sh
+                x_prev = x.copy() if absorbing else None
+                # ---- drift
+                if has_drift:
+                    mu = np.asarray(sde.ito_drift(x, t), dtype=float)
+                    if mu.flags.writeable and mu.shape == x.shape and not np.shares_memory(mu, x):
+                        mu *= h
+                        x += mu
+                    else:
+                        x += h * mu
+                x += inc
+                total = np.add.reduce(x, axis=None)
+        except ValueError as err:
+            raise ValueError(
+                f"Euler–Maruyama step {k + 1} of {steps.size} (t = {times[k]:.6g}), "
+                f"{na} particles active in this chunk: {err}"
+            ) from err
         if not math.isfinite(total):
             bad = ~np.isfinite(x).all(axis=1)
             nbad = int(bad.sum())
