@@ -54,26 +54,31 @@ SCHEMES = ("sg", "upwind", "highorder")
 LONG_OFFSET = 3
 
 
-def bernoulli(z: np.ndarray) -> np.ndarray:
-    """``B(z) = z / (e^z - 1)``, stable for all real ``z`` (``B(0) = 1``).
+def bernoulli_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(B(z), B(-z))`` with ``B(z) = z / (e^z - 1)``, accurate for all real ``z``.
 
-    Uses ``z e^{-z} / (1 - e^{-z})`` for ``z > 0`` so no exponential overflows;
-    for very large ``z`` the value underflows gracefully to zero.
+    With ``a = |z|``: ``B(-a) = a / (1 - e^{-a})`` and ``B(a) = B(-a) e^{-a}``, from
+    one ``exp`` and one ``expm1`` and no subtraction, so neither overflows nor
+    cancels (``B(a)`` underflows gracefully to zero for huge ``a``). ``B(0) = 1``.
     """
     z = np.asarray(z, dtype=float)
-    out = np.ones_like(z)
     a = np.abs(z)
-    nz = a > 0
-    az = a[nz]
-    # g(|z|) = |z| e^{-|z|} / (1 - e^{-|z|}) = B(|z|);  B(-|z|) = B(|z|) + |z|
-    g = az * np.exp(-az) / -np.expm1(-az)
-    out[nz] = np.where(z[nz] > 0, g, g + az)
-    return out
+    small = a < 1e-300
+    den = -np.expm1(-np.where(small, 1.0, a))
+    big = np.where(small, 1.0, a / den)  # B(-a)
+    little = big * np.exp(-a)  # B(a)
+    pos = z > 0
+    return np.where(pos, little, big), np.where(pos, big, little)
 
 
-def _upwind(z: np.ndarray) -> np.ndarray:
-    """Upwind weight ``1 + max(-z, 0)``; like ``B`` it satisfies ``U(-z) = U(z) + z``."""
-    return 1.0 + np.maximum(-z, 0.0)
+def bernoulli(z: np.ndarray) -> np.ndarray:
+    """``B(z) = z / (e^z - 1)``, stable for all real ``z`` (``B(0) = 1``)."""
+    return bernoulli_pair(z)[0]
+
+
+def _upwind_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First-order upwind weights ``(1 + max(-z, 0), 1 + max(z, 0))``."""
+    return 1.0 + np.maximum(-z, 0.0), 1.0 + np.maximum(z, 0.0)
 
 
 def _check_scheme(scheme: str) -> None:
@@ -360,7 +365,7 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
     Dinv = np.linalg.inv(_diffusion_at(sde, np.zeros(d), t)) if constant else None
     diagonal = constant and np.all(Dinv == np.diag(np.diag(Dinv)))
     exact_loss = sde.has_loss and diagonal and scheme == "sg"
-    weight_fn = _upwind if scheme == "upwind" else bernoulli
+    weight_fn = _upwind_pair if scheme == "upwind" else bernoulli_pair
     potential = _Potential(sde, grid, exact_loss, Dinv, t)
     tails, heads, deltas, fwd, bwd, dpsis, segments = [], [], [], [], [], [], []
     longest = int(np.abs(offsets).max())
@@ -379,8 +384,8 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
         else:
             tail, head, x, delta, z, w = tail[keep], head[keep], x[keep], delta[keep], z[keep], w[keep]
         tails.append(tail), heads.append(head), deltas.append(delta), dpsis.append(z)
-        bz = weight_fn(z)
-        fwd.append(w * bz), bwd.append(w * (bz + z))  # B(-z) = B(z) + z (also for upwind)
+        bz, bmz = weight_fn(z)
+        fwd.append(w * bz), bwd.append(w * bmz)
     # absorbing walls: half-edges from the boundary cells to the wall (p = 0 there)
     for k in range(d):
         for side, kind in zip((-1, 1), grid.boundary[k]):
@@ -403,7 +408,7 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
                 w = _diffusion_at(sde, x + 0.25 * delta, t)[:, k, k] / h[k] ** 2
             z = potential.half_edges(x, delta)
             tails.append(tail), heads.append(np.full(tail.size, -1)), deltas.append(delta)
-            dpsis.append(z), fwd.append(2 * w * weight_fn(z)), bwd.append(np.zeros(tail.size))
+            dpsis.append(z), fwd.append(2 * w * weight_fn(z)[0]), bwd.append(np.zeros(tail.size))
     return Fluxes(grid, np.concatenate(tails), np.concatenate(heads), np.concatenate(deltas),
                   scheme, None, np.concatenate(dpsis), np.concatenate(fwd), np.concatenate(bwd),
                   longest, tuple(segments))

@@ -109,6 +109,21 @@ def _reduced(A: sp.csr_matrix, k: int) -> tuple[sp.csr_matrix, np.ndarray, np.nd
     return Ak[:, keep].tocsc(), rhs, keep
 
 
+def _check_connected(A: sp.csr_matrix, grid: Grid, longest: int) -> None:
+    """Raise a clear error when the stencil splits the grid into separate parts."""
+    from scipy.sparse.csgraph import connected_components
+
+    n, _ = connected_components(A, directed=True, connection="strong")
+    if n > 1:
+        raise ValueError(
+            f"The discretization splits the {grid.shape} grid into {n} parts that exchange "
+            f"no mass, so the stationary density is not unique: the covariance is so "
+            f"anisotropic that its stencil needs offsets of {longest} cells, and the edges "
+            "that would cross the walls are dropped. Refine the grid (several times the "
+            "offset length per axis) or reduce the anisotropy."
+        )
+
+
 def _solve_lu(A: sp.csr_matrix, k: int) -> np.ndarray:
     Ar, rhs, keep = _reduced(A, k)
     lu = spla.splu(Ar, permc_spec="MMD_AT_PLUS_A")
@@ -232,6 +247,8 @@ def stationary(
     if p is None and method == "auto":
         big = grid.ndim >= 3 or (grid.ndim == 2 and grid.size > AMG_2D_SIZE)
         used = "amg" if big and _has_pyamg() else "lu"
+    if p is None and fl.longest_offset > 1:
+        _check_connected(A, grid, fl.longest_offset)
     if p is None:
         k = _pin_guess(fl, sde, grid)
         for attempt in range(2):

@@ -77,7 +77,10 @@ def test_bernoulli_is_stable_and_exact():
     exact = np.array([800.0, 30.0 / (1 - np.exp(-30.0)), 1 + 5e-13, 1.0, 1 - 5e-13, 1e-3 / np.expm1(1e-3),  # B ~ 1 - z/2
                       30.0 * np.exp(-30.0) / (1 - np.exp(-30.0)), 0.0])
     np.testing.assert_allclose(b, exact, rtol=1e-14, atol=1e-300)
-    np.testing.assert_allclose(bernoulli(-z), bernoulli(z) + z, rtol=1e-14)
+    # B(-z) is computed without the cancelling identity B(-z) = B(z) + z
+    exact_neg = np.array([0.0, 30.0 * np.exp(-30.0) / (1 - np.exp(-30.0)), 1 - 5e-13, 1.0, 1 + 5e-13,
+                          -1e-3 / np.expm1(-1e-3), 30.0 / (1 - np.exp(-30.0)), 800.0])
+    np.testing.assert_allclose(bernoulli(-z), exact_neg, rtol=1e-14, atol=1e-300)
 
 
 def test_steep_loss_gives_finite_rates():

@@ -1,0 +1,237 @@
+"""Stationary densities against exact answers."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings, strategies as st
+from scipy.integrate import cumulative_trapezoid, trapezoid
+
+import fokkerplanck as fp
+from test_operator import problems
+
+
+def x2(grid, p):
+    return grid.integrate(p * grid.points()[..., 0] ** 2)
+
+
+@given(problems())
+def test_density_is_nonnegative_with_unit_mass(problem):
+    grid, sde = problem
+    if grid.has_absorbing:
+        grid = fp.Grid(grid.bounds, grid.shape, [tuple("reflecting" if k == "absorbing" else k for k in b)
+                                                 if b[0] != "periodic" else "periodic" for b in grid.boundary])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
+        try:
+            res = fp.stationary(sde, grid)
+        except ValueError as err:  # tiny grid, huge anisotropy: explained, never silent
+            assert "parts that exchange no mass" in str(err)
+            assume(False)
+    assert res.success and res.density.min() >= 0
+    assert grid.integrate(res.density) == pytest.approx(1, abs=1e-12)
+    assert res.residual < 1e-9
+
+
+@st.composite
+def polynomial_losses(draw):
+    d = draw(st.integers(1, 2))
+    c = draw(st.lists(st.floats(-1, 1), min_size=6, max_size=6))
+    def loss(x):
+        u = x[..., 0]
+        v = x[..., -1] if d == 2 else 0 * u
+        return 0.25 * u**4 + c[0] * u**3 + c[1] * u**2 + c[2] * u + 0.3 * v**4 + c[3] * v**2 + c[4] * u * v**2 + c[5] * u**2 * v
+    return d, loss, draw(st.floats(0.3, 1.5))
+
+
+@settings(max_examples=25)
+@given(polynomial_losses())
+def test_exact_gibbs_for_polynomial_losses(problem):
+    d, loss, sigma = problem
+    grid = fp.Grid(bounds=[(-2.0, 2.5), (-2.2, 1.9)][:d], shape=(41, 37)[:d])
+    exact = fp.gibbs(loss, sigma**2 / 2, grid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
+        for method in ("auto", "lu"):
+            p = fp.stationary(fp.langevin(loss, sigma), grid, method=method).density
+            np.testing.assert_allclose(p, exact, rtol=1e-12 if method == "auto" else 1e-9, atol=0)
+
+
+def test_double_well_second_moment_and_spectral_gap():
+    L = lambda x: x[..., 0] ** 4 / 4 - x[..., 0] ** 2 / 2
+    sde = fp.SDE(loss=L, sigma=np.sqrt(2 * 0.1))  # dx = -U' dt + sqrt(2T) dB, T = 0.1
+    grid = fp.Grid(bounds=[(-3, 3)], shape=600)
+    assert x2(grid, fp.stationary(sde, grid).density) == pytest.approx(0.871363, abs=1e-6)
+    for T, ref in [(0.25, 0.832745), (0.05, 0.936834)]:
+        p = fp.stationary(fp.SDE(loss=L, sigma=np.sqrt(2 * T)), grid).density
+        assert x2(grid, p) == pytest.approx(ref, abs=1e-6)
+    # the gap converges at second order to 3.354529e-2
+    gaps = [fp.spectral_gap(sde, fp.Grid(bounds=[(-3, 3)], shape=n)) for n in (400, 800, 1600)]
+    order = np.log2((gaps[0] - gaps[1]) / (gaps[1] - gaps[2]))
+    assert 1.9 < order < 2.1
+    richardson = gaps[2] + (gaps[2] - gaps[1]) / 3
+    assert richardson == pytest.approx(3.354529e-2, rel=1e-6)
+    assert gaps[2] == pytest.approx(3.354529e-2, rel=2e-5)
+
+
+def test_drift_only_double_well_matches_loss_form():
+    # from the drift alone, Simpson's edge integral; E x^2 must still be right
+    sde = fp.SDE(drift=lambda x: x - x**3, sigma=np.sqrt(0.2))
+    grid = fp.Grid(bounds=[(-3, 3)], shape=600)
+    res = fp.stationary(sde, grid, method="lu")
+    assert x2(grid, res.density) == pytest.approx(0.871363, abs=1e-6)
+
+
+H = np.diag([1.0, 4.0])
+NOISE = np.array([[1.0, 0.5], [0.5, 1.0]])
+
+
+def ou_cov_error(n, scheme="sg"):
+    grid = fp.Grid(bounds=[(-5, 5), (-3, 3)], shape=(n, n))
+    res = fp.stationary(fp.ornstein_uhlenbeck(H, NOISE), grid, scheme=scheme)
+    return np.abs(res.cov() - fp.lyapunov(H, NOISE)).max(), res
+
+
+def test_nonequilibrium_ou_covariance_converges_at_second_order():
+    S = fp.lyapunov(H, NOISE)
+    np.testing.assert_allclose(S, [[0.5, 0.1], [0.1, 0.125]], atol=1e-14)
+    errors = [ou_cov_error(n)[0] for n in (32, 64, 128)]
+    orders = np.log2(np.array(errors[:-1]) / errors[1:])
+    assert np.all(orders >= 1.9), orders
+    assert errors[-1] < 1e-4
+
+
+def test_nonequilibrium_ou_has_the_exact_current():
+    _, res = ou_cov_error(128)
+    grid = res.grid
+    S = fp.lyapunov(H, NOISE)
+    # J = (-H x - D grad) p = (-H + D S^-1) x p for the Gaussian p
+    x = grid.points()
+    p = fp.gaussian_density(np.zeros(2), S, grid)
+    exact = np.moveaxis((x @ (-H + 0.5 * NOISE @ np.linalg.inv(S)).T) * p[..., None], -1, 0)
+    J = res.current()
+    scale = np.abs(exact).max()
+    assert scale > 0.1  # a genuine current, not round-off
+    assert np.abs(J - exact).max() < 2e-2 * scale
+
+
+def _conventions_exact(x):
+    return {
+        "ito": 8 / (3 * np.pi) * (1 + x**2) ** -3,
+        "stratonovich": 0.75 * (1 + x**2) ** -2.5,
+        "isothermal": 2 / np.pi * (1 + x**2) ** -2,
+    }
+
+
+@pytest.mark.parametrize("convention", ["ito", "stratonovich", "isothermal"])
+def test_three_conventions_match_their_exact_densities(convention):
+    errs = []
+    for n in (200, 400):
+        grid = fp.Grid(bounds=[(-8, 8)], shape=n)
+        sde = fp.SDE(drift=lambda x: -x, sigma=lambda x: np.sqrt((1 + x**2) / 2)[..., None],
+                     convention=convention, ndim=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fp.FokkerPlanckWarning)  # heavy tails reach the walls
+            p = fp.stationary(sde, grid).density
+        exact = _conventions_exact(grid.centers[0])[convention]
+        exact = exact / grid.integrate(exact)  # reflecting box: the same zero-flux profile
+        errs.append(grid.integrate(np.abs(p - exact)))
+        others = [k for k in ("ito", "stratonovich", "isothermal") if k != convention]
+        for other in others:
+            q = _conventions_exact(grid.centers[0])[other]
+            assert grid.integrate(np.abs(p - q / grid.integrate(q))) > 0.05
+    assert errs[-1] < 1e-4
+    assert np.log2(errs[0] / errs[1]) > 1.9
+
+
+def washboard_current(F, D, n=200_001):
+    """Stationary current of dx = -U' dt + sqrt(2D) dB, U = cos x - F x, on the circle.
+
+    Stratonovich's formula by quadrature: p(x) = (J/D) e^{-U/D} [c I(2pi) - I(x)],
+    I(x) = int_0^x e^{U/D}, c = e^{2 pi F/D} / (e^{2 pi F/D} - 1), normalised.
+    """
+    x = np.linspace(0, 2 * np.pi, n)
+    U = np.cos(x) - F * x
+    I = cumulative_trapezoid(np.exp(U / D), x, initial=0)
+    c = 1 / -np.expm1(-2 * np.pi * F / D)
+    shape = np.exp(-U / D) * (c * I[-1] - I) / D
+    return 1 / trapezoid(shape, x)
+
+
+def test_tilted_washboard_has_constant_current_matching_stratonovich():
+    F, sigma = 0.5, 1.0
+    grid = fp.Grid(bounds=[(0, 2 * np.pi)], shape=400, boundary="periodic")
+    res = fp.stationary(fp.SDE(loss=lambda x: np.cos(x[..., 0]) - F * x[..., 0], sigma=sigma), grid)
+    J = res.current()[0]
+    assert np.ptp(J) < 1e-10 * abs(J.mean())
+    exact = washboard_current(F, sigma**2 / 2)
+    assert J.mean() == pytest.approx(exact, rel=1e-4)
+    assert 2 * np.pi * J.mean() > 0.1  # mean velocity: clearly a running state
+
+
+def test_periodic_state_dependent_noise_without_drift():
+    # Ito, no drift: zero flux means C p = const, so p = (1/C) / Z
+    grid = fp.Grid(bounds=[(0, 2 * np.pi)], shape=256, boundary="periodic")
+    C = lambda x: (1 + 0.5 * np.sin(x[..., 0]))[..., None, None]
+    res = fp.stationary(fp.SDE(cov=C, ndim=1), grid)
+    exact = 1 / C(grid.points())[..., 0, 0]
+    np.testing.assert_allclose(res.density, exact / grid.integrate(exact), rtol=1e-4)
+    # shift-invert eigs on the singular matrix is the peer's failure; ours solves it too
+    res_e = fp.stationary(fp.SDE(cov=C, ndim=1), grid, method="eigs")
+    np.testing.assert_allclose(res_e.density, res.density, rtol=1e-8)
+
+
+def test_methods_agree_on_a_2d_nonequilibrium_problem():
+    grid = fp.Grid(bounds=[(-5, 5), (-3, 3)], shape=(48, 40))
+    sde = fp.ornstein_uhlenbeck(H, NOISE)
+    ref = fp.stationary(sde, grid, method="lu")
+    for method in ("amg", "eigs"):
+        res = fp.stationary(sde, grid, method=method, tol=1e-12)
+        assert res.method == method
+        np.testing.assert_allclose(res.density, ref.density, atol=1e-8 * ref.density.max())
+
+
+def test_rotational_drift_keeps_the_gibbs_density():
+    # -(I - aJ) grad U keeps exp(-U/T) stationary; use a box where the tails vanish
+    U = lambda x: (x[..., 0] ** 2 - 1) ** 2 + x[..., 1] ** 2 / 2
+    gradU = lambda x: np.stack([4 * x[..., 0] * (x[..., 0] ** 2 - 1), x[..., 1]], -1)
+    Jm = np.array([[0.0, 1.0], [-1.0, 0.0]])
+    sde = fp.SDE(drift=lambda x: -gradU(x) @ (np.eye(2) - Jm).T, sigma=1.0)
+    errs = []
+    for n in (40, 80):
+        grid = fp.Grid(bounds=[(-2.2, 2.2), (-4.5, 4.5)], shape=(n, 2 * n))
+        res = fp.stationary(sde, grid)
+        assert res.method != "detailed_balance"
+        errs.append(grid.integrate(np.abs(res.density - fp.gibbs(U, 0.5, grid))))
+    assert np.log2(errs[0] / errs[1]) > 1.9
+
+
+def test_a_stencil_that_splits_the_grid_is_refused_clearly():
+    grid = fp.Grid(bounds=[(-1.5, 1.0), (-1.5, 2.0)], shape=(3, 3))
+    sde = fp.SDE(drift=lambda x: -x, cov=[[0.299, 0.4501], [0.4501, 0.711]])
+    with pytest.raises(ValueError, match="3 parts|parts that exchange no mass"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
+        fp.stationary(sde, grid)
+
+
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: fp.stationary(fp.brownian(1.0), fp.Grid(bounds=[(0, 1)], shape=5, boundary="absorbing")),
+         ValueError, "no stationary density"),
+        (lambda: fp.stationary(fp.SDE(drift=lambda x, t: -x, sigma=1.0, time_dependent=True),
+                               fp.Grid(bounds=[(0, 1)], shape=5)), ValueError, "time-independent"),
+        (lambda: fp.stationary(fp.brownian(1.0), fp.Grid(bounds=[(0, 1)], shape=5), method="magic"),
+         ValueError, "`method` must be one of"),
+        (lambda: fp.stationary(fp.ornstein_uhlenbeck(H, NOISE), fp.Grid(bounds=[(-1, 1)] * 2, shape=8),
+                               method="detailed_balance"), ValueError, "detailed balance"),
+    ],
+)
+def test_bad_stationary_calls(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_mass_at_a_reflecting_wall_warns():
+    with pytest.warns(fp.FokkerPlanckWarning, match="widen `bounds`"):
+        fp.stationary(fp.langevin(lambda x: 0.5 * x[..., 0] ** 2, 1.0), fp.Grid(bounds=[(-1, 1)], shape=20))
