@@ -10,7 +10,10 @@ controlled false-alarm rate ``alpha``.
 
 from __future__ import annotations
 
+import inspect
 import math
+import sys
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -276,7 +279,9 @@ def compare(
     * chi-square: ``sum (O - E)^2 / E`` over bins with ``E = n P``; cells with
       ``E < 5`` are pooled, smallest expected counts first, into bins of
       ``E >= 5`` (the partition does not depend on the data); ``bins - 1``
-      degrees of freedom.
+      degrees of freedom. A particle in a cell (or outside the grid) where the
+      density has exactly zero mass is impossible under the density: then
+      ``chi2 = inf`` and the p-value is 0.
     * moments: the particles' binned mean (each particle at its cell centre) is
       compared with the density's midpoint-rule mean, with standard error
       ``sqrt(Var_p(x_k) / n_inside)`` taken from the density itself (the null
@@ -338,9 +343,12 @@ def compare(
     observed = np.append(counts, float(c_out))
     if p_out == 0.0 and c_out == 0:
         expected, observed = expected[:-1], observed[:-1]
+    impossible = int(observed[expected == 0].sum())  # particles where the density has no mass
     e_b, o_b = _pool(expected, observed)
     k = e_b.size
-    if k < 2:
+    if impossible:
+        chi2, dof, pval = math.inf, max(k - 1, 1), 0.0
+    elif k < 2:
         chi2, dof, pval = 0.0, 0, 1.0
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -405,3 +413,21 @@ def compare(
         consistent=consistent, histogram=counts.reshape(grid.shape) / (n * grid.cell_volume),
         density=p, grid=grid,
     )
+
+
+class _CallableModule(types.ModuleType):
+    """This module, callable as :func:`compare`.
+
+    The package exports the function ``compare`` lazily under the same name as this
+    module. Importing the submodule (``from fokkerplanck.compare import ...``, as
+    other modules do) binds the *module* to ``fokkerplanck.compare`` before the
+    lazy export runs; making the module callable keeps ``fp.compare(...)`` working
+    whichever happens first.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Comparison:
+        return compare(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
+sys.modules[__name__].__signature__ = inspect.signature(compare)
