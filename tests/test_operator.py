@@ -111,3 +111,20 @@ def test_bad_generator_calls(call, match):
     grid = fp.Grid(bounds=[(0, 1)], shape=5)
     with pytest.raises((ValueError, TypeError), match=match):
         call(grid)
+
+
+@pytest.mark.parametrize("boundary", ["reflecting", "periodic", ("periodic", "reflecting")])
+def test_highorder_generator_conserves_mass_and_matches_its_fluxes(boundary):
+    grid = fp.Grid(bounds=[(-2, 2), (-1, 2)], shape=(9, 7), boundary=boundary)
+    sde = fp.SDE(drift=lambda x: np.sin(x) - 0.1 * x, cov=lambda x: np.broadcast_to([[1.0, 0.3], [0.3, 0.8]], x.shape[:-1] + (2, 2)) * (1 + 0.1 * x[..., :1, None] ** 2), ndim=2)
+    fl = fp.fluxes(sde, grid, scheme="highorder")
+    A = fl.matrix
+    assert np.abs(np.asarray(A.sum(axis=0))).max() <= 1e-12 * np.abs(A.diagonal()).max()
+    p = np.random.default_rng(3).random(grid.size)
+    np.testing.assert_allclose(fl.divergence(fl.flux(p)), A @ p, atol=1e-12 * np.abs(A @ p).max())
+
+
+def test_highorder_refuses_absorbing_walls():
+    grid = fp.Grid(bounds=[(0, 1)], shape=8, boundary="absorbing")
+    with pytest.raises(ValueError, match="scheme='sg'"):
+        fp.generator(fp.brownian(1.0), grid, scheme="highorder")

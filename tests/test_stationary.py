@@ -235,3 +235,29 @@ def test_bad_stationary_calls(call, exc, match):
 def test_mass_at_a_reflecting_wall_warns():
     with pytest.warns(fp.FokkerPlanckWarning, match="widen `bounds`"):
         fp.stationary(fp.langevin(lambda x: 0.5 * x[..., 0] ** 2, 1.0), fp.Grid(bounds=[(-1, 1)], shape=20))
+
+
+def ou_l1(n, scheme):
+    grid = fp.Grid(bounds=[(-6, 6), (-3.5, 3.5)], shape=(n, n))
+    res = fp.stationary(fp.ornstein_uhlenbeck(H, NOISE), grid, scheme=scheme)
+    return grid.integrate(np.abs(res.density - fp.gaussian_density(np.zeros(2), fp.lyapunov(H, NOISE), grid)))
+
+
+def test_highorder_scheme_converges_at_fourth_order_with_a_current():
+    errors = [ou_l1(n, "highorder") for n in (48, 96)]
+    assert np.log2(errors[0] / errors[1]) >= 3.5
+    assert errors[1] < 2e-4
+    sg = [ou_l1(n, "sg") for n in (48, 96)]
+    assert 1.9 <= np.log2(sg[0] / sg[1]) < 2.2
+
+
+def test_sg_with_simpson_is_fourth_order_in_1d():
+    # in 1-D zero flux is exact up to the edge quadrature: Simpson makes it O(h^4)
+    U = lambda x: x**2 / 2 + 0.5 * np.cos(x)
+    sde = fp.SDE(drift=lambda x: -x + 0.5 * np.sin(x), sigma=1.0)
+    errs = []
+    for n in (40, 80):
+        grid = fp.Grid(bounds=[(-6, 6)], shape=n)
+        exact = np.exp(-2 * U(grid.centers[0]))
+        errs.append(grid.integrate(np.abs(fp.stationary(sde, grid, method="lu").density - exact / grid.integrate(exact))))
+    assert np.log2(errs[0] / errs[1]) > 3.8
