@@ -39,9 +39,12 @@ _LAZY = {
     "simulate": "particles", "Particles": "particles",
     "compare": "compare", "Comparison": "compare",
     "exit_time": "exits", "quasi_stationary": "exits", "entropy_production": "exits",
+    "survival": "exits", "escape_rate": "exits", "equilibrium_test": "exits",
+    "QuasiStationary": "exits",
+    "save": "io", "load": "io",
     "sweep": "sweep",
 }
-_SUBMODULES = {"plotting", "testing", "models", "operator", "cli", "sgd"}
+_SUBMODULES = {"plotting", "testing", "models", "operator", "cli", "sgd", "io"}
 
 __all__ = ["ConvergenceError", "FokkerPlanckWarning", "Grid", "SDE", *_LAZY]
 
