@@ -204,7 +204,7 @@ class _Generator:
             else:
                 self._fn = lambda t: assemble(sde, grid, scheme=scheme)
         elif callable(generator) and not scipy.sparse.issparse(generator):
-            self._fn = generator if self.time_dependent else (lambda t: generator(None))
+            self._fn = generator  # called once (and cached) for a time-independent SDE
         else:
             if self.time_dependent:
                 raise ValueError(
