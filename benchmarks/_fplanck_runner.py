@@ -1,7 +1,10 @@
 """Run fplanck on the benchmark problem once, in a fresh process; print one RESULT line.
 
 Usage (with the fplanck virtual environment's python, see README.md):
-    /work/venv-fplanck/bin/python benchmarks/_fplanck_runner.py N VARIANT
+    /work/venv-fplanck/bin/python benchmarks/_fplanck_runner.py N VARIANT [REF.npy]
+
+With REF.npy (a fine-grid reference density, see bench_peers.py) it also reports
+``L1_ref``, the L1 distance to that reference.
 
 fplanck 0.2.2 calls ``np.product`` (removed in NumPy 2); it is aliased to ``np.prod``
 before fplanck is imported. ``temperature = T / k_B`` gives ``beta = 1 / T`` and, with
@@ -33,7 +36,7 @@ import fplanck
 import _problem as P
 
 
-def main(n, variant):
+def main(n, variant, ref=None):
     h = P.spacing(n)
     kw = dict(
         temperature=P.T / scipy.constants.k,
@@ -69,9 +72,10 @@ def main(n, variant):
     p = mass / h**2
     rec["min_p"] = float(p.min() * h**2)
     rec["L1"] = P.l1(p, n)
+    rec["L1_ref"] = P.l1_ref(p, n, ref)
     rec["method"] = "eigs(sigma=0)"
     P.emit(rec)
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2])
+    main(int(sys.argv[1]), sys.argv[2], *sys.argv[3:4])

@@ -65,6 +65,33 @@ def l1(p, n):
     return float(spacing(n) ** 2 * np.abs(np.asarray(p).reshape(n, n) - exact(n)).sum())
 
 
+def restrict(fine, n):
+    """Values of a fine ``M x M`` cell-centre field at the centres of the ``n x n`` grid.
+
+    ``M = r n``: for odd ``r`` a coarse centre is a fine centre (injection); for even
+    ``r`` it is the corner shared by four fine cells (their mean, O(h_fine^2)).
+    """
+    fine = np.asarray(fine)
+    m = fine.shape[0]
+    if m % n:
+        raise ValueError(f"reference size {m} is not a multiple of {n}")
+    r = m // n
+    if r % 2:
+        return fine[r // 2::r, r // 2::r]
+    a, b = r // 2 - 1, r // 2
+    return 0.25 * (fine[a::r, a::r] + fine[a::r, b::r] + fine[b::r, a::r] + fine[b::r, b::r])
+
+
+def l1_ref(p, n, ref_path):
+    """L1 against a fine-grid reference density saved as .npy (None if unavailable)."""
+    import os
+    if not ref_path or not os.path.exists(ref_path):
+        return None
+    q = restrict(np.load(ref_path), n)
+    q = q / (q.sum() * spacing(n) ** 2)
+    return float(spacing(n) ** 2 * np.abs(np.asarray(p).reshape(n, n) - q).sum())
+
+
 def peak_mb():
     """Peak resident set size of this process in MB (Linux: ru_maxrss is in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

@@ -33,8 +33,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_VENV_PY = os.environ.get("FPLANCK_PYTHON", "/work/venv-fplanck/bin/python")
 
 
-def run_child(python, script, n, variant, timeout):
-    cmd = [python, os.path.join(HERE, script), str(n), variant]
+def run_child(python, script, n, variant, timeout, ref=None):
+    cmd = [python, os.path.join(HERE, script), str(n), variant] + ([ref] if ref else [])
+    load = os.getloadavg()[0]
     t0 = time.perf_counter()
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -45,15 +46,16 @@ def run_child(python, script, n, variant, timeout):
         if line.startswith("RESULT "):
             rec = json.loads(line[7:])
             rec["wall_s"] = wall
+            rec["load"] = load
             return rec
     tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
     return {"error": f"exit {out.returncode}: {tail[:200]}"}
 
 
-def measure(python, script, n, variant, repeats, cheap, timeout):
+def measure(python, script, n, variant, repeats, cheap, timeout, ref=None):
     runs = []
     for k in range(repeats):
-        rec = run_child(python, script, n, variant, timeout)
+        rec = run_child(python, script, n, variant, timeout, ref)
         runs.append(rec)
         if "error" in rec:
             break
@@ -66,8 +68,32 @@ def measure(python, script, n, variant, repeats, cheap, timeout):
     for key in ("build_s", "solve_s", "peak_mb"):
         out[key] = statistics.median(r[key] for r in good)
     out["total_s"] = statistics.median(r["build_s"] + r["solve_s"] for r in good)
+    out["best_total_s"] = min(r["build_s"] + r["solve_s"] for r in good)
+    out["best_build_s"] = min(r["build_s"] for r in good)
+    out["load"] = max(r["load"] for r in good)
     out["runs"] = len(good)
     return out
+
+
+def make_reference(m, cache, timeout):
+    """Ours at m x m (AMG-GMRES, tol 1e-12) for the rotational variant, cached as .npy."""
+    os.makedirs(cache, exist_ok=True)
+    path = os.path.join(cache, f"ref_rotational_{m}.npy")
+    if os.path.exists(path):
+        print(f"reference: {path} (cached)", file=sys.stderr)
+        return path
+    cmd = [sys.executable, os.path.join(HERE, "_ours_runner.py"), str(m), "rotational", "--make-ref", path]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"reference at {m}^2 timed out: no 'L1 vs fine ref' column", file=sys.stderr)
+        return None
+    line = [ln for ln in out.stdout.splitlines() if ln.startswith("RESULT ")]
+    if not line or not os.path.exists(path):
+        print(f"reference at {m}^2 failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}", file=sys.stderr)
+        return None
+    print(f"reference: {line[0][7:]}", file=sys.stderr)
+    return path
 
 
 def fmt_t(x):
@@ -76,25 +102,28 @@ def fmt_t(x):
 
 def table(results):
     rows = [
-        "| N | code | variant | build s | solve s | total s | L1 | peak MB | runs | speedup vs fplanck (total) | build speedup | ours: cells/s built, method |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| N | code | variant | build s | solve s | total s | best total s | L1 vs exp(-U/T) | L1 vs fine ref | peak MB | runs (load) | speedup, median total (best) | build speedup | ours: M cells/s built (best), method |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     ref = {(r["N"], r["variant"]): r for r in results if r["code"] == "fplanck" and "error" not in r}
     for r in results:
         if "error" in r:
-            rows.append(f"| {r['N']}^2 | {r['code']} | {r['variant']} | — | — | — | — | — | {r.get('runs', 1)} | "
+            rows.append(f"| {r['N']}^2 | {r['code']} | {r['variant']} | — | — | — | — | — | — | — | {r.get('runs', 1)} | "
                         f"failed: {r['error'][:120].replace('|', '/')} | | |")
             continue
         f = ref.get((r["N"], r["variant"]))
         sp = bsp = extra = ""
         if r["code"] == "ours":
             if f:
-                sp = f"{f['total_s'] / r['total_s']:.1f}x"
+                sp = f"{f['total_s'] / r['total_s']:.1f}x ({f['best_total_s'] / r['best_total_s']:.1f}x)"
                 bsp = f"{f['build_s'] / r['build_s']:.1f}x"
-            extra = f"{r['N']**2 / r['build_s'] / 1e6:.1f} M/s, {r.get('method', '?')}"
+            extra = (f"{r['N']**2 / r['build_s'] / 1e6:.1f} ({r['N']**2 / r['best_build_s'] / 1e6:.1f}), "
+                     f"{r.get('method', '?')}")
+        lref = "" if r.get("L1_ref") is None else f"{r['L1_ref']:.2e}"
         rows.append(
             f"| {r['N']}^2 | {r['code']} | {r['variant']} | {fmt_t(r['build_s'])} | {fmt_t(r['solve_s'])} | "
-            f"{fmt_t(r['total_s'])} | {r['L1']:.2e} | {r['peak_mb']:.0f} | {r['runs']} | {sp} | {bsp} | {extra} |"
+            f"{fmt_t(r['total_s'])} | {fmt_t(r['best_total_s'])} | {r['L1']:.2e} | {lref} | {r['peak_mb']:.0f} | "
+            f"{r['runs']} ({r['load']:.1f}) | {sp} | {bsp} | {extra} |"
         )
     return "\n".join(rows)
 
@@ -114,19 +143,22 @@ def targets(results):
         need = 10.0 if v == "rotational" else 20.0
         sp = f["total_s"] / o["total_s"]
         ok_t = sp >= need
-        ok_l = o["L1"] <= f["L1"] * (1 + 1e-9) or o["L1"] < 1e-12
+        key = "L1_ref" if (v == "rotational" and o.get("L1_ref") is not None
+                           and f.get("L1_ref") is not None) else "L1"
+        ok_l = o[key] <= f[key] * (1 + 1e-9) or o[key] < 1e-12
+        bsp = f["best_total_s"] / o["best_total_s"]
         lines.append(
-            f"- {nmax}^2 {v}: speedup {sp:.1f}x (target >= {need:.0f}x: "
-            f"{'met' if ok_t else f'MISSED by {need / sp:.1f}x'}); L1 ours {o['L1']:.2e} vs fplanck "
-            f"{f['L1']:.2e} ({'no worse' if ok_l else 'WORSE'})"
+            f"- {nmax}^2 {v}: speedup {sp:.1f}x median, {bsp:.1f}x best (target >= {need:.0f}x: "
+            f"{'met' if ok_t else f'MISSED by a factor {need / sp:.1f}'}); {key} ours {o[key]:.2e} vs fplanck "
+            f"{f[key]:.2e} ({'no worse' if ok_l else 'WORSE'})"
         )
-    rates = [r["N"] ** 2 / r["build_s"] for r in good if r["code"] == "ours" and r["N"] == nmax]
-    if rates:
-        lo = min(rates)
-        lines.append(
-            f"- assembly at {nmax}^2: {lo / 1e6:.1f}-{max(rates) / 1e6:.1f} M cells/s (target >= 5: "
-            f"{'met' if lo >= 5e6 else f'MISSED by {5e6 / lo:.1f}x at worst'})"
-        )
+    for r in good:
+        if r["code"] == "ours" and r["N"] == nmax:
+            rate, best = r["N"] ** 2 / r["build_s"] / 1e6, r["N"] ** 2 / r["best_build_s"] / 1e6
+            lines.append(
+                f"- assembly at {nmax}^2, {r['variant']}: {rate:.1f} M cells/s median, {best:.1f} best (target >= 5: "
+                f"{'met' if rate >= 5 else f'MISSED by a factor {5 / rate:.1f}'} on the median)"
+            )
     return "\n".join(lines)
 
 
@@ -142,6 +174,11 @@ def main(argv=None):
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--fplanck-python", default=DEFAULT_VENV_PY)
     ap.add_argument("--json", default=None, help="also write the raw records here")
+    ap.add_argument("--ref-n", type=int, default=None,
+                    help="cells per axis of the fine reference for the rotational variant "
+                         "(default 3 x the largest N; 0: none)")
+    ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "fokkerplanck-bench"),
+                    help="where the fine reference is kept")
     a = ap.parse_args(argv)
     sizes = a.sizes or ([64, 128] if a.quick else [64, 128, 256, 512])
     repeats = a.repeats or (1 if a.quick else 3)
@@ -151,13 +188,19 @@ def main(argv=None):
               file=sys.stderr)
         a.codes = [c for c in a.codes if c != "fplanck"]
 
+    ref = None
+    ref_n = 3 * max(sizes) if a.ref_n is None else a.ref_n
+    if "rotational" in a.variants and ref_n:
+        ref = make_reference(ref_n, a.cache, a.timeout)
+
     results = []
     for n in sizes:
         for v in a.variants:
             for code in a.codes:
                 py, script = ((a.fplanck_python, "_fplanck_runner.py") if code == "fplanck"
                               else (sys.executable, "_ours_runner.py"))
-                rec = measure(py, script, n, v, repeats, a.cheap, a.timeout)
+                rec = measure(py, script, n, v, repeats, a.cheap, a.timeout,
+                              ref if v == "rotational" else None)
                 rec.update(code=code, variant=v, N=n)
                 results.append(rec)
                 msg = rec.get("error") or (f"build {rec['build_s']:.3f} s, solve {rec['solve_s']:.3f} s, "
@@ -170,6 +213,12 @@ def main(argv=None):
           f"'solve' for ours is fp.stationary, which re-assembles; speedup = fplanck total / ours total, same variant).\n")
     print(table(results))
     print()
+    if ref:
+        print(f"'L1 vs fine ref' (rotational only): against ours at {os.path.basename(ref)[15:-4]}^2 "
+              "(AMG-GMRES, tol 1e-12), read at the coarse centres. On this box exp(-U/T) is not exactly "
+              "stationary for the rotational drift (its current a J grad U p crosses the reflecting walls "
+              "y = +-2.5), so 'L1 vs exp(-U/T)' has a floor of ~5.6e-4 for every code.")
+    print("'runs (load)': runs in the median and the 1-min load average before them (other jobs share the 2 cores).\n")
     print(targets(results))
     if a.json:
         with open(a.json, "w") as fh:
