@@ -521,11 +521,11 @@ def _stats(pe: _PerExample, phi: Array, chunk_elements: int = _CHUNK_ELEMENTS) -
             g = pe.grads(xa[:, None, :], pe.rows(slice(b, b + nb)), (mc, nb))
             mb = g.mean(axis=1)
             r = g - mb[:, None, :]
-            m2b = np.einsum("mni,mnj->mij", r, r)
+            m2b = np.matmul(np.swapaxes(r, 1, 2), r)
             tot = count + nb
             delta = mb - mu
             mu = mu + delta * (nb / tot)
-            m2 = m2 + m2b + np.einsum("mi,mj->mij", delta, delta) * (count * nb / tot)
+            m2 = m2 + m2b + delta[:, :, None] * delta[:, None, :] * (count * nb / tot)
             count = tot
         mean[a:a + mc] = mu
         cov[a:a + mc] = m2 / N
@@ -664,7 +664,7 @@ def sgd_from_data(
             "minibatch is the full data set and SGD has no noise; use a smaller batch."
         )
     M, scale = _mobility_and_noise(eta, P, B)
-    stats = _Cache(lambda x: _stats(pe, x, chunk_elements))
+    stats = _Cache(lambda x: _stats(pe, x, chunk_elements), size=12)
 
     def mean_grad(x: Array) -> Array:
         return stats(np.asarray(x, dtype=float))[0]
