@@ -21,6 +21,19 @@ from .errors import ConvergenceError, FokkerPlanckWarning
 from .grid import Grid
 from .sde import SDE
 
+# Functions that share their module's name (stationary, evolve, compare, sweep) are
+# bound here eagerly: importing a submodule sets the package attribute of that name to
+# the module, and only an import in __init__ makes the function win for good.
+from .models import brownian, gaussian_density, gibbs, heat_kernel, langevin, lyapunov, ornstein_uhlenbeck
+from .operator import SCHEMES, Fluxes, fluxes, generator
+from .stationary import StationaryResult, stationary
+from .spectral import modes, spectral_gap
+from .evolve import Evolution, evolve
+from .initial import gaussian, point_mass, uniform
+from .particles import Particles, simulate
+from .compare import Comparison, compare
+from .sgd import discrete_sgd_cov, hessian_coordinates, run_sgd, sgd, sgd_from_data, two_temperature
+
 __version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first use, so that optional
