@@ -172,43 +172,47 @@ class _Walls:
                           if "absorbing" in (blo, bhi)]
 
     def apply(self, x: np.ndarray) -> np.ndarray | None:
-        """Reflect/wrap ``x`` in place; return a mask of absorbed rows (or None)."""
+        """Reflect/wrap ``x`` in place; return a mask of absorbed rows (or None).
+
+        Only the rows outside an axis' interval are touched (a cheap min/max check
+        first), so the cost is a couple of passes over each column.
+        """
         dead = None
         for k, lo, hi, blo, bhi in self.axes:
             col = x[:, k]
             if col.min() >= lo and col.max() <= hi:
                 continue
+            rows = np.flatnonzero((col < lo) | (col > hi))
+            v = col[rows]
             L = hi - lo
             if blo == "periodic":
-                col -= lo
-                np.mod(col, L, out=col)
-                col += lo
-                continue
-            if blo == "reflecting" and bhi == "reflecting":
-                # fold: infinitely many mirror reflections in closed form
-                y = np.mod(col - lo, 2 * L)
-                np.minimum(y, 2 * L - y, out=y)
-                col[...] = lo + y
-                continue
-            # at least one absorbing side: reflect until inside or beyond an absorbing wall
-            for _ in range(64):
-                below = col < lo
-                above = col > hi
-                out = below | above
-                if not out.any():
-                    break
-                absorb = np.zeros_like(out)
-                if blo == "absorbing":
-                    absorb |= below
-                else:
-                    col[below] = 2 * lo - col[below]
-                if bhi == "absorbing":
-                    absorb |= above
-                else:
-                    col[above] = 2 * hi - col[above]
-                if absorb.any():
-                    col[absorb] = 0.5 * (lo + hi)  # parked inside; the row is removed
-                    dead = absorb if dead is None else dead | absorb
+                v = lo + np.mod(v - lo, L)
+            elif blo == "reflecting" and bhi == "reflecting":
+                # fold: any number of mirror reflections in closed form
+                y = np.mod(v - lo, 2 * L)
+                v = lo + np.minimum(y, 2 * L - y)
+            else:
+                # an absorbing side: reflect until inside or beyond an absorbing wall
+                gone = np.zeros(v.shape, dtype=bool)
+                for _ in range(64):
+                    below = (v < lo) & ~gone
+                    above = (v > hi) & ~gone
+                    if not (below.any() or above.any()):
+                        break
+                    if blo == "absorbing":
+                        gone |= below
+                    else:
+                        v[below] = 2 * lo - v[below]
+                    if bhi == "absorbing":
+                        gone |= above
+                    else:
+                        v[above] = 2 * hi - v[above]
+                if gone.any():
+                    v[gone] = 0.5 * (lo + hi)  # parked inside; the row is removed
+                    mask = np.zeros(x.shape[0], dtype=bool)
+                    mask[rows[gone]] = True
+                    dead = mask if dead is None else dead | mask
+            col[rows] = v
         return dead
 
 
