@@ -429,3 +429,134 @@ def case_sgd_two_temperature(quick: bool = False) -> dict[str, Any]:
         figure=fig,
     )
     return out
+
+
+# =========================================================== double well
+def case_sgd_double_well(quick: bool = False) -> dict[str, Any]:
+    """A double well where the SGD noise, not the loss, decides which minimum wins.
+
+    ``L = (phi^2 - 1)^2 / 4 - 0.05 phi``: the right minimum is deeper, so Langevin
+    dynamics at any single temperature (a Gibbs density) puts most mass there. The
+    per-example gradients ``L'(phi) + s(phi) xi_i`` (``xi`` standardized data) have
+    variance ``Sigma(phi) = s0^2 (1 + 3 expit(4 phi))``, four times larger in the right
+    well; the SGD SDE (Ito) then holds most of its mass in the *shallower* left well.
+    Exact 1-D references: Ito ``p ~ exp(-int 2 L' / C) / C`` with ``C = eta Sigma``,
+    and the isothermal (Hänggi) reading of the lecture's diffusion flow,
+    ``p ~ exp(-int 2 L' / C)``; real SGD decides between them.
+    """
+    plt = _plt()
+    c_tilt, s0sq, eta = 0.05, 3.2, 0.05
+    dL = lambda p: p**3 - p - c_tilt  # noqa: E731
+    loss = lambda p: (p[..., 0] ** 2 - 1) ** 2 / 4 - c_tilt * p[..., 0]  # noqa: E731
+    sig2 = lambda p: s0sq * (1 + 3 * scipy.special.expit(4 * p))  # noqa: E731
+    rng = np.random.default_rng(33)
+    xi = _gaussian_noise_data(2000, np.eye(1), rng)
+
+    def per_example(p, e):
+        return dL(p) + np.sqrt(sig2(p)) * e
+
+    grid = fp.Grid([(-3.0, 3.0)], 300 if quick else 1200)
+    x = grid.centers[0]
+    sde = fp.sgd_from_data(per_example, xi, eta, 1, kind="grad", ndim=1)
+    t0 = time.perf_counter()
+    res = fp.stationary(sde, grid)
+    gap = fp.spectral_gap(sde, grid)
+
+    # exact references on a fine mesh
+    fine = np.linspace(-3.0, 3.0, 60001)
+    C = eta * sig2(fine)
+    phi_int = scipy.integrate.cumulative_simpson(2 * dL(fine) / C, x=fine, initial=0.0)
+    refs = {}
+    for name, logp in (("ito", -phi_int - np.log(C)), ("isothermal", -phi_int)):
+        p = np.exp(logp - logp.max())
+        p /= scipy.integrate.simpson(p, x=fine)
+        refs[name] = p
+    right = fine > 0
+
+    def mass_right_fine(p):
+        return float(scipy.integrate.simpson(p * right, x=fine))
+
+    out: dict[str, Any] = {}
+    for name, T in (("gibbs_T_left", eta * s0sq / 2), ("gibbs_T_right", eta * 4 * s0sq / 2)):
+        out[f"mass_right_{name}"] = float(grid.integrate(fp.gibbs(loss, T, grid) * (x > 0)))
+    out["mass_right_exact_ito"] = mass_right_fine(refs["ito"])
+    out["mass_right_exact_isothermal"] = mass_right_fine(refs["isothermal"])
+    out["mass_right_sde_grid"] = float(grid.integrate(res.density * (x > 0)))
+    p_ito = np.interp(x, fine, refs["ito"])
+    out["l1_grid_vs_exact_ito"] = float(grid.integrate(np.abs(res.density - p_ito)))
+    out["spectral_gap"] = float(gap)
+    n_chains = 5000 if quick else 20000
+    steps = int(math.ceil(8.0 / (gap * eta)))
+    x0 = np.where(np.arange(n_chains) % 2 == 0, -1.0, 1.0)[:, None]
+    run = fp.run_sgd(per_example, xi, x0, eta, steps, rng=7)
+    f = float(np.mean(run.x[:, 0] > 0))
+    out.update(
+        sgd_steps=steps,
+        mass_right_real_sgd=f,
+        mass_right_real_sgd_se=float(np.sqrt(f * (1 - f) / n_chains)),
+    )
+    cmp = fp.compare(res, run.x)
+    out.update(sgd_l1_ratio=float(cmp.l1_ratio), sgd_chi2_pvalue=float(cmp.chi2_pvalue),
+               sgd_consistent=bool(cmp.consistent))
+    z_ito = (f - out["mass_right_exact_ito"]) / out["mass_right_real_sgd_se"]
+    z_iso = (f - out["mass_right_exact_isothermal"]) / out["mass_right_real_sgd_se"]
+    out["z_sgd_vs_ito"], out["z_sgd_vs_isothermal"] = float(z_ito), float(z_iso)
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    ax.plot(x, res.density, "C0-", lw=2, label="SGD SDE (grid, Ito)")
+    ax.plot(fine, refs["ito"], "k:", label="exact Ito")
+    ax.plot(fine, refs["isothermal"], "C2--", lw=0.8, label="isothermal reading")
+    ax.plot(x, fp.gibbs(loss, eta * s0sq / 2, grid), "C3-.", lw=0.8, label="Gibbs at the left temperature")
+    hist = grid.histogram(run.x)
+    ax.step(x, hist, "C1", where="mid", lw=0.6, label="real SGD")
+    ax.set_xlabel("phi")
+    ax.set_title(f"mass right of 0: SDE {out['mass_right_sde_grid']:.3f}, SGD {f:.3f}, "
+                 f"Gibbs {out['mass_right_gibbs_T_left']:.3f}", fontsize=9)
+    ax.legend(fontsize=7)
+    ax2.plot(fine, (fine**2 - 1) ** 2 / 4 - c_tilt * fine, "k-", label="loss L")
+    ax2.plot(fine, sig2(fine) / (4 * s0sq), "C1--", label="Sigma / (4 s0^2)")
+    ax2.set_ylim(-0.2, 1.2)
+    ax2.set_xlabel("phi")
+    ax2.legend(fontsize=8)
+    ax2.set_title("the deeper well is the noisier one", fontsize=9)
+    fig.tight_layout()
+    out.update(
+        passed=bool(out["l1_grid_vs_exact_ito"] < 5e-3
+                    and out["mass_right_sde_grid"] < 0.5 < out["mass_right_gibbs_T_left"]
+                    and abs(z_ito) < 5 < abs(z_iso)),
+        seconds=time.perf_counter() - t0,
+        summary=(
+            f"mass in the deeper (right) well: Gibbs {out['mass_right_gibbs_T_left']:.3f}, "
+            f"SGD SDE {out['mass_right_sde_grid']:.3f} (exact Ito {out['mass_right_exact_ito']:.3f}, "
+            f"isothermal {out['mass_right_exact_isothermal']:.3f}), real SGD {f:.3f} +- "
+            f"{out['mass_right_real_sgd_se']:.3f}"
+        ),
+        figure=fig,
+    )
+    return out
+
+
+CASES: dict[str, Callable[[bool], dict[str, Any]]] = {
+    "sgd_linear_regression": case_sgd_linear_regression,
+    "sgd_logistic_regression": case_sgd_logistic_regression,
+    "sgd_two_temperature": case_sgd_two_temperature,
+    "sgd_double_well": case_sgd_double_well,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every case, print its summary, save its figure as ``sgd_<case>.png``."""
+    argv = sys.argv[1:] if argv is None else argv
+    quick = "--quick" in argv
+    failed = 0
+    for name, case in CASES.items():
+        result = case(quick)
+        result.pop("figure").savefig(f"{name}.png", dpi=90)
+        failed += not result["passed"]
+        print(f"{name}: {'PASS' if result['passed'] else 'FAIL'} ({result['seconds']:.1f} s) "
+              f"{result['summary']}")
+    return int(failed > 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
