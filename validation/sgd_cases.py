@@ -156,6 +156,8 @@ def case_sgd_linear_regression(quick: bool = False) -> dict[str, Any]:
         ax.contour(*np.meshgrid(*grid.centers, indexing="ij"), res.density, 6, colors="C0")
         ax.plot(run.x[:3000, 0], run.x[:3000, 1], ".", ms=1, color="C1", alpha=0.4)
         ax.set_title(f"eta = {eta}: SDE density (contours)\nvs real SGD (dots)", fontsize=9)
+        ax.set_xlim(ex["phi_star"][0] - 5 * sd[0], ex["phi_star"][0] + 5 * sd[0])
+        ax.set_ylim(ex["phi_star"][1] - 5 * sd[1], ex["phi_star"][1] + 5 * sd[1])
         ax.set_xlabel("w")
         ax.set_ylabel("b")
         ax = axes[1, k]
@@ -168,6 +170,7 @@ def case_sgd_linear_regression(quick: bool = False) -> dict[str, Any]:
                 label="exact discrete SGD (Gaussian)")
         ax.set_xlabel("w")
         ax.set_title(f"l1/noise = {row['l1_ratio']:.2f}, chi2 p = {row['chi2_pvalue']:.2g}", fontsize=9)
+        ax.set_xlim(ex["phi_star"][0] - 5 * sd[0], ex["phi_star"][0] + 5 * sd[0])
         if k == 0:
             ax.legend(fontsize=7)
     ax = axes[0, -1]
