@@ -10,10 +10,7 @@ controlled false-alarm rate ``alpha``.
 
 from __future__ import annotations
 
-import inspect
 import math
-import sys
-import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -323,7 +320,9 @@ def compare(
     if mass > 1.0:
         P = P / mass
         mass = 1.0
-    p_out = max(0.0, 1.0 - mass)
+    p_out = 1.0 - mass
+    if p_out < 1e-12:  # round-off of a density of unit mass: nothing outside the grid
+        p_out = 0.0
     counts = _cell_counts(x, grid)
     n_in = int(counts.sum())
     c_out = n - n_in
@@ -414,20 +413,3 @@ def compare(
         density=p, grid=grid,
     )
 
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`compare`.
-
-    The package exports the function ``compare`` lazily under the same name as this
-    module. Importing the submodule (``from fokkerplanck.compare import ...``, as
-    other modules do) binds the *module* to ``fokkerplanck.compare`` before the
-    lazy export runs; making the module callable keeps ``fp.compare(...)`` working
-    whichever happens first.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Comparison:
-        return compare(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
-sys.modules[__name__].__signature__ = inspect.signature(compare)

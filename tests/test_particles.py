@@ -326,3 +326,47 @@ def test_particles_is_frozen():
     pt = fp.simulate(fp.brownian(1.0), np.zeros((4, 1)), 0.1, dt=0.05, rng=0)
     with pytest.raises(AttributeError):
         pt.t = 2.0
+
+
+# ------------------------------------------------- against the grid solver
+
+
+@pytest.mark.parametrize("convention", list(_EXACT))
+def test_conventions_agree_with_the_grid_solver_and_not_with_the_others(convention):
+    # The same SDE objects on the same reflecting grid: the particle histogram agrees with
+    # fp.stationary in its own convention and is refuted by the other two.
+    grid = fp.Grid([(-12, 12)], 480)
+    sdes = {c: fp.SDE(drift=lambda x: -x, sigma=lambda x: np.sqrt((1 + x**2) / 2)[..., None], convention=c)
+            for c in _EXACT}
+    with pytest.warns(fp.FokkerPlanckWarning):  # heavy tails touch the walls at +-12
+        res = {c: fp.stationary(sdes[c], grid) for c in _EXACT}
+    pt = fp.simulate(sdes[convention], np.zeros((50_000, 1)), 8.0, dt=0.01, grid=grid, rng=4)
+    for other, r in res.items():
+        cmp = fp.compare(r, pt)
+        assert cmp.consistent == (other == convention), (other, cmp.table())
+
+
+def test_reflecting_wall_agrees_with_the_grid_solver():
+    grid = fp.Grid([(0, 4)], 80)
+    sde = fp.SDE(drift=lambda x: -np.ones_like(x), sigma=1.0)
+    with pytest.warns(fp.FokkerPlanckWarning):  # the mass does pile up at the wall: intended
+        res = fp.stationary(sde, grid)
+    # start from the grid density (the relaxation towards the wall is slow: the spectrum of
+    # the half-line problem starts at mu^2 / (2 sigma^2) = 0.5); wrong walls would move it
+    pt = fp.simulate(sde, res.density, 2.0, dt=1e-3, grid=grid, n=40_000, rng=6)
+    cmp = fp.compare(res, pt)
+    assert cmp.consistent, cmp.table()
+
+
+def test_absorbing_survival_agrees_with_evolve_mass():
+    grid = fp.Grid([(0, 1)], 100, boundary="absorbing")
+    bm = fp.brownian(1.0)
+    t = [0.05, 0.1, 0.2, 0.4]
+    ev = fp.evolve(bm, grid, fp.point_mass(grid, [0.5]), t)
+    n = 40_000
+    pt = fp.simulate(bm, np.full((n, 1), 0.5), 0.4, dt=1e-3, grid=grid, rng=3)
+    s = pt.survival(ev.t)
+    se = np.sqrt(ev.mass * (1 - ev.mass) / n)
+    exact = np.array([_exit_survival_bm(ti) for ti in t])
+    grid_err = np.abs(ev.mass - exact)  # the grid solver's own discretization error
+    assert np.all(np.abs(s - ev.mass) < 4 * se + grid_err), (s, ev.mass, exact)
