@@ -164,9 +164,10 @@ def _preconditioner(lr_per_param: Any, d: int | None) -> tuple[Array | None, int
 
 def _check_psd_field(c: Array, x: Array, name: str) -> Array:
     """Symmetric and positive definite at every point; raise naming the point."""
-    if not np.allclose(c, np.swapaxes(c, -1, -2), rtol=1e-10, atol=1e-14 * max(np.abs(c).max(), 1e-300)):
-        bad = ~np.isclose(c, np.swapaxes(c, -1, -2), rtol=1e-10).all(axis=(-1, -2))
-        i = np.unravel_index(np.argmax(bad), bad.shape) if bad.ndim else ()
+    tol = 1e-14 * max(np.abs(c).max(), 1e-300)
+    close = np.isclose(c, np.swapaxes(c, -1, -2), rtol=1e-10, atol=tol).all(axis=(-1, -2))
+    if not np.all(close):
+        i = np.unravel_index(np.argmax(~close), close.shape) if close.ndim else ()
         raise ValueError(
             f"`{name}` returned a non-symmetric matrix at Phi = {x[i].tolist()}: {c[i].tolist()}."
         )
@@ -268,11 +269,12 @@ def sgd(
     Returns
     -------
     SDE
-        Without ``lr_per_param`` (or with a scalar): ``SDE(loss=m L, cov=m' Sigma)``
-        with ``m = 1`` for plain SGD — the drift is exactly ``-grad L``, and with a
-        constant diagonal ``Sigma`` the grid solver's stationary density is the exact
-        (two-temperature) product density at the cell centres. With per-parameter
-        rates: ``SDE(drift=-(P / eta) grad L, cov=P Sigma P / (eta B))``.
+        Plain SGD: ``SDE(loss=L, grad=grad, cov=eta Sigma / B)`` — the drift is exactly
+        ``-grad L``, and with a constant diagonal ``Sigma`` and a separable loss the
+        grid solver's stationary density is the exact (two-temperature) product
+        density at the cell centres. A scalar ``lr_per_param = p`` scales the loss by
+        ``p / eta``. Per-parameter rates: ``SDE(drift=-(P / eta) grad L,
+        cov=P Sigma P / (eta B))`` (no ``loss``: the drift is not a gradient).
 
     Raises
     ------
@@ -697,7 +699,7 @@ def sgd_from_data(
 
 
 # ============================================================== real SGD
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SGDRun:
     """Iterates of :func:`run_sgd`.
 
@@ -1045,7 +1047,7 @@ def discrete_sgd_cov(
     return 0.5 * (C + C.T)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HessianCoordinates:
     r"""The lecture's Hessian-normalized mode coordinates of a quadratic minimum.
 
