@@ -1,5 +1,7 @@
 """The SGD SDE (fokkerplanck/sgd.py) against closed forms and real minibatch SGD."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -379,3 +381,51 @@ def test_lr_per_param_wrong_length():
                    lr_per_param=[0.1, 0.1, 0.1])
     with pytest.raises(ValueError, match="`lr_per_param` has shape"):
         fp.sgd(lambda p: (p**2).sum(-1), 0.1, np.eye(2), lr_per_param=np.eye(3))
+
+
+# ------------------------------------------------------------------ state-dependent noise
+def test_state_dependent_noise_1d_is_ito():
+    """1-D, Sigma(phi) callable: p ~ exp(-int 2 L' / C) / C with C = eta Sigma (Ito)."""
+    from scipy.integrate import cumulative_simpson
+
+    eta = 0.05
+    dL = lambda p: p**3 - p - 0.05  # noqa: E731
+    sig2 = lambda p: 3.2 * (1 + 3 / (1 + np.exp(-4 * p)))  # noqa: E731
+    sde = fp.sgd(lambda p: (p[..., 0] ** 2 - 1) ** 2 / 4 - 0.05 * p[..., 0], eta,
+                 lambda p: sig2(p)[..., None], ndim=1)
+    grid = fp.Grid([(-3.0, 3.0)], 600)
+    p = fp.stationary(sde, grid).density
+    fine = np.linspace(-3, 3, 60001)
+    C = eta * sig2(fine)
+    logp = -cumulative_simpson(2 * dL(fine) / C, x=fine, initial=0.0) - np.log(C)
+    exact = np.interp(grid.centers[0], fine, np.exp(logp - logp.max()))
+    exact /= grid.integrate(exact)
+    assert grid.integrate(np.abs(p - exact)) < 1e-3
+    assert grid.integrate(p * (grid.centers[0] > 0)) < 0.25   # the noisier, deeper well loses
+
+
+def test_least_squares_sde_covariance_with_state_dependent_noise():
+    """Least squares: Sigma(Phi) is quadratic in Phi - Phi*, and the SDE's exact covariance
+    solves H C + C H = eta (K(C) - H C H + S0) / B; the grid reproduces it."""
+    rng = np.random.default_rng(4)
+    x = 1.0 + rng.normal(size=100)
+    y = 1.5 * x - 0.5 + 0.7 * rng.normal(size=100) * (1 + 0.5 * np.abs(x))
+    data = np.column_stack([x, np.ones(100), y])
+    X = data[:, :2]
+    phi = np.linalg.lstsq(X, y, rcond=None)[0]
+    e = y - X @ phi
+    H, S0 = X.T @ X / 100, (X * (e**2)[:, None]).T @ X / 100
+    K = np.einsum("ni,nj,nk,nl->ikjl", X, X, X, X).reshape(4, 4) / 100
+    eta, I = 0.02, np.eye(2)
+    lyap = np.kron(I, H) + np.kron(H, I)
+    exact = np.linalg.solve(lyap - eta * (K - np.kron(H, H)), eta * S0.ravel()).reshape(2, 2)
+    sd = np.sqrt(np.diag(exact))
+    grid = fp.Grid(list(zip(phi - 10 * sd, phi + 10 * sd)), 64)
+    sde = fp.sgd_from_data(linreg_grad, data, eta, 1, kind="grad", ndim=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fp.FokkerPlanckWarning)  # power-law tails
+        res = fp.stationary(sde, grid)
+    C = grid.cov(res.density)
+    assert np.linalg.norm(C - exact) < 5e-3 * np.linalg.norm(exact)
+    # and it differs from the frozen-noise Lyapunov covariance by more than that
+    assert np.linalg.norm(C - sgd_cov(H, S0, eta)) > 2e-2 * np.linalg.norm(exact)
