@@ -261,3 +261,24 @@ def test_sg_with_simpson_is_fourth_order_in_1d():
         exact = np.exp(-2 * U(grid.centers[0]))
         errs.append(grid.integrate(np.abs(fp.stationary(sde, grid, method="lu").density - exact / grid.integrate(exact))))
     assert np.log2(errs[0] / errs[1]) > 3.8
+
+
+def test_3d_ou_with_full_covariance_converges():
+    H3 = np.diag([1.0, 2.0, 3.0])
+    C3 = np.array([[1.0, 0.3, 0.0], [0.3, 1.0, 0.2], [0.0, 0.2, 1.0]])
+    S = fp.lyapunov(H3, C3)
+    errs = []
+    for n in (12, 24):
+        grid = fp.Grid(bounds=[(-4, 4)] * 3, shape=n)
+        res = fp.stationary(fp.ornstein_uhlenbeck(H3, C3), grid)
+        assert res.method == "amg" and res.success
+        errs.append(np.abs(res.cov() - S).max())
+    assert np.log2(errs[0] / errs[1]) > 1.8
+    assert errs[1] < 2e-3
+
+
+def test_4d_grid_is_allowed():
+    grid = fp.Grid(bounds=[(-4, 4)] * 4, shape=(8, 7, 6, 9), boundary=("periodic", "reflecting", "reflecting", "reflecting"))
+    L = lambda x: 0.5 * (x[..., 1:] ** 2).sum(-1) + np.cos(np.pi * x[..., 0] / 4)
+    res = fp.stationary(fp.langevin(L, sigma=1.2), grid)
+    np.testing.assert_allclose(res.density, fp.gibbs(L, 0.72, grid), rtol=1e-12)
