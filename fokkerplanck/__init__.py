@@ -32,6 +32,7 @@ from .evolve import Evolution, evolve
 from .initial import gaussian, point_mass, uniform
 from .particles import Particles, simulate
 from .compare import Comparison, compare
+from .extrapolate import Extrapolation, richardson
 from .sgd import discrete_sgd_cov, hessian_coordinates, run_sgd, sgd, sgd_from_data, two_temperature
 
 __version__ = "0.1.0"
@@ -56,6 +57,7 @@ _LAZY = {
     "QuasiStationary": "exits",
     "save": "io", "load": "io",
     "sweep": "sweep",
+    "richardson": "extrapolate", "Extrapolation": "extrapolate",
 }
 _SUBMODULES = {"plotting", "testing", "models", "operator", "cli", "sgd", "io"}
 
