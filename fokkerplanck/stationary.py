@@ -310,7 +310,34 @@ def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, m
             res,
         )
     _warn_walls(res.density, grid)
+    if method != "detailed_balance":
+        _warn_peclet(fl, res.density)
     return res
+
+
+#: ``|Delta psi|`` (the cell Peclet number) above which accuracy suffers.
+PECLET_LIMIT = 5.0
+
+
+def _warn_peclet(fl: Fluxes, p: np.ndarray, floor: float = 1e-6) -> None:
+    """Warn when the density changes by more than ``e^PECLET_LIMIT`` across a cell
+    where it is not negligible (the scheme stays monotone, but its error grows)."""
+    if fl.dpsi is None:
+        return
+    flat = p.ravel()
+    inner = fl.head >= 0
+    big = np.maximum(flat[fl.tail[inner]], flat[fl.head[inner]]) > floor * flat.max()
+    if not big.any():
+        return
+    worst = float(np.abs(fl.dpsi[inner][big]).max())
+    if worst > PECLET_LIMIT:
+        warnings.warn(
+            f"The cell Peclet number |Delta psi| reaches {worst:.1f} where the density is "
+            f"not small: it changes by a factor e^{worst:.0f} across one cell, which costs "
+            "accuracy (the result stays positive). Refine the grid there.",
+            FokkerPlanckWarning,
+            stacklevel=3,
+        )
 
 
 def _warn_walls(p: np.ndarray, grid: Grid, threshold: float = 1e-6) -> None:

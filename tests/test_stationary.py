@@ -282,3 +282,14 @@ def test_4d_grid_is_allowed():
     L = lambda x: 0.5 * (x[..., 1:] ** 2).sum(-1) + np.cos(np.pi * x[..., 0] / 4)
     res = fp.stationary(fp.langevin(L, sigma=1.2), grid)
     np.testing.assert_allclose(res.density, fp.gibbs(L, 0.72, grid), rtol=1e-12)
+
+
+def test_under_resolved_drift_warns_about_the_peclet_number():
+    # a stiff non-equilibrium OU (sd ~ 0.03 in y); in 1-D or at equilibrium the
+    # detailed-balance path is exact whatever the Peclet number, so no warning there
+    sde = fp.ornstein_uhlenbeck(40 * H, 0.25 * NOISE)
+    with pytest.warns(fp.FokkerPlanckWarning, match="Peclet"):
+        fp.stationary(sde, fp.Grid(bounds=[(-0.5, 0.5)] * 2, shape=12))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", fp.FokkerPlanckWarning)
+        fp.stationary(sde, fp.Grid(bounds=[(-0.5, 0.5)] * 2, shape=100))  # resolved: silent
