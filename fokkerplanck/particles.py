@@ -230,6 +230,7 @@ def simulate(
     progress: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     bridge: bool = True,
+    workers: int = 1,
 ) -> Particles:
     r"""Advance independent particles of ``sde`` with Euler–Maruyama to ``t_end``.
 
@@ -268,6 +269,11 @@ def simulate(
         ``exp(-2 a_0 a_1 / (C_kk dt))`` (``a`` the distances to the wall). This
         makes exit times first-order accurate in ``dt`` instead of
         ``O(sqrt(dt))``.
+    workers : int
+        Threads advancing chunks concurrently (NumPy releases the GIL while it
+        draws normals and does array arithmetic). Results do not depend on it:
+        every chunk has its own generator. The SDE's callables must then be
+        thread-safe (pure NumPy functions are).
 
     Returns
     -------
@@ -325,6 +331,9 @@ def simulate(
     if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
         raise ValueError(f"`chunk_size` must be a positive integer, got {chunk_size!r}.")
     chunk_size = int(chunk_size)
+    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+        raise ValueError(f"`workers` must be a positive integer, got {workers!r}.")
+    workers = int(workers)
     if grid is not None and sde.ndim is not None and sde.ndim != grid.ndim:
         raise ValueError(
             f"`grid` is {grid.ndim}-dimensional but `sde` is {sde.ndim}-dimensional; "
@@ -434,14 +443,24 @@ def simulate(
 
     steps = np.diff(times)
     sqrt_steps = np.sqrt(steps)
+    def run(c: int) -> None:
+        lo_i, hi_i = c * chunk_size, min(n_part, (c + 1) * chunk_size)
+        _run_chunk(
+            sde, x_init[lo_i:hi_i], lo_i, times, steps, sqrt_steps, children[c],
+            walls, S_kind, S if const_noise else None, C_diag, m, has_drift,
+            x_out, exit_time, snapshots, snap_index, bar, bridge,
+        )
+
     try:
-        for c in range(n_chunks):
-            lo_i, hi_i = c * chunk_size, min(n_part, (c + 1) * chunk_size)
-            _run_chunk(
-                sde, x_init[lo_i:hi_i], lo_i, times, steps, sqrt_steps, children[c],
-                walls, S_kind, S if const_noise else None, C_diag, m, has_drift,
-                x_out, exit_time, snapshots, snap_index, bar, bridge,
-            )
+        if workers == 1 or n_chunks == 1:
+            for c in range(n_chunks):
+                run(c)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=min(workers, n_chunks)) as pool:
+                for fut in [pool.submit(run, c) for c in range(n_chunks)]:
+                    fut.result()  # re-raise the first error, in chunk order
     finally:
         if bar is not None:
             bar.close()

@@ -205,6 +205,10 @@ def test_deterministic_for_fixed_rng_and_chunk_size():
     assert 0 < a.alive.sum() < 5000
     c = fp.simulate(sde, x0, 2.0, rng=10, **kw)
     assert not np.array_equal(a.x, c.x, equal_nan=True)
+    # threads over chunks change nothing: every chunk has its own generator
+    w = fp.simulate(sde, x0, 2.0, rng=9, workers=2, **kw)
+    assert np.array_equal(a.x, w.x, equal_nan=True) and np.array_equal(a.exit_time, w.exit_time)
+    assert np.array_equal(a.snapshots, w.snapshots, equal_nan=True)
 
 
 def test_chunking_does_not_change_the_statistics():
@@ -267,6 +271,7 @@ def test_density_x0_needs_n_and_must_be_nonnegative(grid2):
         (dict(dt=2.0), r"`dt=2.0` is larger than `t_end=1.0`"),
         (dict(save_at=[0.5, 1.5]), r"`save_at` must be times in \[0, t_end=1.0\]"),
         (dict(chunk_size=0), "`chunk_size` must be a positive integer"),
+        (dict(workers=0), "`workers` must be a positive integer, got 0"),
     ],
 )
 def test_bad_step_and_options(kw, match):
@@ -295,6 +300,8 @@ def test_non_finite_positions_stop_with_the_step_and_count():
     sde = fp.SDE(drift=lambda x: 0.5 * x, sigma=1.0)
     with pytest.raises(ValueError, match=r"Non-finite particle positions at step 10\d\d of 2000 .*: \d+ of 50 particles"):
         fp.simulate(sde, np.ones((50, 1)), 4000.0, dt=2.0, rng=0)
+    with pytest.raises(ValueError, match=r"Non-finite particle positions at step 10\d\d of 2000"):
+        fp.simulate(sde, np.ones((50, 1)), 4000.0, dt=2.0, rng=0, chunk_size=10, workers=2)
 
 
 def test_drift_failure_names_the_step():
