@@ -386,7 +386,7 @@ def test_lr_per_param_wrong_length():
 # ------------------------------------------------------------------ state-dependent noise
 def test_state_dependent_noise_1d_is_ito():
     """1-D, Sigma(phi) callable: p ~ exp(-int 2 L' / C) / C with C = eta Sigma (Ito)."""
-    from scipy.integrate import cumulative_simpson
+    from scipy.integrate import cumulative_trapezoid
 
     eta = 0.05
     dL = lambda p: p**3 - p - 0.05  # noqa: E731
@@ -397,7 +397,7 @@ def test_state_dependent_noise_1d_is_ito():
     p = fp.stationary(sde, grid).density
     fine = np.linspace(-3, 3, 60001)
     C = eta * sig2(fine)
-    logp = -cumulative_simpson(2 * dL(fine) / C, x=fine, initial=0.0) - np.log(C)
+    logp = -cumulative_trapezoid(2 * dL(fine) / C, x=fine, initial=0.0) - np.log(C)
     exact = np.interp(grid.centers[0], fine, np.exp(logp - logp.max()))
     exact /= grid.integrate(exact)
     assert grid.integrate(np.abs(p - exact)) < 1e-3

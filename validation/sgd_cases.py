@@ -468,7 +468,7 @@ def case_sgd_double_well(quick: bool = False) -> dict[str, Any]:
     # exact references on a fine mesh
     fine = np.linspace(-3.0, 3.0, 60001)
     C = eta * sig2(fine)
-    phi_int = scipy.integrate.cumulative_simpson(2 * dL(fine) / C, x=fine, initial=0.0)
+    phi_int = scipy.integrate.cumulative_trapezoid(2 * dL(fine) / C, x=fine, initial=0.0)
     refs = {}
     for name, logp in (("ito", -phi_int - np.log(C)), ("isothermal", -phi_int)):
         p = np.exp(logp - logp.max())
