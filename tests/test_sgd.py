@@ -429,3 +429,33 @@ def test_least_squares_sde_covariance_with_state_dependent_noise():
     assert np.linalg.norm(C - exact) < 5e-3 * np.linalg.norm(exact)
     # and it differs from the frozen-noise Lyapunov covariance by more than that
     assert np.linalg.norm(C - sgd_cov(H, S0, eta)) > 2e-2 * np.linalg.norm(exact)
+
+
+# ------------------------------------------------------------------ properties
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(seed=st.integers(0, 2**32 - 1), d=st.integers(1, 4), log_eta=st.floats(-4, -1))
+def test_quadratic_identities_hold_for_random_spd(seed, d, log_eta):
+    rng = np.random.default_rng(seed)
+    H, S = random_spd(rng, d), random_spd(rng, d, 0.1, 2.0)
+    eta = 10.0**log_eta
+    C = sgd_cov(H, S, eta)
+    assert 0.5 * np.trace(H @ C) == pytest.approx(eta * np.trace(S) / 4, rel=1e-8)
+    D = fp.discrete_sgd_cov(H, S, eta)
+    np.testing.assert_allclose(H @ D + D @ H - eta * H @ D @ H, eta * S, atol=1e-10 * eta)
+    assert np.all(np.linalg.eigvalsh(D - C) > -1e-12 * eta)      # discrete SGD is wider
+    # E[L] of discrete SGD exceeds eta tr(S)/4 by exactly eta tr(H D H)/4
+    assert 0.5 * np.trace(H @ D) == pytest.approx(eta * (np.trace(S) + np.trace(H @ D @ H)) / 4, rel=1e-8)
+
+
+def test_hessian_coordinates_bad_input():
+    with pytest.raises(ValueError, match="`H` must be positive definite"):
+        fp.hessian_coordinates(np.diag([1.0, -1.0]), np.eye(2), 0.1)
+    with pytest.raises(ValueError, match="`H` must be symmetric"):
+        fp.hessian_coordinates(np.array([[1.0, 0.5], [0.0, 1.0]]), np.eye(2), 0.1)
+    with pytest.raises(ValueError, match="`cov` is 3x3"):
+        fp.hessian_coordinates(np.eye(2), np.eye(3), 0.1)
+    with pytest.raises(ValueError, match="saddle"):
+        sgd_cov(np.diag([1.0, -1.0]), np.eye(2), 0.1)
