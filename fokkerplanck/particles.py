@@ -486,7 +486,7 @@ def _run_chunk(
     nbuf = np.empty((n0, d)) if S_kind == "full" else None
     td = sde.time_dependent
     absorbing = bridge and bool(walls.axes) and bool(walls.absorbing)
-    snaps_at = {} if snap_index is None else {}
+    snaps_at: dict[int, list[int]] = {}  # step index -> snapshot numbers taken there
     if snap_index is not None:
         for j, k in enumerate(snap_index):
             snaps_at.setdefault(int(k), []).append(j)
