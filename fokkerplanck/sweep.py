@@ -209,7 +209,9 @@ def _scalar(v: Any) -> Any:
 
 
 # ----------------------------------------------------------------- parameters
-def expand(params: Any) -> tuple[list[dict], tuple[int, ...]]:
+def expand(
+    params: Iterable[Mapping[str, Any]] | Mapping[str, Iterable[Any]],
+) -> tuple[list[dict], tuple[int, ...]]:
     """Parameter sets from a list of dicts, or from a dict of lists (Cartesian product).
 
     Parameters
@@ -359,7 +361,9 @@ def _resolve_executor(executor: Any) -> Any:
     if executor is None or isinstance(executor, cf.Executor):
         return executor
     if hasattr(executor, "get_executor"):  # a dask.distributed Client
-        return executor.get_executor()
+        # pure=False: every set runs, as on the other executors (dask would otherwise
+        # compute equal (fn, params) once and could reuse results still in memory)
+        return executor.get_executor(pure=False)
     if callable(getattr(executor, "submit", None)):
         return executor
     raise TypeError(
@@ -372,7 +376,7 @@ def _resolve_executor(executor: Any) -> Any:
 # ------------------------------------------------------------------- the verb
 def sweep(
     fn: Callable[..., Any],
-    params: Any,
+    params: Iterable[Mapping[str, Any]] | Mapping[str, Iterable[Any]],
     *,
     executor: Any = None,
     errors: str = "raise",
@@ -533,10 +537,12 @@ def _run_executor(ex: Any, fn: Callable, sets: list[dict], rngs: list, outcomes:
                   errors: str, deadline: float | None, timeout: float | None, bar: Any) -> None:
     # positional arguments only: dask's executor reads keywords such as `workers`,
     # `key` or `priority` as its own options.
-    futures = [ex.submit(_call, fn, p, r) for p, r in zip(sets, rngs)]
-    index = {id(f): i for i, f in enumerate(futures)}
+    futures: list[Any] = []
     done: dict[int, Any] = {}
     try:
+        for p, r in zip(sets, rngs):
+            futures.append(ex.submit(_call, fn, p, r))
+        index = {id(f): i for i, f in enumerate(futures)}
         if all(isinstance(f, cf.Future) for f in futures):
             remaining = None if deadline is None else max(deadline - time.perf_counter(), 0.0)
             completed = cf.as_completed(futures, timeout=remaining)
@@ -589,7 +595,8 @@ def _settle(i: int, params: dict, outcome: tuple[Any, float], errors: str) -> tu
         return exc, sec
     hint = _PICKLE_HINT if _is_pickling_error(exc) else ""
     raise SweepError(
-        f"Parameter set {i} {_describe(params)} failed: {type(exc).__name__}: {exc}.{hint} "
+        f"Parameter set {i} {_describe(params)} failed: {type(exc).__name__}: "
+        f"{str(exc).rstrip().rstrip('.')}.{hint} "
         "Pass errors='collect' to run the others and collect the failures.",
         i, params,
     ) from exc
@@ -608,5 +615,10 @@ class _CallableModule(types.ModuleType):
         return sweep(*args, **kwargs)
 
 
+# ``fp.sweep`` is this module or the function, depending on what was imported first;
+# give the function the module's public names so ``fp.sweep.SweepError`` always works.
+sweep.SweepResult = SweepResult  # type: ignore[attr-defined]
+sweep.SweepError = SweepError  # type: ignore[attr-defined]
+sweep.expand = expand  # type: ignore[attr-defined]
 sys.modules[__name__].__class__ = _CallableModule
 sys.modules[__name__].__signature__ = inspect.signature(sweep)

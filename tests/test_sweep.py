@@ -19,8 +19,8 @@ from fokkerplanck.sweep import SweepError, SweepResult, expand
 # rotational drift -(I - a J) grad U (sparse LU). The SDE is built inside the function
 # from plain numbers, and the function is module-level: picklable by reference.
 TEMPERATURES = [0.3, 0.45, 0.6]
-ROTATIONS = [0.0, 1.0]
-N = 40
+ROTATIONS = [0.0, 0.5]
+N = 64
 
 
 def _well(x):
@@ -293,3 +293,5 @@ def test_module_is_callable_whatever_is_imported_first():
     mod = sys.modules["fokkerplanck.sweep"]
     assert mod(lambda T: T, {"T": [1]}).results == (1,)
     assert fp.sweep(lambda T: T, {"T": [2]}).results == (2,)
+    for obj in (mod, fp.sweep):
+        assert obj.SweepError is SweepError and obj.SweepResult is SweepResult
