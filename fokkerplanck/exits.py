@@ -53,6 +53,10 @@ __all__ = [
 #: Up to this many cells :func:`quasi_stationary` uses a dense eigensolver.
 DENSE_SIZE = 30
 
+#: ``max tau * max|a_ii|`` above which :func:`exit_time` (n-D, sparse LU) verifies its
+#: answer against the quasi-stationary identity.
+ILL_CONDITIONED = 1e9
+
 
 # ---------------------------------------------------------------- input checks
 def _check_sde_grid(sde: Any, grid: Any, who: str) -> None:
@@ -148,17 +152,140 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
             "`scheme='highorder'` is not monotone and has no absorbing walls; use "
             "scheme='sg' (default) or 'upwind' for exit times."
         )
-    A = fluxes(sde, grid, scheme=scheme).matrix
-    lu = _lu(A.T, "exit_time")
-    tau = lu.solve(-np.ones(grid.size))
+    fl = fluxes(sde, grid, scheme=scheme)
+    A = fl.matrix
+    if grid.ndim == 1 and fl.forward is not None:
+        tau = _exit_time_chain(fl)
+        lu = None
+    else:
+        lu = _lu(A.T, "exit_time")
+        tau = lu.solve(-np.ones(grid.size))
     if not np.all(np.isfinite(tau)):
-        raise ConvergenceError("exit_time: the solve produced non-finite values.", tau.reshape(grid.shape))
+        raise ConvergenceError(
+            "exit_time: the mean exit time overflows float64 (it grows like exp(barrier / "
+            "temperature); a barrier of more than ~700 temperatures exits after more than "
+            "1e300 time units). Lower the barrier or raise the noise.", tau.reshape(grid.shape))
     top = float(np.abs(tau).max())
     if tau.min() < -1e-8 * top:
         raise ConvergenceError(
             f"exit_time: negative mean exit times (down to {tau.min():.3g}); the scheme is not "
             "monotone here.", tau.reshape(grid.shape))
-    return np.maximum(tau, 0.0).reshape(grid.shape)
+    tau = np.maximum(tau, 0.0)
+    if lu is not None and top * np.abs(A.diagonal()).max() > ILL_CONDITIONED:
+        _check_ill_conditioned(fl, lu, tau)
+    return tau.reshape(grid.shape)
+
+
+class _Chain:
+    """Solves with ``-A`` and ``-A^T`` of a 1-D chain by Grassmann–Taufer–Heyman elimination.
+
+    With right rates ``b_i``, left rates ``d_i`` and wall rates ``o_i`` (``-A`` has
+    diagonal ``b_i + d_i + o_i``), eliminating from the left keeps every pivot as
+    ``piv_i = b_i + L_i`` with the leak ``L_i = o_i + d_i L_{i-1} / piv_{i-1}`` (what the
+    eliminated cells lose other than to the right). Every operation adds or multiplies
+    non-negative numbers, so solutions are accurate to a few ulps *componentwise*,
+    even when they grow like ``exp(barrier / T)`` or their entries span hundreds of
+    orders of magnitude — where plain LU of the nearly singular ``A`` loses every digit.
+    """
+
+    def __init__(self, fl: Any) -> None:
+        n = fl.grid.size
+        b, d, o = np.zeros(n), np.zeros(n), np.zeros(n)
+        inner = fl.head >= 0
+        t, h = fl.tail[inner], fl.head[inner]
+        if np.any(h != t + 1):  # pragma: no cover - 1-D absorbing grids have only +1 edges
+            raise ConvergenceError("exit problems: unexpected edge structure in 1-D.")
+        b[t] = fl.forward[inner]
+        d[h] = fl.backward[inner]
+        np.add.at(o, fl.tail[~inner], fl.forward[~inner])
+        piv = np.empty(n)
+        with np.errstate(all="ignore"):
+            L = o[0]
+            piv[0] = b[0] + L
+            for i in range(1, n):
+                L = o[i] + d[i] / piv[i - 1] * L
+                piv[i] = b[i] + L
+        self.b, self.d, self.piv, self.n = b.tolist(), d.tolist(), piv.tolist(), n
+
+    def backward(self, rhs: np.ndarray) -> np.ndarray:
+        """``x`` with ``-A^T x = rhs`` (``rhs >= 0``)."""
+        b, d, piv, n = self.b, self.d, self.piv, self.n
+        y = [0.0] * n
+        y[0] = float(rhs[0])
+        for i in range(1, n):
+            y[i] = float(rhs[i]) + d[i] / piv[i - 1] * y[i - 1]
+        x = [0.0] * n
+        x[-1] = y[-1] / piv[-1]
+        for i in range(n - 2, -1, -1):
+            x[i] = (y[i] + b[i] * x[i + 1]) / piv[i]
+        return np.array(x)
+
+    def forward(self, rhs: np.ndarray) -> np.ndarray:
+        """``x`` with ``-A x = rhs`` (``rhs >= 0``)."""
+        b, d, piv, n = self.b, self.d, self.piv, self.n
+        y = [0.0] * n
+        y[0] = float(rhs[0])
+        for i in range(1, n):
+            y[i] = float(rhs[i]) + b[i - 1] / piv[i - 1] * y[i - 1]
+        x = [0.0] * n
+        x[-1] = y[-1] / piv[-1]
+        for i in range(n - 2, -1, -1):
+            x[i] = (y[i] + d[i + 1] * x[i + 1]) / piv[i]
+        return np.array(x)
+
+
+def _exit_time_chain(fl: Any) -> np.ndarray:
+    """``tau`` of a 1-D grid, componentwise accurate (see :class:`_Chain`)."""
+    try:
+        return _Chain(fl).backward(np.ones(fl.grid.size))
+    except (ZeroDivisionError, OverflowError):
+        return np.full(fl.grid.size, np.inf)
+
+
+def _check_ill_conditioned(fl: Any, lu: Any, tau: np.ndarray) -> None:
+    """Refuse ``tau`` that LU cannot resolve: ``<tau, q> = 1 / rate`` must hold.
+
+    Called when ``max tau * max|a_ii|`` (a lower bound on the condition number of
+    ``A``) is large. ``q`` comes from inverse iteration with the same LU and the rate
+    from the outflow of ``q`` (no cancellation), both accurate in that regime.
+    """
+    q = _inverse_iteration(lambda v: -lu.solve(v, trans="T"), np.ones(tau.size), 100)
+    rate = _outflow_rate(fl, q)
+    if rate <= 0 or not math.isfinite(rate):
+        return
+    mismatch = abs(float(np.dot(tau, q) / q.sum()) * rate - 1.0)
+    if mismatch > 1e-6:
+        raise ConvergenceError(
+            f"exit_time: the linear system is too ill-conditioned for sparse LU (max tau = "
+            f"{tau.max():.3g} against rates up to {np.abs(fl.matrix.diagonal()).max():.3g}; an "
+            f"exact identity with the quasi-stationary density fails by {mismatch:.1e}). The "
+            "barrier is too high for double precision: use fp.quasi_stationary(...).mean_exit_time "
+            "(accurate here), lower the barrier, or solve the problem in 1-D.", tau.reshape(fl.grid.shape))
+
+
+def _inverse_iteration(solve: Any, v: np.ndarray, maxiter: int, tol: float = 1e-13) -> np.ndarray:
+    """Perron vector of ``-A^{-1}`` (entrywise non-negative) by inverse iteration."""
+    v = np.maximum(v, 0.0)
+    v = v / v.sum()
+    for _ in range(maxiter):
+        w = np.maximum(solve(v), 0.0)
+        w = w / w.sum()
+        change = float(np.abs(w - v).sum())
+        v = w
+        if change < tol:
+            break
+    return v
+
+
+def _outflow_rate(fl: Any, q: np.ndarray) -> float:
+    """``-lambda = (outflow through absorbing walls) / mass`` for an eigenvector ``q``.
+
+    ``1^T A q = lambda 1^T q`` and the columns of ``A`` sum to minus the wall rates, so
+    the rate is a ratio of sums of non-negative terms: accurate even when it is far
+    below the round-off of ``A``'s entries (high barriers).
+    """
+    out = fl.head < 0
+    return float(np.dot(fl.forward[out], q[fl.tail[out]]) / q.sum())
 
 
 # ------------------------------------------------------------ quasi-stationary
@@ -179,7 +306,12 @@ class QuasiStationary:
     residual : float
         ``||A q - lambda_0 q||_inf / (max|a_ii| max q)``.
     method : str
-        ``"dense"`` (small grids) or ``"shift-invert"`` (ARPACK with the LU of ``A``).
+        ``"chain"`` (1-D: inverse iteration with a subtraction-free tridiagonal
+        solver, componentwise accurate), ``"dense"`` (small grids), ``"shift-invert"``
+        (ARPACK with the LU of ``A``) or ``"inverse-iteration"`` (fallback when ARPACK
+        does not converge). In every case
+        the vector is polished by inverse iteration and the rate is the outflow of
+        ``q`` through the absorbing walls divided by its mass (see Notes).
     """
 
     density: np.ndarray
@@ -235,7 +367,14 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     eigenvector ``q``; ``|lambda| >= |Re lambda| > |lambda_0|`` for every other
     eigenvalue, so shift-invert at 0 (with the sparse LU of ``A``, non-singular
     because mass leaves) converges to it. Density started anywhere approaches
-    ``q exp(lambda_0 t)`` at the rate ``lambda_1 - lambda_0``. For a high barrier
+    ``q exp(lambda_0 t)`` at the rate ``lambda_1 - lambda_0``.
+
+    Summing ``A q = lambda_0 q`` over the cells gives ``rate = -lambda_0 =
+    (outflow of q through the absorbing half-edges) / (mass of q)``, a ratio of sums
+    of non-negative terms; it stays accurate when the rate is far below the
+    round-off of the entries of ``A`` (a barrier of tens to hundreds of
+    temperatures), where the eigenvalue returned by an eigensolver has no correct
+    digits. For a high barrier
     ``rate`` is the escape (Kramers) rate and ``1 / rate`` agrees with the mean
     exit time from the well bottom up to ``O(exp(-barrier / T))``.
 
@@ -256,8 +395,19 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
         raise ValueError(f"`tol` must be a positive number, got {tol!r}.")
     if scheme == "highorder":
         raise ValueError("`scheme='highorder'` has no absorbing walls; use scheme='sg' or 'upwind'.")
-    A = fluxes(sde, grid, scheme=scheme).matrix
+    fl = fluxes(sde, grid, scheme=scheme)
+    A = fl.matrix
     n = grid.size
+    if grid.ndim == 1 and fl.forward is not None:
+        # componentwise-accurate inverse iteration (1-D spectra are real and separated)
+        try:
+            chain = _Chain(fl)
+            q = _inverse_iteration(chain.forward, np.ones(n), 2000)
+        except (ZeroDivisionError, OverflowError):
+            raise ConvergenceError(
+                "quasi_stationary: the rates underflow; escape is too slow to resolve in "
+                "double precision. Lower the barrier or raise the noise.") from None
+        return _finish_qsd(fl, A, q, "chain")
     if n <= DENSE_SIZE:
         vals, vecs = np.linalg.eig(A.toarray())
         i = int(np.argmax(vals.real))
@@ -269,21 +419,41 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
         try:
             vals, vecs = spla.eigs(A, k=1, sigma=0.0, OPinv=op, which="LM", v0=v0, tol=tol,
                                    maxiter=max(1000, 10 * n))
-        except spla.ArpackNoConvergence as err:
-            raise ConvergenceError(f"quasi_stationary: ARPACK did not converge ({err}).") from None
-        lam, v, method = vals[0], vecs[:, 0], "shift-invert"
+            lam, v, method = vals[0], vecs[:, 0], "shift-invert"
+        except spla.ArpackNoConvergence:
+            # fall back on inverse iteration from a positive vector (converges to the Perron
+            # vector, fast when the decay is much slower than the rest of the spectrum)
+            lam, method = complex(np.nan), "inverse-iteration"
+            v = _inverse_iteration(lambda w: -lu.solve(w), v0, 2000).astype(complex)
     v = v * np.exp(-1j * np.angle(v[np.argmax(np.abs(v))]))
-    if abs(lam.imag) > 1e-8 * abs(lam) or np.abs(v.imag).max() > 1e-6 * np.abs(v).max():
+    if np.abs(v.imag).max() > 1e-6 * np.abs(v).max():
         raise ConvergenceError(
             f"quasi_stationary: the principal eigenvalue came out complex ({lam}); the "
             "eigensolver picked the wrong eigenvalue.")
-    lam, q = float(lam.real), v.real
+    q = v.real
+    if q.sum() < 0:
+        q = -q
     top = q.max()
-    if q.min() < -1e-6 * top or lam >= 0:
+    if q.min() < -1e-6 * top:
         raise ConvergenceError(
             f"quasi_stationary: the eigenvector is not positive (min {q.min() / top:.2e} of the "
             f"maximum, eigenvalue {lam:.3g}); the scheme may not be monotone here.")
-    q = np.maximum(q, 0.0)
+    # polish by inverse iteration and take the rate from the outflow (no cancellation:
+    # accurate when the rate is far below the round-off of A, i.e. high barriers)
+    lu = _lu(A, "quasi_stationary") if n <= DENSE_SIZE else lu
+    q = _inverse_iteration(lambda w: -lu.solve(w), q, 50)
+    return _finish_qsd(fl, A, q, method)
+
+
+def _finish_qsd(fl: Any, A: sp.spmatrix, q: np.ndarray, method: str) -> QuasiStationary:
+    grid = fl.grid
+    rate = _outflow_rate(fl, q)
+    if not (rate > 0 and math.isfinite(rate)):
+        raise ConvergenceError(
+            f"quasi_stationary: the decay rate came out {rate:.3g}; escape is too slow to "
+            "resolve in double precision (the density underflows at the absorbing walls). "
+            "Lower the barrier or raise the noise.")
+    lam = -rate
     r = float(np.abs(A @ q - lam * q).max() / (np.abs(A.diagonal()).max() * q.max()))
     q = q / (q.sum() * grid.cell_volume)
     return QuasiStationary(q.reshape(grid.shape), -lam, lam, grid, r, method)

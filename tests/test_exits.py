@@ -113,18 +113,28 @@ def test_particle_exit_times_agree_with_tau_within_standard_error():
 
 
 # ---------------------------------------------------------- quasi-stationary
-@pytest.mark.parametrize("n", [24, 200, 1000])   # dense and shift-invert paths
+@pytest.mark.parametrize("n", [24, 200, 1000])
 def test_quasi_stationary_brownian_interval(n):
     s = 0.8
     grid = fp.Grid([(0, 1)], n, boundary="absorbing")
     q = fp.quasi_stationary(fp.brownian(s), grid)
-    assert q.method == ("dense" if n <= 30 else "shift-invert")
+    assert q.method == "chain"
     assert abs(q.rate / (s**2 * math.pi**2 / 2) - 1) < 3 / n**2
     exact = math.pi / 2 * np.sin(math.pi * grid.centers[0])
     assert grid.integrate(np.abs(q.density - exact)) < 5 / n**2
     assert q.residual < 1e-10 and q.density.min() >= 0
     assert grid.integrate(q.density) == pytest.approx(1.0, abs=1e-12)
     assert q.mean_exit_time == 1 / q.rate
+
+
+@pytest.mark.parametrize("shape, method", [((5, 5), "dense"), ((30, 30), "shift-invert")])
+def test_quasi_stationary_square_paths(shape, method):
+    # dx = dB in the unit square, absorbing all round: rate pi^2 (1/2 + 1/2)
+    grid = fp.Grid([(0, 1), (0, 1)], shape, boundary="absorbing")
+    q = fp.quasi_stationary(fp.brownian(1.0, ndim=2), grid)
+    assert q.method == method
+    assert q.rate == pytest.approx(math.pi**2, rel=3 / shape[0] ** 2)
+    assert q.residual < 1e-10
 
 
 def test_quasi_stationary_identity_with_exit_time():
@@ -302,3 +312,31 @@ def test_exit_problems_bad_arguments():
         fp.entropy_production(np.ones(3))
     with pytest.raises(ValueError, match="grid"):
         fp.entropy_production(fp.brownian(1.0))
+
+
+# --------------------------------------------------------------- high barriers
+@pytest.mark.parametrize("T", [0.01, 0.003, 0.001])   # barriers of 25, 83, 250 temperatures
+def test_1d_exit_problems_stay_accurate_for_huge_barriers(T):
+    # tau grows to 1e109; plain LU of A^T loses every digit beyond ~30 T (measured: -99 %),
+    # the subtraction-free chain elimination keeps the O(h^2) accuracy
+    exact = double_well_mfpt(T, a=-2.0)
+    grid = fp.Grid([(-2, 1)], 1200, boundary=RA)
+    sde = fp.langevin(lambda x: x[..., 0] ** 4 / 4 - x[..., 0] ** 2 / 2, sigma=math.sqrt(2 * T),
+                      grad=lambda x: x**3 - x)
+    tau = fp.exit_time(sde, grid)
+    q = fp.quasi_stationary(sde, grid)
+    assert float(np.interp(-1.0, grid.centers[0], tau)) == pytest.approx(exact, rel=1e-3)
+    assert q.mean_exit_time == pytest.approx(exact, rel=1e-3)
+    assert q.residual < 1e-12
+
+
+@pytest.mark.filterwarnings("ignore::fokkerplanck.FokkerPlanckWarning")
+def test_2d_exit_time_refuses_what_lu_cannot_resolve_and_qsd_stays_accurate():
+    T = 0.0075   # barrier 33 T: tau ~ 1e15
+    L = lambda x: x[..., 0] ** 4 / 4 - x[..., 0] ** 2 / 2 + x[..., 1] ** 2 / 2
+    sde = fp.langevin(L, sigma=math.sqrt(2 * T))
+    grid = fp.Grid([(-2, 1), (-0.5, 0.5)], (300, 10), boundary=[("reflecting", "absorbing"), "reflecting"])
+    with pytest.raises(fp.ConvergenceError, match="ill-conditioned"):
+        fp.exit_time(sde, grid)
+    q = fp.quasi_stationary(sde, grid)
+    assert q.mean_exit_time == pytest.approx(double_well_mfpt(T, a=-2.0), rel=3e-3)
