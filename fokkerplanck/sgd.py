@@ -34,8 +34,6 @@ Functions
 
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, Union
 
@@ -1143,13 +1141,3 @@ def hessian_coordinates(H: Any, cov: Any, lr: float, *, batch_size: int = 1) -> 
         transform=transform, inverse=inverse, noise_var=s2, temperature=T,
         cov=0.5 * (C + C.T), lr=eta, batch_size=B,
     )
-
-
-# `import fokkerplanck.sgd` binds the package attribute `sgd` to this module, shadowing
-# the function `fp.sgd`; make the module callable so that `fp.sgd(...)` works either way.
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> SDE:
-        return sgd(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
