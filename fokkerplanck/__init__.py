@@ -33,7 +33,8 @@ from .initial import gaussian, point_mass, uniform
 from .particles import Particles, simulate
 from .compare import Comparison, compare
 from .extrapolate import Extrapolation, richardson
-from .sgd import discrete_sgd_cov, hessian_coordinates, run_sgd, sgd, sgd_from_data, two_temperature
+from .sgd import (SGDRun, data_gradient_stats, discrete_sgd_cov, hessian_coordinates, run_sgd, sgd,
+                  sgd_cov, sgd_from_data, two_temperature)
 
 __version__ = "0.1.0"
 
@@ -45,6 +46,7 @@ _LAZY = {
     "lyapunov": "models",
     "sgd": "sgd", "sgd_from_data": "sgd", "run_sgd": "sgd",
     "discrete_sgd_cov": "sgd", "two_temperature": "sgd", "hessian_coordinates": "sgd",
+    "sgd_cov": "sgd", "SGDRun": "sgd", "data_gradient_stats": "sgd",
     "generator": "operator", "Fluxes": "operator", "fluxes": "operator", "SCHEMES": "operator",
     "stationary": "stationary", "StationaryResult": "stationary",
     "spectral_gap": "spectral", "modes": "spectral",
