@@ -59,7 +59,7 @@ for k, name in enumerate(["w", "b"]):
     ax.plot(rates, var_sgd[:, k] / np.array(rates), "o", color=f"C{k}", label=f"real SGD, Var({name}) / eta")
     ax.plot(rates, var_sde[:, k] / np.array(rates), "-", color=f"C{k}", label=f"SDE, Var({name}) / eta")
 ax.set(xlabel="learning rate eta", ylabel="variance / eta",
-       title="The SDE is the small-eta limit; SGD is wider by O(eta)")
+       title="Real SGD is wider than its SDE by O(eta)")
 ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
