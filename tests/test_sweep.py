@@ -59,8 +59,8 @@ def noisy_mean(loc, rng):
     return float(rng.normal(loc, 1.0, size=1000).mean())
 
 
-def slow(k):
-    time.sleep(0.5)
+def slow(k, seconds=0.5):
+    time.sleep(seconds)
     return k
 
 
@@ -210,10 +210,10 @@ def test_timeout_cancels_the_rest():
     with ThreadPoolExecutor(1) as ex:
         t0 = time.perf_counter()
         with pytest.raises(TimeoutError, match="timeout=0.2"):
-            fp.sweep(slow, {"k": [1, 2, 3, 4]}, executor=ex, timeout=0.2)
-        assert time.perf_counter() - t0 < 0.45
+            fp.sweep(slow, {"k": [1, 2, 3, 4], "seconds": [1.0]}, executor=ex, timeout=0.2)
+        assert time.perf_counter() - t0 < 0.9  # did not wait for the running call
     with pytest.raises(TimeoutError):
-        fp.sweep(slow, {"k": [1, 2, 3]}, timeout=0.2)  # serial: checked between calls
+        fp.sweep(slow, {"k": [1, 2, 3], "seconds": [0.3]}, timeout=0.2)  # serial: checked between calls
 
 
 # ------------------------------------------------------------- randomness
