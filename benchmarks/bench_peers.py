@@ -30,6 +30,16 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+BLAS_THREADS = None  # set by --blas-threads
+
+
+def child_env():
+    """The children's environment: ours unchanged, unless --blas-threads pins the BLAS pools."""
+    env = dict(os.environ)
+    if BLAS_THREADS:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(BLAS_THREADS)
+    return env
 DEFAULT_VENV_PY = os.environ.get("FPLANCK_PYTHON", "/work/venv-fplanck/bin/python")
 
 
@@ -38,7 +48,7 @@ def run_child(python, script, n, variant, timeout, ref=None):
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout:.0f} s"}
     wall = time.perf_counter() - t0
@@ -84,7 +94,7 @@ def make_reference(m, cache, timeout):
         return path
     cmd = [sys.executable, os.path.join(HERE, "_ours_runner.py"), str(m), "rotational", "--make-ref", path]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=timeout)
     except subprocess.TimeoutExpired:
         print(f"reference at {m}^2 timed out: no 'L1 vs fine ref' column", file=sys.stderr)
         return None
@@ -173,13 +183,18 @@ def main(argv=None):
                     help="run once only if the first run's build+solve exceeds this (s)")
     ap.add_argument("--timeout", type=float, default=900.0)
     ap.add_argument("--fplanck-python", default=DEFAULT_VENV_PY)
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="set OPENBLAS/OMP/MKL_NUM_THREADS in every child (default: leave the environment)")
     ap.add_argument("--json", default=None, help="also write the raw records here")
+    ap.add_argument("--from-json", default=None, help="only print the tables of an earlier --json run")
     ap.add_argument("--ref-n", type=int, default=None,
                     help="cells per axis of the fine reference for the rotational variant "
                          "(default 3 x the largest N; 0: none)")
     ap.add_argument("--cache", default=os.path.join(os.environ.get("TMPDIR", "/tmp"), "fokkerplanck-bench"),
                     help="where the fine reference is kept")
     a = ap.parse_args(argv)
+    global BLAS_THREADS
+    BLAS_THREADS = a.blas_threads
     sizes = a.sizes or ([64, 128] if a.quick else [64, 128, 256, 512])
     repeats = a.repeats or (1 if a.quick else 3)
 
@@ -188,6 +203,13 @@ def main(argv=None):
               file=sys.stderr)
         a.codes = [c for c in a.codes if c != "fplanck"]
 
+    if a.from_json:
+        with open(a.from_json) as fh:
+            results = json.load(fh)
+        print(table(results))
+        print()
+        print(targets(results))
+        return
     ref = None
     ref_n = 3 * max(sizes) if a.ref_n is None else a.ref_n
     if "rotational" in a.variants and ref_n:
@@ -210,7 +232,8 @@ def main(argv=None):
     print(f"Ours vs fplanck 0.2.2, 2-D double well, T = 0.5, [-2.5, 2.5]^2, reflecting "
           f"({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"median of up to {repeats} fresh-process runs, one run where the first took > {a.cheap:.0f} s; "
-          f"'solve' for ours is fp.stationary, which re-assembles; speedup = fplanck total / ours total, same variant).\n")
+          f"'solve' for ours is fp.stationary, which re-assembles; speedup = fplanck total / ours total, same variant; "
+          f"BLAS threads: {BLAS_THREADS or 'environment default'}).\n")
     print(table(results))
     print()
     if ref:

@@ -28,6 +28,16 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+BLAS_THREADS = None  # set by --blas-threads
+
+
+def child_env():
+    """The children's environment: ours unchanged, unless --blas-threads pins the BLAS pools."""
+    env = dict(os.environ)
+    if BLAS_THREADS:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = str(BLAS_THREADS)
+    return env
 SIZES = {1: [1000, 10_000, 100_000, 1_000_000], 2: [64, 128, 256, 512, 1024], 3: [16, 32, 64, 96, 128]}
 QUICK = {1: [1000, 10_000, 100_000], 2: [64, 128, 256], 3: [16, 32]}
 
@@ -36,7 +46,7 @@ def run_child(d, n, variant, limit):
     cmd = [sys.executable, os.path.join(HERE, "_scaling_runner.py"), str(d), str(n), variant]
     t0 = time.perf_counter()
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=limit + 15)
+        out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=limit + 15)
     except subprocess.TimeoutExpired:
         return {"error": f"> {limit:.0f} s (killed)", "timeout": True}
     wall = time.perf_counter() - t0
@@ -70,7 +80,7 @@ def fmt_t(x):
 
 
 def table(results):
-    rows = ["| D | variant | N | cells | assembly s | M cells/s (assembly) | solve s | total s | us/cell (total) | method | residual | L1 | peak MB | runs |",
+    rows = ["| D | variant | N | cells | assembly s | M cells/s (assembly) | solve s | total s | us/cell (total) | method | residual | L1 | peak MB | runs (load) |",
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         size = f"{r['N']}^{r['D']}" if r["D"] > 1 else f"{r['N']}"
@@ -86,7 +96,7 @@ def table(results):
         rows.append(
             f"| {r['D']} | {r['variant']} | {size} | {cells:.2e} | {fmt_t(r['build_s'])} | {cells / r['build_s'] / 1e6:.1f} | "
             f"{fmt_t(r['solve_s'])} | {fmt_t(tot)}{note} | {tot / cells * 1e6:.2f} | {r['method']} | {r['residual']:.1e} | "
-            f"{r['L1']:.1e} | {r['peak_mb']:.0f} | {r['runs']} |")
+            f"{r['L1']:.1e} | {r['peak_mb']:.0f} | {r['runs']} ({r.get('load', float('nan')):.1f}) |")
     return "\n".join(rows)
 
 
@@ -98,9 +108,18 @@ def main(argv=None):
     ap.add_argument("--limit", type=float, default=120.0, help="seconds per configuration before skipping")
     ap.add_argument("--cheap", type=float, default=5.0, help="median of --repeats below this many seconds")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--json", default=None)
+    ap.add_argument("--blas-threads", type=int, default=None,
+                    help="set OPENBLAS/OMP/MKL_NUM_THREADS in every child (default: leave the environment)")
+    ap.add_argument("--json", default=None, help="also write the raw records here")
+    ap.add_argument("--from-json", default=None, help="only print the tables of an earlier --json run")
     a = ap.parse_args(argv)
+    global BLAS_THREADS
+    BLAS_THREADS = a.blas_threads
     sizes = QUICK if a.quick else SIZES
+    if a.from_json:
+        with open(a.from_json) as fh:
+            print(table(json.load(fh)))
+        return
     results = []
     for variant in a.variants:
         for d in a.dims:
@@ -116,12 +135,14 @@ def main(argv=None):
                 results.append(rec)
                 msg = rec.get("error") or (f"build {rec['build_s']:.3f} s, solve {rec['solve_s']:.3f} s, "
                                            f"{rec['method']}, L1 {rec['L1']:.1e}, {rec['peak_mb']:.0f} MB")
+                rec["load"] = os.getloadavg()[0]
                 print(f"[{time.strftime('%H:%M:%S')}] D={d} N={n} {variant}: {msg}", file=sys.stderr, flush=True)
                 if rec.get("timeout") or rec.get("over_limit"):
                     stop = f"previous size took > {a.limit:.0f} s"
     print(f"Scaling of fokkerplanck ({platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}); one fresh process per configuration, median of "
-          f"{a.repeats} where build + solve < {a.cheap:.0f} s; 'solve' = fp.stationary (re-assembles).\n")
+          f"{a.repeats} where build + solve < {a.cheap:.0f} s; 'solve' = fp.stationary (re-assembles); "
+          f"BLAS threads: {BLAS_THREADS or 'environment default'}; skip limit {a.limit:.0f} s).\n")
     print(table(results))
     if a.json:
         with open(a.json, "w") as fh:
