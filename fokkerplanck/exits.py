@@ -269,7 +269,12 @@ def _inverse_iteration(solve: Any, v: np.ndarray, maxiter: int, tol: float = 1e-
     v = v / v.sum()
     for _ in range(maxiter):
         w = np.maximum(solve(v), 0.0)
-        w = w / w.sum()
+        total = float(w.sum())
+        if not (math.isfinite(total) and total > 0):
+            raise ConvergenceError(
+                "quasi_stationary: inverse iteration overflowed: the mean exit time exceeds "
+                "1e300 (escape is too slow for double precision). Lower the barrier or raise the noise.")
+        w = w / total
         change = float(np.abs(w - v).sum())
         v = w
         if change < tol:
@@ -399,10 +404,17 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     A = fl.matrix
     n = grid.size
     if grid.ndim == 1 and fl.forward is not None:
-        # componentwise-accurate inverse iteration (1-D spectra are real and separated)
+        # start from the eigensolver's vector (good in norm even when eigenvalues cluster),
+        # then polish by componentwise-accurate inverse iteration
+        try:
+            v0 = np.abs(_principal_vector(A, tol))
+        except (ConvergenceError, RuntimeError, ValueError, np.linalg.LinAlgError):
+            v0 = np.ones(n)
+        if not (np.all(np.isfinite(v0)) and v0.sum() > 0):
+            v0 = np.ones(n)
         try:
             chain = _Chain(fl)
-            q = _inverse_iteration(chain.forward, np.ones(n), 2000)
+            q = _inverse_iteration(chain.forward, v0, 2000)
         except (ZeroDivisionError, OverflowError):
             raise ConvergenceError(
                 "quasi_stationary: the rates underflow; escape is too slow to resolve in "
@@ -443,6 +455,21 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     lu = _lu(A, "quasi_stationary") if n <= DENSE_SIZE else lu
     q = _inverse_iteration(lambda w: -lu.solve(w), q, 50)
     return _finish_qsd(fl, A, q, method)
+
+
+def _principal_vector(A: sp.spmatrix, tol: float) -> np.ndarray:
+    """Eigenvector of the eigenvalue nearest 0 (dense or shift-invert ARPACK), real."""
+    n = A.shape[0]
+    if n <= DENSE_SIZE:
+        vals, vecs = np.linalg.eig(A.toarray())
+        v = vecs[:, int(np.argmax(vals.real))]
+    else:
+        lu = _lu(A, "quasi_stationary")
+        op = spla.LinearOperator((n, n), matvec=lu.solve, dtype=float)
+        v = spla.eigs(A, k=1, sigma=0.0, OPinv=op, which="LM", v0=np.ones(n), tol=tol,
+                      maxiter=max(1000, 10 * n))[1][:, 0]
+    v = v * np.exp(-1j * np.angle(v[np.argmax(np.abs(v))]))
+    return v.real
 
 
 def _finish_qsd(fl: Any, A: sp.spmatrix, q: np.ndarray, method: str) -> QuasiStationary:

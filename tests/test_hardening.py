@@ -205,3 +205,298 @@ def test_bad_input_gives_clear_error(call, exc, pattern):
     # the message names the argument (in backticks, as `name` or `name=...`) and is a sentence
     assert pattern in msg, msg
     assert len(msg) > 20, msg
+
+
+# ==================================================================== fuzzing
+# Every public call below may only raise the documented exceptions; warnings must be
+# FokkerPlanckWarning. The known offenders listed in XFAIL are kept out of the domains.
+ALLOWED = (ValueError, TypeError, fp.ConvergenceError)
+FUZZ_COUNT: dict[str, int] = {}
+FUZZ_OK: dict[str, int] = {}   # calls that returned (valid inputs reaching the numerics)
+
+JUNK = [None, "abc", [], {}, -1, 0, 1.5, np.nan, np.inf, -np.inf, [1, 2, 3], [[1, 2], [3, 4]],
+        np.zeros((2, 2, 2)), True, object()]
+junk = st.sampled_from(JUNK)
+real = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=64), st.integers(-5, 5))
+def fuzz(n: int):
+    return settings(max_examples=n, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+
+
+LAST_WARNINGS: list[str] = []
+
+
+def _call(name: str, fn: Callable[[], Any]) -> Any:
+    FUZZ_COUNT[name] = FUZZ_COUNT.get(name, 0) + 1
+    LAST_WARNINGS.clear()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            out = fn()
+            FUZZ_OK[name] = FUZZ_OK.get(name, 0) + 1
+        except ALLOWED:
+            out = None
+    for w in caught:
+        assert issubclass(w.category, fp.FokkerPlanckWarning), f"{name}: {w.category.__name__}: {w.message}"
+        LAST_WARNINGS.append(str(w.message))
+    return out
+
+
+pair = st.tuples(real, real)
+bounds_st = st.one_of(junk, st.lists(pair, min_size=0, max_size=5), pair)
+shape_st = st.one_of(st.sampled_from([None, "abc", [], 1.5, np.nan, -1, True, [1, 2, 3]]),
+                     st.integers(-3, 12), st.lists(st.integers(-1, 12), max_size=4),
+                     st.floats(0, 12, allow_nan=False))
+kind = st.sampled_from(["reflecting", "periodic", "absorbing", "sticky", "", None, 3])
+boundary_st = st.one_of(kind, st.lists(st.one_of(kind, st.tuples(kind, kind), st.lists(kind, max_size=3)), max_size=4),
+                        st.tuples(kind, kind), junk)
+
+
+@fuzz(400)
+@given(bounds_st, shape_st, boundary_st)
+def test_fuzz_grid(bounds, shape, boundary):
+    g = _call("Grid", lambda: fp.Grid(bounds, shape, boundary))
+    if g is not None:
+        assert g.size == math.prod(g.shape) and all(n >= 3 for n in g.shape)
+        for (lo, hi), c in zip(g.bounds, g.centers):
+            assert lo < c[0] and c[-1] < hi
+        assert g.integrate(np.ones(g.shape)) == pytest.approx(math.prod(hi - lo for lo, hi in g.bounds))
+
+
+def _args(data: Any, spec: dict[str, tuple[list, list]]) -> dict[str, Any]:
+    """Valid values for every argument except up to two, drawn from their bad values."""
+    broken = data.draw(st.sets(st.sampled_from(sorted(spec)), max_size=2), label="broken")
+    return {k: data.draw(st.sampled_from(bad if k in broken else good), label=k)
+            for k, (good, bad) in spec.items()}
+
+
+def _noise(d: int) -> tuple[list, list]:
+    M = np.random.default_rng(d).normal(size=(d, d))
+    good = [1.0, 0.3, np.full(d, 0.7), M @ M.T + 0.5 * np.eye(d),
+            lambda x: np.broadcast_to(np.eye(d), x.shape[:-1] + (d, d)),
+            lambda x: np.eye(d) * (1 + 0.5 * np.sin(x[..., :1, None]))]
+    bad = [0.0, -1.0, np.nan, np.inf, np.arange(d) * 1.0, M - 10, np.eye(d + 1), np.ones((2, 2, 2)),
+           [[1.0, 1.2], [1.2, 1.0]], lambda x: np.ones(x.shape[:-1]),
+           lambda x: -np.broadcast_to(np.eye(d), x.shape[:-1] + (d, d)), "abc", None]
+    return good, bad
+
+
+DRIFTS = ([None, lambda x: -x, lambda x: -(x**3) + x, lambda x: np.sin(x), lambda x: 0 * x + 0.5],
+          [lambda x: x[..., :1] if x.shape[-1] > 1 else x[..., 0], lambda x: np.full(x.shape, np.nan),
+           lambda x: np.zeros(x.shape[:-1]), 7, "drift"])
+
+
+def _grid_for(d: int, kinds: tuple, n: int) -> fp.Grid:
+    return fp.Grid([(-2.0, 2.0)] * d, n, boundary=list(kinds[:d]))
+
+
+kinds_st = st.tuples(*[st.sampled_from(["reflecting", "periodic", "absorbing", ("reflecting", "absorbing")])] * 3)
+
+
+@fuzz(300)
+@given(st.integers(1, 3), kinds_st, st.integers(3, 9), st.data())
+def test_fuzz_sde_generator_stationary(d, kinds, n, data):
+    noise_good, noise_bad = _noise(d)
+    a = _args(data, {
+        "drift": DRIFTS, "noise": (noise_good, noise_bad),
+        "noise_name": (["sigma", "cov"], ["sigma", "cov"]),
+        "convention": (["ito", "isothermal", "stratonovich"], ["bogus", None, 3]),
+        "ndim": ([None, d], [0, 1.5, d + 1, "2"]),
+        "scheme": (["sg", "upwind", "highorder"], ["central", None]),
+        "method": (["auto", "lu", "eigs"], ["bogus", "detailed_balance", 3]),
+    })
+    sde = _call("SDE", lambda: fp.SDE(drift=a["drift"], **{a["noise_name"]: a["noise"]},
+                                      convention=a["convention"], ndim=a["ndim"]))
+    if sde is None:
+        return
+    grid = _grid_for(d, kinds, n)
+    A = _call("generator", lambda: fp.generator(sde, grid, scheme=a["scheme"]))
+    if A is not None:
+        assert A.shape == (grid.size, grid.size)
+        assert np.all(np.isfinite(A.data))
+        if a["scheme"] != "highorder":
+            colsum = np.asarray(A.sum(axis=0)).ravel()
+            assert colsum.max() <= 1e-9 * max(1.0, abs(A.diagonal()).max())
+    res = _call("stationary", lambda: fp.stationary(sde, grid, method=a["method"], scheme=a["scheme"]))
+    if res is not None:
+        p = res.density
+        assert np.all(np.isfinite(p)) and p.min() >= 0
+        assert grid.integrate(p) == pytest.approx(1.0, abs=1e-9)
+
+
+GP = fp.Grid([(-3, 3)], 30, boundary="periodic")
+GAB = fp.Grid([(-3, 3)], 30, boundary="absorbing")
+EVOLVE = {
+    "sde": ([OU, TD, fp.brownian(1.0)], [OU2, "sde", None]),
+    "grid": ([G1, GAB, GP], [G2, "grid", None]),
+    "p0": ([P1, np.ones(G1.shape), P1.tolist(), P1 - 1e-14], [P1[:-1], -P1, np.zeros(G1.shape),
+           np.where(P1 > 0.3, np.nan, P1), np.where(P1 > 0.3, np.inf, P1), "abc", None, P1.reshape(-1, 1)]),
+    "t_eval": ([[0, 1], [0.0, 0.1, 0.2], [1.0], [0, 1e-12], np.linspace(0, 1, 7), 2.0],
+               [[], [1, 0.5], [0, np.nan], [-1, 1], "abc", [[0, 1]], [0, 0]]),
+    "method": (["auto", "backward_euler", "tr-bdf2", "expm"], ["rk4", None, 3]),
+    "dt": ([None, 0.1, 0.02, 1e9], [0, -1, np.nan, "a"]),
+    "rtol": ([1e-4, 1e-2], [0, -1, np.nan, "x"]),
+}
+
+
+@fuzz(150)
+@given(st.data())
+def test_fuzz_evolve(data):
+    a = _args(data, EVOLVE)
+    ev = _call("evolve", lambda: fp.evolve(a["sde"], a["grid"], a["p0"], a["t_eval"], method=a["method"],
+                                           dt=a["dt"], rtol=a["rtol"], max_steps=500))
+    if ev is not None:
+        assert np.all(np.isfinite(ev.density))
+        if ev.density.min() < -1e-9 * ev.density.max():
+            # documented: TR-BDF2 with long steps may undershoot, and says so
+            assert ev.method == "tr-bdf2" and any("negative" in w for w in LAST_WARNINGS), LAST_WARNINGS
+        assert np.all(np.diff(ev.mass) <= 1e-9 * ev.mass[0])
+
+
+SIMULATE = {
+    "sde": ([OU, TD, fp.brownian(1.0)], [OU2, "sde"]),
+    "x0": ([np.zeros((20, 1)), [[0.0]], np.linspace(-1, 1, 20)[:, None]],
+           [np.zeros((20, 2)), np.zeros(20), np.full((20, 1), np.nan), np.full((20, 1), 9.0), np.zeros((0, 1)),
+            "abc", None, np.zeros((3, 1, 1))]),
+    "t_end": ([1.0, 0.05], [0, -1, np.nan, np.inf, "a"]),
+    "dt": ([0.01, 0.05], [2.0, 0, -0.1, np.nan, "a"]),
+    "grid": ([None, G1, GA, GP], ["grid", G2]),
+    "rng": ([0, 1, None, np.random.default_rng(3)], [-1, "seed", 1.5]),
+    "save_at": ([None, [0.5], [0.25, 0.5]], [[2.0], [-1], "a"]),
+    "chunk_size": ([2**15, 7], [0, -1, 1.5]),
+}
+
+
+@fuzz(150)
+@given(st.data())
+def test_fuzz_simulate(data):
+    a = _args(data, SIMULATE)
+    if a["rng"] == "seed":   # known: numpy's message does not name `rng` (XFAIL simulate-rng-string)
+        a["rng"] = 0
+    save_at = a["save_at"]
+    if isinstance(save_at, list) and isinstance(a["t_end"], float) and save_at and max(save_at) > a["t_end"]:
+        save_at = None
+    pt = _call("simulate", lambda: fp.simulate(a["sde"], a["x0"], a["t_end"], dt=a["dt"], grid=a["grid"],
+                                               rng=a["rng"], save_at=save_at, chunk_size=a["chunk_size"]))
+    if pt is not None:
+        alive = pt.alive
+        assert np.all(np.isfinite(pt.x[alive])) and np.all(np.isnan(pt.x[~alive]))
+
+
+COMPARE = {
+    "density": ([P1, P1 / 2, _res1], [3 * P1, -P1, np.zeros(G1.shape), np.where(P1 > 0.3, np.nan, P1), P1[:-1],
+                                     None]),
+    "particles": ([np.zeros((50, 1)), np.random.default_rng(0).normal(size=(200, 1)), np.full((5, 1), np.nan),
+                   np.full((5, 1), 1e300), [[0.0], [1.0]]], [np.zeros(50), np.zeros((0, 1)), np.zeros((5, 2)), None]),
+    "alpha": ([0.01, 0.5], [0, 1, 2, -1, np.nan, "a"]),
+    "grid": ([G1], [G2, "grid"]),
+}
+
+
+@fuzz(120)
+@given(st.data())
+def test_fuzz_compare(data):
+    a = _args(data, COMPARE)
+    dens = a["density"]() if callable(a["density"]) else a["density"]
+    grid = None if hasattr(dens, "grid") else a["grid"]
+    cmp = _call("compare", lambda: fp.compare(dens, a["particles"], grid=grid, alpha=a["alpha"]))
+    if cmp is not None:
+        assert 0 <= cmp.chi2_pvalue <= 1 and cmp.l1 >= 0 and math.isfinite(cmp.noise_floor)
+
+
+@fuzz(120)
+@given(st.integers(1, 2), kinds_st, st.integers(3, 12), st.data())
+def test_fuzz_exit_problems(d, kinds, n, data):
+    drift = data.draw(st.sampled_from([None, lambda x: -x, lambda x: 1.0 + 0 * x, lambda x: -(x**3) + x]))
+    sigma = data.draw(st.sampled_from([1.0, 0.2, 0.05]))
+    sde = fp.SDE(drift=drift, sigma=sigma, ndim=d)
+    grid = _grid_for(d, kinds, n)
+    tau = _call("exit_time", lambda: fp.exit_time(sde, grid))
+    q = _call("quasi_stationary", lambda: fp.quasi_stationary(sde, grid))
+    if tau is not None:
+        assert np.all(np.isfinite(tau)) and tau.min() >= 0
+    if q is not None:
+        assert q.rate > 0 and q.density.min() >= 0
+        if tau is not None:   # the exact identity <tau, q> = 1 / rate
+            assert grid.integrate(tau * q.density) == pytest.approx(1 / q.rate, rel=1e-6)
+
+
+# ============================================================== steep losses
+def _gibbs_log(loss: Callable, T: float, grid: fp.Grid) -> np.ndarray:
+    """Gibbs density at the centres, normalised, computed in log space (underflow to 0)."""
+    z = -(loss(grid.points()) - loss(grid.points()).min()) / T
+    p = np.exp(z)
+    return p / grid.integrate(p)
+
+
+@pytest.mark.parametrize("drop", [1e1, 1e2, 1e3, 1e4])
+def test_steep_loss_1d_exact_gibbs(drop):
+    # L = k x^2 / 2 on [-1, 1], 100 cells: the loss drop across the outermost cell is `drop` T
+    grid = fp.Grid([(-1, 1)], 100)
+    h = grid.spacing[0]
+    T = 1e-3
+    k = drop * T / (0.5 * (1.0 - (1.0 - h) ** 2))
+    loss = lambda x: 0.5 * k * x[..., 0] ** 2
+    exact = _gibbs_log(loss, T, grid)
+    for sde in (fp.langevin(loss, sigma=math.sqrt(2 * T)),              # exact loss differences
+                fp.SDE(drift=lambda x: -k * x, sigma=math.sqrt(2 * T))):  # Simpson (exact for linear drift)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", fp.FokkerPlanckWarning)   # the cell Peclet warning is expected
+            p = fp.stationary(sde, grid).density
+        assert np.all(np.isfinite(p)) and p.min() >= 0
+        assert grid.integrate(p) == pytest.approx(1.0, abs=1e-12)
+        assert grid.integrate(np.abs(p - exact)) < 1e-9
+        big = exact > 1e-200 * exact.max()
+        np.testing.assert_allclose(p[big], exact[big], rtol=1e-6)
+
+
+def test_steep_double_well_and_tilt_1d():
+    # barrier 1e3 T, tilted: all mass in the lower well, density finite and exact
+    T = 2.5e-4
+    loss = lambda x: x[..., 0] ** 4 / 4 - x[..., 0] ** 2 / 2 + 0.05 * x[..., 0]
+    grid = fp.Grid([(-1.6, 1.6)], 400)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
+        p = fp.stationary(fp.langevin(loss, sigma=math.sqrt(2 * T)), grid).density
+    exact = _gibbs_log(loss, T, grid)
+    assert grid.integrate(np.abs(p - exact)) < 1e-9
+    assert grid.integrate(p * (grid.centers[0] > 0)) < 1e-100
+
+
+@pytest.mark.filterwarnings("ignore::fokkerplanck.FokkerPlanckWarning")
+def test_steep_2d_full_covariance_stays_finite_and_concentrated():
+    # OU with H = 500 I, correlated noise: cell Peclet numbers in the hundreds
+    grid = fp.Grid([(-1, 1), (-1, 1)], (40, 40))
+    sde = fp.ornstein_uhlenbeck(500 * np.eye(2), 0.02 * np.array([[1.0, 0.6], [0.6, 1.0]]))
+    res = fp.stationary(sde, grid)
+    p = res.density
+    assert np.all(np.isfinite(p)) and p.min() >= 0
+    assert grid.integrate(p) == pytest.approx(1.0, abs=1e-12)
+    h = grid.spacing[0]
+    assert np.all(np.abs(res.mean()) < h)
+    x = grid.points()
+    near = np.all(np.abs(x) < 2 * h, axis=-1)
+    assert grid.integrate(p * near) > 0.99
+    ev = fp.evolve(sde, grid, fp.uniform(grid), [0, 1e-3, 1.0], method="backward_euler", dt=1e-3)
+    assert np.all(np.isfinite(ev.density)) and ev.density.min() >= 0
+    assert np.allclose(ev.mass, 1.0, rtol=1e-12)
+    assert grid.integrate(np.abs(ev.density[-1] - p)) < 1e-6
+
+
+def test_steep_exit_problems_give_clear_errors_not_garbage():
+    # a barrier of 1e4 T: the mean exit time (~e^10000) overflows float64
+    T = 2.5e-5
+    sde = fp.langevin(lambda x: x[..., 0] ** 4 / 4 - x[..., 0] ** 2 / 2, sigma=math.sqrt(2 * T),
+                      grad=lambda x: x**3 - x)
+    grid = fp.Grid([(-2, 1)], 300, boundary=[("reflecting", "absorbing")])
+    with pytest.raises(fp.ConvergenceError, match="overflow"):
+        fp.exit_time(sde, grid)
+    with pytest.raises(fp.ConvergenceError, match="double precision"):
+        fp.quasi_stationary(sde, grid)
+
+
+def test_fuzz_example_count():
+    # runs after the fuzz tests in file order; the count is reported in the docs
+    total = sum(FUZZ_COUNT.values())
+    print(f"fuzz calls per entry point: {FUZZ_COUNT}; total {total}; returned normally: {FUZZ_OK}")
+    if FUZZ_COUNT:
+        assert total >= 1000
