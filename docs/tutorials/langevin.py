@@ -65,10 +65,12 @@ print(f"posterior: method {post.method!r}, L1(stationary, Bayes) = {grid2.integr
 print(f"posterior mean (w, b) = {np.round(grid2.mean(post.density), 3)}, sd = "
       f"{np.round(np.sqrt(np.diag(grid2.cov(post.density))), 3)}")
 
-# Langevin particles, started from a Gaussian guess and run for three relaxation times
+# Langevin particles, started from the Gaussian with the posterior's mean and covariance
+# (a Laplace-like guess: it misses the skew) and run for three relaxation times
 gap = fp.spectral_gap(sde, grid2)
 t_end = 3 / gap
-x0 = rng.multivariate_normal([1.0, 0.0], np.eye(2) * 0.25, size=10_000)
+x0 = rng.multivariate_normal(grid2.mean(post.density), grid2.cov(post.density), size=10_000)
+x0 = x0[np.all((x0 > [-1.5, -3.0]) & (x0 < [8.0, 2.0]), axis=1)]  # inside the grid
 pt = fp.simulate(sde, x0, t_end=t_end, dt=0.05, grid=grid2, rng=2)
 cmp = fp.compare(post, pt)
 print(f"relaxation time 1/gap = {1 / gap:.1f}; particles after t = {t_end:.0f}: "
