@@ -27,6 +27,7 @@ from .sde import SDE
 from .models import brownian, gaussian_density, gibbs, heat_kernel, langevin, lyapunov, ornstein_uhlenbeck
 from .operator import SCHEMES, Fluxes, fluxes, generator
 from .stationary import StationaryResult, stationary
+from .stationary import residual as stationary_residual
 from .spectral import modes, spectral_gap
 from .evolve import Evolution, evolve
 from .initial import gaussian, point_mass, uniform
@@ -63,7 +64,7 @@ _LAZY = {
 }
 _SUBMODULES = {"plotting", "testing", "models", "operator", "cli", "sgd", "io"}
 
-__all__ = ["ConvergenceError", "FokkerPlanckWarning", "Grid", "SDE", *_LAZY]
+__all__ = ["ConvergenceError", "FokkerPlanckWarning", "Grid", "SDE", "stationary_residual", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

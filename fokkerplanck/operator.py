@@ -251,21 +251,27 @@ def _diffusion_at(sde: SDE, x: np.ndarray, t: float | None) -> np.ndarray:
     return 0.5 * sde.cov(x, t)
 
 
-def _decomposition(sde: SDE, grid: Grid, t: float | None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Offsets (K, d) and, for constant noise, weights (K,) of ``D`` in index space."""
+def _decomposition(sde: SDE, grid: Grid, t: float | None
+                   ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """Stencil offsets ``(K, d)`` of ``D`` in index space and their weights.
+
+    Returns ``(offsets, constant_weights (K,), centre_weights (K, size))``: the
+    first weights for constant noise, the second (the decomposition at every cell
+    centre) for state-dependent noise; the other is ``None``.
+    """
     d = grid.ndim
     h = np.asarray(grid.spacing)
     if sde.noise_is_constant:
         D = _diffusion_at(sde, np.zeros(d), t)
         Dt = D / np.outer(h, h)
         if np.all(D == np.diag(np.diag(D))):
-            return np.eye(d, dtype=np.int64), np.diag(Dt).copy()
+            return np.eye(d, dtype=np.int64), np.diag(Dt).copy(), None
         if d > 3:
             raise ValueError("Full (non-diagonal) covariance is supported up to 3 dimensions.")
         e, w = selling(Dt)
         keep = w > 0
-        return e[keep], w[keep]
-    # state-dependent: check SPD at every centre, then the union of offsets
+        return e[keep], w[keep], None
+    # state-dependent: check SPD at every centre, then decompose there
     x = grid.points().reshape(-1, d)
     D = _diffusion_at(sde, x, t)
     lam = np.linalg.eigvalsh(D)
@@ -276,15 +282,16 @@ def _decomposition(sde: SDE, grid: Grid, t: float | None) -> tuple[np.ndarray, n
             f"The noise covariance is not positive definite at x = {x[i].tolist()} "
             f"(eigenvalues {(2 * lam[i]).tolist()}); every direction needs some noise."
         )
-    off = D - np.einsum("pii->pi", D)[..., None] * np.eye(d)
+    Dt = D / np.outer(h, h)
+    off = Dt - np.einsum("pii->pi", Dt)[..., None] * np.eye(d)
     if not np.any(off):
-        return np.eye(d, dtype=np.int64), None
+        return np.eye(d, dtype=np.int64), None, np.einsum("pii->ip", Dt).copy()
     if d > 3:
         raise ValueError("Full (non-diagonal) covariance is supported up to 3 dimensions.")
-    e, w = selling(D / np.outer(h, h))
-    used = e[w > 0]
-    offsets = np.unique(np.vstack([used, np.eye(d, dtype=np.int64)]), axis=0)
-    return offsets, None
+    e, w = selling(Dt)
+    offsets = np.unique(np.vstack([e[w > 0], np.eye(d, dtype=np.int64)]), axis=0)
+    centre = np.stack([(w * (np.all(e == o, axis=-1) | np.all(e == -o, axis=-1))).sum(-1) for o in offsets])
+    return offsets, None, centre
 
 
 def _edge_weights(sde: SDE, grid: Grid, offset: np.ndarray, xm: np.ndarray, t: float | None) -> np.ndarray:
@@ -311,8 +318,9 @@ class _Potential:
     ``(L_j - L_i) / D_kk`` and only the remaining drift is integrated.
     """
 
-    def __init__(self, sde: SDE, grid: Grid, exact_loss: bool, Dinv: np.ndarray | None, t: float | None):
-        self.sde, self.exact_loss, self.Dinv, self.t = sde, exact_loss, Dinv, t
+    def __init__(self, sde: SDE, grid: Grid, exact_loss: bool, Dinv: np.ndarray | None, t: float | None,
+                 ito_form: bool = False):
+        self.sde, self.exact_loss, self.Dinv, self.t, self.ito_form = sde, exact_loss, Dinv, t, ito_form
         self.xc = grid.points().reshape(-1, grid.ndim)
         self.integrate = not (exact_loss and not sde.has_extra_drift)
         self.gc = self.g(self.xc) if self.integrate else None
@@ -320,7 +328,12 @@ class _Potential:
 
     def g(self, x: np.ndarray) -> np.ndarray:
         sde, t = self.sde, self.t
-        b = sde.extra_drift(x, t) if self.exact_loss else sde.flux_drift(x, t)
+        if self.exact_loss:
+            b = sde.extra_drift(x, t)
+        elif self.ito_form:  # J = mu_ito p - div(D p): no derivative of D is needed
+            b = sde.ito_drift(x, t)
+        else:  # J = b p - D grad p
+            b = sde.flux_drift(x, t)
         if self.Dinv is not None:
             return b @ self.Dinv.T
         return np.linalg.solve(_diffusion_at(sde, x, t), b[..., None])[..., 0]
@@ -360,13 +373,18 @@ class _Potential:
 def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
     d = grid.ndim
     h = np.asarray(grid.spacing)
-    offsets, const_w = _decomposition(sde, grid, t)
+    offsets, const_w, centre_w = _decomposition(sde, grid, t)
     constant = sde.noise_is_constant
+    # Ito and Stratonovich with state-dependent noise: the flux mu_ito p - div(D p) with
+    # D = sum_e w_e delta_e delta_e^T is sum_e delta_e [a_e w_e p - (delta_e . grad)(w_e p)]:
+    # Scharfetter-Gummel acts on u = w_e p, weights at the cell centres. Isothermal keeps
+    # the current form b p - D grad p (b = mu) with weights at the edge midpoints.
+    ito_form = centre_w is not None and sde.convention != "isothermal"
     Dinv = np.linalg.inv(_diffusion_at(sde, np.zeros(d), t)) if constant else None
     diagonal = constant and np.all(Dinv == np.diag(np.diag(Dinv)))
     exact_loss = sde.has_loss and diagonal and scheme == "sg"
     weight_fn = _upwind_pair if scheme == "upwind" else bernoulli_pair
-    potential = _Potential(sde, grid, exact_loss, Dinv, t)
+    potential = _Potential(sde, grid, exact_loss, Dinv, t, ito_form)
     tails, heads, deltas, fwd, bwd, dpsis, segments = [], [], [], [], [], [], []
     longest = int(np.abs(offsets).max())
     for k, e in enumerate(offsets):
@@ -374,7 +392,11 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
         if tail.size == 0:
             continue
         delta = np.broadcast_to(e * h, x.shape)
-        w = const_w[k] if const_w is not None else _edge_weights(sde, grid, e, x + 0.5 * delta, t)
+        if ito_form:
+            w_tail, w_head = centre_w[k][tail], centre_w[k][head]
+            w = np.maximum(w_tail, w_head)
+        else:
+            w = const_w[k] if const_w is not None else _edge_weights(sde, grid, e, x + 0.5 * delta, t)
         z = potential.edges(tail, head, x, delta, wrap)
         keep = w > 0
         if keep.all():
@@ -383,9 +405,17 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
             segments.append((tuple(int(v) for v in e), start, start + tail.size, shape))
         else:
             tail, head, x, delta, z, w = tail[keep], head[keep], x[keep], delta[keep], z[keep], w[keep]
-        tails.append(tail), heads.append(head), deltas.append(delta), dpsis.append(z)
+            if ito_form:
+                w_tail, w_head = w_tail[keep], w_head[keep]
+        tails.append(tail), heads.append(head), deltas.append(delta)
         bz, bmz = weight_fn(z)
-        fwd.append(w * bz), bwd.append(w * bmz)
+        if ito_form:
+            fwd.append(w_tail * bz), bwd.append(w_head * bmz)
+            with np.errstate(divide="ignore", invalid="ignore"):  # one-way edges: nan
+                dpsis.append(np.where((w_tail > 0) & (w_head > 0), z + np.log(w_head / w_tail), np.nan))
+        else:
+            fwd.append(w * bz), bwd.append(w * bmz)
+            dpsis.append(z)
     # absorbing walls: half-edges from the boundary cells to the wall (p = 0 there)
     for k in range(d):
         for side, kind in zip((-1, 1), grid.boundary[k]):
@@ -404,6 +434,8 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
             delta = np.broadcast_to(e * h, x.shape)
             if constant:
                 w = np.full(len(x), _diffusion_at(sde, np.zeros(d), t)[k, k] / h[k] ** 2)
+            elif ito_form:
+                w = centre_w[int(np.flatnonzero(np.all(offsets == np.abs(e), axis=1))[0])][tail]
             else:
                 w = _diffusion_at(sde, x + 0.25 * delta, t)[:, k, k] / h[k] ** 2
             z = potential.half_edges(x, delta)

@@ -291,22 +291,27 @@ def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, m
     neg = p < 0
     worst = -p[neg].min() / pmax if neg.any() else 0.0
     monotone = fl.scheme != "highorder"
-    limit = max(1e3 * tol, 1e-9) if monotone else 1e-3
     if worst > 0:
         notes.append(f"clipped negatives down to {worst:.1e} of the maximum")
     p = np.where(neg, 0.0, p)
     p = p / (p.sum() * grid.cell_volume)
     r = residual(A, p)
-    ok = worst <= limit and r <= max(100 * tol, 1e-9)
+    # A monotone scheme has a positive null vector (Perron-Frobenius): its negatives are
+    # round-off, amplified by the conditioning of metastable problems. They are harmless
+    # exactly when clipping them keeps the residual small. The high-order scheme can
+    # undershoot for real; beyond 1e-3 of the maximum that is an error.
+    bound = max(100 * tol, 1e-9)
+    ok = r <= bound and (monotone or worst <= 1e-3)
     msg = "; ".join(notes) if notes else "converged"
     res = StationaryResult(p.reshape(grid.shape), grid, sde, r, method, ok,
                            msg if ok else f"residual {r:.2e}, negatives {worst:.1e}: " + msg,
                            fl.scheme, iterations, seconds, fl)
-    if worst > limit:
+    if not ok:
         raise ConvergenceError(
-            f"stationary ({method}): the null vector has negative values down to {worst:.1e} of "
-            f"its maximum, more than round-off ({limit:.0e})"
-            + ("; the high-order scheme is not monotone: use scheme='sg' here." if not monotone else "."),
+            f"stationary ({method}): residual {r:.1e} (bound {bound:.0e}) with negatives down to "
+            f"{worst:.1e} of the maximum"
+            + ("; the high-order scheme is not monotone: use scheme='sg' here." if not monotone
+               else "; try method='lu' or a finer grid."),
             res,
         )
     _warn_walls(res.density, grid)
@@ -329,7 +334,8 @@ def _warn_peclet(fl: Fluxes, p: np.ndarray, floor: float = 1e-6) -> None:
     big = np.maximum(flat[fl.tail[inner]], flat[fl.head[inner]]) > floor * flat.max()
     if not big.any():
         return
-    worst = float(np.abs(fl.dpsi[inner][big]).max())
+    z = np.abs(fl.dpsi[inner][big])
+    worst = float(np.nanmax(z)) if np.isfinite(z).any() else 0.0
     if worst > PECLET_LIMIT:
         warnings.warn(
             f"The cell Peclet number |Delta psi| reaches {worst:.1f} where the density is "

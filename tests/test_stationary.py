@@ -44,17 +44,27 @@ def polynomial_losses(draw):
     return d, loss, draw(st.floats(0.3, 1.5))
 
 
-@settings(max_examples=25)
+@settings(max_examples=60)
 @given(polynomial_losses())
 def test_exact_gibbs_for_polynomial_losses(problem):
     d, loss, sigma = problem
     grid = fp.Grid(bounds=[(-2.0, 2.5), (-2.2, 1.9)][:d], shape=(41, 37)[:d])
     exact = fp.gibbs(loss, sigma**2 / 2, grid)
+    sde = fp.langevin(loss, sigma)
+    # the Gibbs values at the centres are the exact null vector of the matrix ...
+    assert fp.stationary_residual(fp.generator(sde, grid), exact) < 1e-13
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
-        for method in ("auto", "lu"):
-            p = fp.stationary(fp.langevin(loss, sigma), grid, method=method).density
-            np.testing.assert_allclose(p, exact, rtol=1e-12 if method == "auto" else 1e-9, atol=0)
+        # ... found to round-off without a solve, and by LU up to its conditioning
+        np.testing.assert_allclose(fp.stationary(sde, grid).density, exact, rtol=1e-12, atol=0)
+        res = fp.stationary(sde, grid, method="lu")
+        assert res.success and res.residual < 1e-13
+        # Deep wells at low temperature have a spectral gap below round-off (measured
+        # 1e-15): the wells are numerically disconnected, the null space is numerically
+        # two-dimensional, and any solver's mix of the wells is arbitrary. Only the
+        # detailed-balance path (above) is exact there; compare LU where it is well posed.
+        if fp.spectral_gap(sde, grid) > 1e-6:
+            assert grid.integrate(np.abs(res.density - exact)) < 1e-7
 
 
 def test_double_well_second_moment_and_spectral_gap():
