@@ -208,6 +208,14 @@ def density(
                 fig.colorbar(im, ax=a, label="log10 density")
                 a.set_xlabel("x")
                 a.set_ylabel("y")
+            elif p.min() < 0:
+                # a signed field (a difference of densities, a mode): diverging colours
+                v = float(np.abs(p).max()) or 1.0
+                im = a.imshow(p.T, origin="lower", extent=_extent(grid), aspect="auto", cmap="RdBu_r",
+                              vmin=-v, vmax=v, interpolation="nearest")
+                fig.colorbar(im, ax=a, label=label, fraction=0.046, pad=0.03)
+                a.set_xlabel("x")
+                a.set_ylabel("y")
             else:
                 _heatmap(a, p, grid)
             if e is not None and np.ptp(e) > 0:
@@ -477,6 +485,13 @@ def evolution(
                     a.plot(grid.centers[0], e, "k--", lw=1.0, label="exact")
                 a.set_title(f"t = {ev.t[i]:.3g}", fontsize=9)
                 a.set_xlabel("x")
+            # zoom to where any of the drawn densities has mass
+            big = np.flatnonzero((dens[times] > 1e-4 * dens[times].max(axis=1, keepdims=True)).any(axis=0))
+            if big.size:
+                e0, e1 = grid.edges[0][big[0]], grid.edges[0][big[-1] + 1]
+                pad = 0.05 * (e1 - e0)
+                for a in axs:
+                    a.set_xlim(max(e0 - pad, grid.bounds[0][0]), min(e1 + pad, grid.bounds[0][1]))
             axs[0].legend(fontsize=8)
         elif grid.ndim == 2:
             rows = 2 if snaps is not None else 1
@@ -569,8 +584,14 @@ def convergence(
             i0 = int(np.flatnonzero(ok)[0])
             for q in orders:
                 a.loglog(n, ref[i0] * (n / n[i0]) ** (-float(q)), ":", color="0.4", lw=1.0)
-                a.annotate(f"N^-{q:g}", (n[-1], ref[i0] * (n[-1] / n[i0]) ** (-float(q))),
-                           fontsize=8, color="0.3")
+                j = max(len(n) - 2, 0)
+                a.annotate(f"N^-{q:g}", (n[j], ref[i0] * (n[j] / n[i0]) ** (-float(q))),
+                           textcoords="offset points", xytext=(0, 4), fontsize=8, color="0.3")
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    a.xaxis.set_major_locator(FixedLocator(n))
+    a.xaxis.set_minor_locator(NullLocator())
+    a.set_xticklabels([f"{v:g}" for v in n])
     a.set_xlabel(xlabel)
     a.set_ylabel(ylabel)
     a.legend(fontsize=8)
