@@ -11,7 +11,9 @@ Four answers side by side, over temperatures ``T``:
   relative error is ``O(T)``: Laplace's method gives ``1 / (k tau) = 1 - 1.5 T + O(T^2)``
   (``3T/4`` from the well and from the barrier);
 * Euler–Maruyama exit times of particles started at ``x = -1`` (``fp.simulate`` with the
-  absorbing grid).
+  absorbing grid);
+* the slowest relaxation modes of the same well with reflecting walls on ``[-3, 3]``
+  (``fp.modes``): the spectral gap is the inter-well relaxation rate ``~ 2 k``.
 
 Run standalone: ``python -m validation.exit_cases [--quick]``.
 """
@@ -79,6 +81,7 @@ def case_exit_time(quick: bool = False) -> dict[str, Any]:
     n = 400 if quick else 1600
     grid = fp.Grid([(A, B)], n, boundary=[("reflecting", "absorbing")])
     x = grid.centers[0]
+    grid_sym = fp.Grid([(-3.0, 3.0)], 300 if quick else 600)
     rows = []
     for T in temps:
         sde = _sde(T)
@@ -89,7 +92,10 @@ def case_exit_time(quick: bool = False) -> dict[str, Any]:
         ex = exact_mfpt(-1.0, T)
         g = float(np.interp(-1.0, x, tau))
         k = kramers_rate(T)
-        rows.append(dict(T=T, exact=ex, grid=g, grid_rel=g / ex - 1, qsd_time=q.mean_exit_time,
+        # relaxation between the wells (reflecting on [-3, 3]): spectral gap ~ k_LR + k_RL = 2 k
+        gap = fp.spectral_gap(sde, grid_sym)
+        rows.append(dict(T=T, exact=ex, grid=g, grid_rel=g / ex - 1, qsd_time=q.mean_exit_time, gap=gap,
+                         gap_over_2_over_mfpt=gap * ex / 2,
                          qsd_rel=q.mean_exit_time / ex - 1, kramers_time=1 / k,
                          kramers_rel=1 / (k * ex) - 1, seconds=solve, tau=tau, qsd=q.density))
 
@@ -114,7 +120,7 @@ def case_exit_time(quick: bool = False) -> dict[str, Any]:
 
     # ---- figure
     plt = _plt()
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.4))
     ax = axes[0]
     ax.semilogy(x, tau_prof, "C0-", label=f"grid tau(x), T={T_prof}")
     ax.semilogy(probes, exact_prof, "ko", ms=4, label="exact double integral")
@@ -136,6 +142,8 @@ def case_exit_time(quick: bool = False) -> dict[str, Any]:
     ax.semilogy(invT, [1 / r["qsd_time"] for r in rows], "C2+", ms=9, label="quasi-stationary rate")
     tt = np.linspace(invT.min(), invT.max(), 100)
     ax.semilogy(tt, [kramers_rate(1 / s) for s in tt], "C3-", lw=1, label="Kramers")
+    ax.semilogy(invT, [r["gap"] / 2 for r in rows], "C4^", ms=5, mfc="none",
+                label="spectral gap / 2 (reflecting [-3, 3])")
     ax.set_xlabel("1 / T")
     ax.set_ylabel("escape rate")
     ax.set_title("Arrhenius plot", fontsize=10)
@@ -149,23 +157,36 @@ def case_exit_time(quick: bool = False) -> dict[str, Any]:
     ax.set_xlabel("T")
     ax.set_title("Kramers' relative error is O(T)", fontsize=10)
     ax.legend(fontsize=7)
+    ax = axes[3]
+    T_m = 0.1
+    m = fp.modes(_sde(T_m), grid_sym, k=3)
+    xs = grid_sym.centers[0]
+    for j in range(3):
+        ax.plot(xs, m.modes[j], f"C{j}-", lw=1.2, label=f"mode {j + 1}: rate {m.rates[j]:.4g}")
+    ax.axhline(0, color="0.6", lw=0.5)
+    ax.set_xlabel("x")
+    ax.set_title(f"Slowest relaxation modes, T={T_m} (fp.modes)", fontsize=10)
+    ax.legend(fontsize=7)
     fig.tight_layout()
 
     low = [r for r in rows if r["T"] <= 0.05]
     grid_rel = max(abs(r["grid_rel"]) for r in rows)
     kramers_ok = all(abs(r["kramers_rel"] + 1.5 * r["T"]) < 10 * r["T"] ** 2 for r in low)
     coldest = min(rows, key=lambda r: r["T"])
-    passed = bool(grid_rel < (2e-3 if quick else 2e-4) and prof_rel < (2e-3 if quick else 2e-4)
+    gap_ok = abs(m.rates[0] / 3.354529e-2 - 1) < (1e-3 if quick else 1e-4)   # design reference
+    passed = bool(gap_ok and grid_rel < (2e-3 if quick else 2e-4) and prof_rel < (2e-3 if quick else 2e-4)
                   and kramers_ok and abs(z) < 4 and censored == 0
                   and abs(coldest["qsd_rel"]) < 2e-3)
     out: dict[str, Any] = {}
     for r in rows:
-        for key in ("exact", "grid", "grid_rel", "qsd_time", "qsd_rel", "kramers_time", "kramers_rel"):
+        for key in ("exact", "grid", "grid_rel", "qsd_time", "qsd_rel", "kramers_time", "kramers_rel", "gap",
+                    "gap_over_2_over_mfpt"):
             out[f"{key}@T={r['T']}"] = float(r[key])
     out.update(
         cells=n, grid_max_rel_error=grid_rel, profile_max_rel_error_T0_1=prof_rel,
         particle_mean_exit=pm, particle_se=pse, particle_exact=ex_p, particle_z=float(z),
         particle_censored=censored, kramers_within_asymptotic_error=kramers_ok,
+        spectral_gap_T0_1=float(m.rates[0]), spectral_gap_reference_T0_1=3.354529e-2,
         kramers_rel_coldest=float(coldest["kramers_rel"]), qsd_rel_coldest=float(coldest["qsd_rel"]),
         passed=passed, seconds=time.perf_counter() - t0,
         summary=(
