@@ -83,6 +83,9 @@ def test_loaded_result_still_works_with_the_rest_of_the_api(tmp_path, stationary
     np.testing.assert_array_equal(back.mean(), stationary_2d.mean())
     pt = fp.simulate(stationary_2d.sde, np.zeros((200, 2)), 0.5, dt=0.01, grid=back.grid, rng=0)
     assert fp.compare(back, pt).n == 200
+    # what needs the operator says so
+    with pytest.raises(ValueError, match="fp.load"):
+        fp.entropy_production(back)
 
 
 def test_save_load_bad_input(tmp_path):
