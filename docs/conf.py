@@ -69,7 +69,7 @@ numpydoc_xref_param_type = False
 numpydoc_validation_checks: set[str] = set()
 
 # -- plot directive ----------------------------------------------------------------
-plot_basedir = ""                   # file names relative to the page
+plot_basedir = str(HERE)            # file names relative to docs/
 plot_include_source = False
 plot_html_show_source_link = False
 plot_html_show_formats = False
@@ -94,8 +94,9 @@ SECTIONS = [
      "The SGD SDE from a loss or from data, real minibatch SGD, exact quadratic references."),
     ("The generator", ["operator"],
      "The conservative finite-volume matrix ``A`` with ``dp/dt = A p`` and its edge fluxes."),
-    ("Stationary densities and the spectrum", ["stationary", "spectral"],
-     "The null vector of ``A``; relaxation rates and slow modes."),
+    ("Stationary densities and the spectrum", ["stationary", "spectral", "extrapolate"],
+     "The null vector of ``A``; relaxation rates and slow modes; Richardson extrapolation "
+     "across grids."),
     ("Time evolution", ["evolve", "initial"],
      "Densities over time and initial densities."),
     ("Particles and comparison", ["particles", "compare"],
@@ -133,6 +134,20 @@ def _module_of(name: str) -> str:
     return getattr(obj, "__module__", "fokkerplanck")
 
 
+def _target(name: str) -> str:
+    """The dotted path autosummary documents ``fp.<name>`` under.
+
+    Normally ``<defining module>.<name>``; an alias (``stationary_residual`` is
+    ``stationary.residual``) is documented as ``fokkerplanck.<name>`` itself.
+    """
+    obj = getattr(fokkerplanck, name)  # before importing the module: see fokkerplanck.sweep
+    modname = _module_of(name)
+    importlib.import_module(modname)
+    if getattr(sys.modules[modname], name, None) is obj:
+        return f"{modname}.{name}"
+    return f"fokkerplanck.{name}"
+
+
 def _try_import(modname: str):
     try:
         return importlib.import_module(modname)
@@ -147,7 +162,10 @@ def _autosummary(entries: list[str]) -> list[str]:
 
 
 def _is_data(modname: str, name: str) -> bool:
-    obj = getattr(importlib.import_module(modname), name)
+    importlib.import_module(modname)
+    obj = getattr(sys.modules[modname], name, None)
+    if obj is None:  # an alias defined in the package namespace
+        obj = getattr(fokkerplanck, name)
     return not (callable(obj) or isinstance(obj, type))
 
 
@@ -176,7 +194,7 @@ def write_api(app=None) -> None:
                     data_lines += [f".. autodata:: {full}.{name}", "   :no-value:", ""]
                     done.add(name)
                     continue
-                entries.append(f"{full}.{name}")
+                entries.append(_target(name))
                 done.add(name)
         if not entries:
             continue
@@ -187,11 +205,10 @@ def write_api(app=None) -> None:
     rest = [n for n in public if n not in done]
     if rest:
         lines += ["Other names", "-----------", ""]
-        lines += _autosummary([f"{_module_of(n)}.{n}" for n in rest])
+        lines += _autosummary([_target(n) for n in rest])
     if data_lines:
         lines += ["Constants", "---------", ""] + data_lines
 
-    documented = {f"{_module_of(n)}.{n}" for n in public}
     lines += ["Submodules", "----------", ""]
     for modname, title in SUBMODULES:
         mod = _try_import(modname)
@@ -208,7 +225,6 @@ def write_api(app=None) -> None:
             lines += _autosummary(funcs)
         for n in consts:
             lines += [f".. autodata:: {modname}.{n}", "   :no-value:", ""]
-        documented.update(funcs)
     lines += ["Scheme internals", "----------------", "",
               "Building blocks of the generator, documented for readers of the numerics page.", ""]
     entries = []
@@ -280,7 +296,19 @@ def escape_star_in_types(app, what, name, obj, options, lines):
             lines[i] = _STAR.sub(r"\\*", line)
 
 
+#: links between Markdown pages whose target may not exist yet, and where to send them then
+LINK_FALLBACKS = {"validation.md": "validation-results.md"}
+
+
+def fallback_links(app, docname, source):
+    """Point ``[..](validation.md)`` at an existing page while the target is not written."""
+    for target, fallback in LINK_FALLBACKS.items():
+        if not (HERE / target).exists():
+            source[0] = source[0].replace(f"]({target})", f"]({fallback})")
+
+
 def setup(app):
+    app.connect("source-read", fallback_links)
     # before numpydoc's own handler (priority 500) turns the sections into reST
     app.connect("autodoc-process-docstring", escape_star_in_types, priority=400)
     return {"parallel_read_safe": True}

@@ -66,7 +66,7 @@ def test_every_tutorial_has_a_page_and_a_test():
     assert names == set(CHECKS), f"tutorial scripts {sorted(names)} vs checks {sorted(CHECKS)}"
     for name in names:
         page = (DOCS / "tutorials" / f"{name}.md").read_text()
-        assert f"{{plot}} {name}.py" in page and f"{{literalinclude}} {name}.py" in page
+        assert f".. plot:: tutorials/{name}.py" in page and f"{{literalinclude}} {name}.py" in page
         assert name in (DOCS / "tutorials" / "index.md").read_text()
 
 
@@ -142,9 +142,15 @@ def test_tutorial_runs_and_gives_the_numbers_on_its_page(path):
 
 # ------------------------------------------------------- inline examples of the pages
 def plot_blocks(page: Path) -> list[str]:
-    """Inline code of the ``{plot}`` directives of a MyST page (options stripped)."""
-    blocks = re.findall(r"```\{plot\}[ \t]*\n(.*?)```", page.read_text(), flags=re.S)
-    return ["\n".join(l for l in b.splitlines() if not l.startswith(":")) for b in blocks]
+    """Inline code of the ``.. plot::`` directives (inside ``{eval-rst}``) of a MyST page."""
+    blocks = re.findall(r"^\.\. plot::[ \t]*\n((?:[ \t]+.*\n|[ \t]*\n)+)", page.read_text(), flags=re.M)
+    out = []
+    for b in blocks:
+        lines = [l[3:] if l.startswith("   ") else l.strip() for l in b.splitlines()]
+        code = "\n".join(l for l in lines if not l.startswith(":")).strip()
+        if code and not code.startswith("```"):
+            out.append(code.split("```")[0])
+    return out
 
 
 PAGE_EXAMPLES = [(p, k, code) for p in sorted(DOCS.glob("*.md")) for k, code in enumerate(plot_blocks(p))]
