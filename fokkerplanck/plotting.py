@@ -234,6 +234,27 @@ def density(
 
 
 # ------------------------------------------------------------------ compare
+def _display_merge(p: np.ndarray, display_bins: int | None) -> int:
+    """How many adjacent 1-D cells to merge so ~``display_bins`` bins span the support."""
+    if display_bins == 0:
+        return 1
+    target = 100 if display_bins is None else int(display_bins)
+    big = np.flatnonzero(p > 1e-3 * p.max()) if p.max() > 0 else np.arange(p.size)
+    width = (big[-1] - big[0] + 1) if big.size else p.size
+    return max(1, int(round(width / max(target, 1))))
+
+
+def _coarsen(h: np.ndarray, edges: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Merge groups of ``k`` equal cells of a density histogram (a partial last group too)."""
+    if k <= 1:
+        return h, edges
+    n = h.size
+    starts = np.arange(0, n, k)
+    sums = np.add.reduceat(h, starts)
+    counts = np.diff(np.append(starts, n))
+    return sums / counts, np.append(edges[starts], edges[-1])
+
+
 def compare(
     res: Any,
     particles: Any,
@@ -241,6 +262,7 @@ def compare(
     *,
     grid: Grid | None = None,
     comparison: Any = None,
+    display_bins: int | None = None,
     ax: Any = None,
     title: str | None = None,
     filename: Any = None,
@@ -260,6 +282,10 @@ def compare(
     comparison : Comparison, optional
         A precomputed :func:`fokkerplanck.compare` result whose L1, noise floor and
         chi-square p-value are written on the figure; computed here if omitted.
+    display_bins : int, optional
+        1-D: about how many histogram bins to draw across the support of the density
+        (adjacent grid cells are merged for display only; the statistics use the grid's
+        cells). Default 100; ``0`` draws every cell.
     ax : Axes or sequence of Axes, optional
         1-D: one axes. 2-D: four axes (grid, particles, x marginal, y marginal).
         3-D and up: one per axis (marginals).
@@ -294,7 +320,10 @@ def compare(
         if grid.ndim == 1:
             fig, (a,) = _axes(ax, 1, panel=(6.4, 4.2))
             c = grid.centers[0]
-            a.stairs(hist, grid.edges[0], color="C1", lw=1.0, label=f"particles (n={len(x)})")
+            k = _display_merge(p, display_bins)
+            hk, ek = _coarsen(hist, grid.edges[0], k)
+            a.stairs(hk, ek, color="C1", lw=1.0,
+                     label=f"particles (n={len(x)}" + (f", {k} cells per bin)" if k > 1 else ")"))
             a.plot(c, p, "C0-", lw=1.6, label="grid")
             if e is not None:
                 a.plot(c, e, "k--", lw=1.0, label="exact")

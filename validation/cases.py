@@ -257,7 +257,7 @@ def case_langevin_2d(quick: bool = False) -> dict[str, Any]:
                          ylabel="L1 error")
     axc.set_title("grid convergence from the drift alone", fontsize=9)
     ax6 = fig.add_subplot(2, 3, 6)
-    plotting.density(res_d.density - exact, grid, ax=ax6)
+    plotting.density(res_d.density - exact, grid, ax=ax6, label="grid - Gibbs")
     ax6.set_title(f"drift-only grid minus Gibbs at {shape}", fontsize=9)
     fig.suptitle("Langevin 2-D: tilted rippled double well, sigma = 0.8 — grid vs Gibbs vs particles")
     fig.tight_layout()
