@@ -308,7 +308,12 @@ def compare(
             comparison = _compare(p, x, grid=grid)
         except ValueError:
             comparison = None
-    hist = grid.histogram(x) if len(x) else np.zeros(grid.shape)
+    if comparison is not None and getattr(comparison, "grid", None) is grid:
+        # the histogram the statistics were computed from (it also counts points exactly
+        # on an upper wall, which Grid.histogram drops)
+        hist = np.asarray(comparison.histogram, dtype=float)
+    else:
+        hist = grid.histogram(x) if len(x) else np.zeros(grid.shape)
     stats = ""
     if comparison is not None:
         stats = (f"L1 = {comparison.l1:.3g} (noise floor {comparison.noise_floor:.3g}), "
