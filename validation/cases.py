@@ -184,8 +184,17 @@ def case_langevin_1d(quick: bool = False) -> dict[str, Any]:
         x0 = _symmetric_gaussian(n, np.zeros(1), np.array([0.7]), np.random.default_rng(21), grid)
         pt = fp.simulate(sde, x0, 5.0, dt=dt, grid=grid, rng=22)
     cmp = fp.compare(res, pt)
-    fig = plotting.compare(res, pt, exact=exact, comparison=cmp,
-                           title=f"Langevin, double well, T = {T}: grid vs Gibbs vs particles")
+    # relaxation: the spectral gap at T = 0.1 against the reference 3.354529e-2
+    grid_gap = fp.Grid([(-3.0, 3.0)], 600)
+    md = fp.modes(fp.langevin(_double_well, math.sqrt(0.2), grad=lambda x: x**3 - x), grid_gap, k=3)
+    gap_ref = 3.354529e-2
+    plt = _plt()
+    fig, axs = plt.subplots(1, 2, figsize=(13, 4.4))
+    plotting.compare(res, pt, exact=exact, comparison=cmp, ax=axs[0])
+    plotting.modes(md, ax=axs[1])
+    axs[1].set_title(f"slowest modes at T = 0.1: gap {md.rates[0]:.6e} (reference {gap_ref:.6e})", fontsize=9)
+    fig.suptitle(f"Langevin, double well U = x^4/4 - x^2/2: T = {T}, grid vs Gibbs vs particles; relaxation modes")
+    fig.tight_layout()
     out = {
         "system": "Langevin dx = -U'(x) dt + sigma dB, U = x^4/4 - x^2/2, T = sigma^2/2 = 0.25",
         "grid": _shape(grid),
@@ -196,12 +205,16 @@ def case_langevin_1d(quick: bool = False) -> dict[str, Any]:
         "t_particles": tp.seconds,
         "E_x2_grid": x2,
         "E_x2_reference": 0.832745,
+        "spectral_gap_T0.1": float(md.rates[0]),
+        "spectral_gap_reference": gap_ref,
         "method": res.method,
         "residual": res.residual,
     }
-    out["passed"] = bool(out["grid_error"] < 1e-10 and abs(x2 - 0.832745) < 2e-5 and cmp.consistent)
+    out["passed"] = bool(out["grid_error"] < 1e-10 and abs(x2 - 0.832745) < 2e-5 and cmp.consistent
+                         and abs(md.rates[0] / gap_ref - 1) < 1e-3)
     out["summary"] = (f"Gibbs to L1 {out['grid_error']:.1e} ({res.method}); E x^2 = {x2:.6f} "
-                      f"(reference 0.832745); particles l1/noise {cmp.l1_ratio:.2f}")
+                      f"(reference 0.832745); spectral gap at T = 0.1 {md.rates[0]:.6e} (reference "
+                      f"{gap_ref:.6e}); particles l1/noise {cmp.l1_ratio:.2f}")
     out["figure"] = fig
     return out
 
