@@ -65,12 +65,15 @@ def _axes(ax: Any, n: int, *, ncols: int | None = None, panel: tuple[float, floa
     return fig, axs[:n]
 
 
-def _finish(fig: Any, title: str | None, filename: Any, *, own: bool) -> Any:
+def _finish(fig: Any, title: str | None, filename: Any, *, own: bool, ax: Any = None) -> Any:
+    """Title (a suptitle on our own figure, else on the first given axes), layout, save."""
     if title:
         if own:
             fig.suptitle(title)
         else:
-            fig.axes[0].set_title(title) if fig.axes else None
+            first = list(np.ravel(np.asarray(ax, dtype=object)))[0] if ax is not None else None
+            if first is not None:
+                first.set_title(title)
     if own:
         try:
             fig.tight_layout()
@@ -230,7 +233,7 @@ def density(
                     a.plot(grid.centers[k], grid.marginal(e, k), "k--", lw=1.0, label="exact")
                 a.set_xlabel(_axis_names(grid.ndim)[k])
                 a.legend()
-    return _finish(fig, title, filename, own=own)
+    return _finish(fig, title, filename, own=own, ax=ax)
 
 
 # ------------------------------------------------------------------ compare
@@ -370,7 +373,7 @@ def compare(
                 a.legend(fontsize=8)
             if stats:
                 axs[0].set_title(stats, fontsize=8)
-    return _finish(fig, title, filename, own=own)
+    return _finish(fig, title, filename, own=own, ax=ax)
 
 
 # ------------------------------------------------------------------ current
@@ -445,7 +448,7 @@ def current(
                 a.set_title(f"no current (max |J| = {smax:.2g}): detailed balance", fontsize=9)
         else:
             raise ValueError(f"`current` plots 1-D and 2-D grids, got a {grid.ndim}-D grid.")
-    return _finish(fig, title, filename, own=own)
+    return _finish(fig, title, filename, own=own, ax=ax)
 
 
 # ------------------------------------------------------------------ evolution
@@ -556,7 +559,7 @@ def evolution(
                     b.set_title(f"particles, t = {ev.t[i]:.3g}", fontsize=9)
         else:
             raise ValueError(f"`evolution` plots 1-D and 2-D grids, got a {grid.ndim}-D grid.")
-    return _finish(fig, title, filename, own=own)
+    return _finish(fig, title, filename, own=own, ax=ax)
 
 
 # ------------------------------------------------------------------ convergence
@@ -630,7 +633,7 @@ def convergence(
     a.set_ylabel(ylabel)
     a.legend(fontsize=8)
     a.grid(True, which="both", alpha=0.3)
-    return _finish(fig, title, filename, own=own)
+    return _finish(fig, title, filename, own=own, ax=ax)
 
 
 # ------------------------------------------------------------------ modes
@@ -671,4 +674,4 @@ def modes(
             a.set_title(f"mode {i + 1}: rate {rates[i]:.4g}", fontsize=9)
     else:
         raise ValueError(f"`modes` plots 1-D and 2-D grids, got a {grid.ndim}-D grid.")
-    return _finish(fig, title, filename, own=own)
+    return _finish(fig, title, filename, own=own, ax=ax)
