@@ -100,6 +100,26 @@ def table(results):
     return "\n".join(rows)
 
 
+def targets(results):
+    """Issue 5 targets: 2-D 1024^2 <= 10 s, 3-D 128^3 <= 60 s, peak memory <= 4 GB."""
+    lines = []
+    for d, n, limit in ((2, 1024, 10.0), (3, 128, 60.0)):
+        for r in results:
+            if r["D"] != d or r["N"] != n:
+                continue
+            if "error" in r or r.get("skipped"):
+                lines.append(f"- {n}^{d} {r['variant']}: not measured ({r.get('error') or r.get('skipped')}): target {limit:.0f} s MISSED")
+                continue
+            tot, sol = r["build_s"] + r["solve_s"], r["solve_s"]
+            verdict = "met" if tot <= limit else f"MISSED by a factor {tot / limit:.1f}"
+            lines.append(f"- {n}^{d} {r['variant']}: build + solve {tot:.1f} s (fp.stationary alone {sol:.1f} s); "
+                         f"target <= {limit:.0f} s: {verdict}")
+    peak = max((r["peak_mb"] for r in results if "peak_mb" in r), default=float("nan"))
+    lines.append(f"- peak memory over all configurations: {peak:.0f} MB (target <= 4096 MB: "
+                 f"{'met' if peak <= 4096 else 'MISSED'})")
+    return "\n".join(lines)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
@@ -118,7 +138,10 @@ def main(argv=None):
     sizes = QUICK if a.quick else SIZES
     if a.from_json:
         with open(a.from_json) as fh:
-            print(table(json.load(fh)))
+            results = json.load(fh)
+        print(table(results))
+        print()
+        print(targets(results))
         return
     results = []
     for variant in a.variants:
@@ -144,6 +167,8 @@ def main(argv=None):
           f"{a.repeats} where build + solve < {a.cheap:.0f} s; 'solve' = fp.stationary (re-assembles); "
           f"BLAS threads: {BLAS_THREADS or 'environment default'}; skip limit {a.limit:.0f} s).\n")
     print(table(results))
+    print()
+    print(targets(results))
     if a.json:
         with open(a.json, "w") as fh:
             json.dump(results, fh, indent=1)
