@@ -50,7 +50,14 @@ html_theme = "furo" if importlib.util.find_spec("furo") else "alabaster"
 html_title = f"fokkerplanck {release}"
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
-pygments_style = "sphinx"
+
+# Offline previews: FOKKERPLANCK_DOCS_MATHJAX=/usr/share/javascript/mathjax/MathJax.js
+# (Debian's libjs-mathjax, MathJax 2) renders the formulas without the CDN.
+if os.environ.get("FOKKERPLANCK_DOCS_MATHJAX"):
+    mathjax_path = "file://" + os.environ["FOKKERPLANCK_DOCS_MATHJAX"] + "?config=TeX-AMS-MML_HTMLorMML"
+    mathjax2_config = {"tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
+                                   "processClass": "math|tex2jax_process"}}
+    myst_update_mathjax = False
 
 # -- MyST (Markdown pages) ---------------------------------------------------------
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
@@ -249,7 +256,7 @@ def write_guide_toc(app=None) -> None:
     """Write the toctree of the per-feature pages (``docs/*.md`` not listed elsewhere)."""
     pages = sorted(p.stem for p in HERE.glob("*.md") if p.stem not in OWN)
     pages.sort(key=lambda s: (GUIDE_ORDER.index(s) if s in GUIDE_ORDER else len(GUIDE_ORDER), s))
-    lines = [".. toctree::", "   :maxdepth: 2", "   :caption: User guide", ""]
+    lines = [".. toctree::", "   :maxdepth: 1", "   :caption: User guide", ""]
     lines += [f"   {p}" for p in pages] + [""]
     text = "\n".join(lines)
     target = HERE / "api" / "guide.inc"
