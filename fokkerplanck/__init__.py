@@ -57,7 +57,7 @@ _LAZY = {
     "compare": "compare", "Comparison": "compare",
     "exit_time": "exits", "quasi_stationary": "exits", "entropy_production": "exits",
     "survival": "exits", "escape_rate": "exits", "equilibrium_test": "exits",
-    "QuasiStationary": "exits",
+    "QuasiStationary": "exits", "Equilibrium": "exits",
     "save": "io", "load": "io",
     "sweep": "sweep",
     "richardson": "extrapolate", "Extrapolation": "extrapolate",

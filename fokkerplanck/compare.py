@@ -164,7 +164,13 @@ def _as_density(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, 
 
 def _as_points(particles: Any, grid: Grid) -> np.ndarray:
     x = particles.x if hasattr(particles, "x") and hasattr(particles, "exit_time") else particles
-    x = np.asarray(x, dtype=float)
+    try:
+        x = np.asarray(x, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`particles` must be a Particles result or an array of points (n, {grid.ndim}), "
+            f"got {type(particles).__name__}."
+        ) from None
     if x.ndim != 2 or x.shape[1] != grid.ndim or x.shape[0] == 0:
         hint = " For 1-D points write x[:, None]." if x.ndim == 1 else ""
         raise ValueError(

@@ -15,6 +15,9 @@ import numpy as np
 
 __all__ = ["Grid", "BOUNDARY_KINDS"]
 
+#: Largest number of cells a grid may have (a generator needs ~100 bytes per cell and edge).
+MAX_CELLS = 2e8
+
 #: The boundary kinds a side of an axis can have.
 BOUNDARY_KINDS = ("reflecting", "periodic", "absorbing")
 
@@ -37,7 +40,7 @@ def _axis_boundary(spec: object, axis: int) -> tuple[str, str]:
     if isinstance(spec, (tuple, list)) and len(spec) == 2:
         lo = _check_kind(spec[0], f"for the lower side of axis {axis}")
         hi = _check_kind(spec[1], f"for the upper side of axis {axis}")
-        if "periodic" in (lo, hi):
+        if "periodic" in (lo, hi) and lo != hi:
             raise ValueError(
                 f"`boundary` for axis {axis} is {tuple(spec)!r}: 'periodic' joins both "
                 "sides of an axis and cannot be half of a (lower, upper) pair; write "
@@ -164,6 +167,11 @@ class Grid:
             raise ValueError(
                 f"`shape` has {len(shp)} entries but `bounds` has {ndim} axes; give one "
                 "cell count per axis."
+            )
+        if np.prod(np.array(shp, dtype=float)) > MAX_CELLS:
+            raise ValueError(
+                f"`shape={shape!r}` asks for {np.prod(np.array(shp, dtype=float)):.3g} cells, more "
+                f"than {MAX_CELLS:.0e}; no generator of that size fits in memory. Coarsen the grid."
             )
         if min(shp) < 3:
             raise ValueError(

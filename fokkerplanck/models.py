@@ -22,7 +22,10 @@ __all__ = [
 
 
 def _positive(name: str, value: Any) -> float:
-    v = float(value)
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be a positive number, got {value!r}.") from None
     if not (np.isfinite(v) and v > 0):
         raise ValueError(f"`{name}` must be positive and finite, got {value!r}.")
     return v
@@ -66,7 +69,10 @@ def langevin(loss: Callable, sigma: float | np.ndarray, grad: Callable | None = 
     >>> bool(np.allclose(p, fp.gibbs(lambda x: 0.5 * x[..., 0]**2, 0.5, grid), rtol=1e-10))
     True
     """
-    s = np.asarray(sigma, dtype=float)
+    try:
+        s = np.asarray(sigma, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"`sigma` must be a positive number or per-axis vector, got {sigma!r}.") from None
     if s.ndim == 0:
         _positive("sigma", s)
     elif s.ndim == 1:
@@ -93,7 +99,10 @@ def ornstein_uhlenbeck(H: Any, cov: Any, *, mean: Any = None) -> SDE:
     array([[0.5  , 0.1  ],
            [0.1  , 0.125]])
     """
-    Hm = np.atleast_2d(np.asarray(H, dtype=float))
+    try:
+        Hm = np.atleast_2d(np.asarray(H, dtype=float))
+    except (TypeError, ValueError):
+        raise TypeError(f"`H` must be a square matrix of numbers (or a scalar), got {H!r}.") from None
     if Hm.ndim != 2 or Hm.shape[0] != Hm.shape[1] or not np.all(np.isfinite(Hm)):
         raise ValueError(f"`H` must be a finite square matrix (or a scalar), got shape {np.shape(H)}.")
     d = Hm.shape[0]

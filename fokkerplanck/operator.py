@@ -446,21 +446,33 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
                   longest, tuple(segments))
 
 
+def check_problem(sde: SDE, grid: Grid) -> None:
+    """Check the types of ``sde`` and ``grid`` and that their dimensions agree."""
+    if not isinstance(sde, SDE):
+        raise TypeError(f"`sde` must be a fokkerplanck.SDE, got {type(sde).__name__}.")
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
+    if sde.ndim is not None and sde.ndim != grid.ndim:
+        raise ValueError(
+            f"The SDE is {sde.ndim}-dimensional but the grid has {grid.ndim} axes; "
+            "give the grid one (lo, hi) pair per SDE coordinate."
+        )
+
+
+def check_tolerance(tol: float, name: str = "tol") -> float:
+    """A positive finite tolerance, or a clear error naming it."""
+    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.number)) or not (np.isfinite(tol) and tol > 0):
+        raise ValueError(f"`{name}` must be a positive finite number, got {tol!r}.")
+    return float(tol)
+
+
 def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) -> Fluxes:
     """The edges and fluxes of the discretization (see :class:`Fluxes`).
 
     Parameters are those of :func:`generator`.
     """
     _check_scheme(scheme)
-    if not isinstance(grid, Grid):
-        raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
-    if not isinstance(sde, SDE):
-        raise TypeError(f"`sde` must be a fokkerplanck.SDE, got {type(sde).__name__}.")
-    if sde.ndim is not None and sde.ndim != grid.ndim:
-        raise ValueError(
-            f"The SDE is {sde.ndim}-dimensional but the grid has {grid.ndim} axes; "
-            "give the grid one (lo, hi) pair per SDE coordinate."
-        )
+    check_problem(sde, grid)
     if sde.time_dependent and t is None:
         raise ValueError(
             "This SDE is time-dependent: pass `t=` to assemble the generator at a time, "

@@ -339,7 +339,12 @@ def simulate(
             f"`grid` is {grid.ndim}-dimensional but `sde` is {sde.ndim}-dimensional; "
             "use a grid with one axis per SDE coordinate."
         )
-    rng = np.random.default_rng(rng)
+    try:
+        rng = np.random.default_rng(rng)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`rng` must be None, an int seed, a SeedSequence or a numpy Generator, got {rng!r}."
+        ) from None
 
     # ---- initial positions
     x0_arr = np.asarray(x0, dtype=float)

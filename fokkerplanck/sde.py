@@ -55,7 +55,12 @@ def _finite(name: str, value: Array, x: Array) -> Array:
 
 def _constant_matrix(value: Any, name: str, ndim: int | None) -> tuple[Array, int | None]:
     """Scalar, per-axis vector or matrix -> (matrix or scalar array, ndim)."""
-    a = np.asarray(value, dtype=float)
+    try:
+        a = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"`{name}` must be a number, an array of numbers or a callable, got {value!r}."
+        ) from None
     if a.ndim == 0:
         return a, ndim
     if a.ndim == 1:
@@ -146,7 +151,7 @@ class SDE:
             drift = None  # pure diffusion
         if ndim is not None and (int(ndim) != ndim or not 1 <= ndim <= 4):
             raise ValueError(f"`ndim` must be 1, 2, 3 or 4, got {ndim!r}.")
-        if not (np.isfinite(fd_step) and fd_step > 0):
+        if not isinstance(fd_step, (int, float, np.number)) or not (np.isfinite(fd_step) and fd_step > 0):
             raise ValueError(f"`fd_step` must be positive and finite, got {fd_step!r}.")
 
         self.convention = convention

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .grid import Grid
-from .operator import fluxes
+from .operator import check_problem, check_tolerance, fluxes
 from .sde import SDE
 
 __all__ = ["modes", "spectral_gap", "Modes"]
@@ -70,7 +70,9 @@ def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 
     >>> np.round(m.rates, 2)
     array([1., 2., 3.])
     """
-    if int(k) != k or k < 1:
+    check_problem(sde, grid)
+    tol = check_tolerance(tol)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"`k` must be a positive integer, got {k!r}.")
     if sde.time_dependent:
         raise ValueError("`modes` needs a time-independent SDE (`time_dependent=False`).")

@@ -84,3 +84,11 @@ def test_bad_fields():
         g.histogram(np.ones((3, 2)))
     with pytest.raises(ValueError, match="out of range"):
         g.marginal(np.ones(5), 3)
+
+
+def test_normalised_boundary_round_trips_including_periodic():
+    # regression: refined() passed ("periodic", "periodic") back into Grid, which refused it
+    g = fp.Grid(bounds=[(0, 1), (0, 2)], shape=(5, 6), boundary=[("reflecting", "absorbing"), "periodic"])
+    r = g.refined(3)
+    assert r.shape == (15, 18) and r.boundary == g.boundary
+    assert fp.Grid(g.bounds, g.shape, g.boundary).boundary == g.boundary
