@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import importlib
 import os
+import pkgutil
 import re
 import sys
+import types
 from pathlib import Path
 
 import matplotlib
@@ -150,7 +152,9 @@ def _target(name: str) -> str:
     obj = getattr(fokkerplanck, name)  # before importing the module: see fokkerplanck.sweep
     modname = _module_of(name)
     importlib.import_module(modname)
-    if getattr(sys.modules[modname], name, None) is obj:
+    defined = getattr(sys.modules[modname], name, None)
+    # a module that shares its function's name may have replaced the attribute
+    if defined is not None and (defined is obj or isinstance(obj, types.ModuleType)):
         return f"{modname}.{name}"
     return f"fokkerplanck.{name}"
 
@@ -162,9 +166,9 @@ def _try_import(modname: str):
         return None
 
 
-def _autosummary(entries: list[str]) -> list[str]:
+def _autosummary(entries: list[str], short: bool = True) -> list[str]:
     out = ["", ".. autosummary::", "   :toctree: generated", "   :nosignatures:", ""]
-    out += [f"   ~{e}" for e in entries]
+    out += [f"   {'~' if short else ''}{e}" for e in entries]
     return out + [""]
 
 
@@ -232,6 +236,11 @@ def write_api(app=None) -> None:
             lines += _autosummary(funcs)
         for n in consts:
             lines += [f".. autodata:: {modname}.{n}", "   :no-value:", ""]
+    mods = sorted(f"fokkerplanck.{m.name}" for m in pkgutil.iter_modules(fokkerplanck.__path__)
+                  if not m.name.startswith("_"))
+    lines += ["Modules", "-------", "",
+              "The module docstrings: the mathematics and the methods of each part.", ""]
+    lines += _autosummary([m for m in mods if _try_import(m) is not None], short=False)
     lines += ["Scheme internals", "----------------", "",
               "Building blocks of the generator, documented for readers of the numerics page.", ""]
     entries = []

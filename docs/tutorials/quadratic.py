@@ -41,12 +41,11 @@ fp.plotting.current(res, title="Stationary current of SGD near a minimum, H and 
 
 # the density is not Gibbs: exp(-L/T) with the matching E[L] has the wrong shape
 T = eta * np.trace(Sigma) / 4 / 1.0                      # E[L] = T for a 2-D Gibbs density of a quadratic
-fig, axs = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+fig, axs = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
 X, Y = np.meshgrid(*grid.centers, indexing="ij")
 axs[0].contour(X, Y, res.density, 6, colors="C0")
 axs[0].contour(X, Y, fp.gibbs(L, T, grid), 6, colors="C3", linestyles="--")
-axs[0].set(title="SGD density (blue) vs Gibbs exp(-L/T) with the same E[L] (red)", xlabel="Phi_1", ylabel="Phi_2")
-axs[0].title.set_fontsize(9)
+axs[0].set(title="plain SGD (blue) vs Gibbs exp(-L/T), same E[L] (red)", xlabel="Phi_1", ylabel="Phi_2")
 
 # --- the lecture's mode picture, with SGD preconditioned by eta H^-1 ----------------
 hc = fp.hessian_coordinates(H, Sigma, eta)
@@ -60,8 +59,10 @@ axs[1].contour(X, Y, fp.gaussian_density([0, 0], hc.cov, grid), 6, colors="k", l
 for k in range(2):
     v = hc.inverse[:, k] * np.sqrt(hc.temperature[k])
     axs[1].annotate("", xy=v, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color="k"))
-axs[1].set(title="SGD preconditioned by eta H^-1 (green) vs the mode formula (dotted)", xlabel="Phi_1")
-axs[1].title.set_fontsize(9)
+axs[1].set(title="SGD preconditioned by eta H^-1 (green), mode formula (dotted)", xlabel="Phi_1")
+for ax in axs:
+    ax.set(xlim=(-1.6, 1.6), ylim=(-0.8, 0.8), aspect="equal")
+    ax.title.set_fontsize(10)
 fig.tight_layout()
 
 # --- real SGD with additive noise: discrete SGD is wider by O(eta) -----------------
