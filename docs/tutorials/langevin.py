@@ -26,8 +26,9 @@ for T, ref in [(0.25, 0.832745), (0.1, 0.871363), (0.05, 0.936834)]:
     print(f"T = {T:4.2f}: method {res.method!r}, E x^2 = {ex2:.6f} (reference {ref}), "
           f"max |p - Gibbs| = {np.abs(res.density - fp.gibbs(U, T, grid)).max():.1e}")
     ax.plot(x, res.density, label=f"T = sigma^2/2 = {T}")
-ax.plot(x, U(x[:, None]) + 0.25, "k:", lw=1, label="L(x) (shifted)")
-ax.set(xlabel="x", ylabel="p(x)", ylim=(0, None), title="Gibbs densities exp(-2L/sigma^2) of the double well")
+top = ax.get_ylim()[1]
+ax.plot(x, (U(x[:, None]) + 0.25) * top / 2, "k:", lw=1, label="L(x) (shifted, scaled)")
+ax.set(xlabel="x", ylabel="p(x)", ylim=(0, top), title="Gibbs densities exp(-2L/sigma^2) of the double well")
 ax.legend(fontsize=8)
 fig.tight_layout()
 
