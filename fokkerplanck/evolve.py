@@ -33,6 +33,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from .errors import FokkerPlanckWarning
+from ._validate import positive as _check_positive
 from .grid import Grid
 from .sde import SDE
 
@@ -164,16 +165,6 @@ def _check_times(t_eval: Any, t0: float) -> np.ndarray:
             f"t_eval[{k + 1}]={t[k + 1]:g}. Sort it (np.unique sorts and drops repeats)."
         )
     return t
-
-
-def _check_positive(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a positive number, got {value!r}.") from None
-    if not (np.isfinite(v) and v > 0):
-        raise ValueError(f"`{name}` must be positive and finite, got {value!r}.")
-    return v
 
 
 def _as_matrix(A: Any, grid: Grid, t: float | None) -> scipy.sparse.csc_matrix:

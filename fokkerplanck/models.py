@@ -12,6 +12,7 @@ from typing import Any, Callable
 import numpy as np
 import scipy.linalg
 
+from ._validate import positive as _positive
 from .grid import Grid
 from .sde import SDE
 
@@ -19,16 +20,6 @@ __all__ = [
     "brownian", "langevin", "ornstein_uhlenbeck",
     "gibbs", "gaussian_density", "heat_kernel", "lyapunov",
 ]
-
-
-def _positive(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a positive number, got {value!r}.") from None
-    if not (np.isfinite(v) and v > 0):
-        raise ValueError(f"`{name}` must be positive and finite, got {value!r}.")
-    return v
 
 
 def brownian(sigma: float = 1.0, ndim: int = 1) -> SDE:

@@ -41,6 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import FokkerPlanckWarning
+from ._validate import positive
 from .grid import Grid
 from .lattice import selling
 from .sde import SDE
@@ -461,9 +462,10 @@ def check_problem(sde: SDE, grid: Grid) -> None:
 
 def check_tolerance(tol: float, name: str = "tol") -> float:
     """A positive finite tolerance, or a clear error naming it."""
-    if isinstance(tol, bool) or not isinstance(tol, (int, float, np.number)) or not (np.isfinite(tol) and tol > 0):
-        raise ValueError(f"`{name}` must be a positive finite number, got {tol!r}.")
-    return float(tol)
+    try:
+        return positive(name, tol, "tolerance")
+    except TypeError as err:
+        raise ValueError(str(err)) from None
 
 
 def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) -> Fluxes:

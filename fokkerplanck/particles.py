@@ -17,6 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ._validate import positive as _check_positive
 from .grid import Grid
 from .sde import SDE
 
@@ -146,16 +147,6 @@ def _sample_density(p: np.ndarray, grid: Grid, n: int, rng: np.random.Generator)
     idx = np.stack(np.unravel_index(cell, grid.shape), axis=-1)
     h = np.asarray(grid.spacing)
     return grid.lower + (idx + rng.random((n, grid.ndim))) * h
-
-
-def _check_positive(name: str, value: Any) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a number, got {value!r}.") from None
-    if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"`{name}` must be positive and finite, got {value!r}.")
-    return v
 
 
 class _Walls:

@@ -41,6 +41,7 @@ import numpy as np
 import scipy.linalg
 
 from .errors import ConvergenceError
+from ._validate import positive
 from .grid import Grid
 from .models import lyapunov
 from .sde import SDE, _FD_OFFSETS, _FD_WEIGHTS
@@ -60,16 +61,8 @@ _CHUNK_ELEMENTS = 2**21
 
 # ============================================================== input checks
 def _lr(value: Any, name: str = "lr") -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a positive number, got {value!r}.") from None
-    if not (np.isfinite(v) and v > 0):
-        raise ValueError(
-            f"`{name}` must be a positive, finite learning rate, got {value!r}; "
-            "SGD needs eta > 0 (time is the sum of the learning rates)."
-        )
-    return v
+    return positive(name, value, "learning rate",
+                    " SGD needs eta > 0 (time is the sum of the learning rates).")
 
 
 def _batch(batch_size: Any, n_data: int | None = None) -> int:

@@ -19,6 +19,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .grid import Grid
+from ._validate import positive_int
 from .operator import check_problem, check_tolerance, fluxes
 from .sde import SDE
 
@@ -72,8 +73,7 @@ def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 
     """
     check_problem(sde, grid)
     tol = check_tolerance(tol)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"`k` must be a positive integer, got {k!r}.")
+    k = positive_int("k", k)
     if sde.time_dependent:
         raise ValueError("`modes` needs a time-independent SDE (`time_dependent=False`).")
     k = int(k)

@@ -29,6 +29,7 @@ import scipy.sparse.linalg as spla
 
 from .errors import ConvergenceError, FokkerPlanckWarning
 from .grid import Grid
+from ._validate import positive_int
 from .operator import Fluxes, check_problem, check_tolerance, fluxes
 from .sde import SDE
 
@@ -218,8 +219,7 @@ def stationary(
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
     check_problem(sde, grid)
     tol = check_tolerance(tol)
-    if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
-        raise ValueError(f"`maxiter` must be a positive integer, got {maxiter!r}.")
+    maxiter = positive_int("maxiter", maxiter)
     if sde.time_dependent:
         raise ValueError(
             "`stationary` needs a time-independent SDE, but this one was built with "
