@@ -121,6 +121,9 @@ def check_sgd_data(ns, out):
     assert np.all(v_sgd[-1] > v_sde[-1] * 1.05)               # O(eta) excess at eta = 0.2
     np.testing.assert_allclose(v_sgd[0], v_sde[0], rtol=0.05)  # small eta: the SDE limit
     assert "eta = 0.01: Var(w) SDE 1.33e-03, real SGD 1.35e-03" in out
+    assert "eta = 0.20: Var(w) SDE 3.42e-02, real SGD 3.94e-02" in out
+    assert number(out, r"eta = 0.01: .* chi2 p = (\S+)") > 0.01          # the SDE limit holds
+    assert number(out, r"eta = 0.05: .* chi2 p = (\S+)") < 1e-3          # the O(eta) gap shows
 
 
 CHECKS = {

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import fokkerplanck as fp
+from fokkerplanck.sgd import sgd_cov
 
 rng = np.random.default_rng(0)
 N = 200
@@ -34,13 +35,16 @@ def per_example_grad(p, row):
     return r[..., None] * row[..., :2]
 
 
+H = data[:, :2].T @ data[:, :2] / N                    # Hessian of the mean loss
+Sigma_star = np.cov(per_example_grad(phi_star, data).T, bias=True)   # gradient noise at phi_star
+
 rates = [0.01, 0.05, 0.2]
 var_sde, var_sgd = [], []
 for lr in rates:
     sde = fp.sgd_from_data(per_example_grad, data, lr=lr, batch_size=1, kind="grad", ndim=2)
-    half = 6.5 * np.sqrt(lr * 0.4)                      # about 6.5 standard deviations
-    grid = fp.Grid(bounds=[(phi_star[0] - half, phi_star[0] + half),
-                           (phi_star[1] - half, phi_star[1] + half)], shape=52)
+    # box: 8 standard deviations of the linearized SDE (H, Sigma at the minimizer) per axis
+    sd = np.sqrt(np.diag(sgd_cov(H, Sigma_star, lr)))
+    grid = fp.Grid(bounds=[(phi_star[k] - 8 * sd[k], phi_star[k] + 8 * sd[k]) for k in range(2)], shape=60)
     res = fp.stationary(sde, grid)
     run = fp.run_sgd(per_example_grad, data, x0=phi_star, lr=lr, n_steps=int(8 / lr),
                      n_chains=20_000, rng=1)
