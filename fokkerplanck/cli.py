@@ -4,7 +4,7 @@ Subcommands::
 
     fokkerplanck demo [--output PNG] [--particles N] [--shape N] [--quick]
     fokkerplanck validate [--quick] [--case NAME ...] [--list] [--outdir DIR]
-    fokkerplanck solve PROBLEM.toml [--output PREFIX] [--method M]
+    fokkerplanck solve PROBLEM.toml [--output PREFIX] [--method M] [--particles N --t-end T --dt DT]
 
 ``demo`` solves a 2-D system of the lecture notes (Langevin dynamics in a tilted double
 well) on a grid, checks it against the exact Gibbs density and against Euler–Maruyama
@@ -399,6 +399,9 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     from . import plotting
 
     prog = "fokkerplanck solve"
+    if args.particles and not (args.dt > 0 and args.t_end >= args.dt and math.isfinite(args.t_end)):
+        return _fail(prog, f"need 0 < --dt <= --t-end (finite) for the particles, got dt={args.dt}, "
+                           f"t_end={args.t_end}.")
     try:
         prob = load_problem(args.problem)
     except (ProblemError, ExpressionError) as exc:
@@ -436,6 +439,37 @@ def _cmd_solve(args: argparse.Namespace) -> int:
           f"| {prob['title']} | {' x '.join(map(str, grid.shape))} | {res.method} | {res.residual:.2e} | "
           f"{grid.integrate(res.density):.12f} | {np.array2string(mean, precision=4)} | {seconds:.3f} |")
     print(f"wrote {npz} and {png}")
+    if args.particles:
+        return _solve_particles(args, res, png)
+    return 0
+
+
+def _solve_particles(args: argparse.Namespace, res: Any, png: Path) -> int:
+    """Check a solved density against Euler–Maruyama particles started uniformly on the grid."""
+    import fokkerplanck as fp
+    from . import plotting
+
+    prog = "fokkerplanck solve"
+    grid = res.grid
+    if args.particles < 100:
+        return _fail(prog, f"`--particles` must be >= 100, got {args.particles}.")
+    t0 = time.perf_counter()
+    try:
+        pt = fp.simulate(res.sde, fp.uniform(grid), args.t_end, dt=args.dt, grid=grid,
+                         n=args.particles, rng=args.seed)
+    except (ValueError, TypeError) as exc:
+        return _fail(prog, str(exc))
+    seconds = time.perf_counter() - t0
+    cmp = fp.compare(res, pt)
+    out = png.with_name(png.stem + "-particles" + png.suffix)
+    plotting.compare(res, pt, comparison=cmp, filename=out,
+                     title=f"grid density vs {pt.n} particles (uniform start, t = {args.t_end:g}, dt = {args.dt:g})")
+    print()
+    print("| particles | t_end | dt | particle L1 | noise floor | chi2 p | verdict | seconds |")
+    print("|---|---|---|---|---|---|---|---|")
+    print(f"| {pt.n} | {args.t_end:g} | {args.dt:g} | {cmp.l1:.4f} | {cmp.noise_floor:.4f} | "
+          f"{cmp.chi2_pvalue:.3g} | {'consistent' if cmp.consistent else 'INCONSISTENT'} | {seconds:.2f} |")
+    print(f"wrote {out}")
     return 0
 
 
@@ -553,6 +587,12 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("problem", help="the problem file (.toml)")
     s.add_argument("--output", "-o", default=None, help="output prefix: writes PREFIX.npz and PREFIX.png")
     s.add_argument("--method", default=None, help="null-vector method (auto, detailed_balance, lu, amg, eigs)")
+    s.add_argument("--particles", type=int, default=0, metavar="N",
+                   help="also run N Euler-Maruyama particles from a uniform start and compare (fp.compare)")
+    s.add_argument("--t-end", type=float, default=10.0, help="particle simulation time (default: %(default)s); "
+                   "make it several relaxation times")
+    s.add_argument("--dt", type=float, default=5e-3, help="particle time step (default: %(default)s)")
+    s.add_argument("--seed", type=int, default=0, help="particle random seed (default: %(default)s)")
     s.set_defaults(func=_cmd_solve)
     return p
 

@@ -149,6 +149,16 @@ def test_bad_problem_file_exit_2(tmp_path, capsys, text, message):
     assert message in err, err
 
 
+def test_solve_with_particles(tmp_path, capsys):
+    f = _write(tmp_path, GOOD)
+    assert main(["solve", str(f), "--particles", "3000", "--t-end", "3", "--dt", "0.02"]) == 0
+    out = capsys.readouterr().out
+    assert "| particles | t_end | dt | particle L1 | noise floor | chi2 p | verdict |" in out
+    assert (tmp_path / "p-particles.png").exists()
+    assert main(["solve", str(f), "--particles", "3000", "--dt", "-1"]) == 2
+    assert "--dt" in capsys.readouterr().err
+
+
 def test_missing_file_exit_2(tmp_path, capsys):
     assert main(["solve", str(tmp_path / "nope.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
