@@ -23,6 +23,19 @@ Functions
     Error against grid size on log-log axes with reference slopes.
 :func:`modes`
     The slowest relaxation modes of :func:`~fokkerplanck.modes`.
+
+Examples
+--------
+>>> import numpy as np, fokkerplanck as fp
+>>> from fokkerplanck import plotting
+>>> grid = fp.Grid(bounds=[(-4, 4), (-2, 2)], shape=(80, 40))
+>>> sde = fp.ornstein_uhlenbeck(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]])
+>>> res = fp.stationary(sde, grid)
+>>> pt = fp.simulate(sde, np.zeros((2000, 2)), 3.0, dt=0.01, grid=grid, rng=0)
+>>> fig = plotting.compare(res, pt)            # heatmaps + both marginals
+>>> len([a for a in fig.axes if a.get_label() != "<colorbar>"])
+4
+>>> fig = plotting.current(res)                # streamlines: H and cov do not commute
 """
 
 from __future__ import annotations
