@@ -357,7 +357,11 @@ def main(argv=None):
         ta, l1a, ma = g["auto"]
         tl, l1l, _ = g["lu"]
         ratio_a, ratio_l = r["time"] / ta, r["time"] / tl
-        ok = "met" if min(ratio_a, ratio_l) >= 1000 and max(l1a, l1l) <= r["l1"] else "MISSED"
+        def verdict(ratio, l1g):
+            if l1g > r["l1"]:
+                return "grid L1 too large"
+            return "met" if ratio >= 1000 else f"missed ({1000 / ratio:.1f}x short)"
+        ok = f"auto {verdict(ratio_a, l1a)} / lu {verdict(ratio_l, l1l)}"
         runs = "" if r["nrun"] == 1 else f" (median of {r['nrun']})"
         print(f"| {p['short']} | {n:.0e} | {dt:g} | {r['steps']} | {r['time']:.2f}{runs} | {r['l1']:.2e} | {r['floor']:.2e} | "
               f"{r['l1_avg']:.2e} | {r['chi2p']:.2g} | {p['grid'].size} | {ta * 1e3:.2f} ({ma}) / {tl * 1e3:.2f} | "

@@ -33,6 +33,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BLAS_THREADS = None  # set by --blas-threads
 
 
+def core_version():
+    """Commit of the checkout being measured (the core changes quickly)."""
+    try:
+        out = subprocess.run(["git", "-C", HERE, "log", "-1", "--format=%h %cd", "--date=format:%Y-%m-%d %H:%M"],
+                             capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", HERE, "status", "--porcelain", "--", "../fokkerplanck"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (out.stdout.strip() or "unknown") + (" + uncommitted changes in fokkerplanck/" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def child_env():
     """The children's environment: ours unchanged, unless --blas-threads pins the BLAS pools."""
     env = dict(os.environ)
@@ -233,6 +245,7 @@ def main(argv=None):
           f"({platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
           f"median of up to {repeats} fresh-process runs, one run where the first took > {a.cheap:.0f} s; "
           f"'solve' for ours is fp.stationary, which re-assembles; speedup = fplanck total / ours total, same variant; "
+          f"fokkerplanck at commit {core_version()}; "
           f"BLAS threads: {BLAS_THREADS or 'environment default'}).\n")
     print(table(results))
     print()

@@ -31,6 +31,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BLAS_THREADS = None  # set by --blas-threads
 
 
+def core_version():
+    """Commit of the checkout being measured (the core changes quickly)."""
+    try:
+        out = subprocess.run(["git", "-C", HERE, "log", "-1", "--format=%h %cd", "--date=format:%Y-%m-%d %H:%M"],
+                             capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "-C", HERE, "status", "--porcelain", "--", "../fokkerplanck"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return (out.stdout.strip() or "unknown") + (" + uncommitted changes in fokkerplanck/" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
 def child_env():
     """The children's environment: ours unchanged, unless --blas-threads pins the BLAS pools."""
     env = dict(os.environ)
@@ -165,6 +177,7 @@ def main(argv=None):
     print(f"Scaling of fokkerplanck ({platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}); one fresh process per configuration, median of "
           f"{a.repeats} where build + solve < {a.cheap:.0f} s; 'solve' = fp.stationary (re-assembles); "
+          f"fokkerplanck at commit {core_version()}; "
           f"BLAS threads: {BLAS_THREADS or 'environment default'}; skip limit {a.limit:.0f} s).\n")
     print(table(results))
     print()
