@@ -220,17 +220,22 @@ def write_api(app=None) -> None:
     if data_lines:
         lines += ["Constants", "---------", ""] + data_lines
 
+    listed = {_target(n) for n in public}
     lines += ["Submodules", "----------", ""]
     for modname, title in SUBMODULES:
         mod = _try_import(modname)
         if mod is None:
             continue
-        doc = (mod.__doc__ or "").strip().splitlines()
+        doc = [" ".join((mod.__doc__ or "").strip().split("\n\n")[0].split())]
         lines += [f"``{modname}`` — {title}", "~" * (len(modname) + len(title) + 7), ""]
         if doc:
             lines += [doc[0], ""]
         names = [n for n in getattr(mod, "__all__", []) if not n.startswith("_")]
         funcs = [f"{modname}.{n}" for n in names if not _is_data(modname, n)]
+        if any(f in listed for f in funcs):
+            lines += ["Also listed above: "
+                      + ", ".join(f"``{f.rsplit('.', 1)[1]}``" for f in funcs if f in listed) + ".", ""]
+            funcs = [f for f in funcs if f not in listed]
         consts = [n for n in names if _is_data(modname, n)]
         if funcs:
             lines += _autosummary(funcs)
