@@ -41,7 +41,7 @@ fig.tight_layout()
 grid = fp.Grid(bounds=[(-8, 8)], shape=400)                      # reflecting walls, far away
 sde = fp.brownian(sigma)                                         # dz = sigma dB
 p0 = fp.gaussian(grid, mean=[0.0], cov=s0)
-t_eval = np.array([0.0, 0.25, 1.0, 4.0])
+t_eval = np.array([0.0, 0.25, 0.5, 1.0, 2.0, 4.0])
 ev = fp.evolve(sde, grid, p0, t_eval)                            # TR-BDF2 by default
 pt = fp.simulate(sde, np.sqrt(s0) * rng.standard_normal((100_000, 1)), t_end=4.0,
                  dt=1e-2, grid=grid, rng=1, save_at=t_eval)
@@ -55,7 +55,10 @@ def exact(t):
 for k, t in enumerate(t_eval):
     err = grid.integrate(np.abs(ev.density[k] - exact(t)))
     print(f"t = {t:4.2f}: L1(grid, exact) = {err:.1e}, mass = {ev.mass[k]:.15f}")
-fp.plotting.evolution(ev, pt, exact=exact, title="Grid density (line), particles (histogram), heat kernel (dashed)")
+fig = fp.plotting.evolution(ev, pt, exact=exact,
+                            title="Grid density (line), particles (histogram), heat kernel (dashed)")
+for ax in fig.axes:
+    ax.set_xlim(-6, 6)
 
 # --- 3. the variance grows linearly: Var = s0 + sigma^2 t ------------------------
 t_fine = np.linspace(0, 4, 41)
