@@ -285,9 +285,12 @@ def write_benchmarks(app=None) -> None:
     text = src.read_text() if src.exists() else (
         "*`benchmarks/README.md` has not been written yet; run the scripts in "
         "`benchmarks/` to produce the tables.*\n")
-    # headings in the README start at level 1; shift them below the page title
+    # the page has its own title: drop the README's, shift the others one level down
+    lines = text.splitlines()
+    if lines and lines[0].startswith("# "):
+        lines = lines[1:]
     out, fence = [], False
-    for line in text.splitlines():
+    for line in lines:
         if line.lstrip().startswith(("```", "~~~")):
             fence = not fence
         out.append("#" + line if line.startswith("#") and not fence else line)
