@@ -213,6 +213,20 @@ def test_every_public_name_is_documented():
             assert (obj.__doc__ or "").strip(), f"fp.{name} has no docstring"
 
 
+def test_api_reference_lists_every_public_name():
+    conf = runpy.run_path(str(DOCS / "conf.py"))  # writes docs/api/index.rst
+    text = (DOCS / "api" / "index.rst").read_text()
+    entries = set(re.findall(r"^   ~?(fokkerplanck[\w.]*)$", text, flags=re.M))
+    entries |= set(re.findall(r"^\.\. autodata:: (fokkerplanck[\w.]*)$", text, flags=re.M))
+    for name in fp.__all__:
+        target = conf["_target"](name) if callable(getattr(fp, name)) else f"{conf['_module_of'](name)}.{name}"
+        assert target in entries, f"fp.{name} ({target}) is missing from the API reference"
+    for sub in ("plotting", "sgd"):
+        mod = importlib.import_module(f"fokkerplanck.{sub}")
+        for name in mod.__all__:
+            assert re.search(rf"fokkerplanck\.[\w.]*\b{name}$", text, flags=re.M), f"{sub}.{name} missing"
+
+
 # --------------------------------------------------------------------- the build
 SPHINX_MODULES = ("sphinx", "numpydoc", "myst_parser")
 
