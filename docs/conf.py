@@ -285,16 +285,11 @@ def write_benchmarks(app=None) -> None:
     text = src.read_text() if src.exists() else (
         "*`benchmarks/README.md` has not been written yet; run the scripts in "
         "`benchmarks/` to produce the tables.*\n")
-    # the page has its own title: drop the README's, shift the others one level down
+    # the page has its own title: drop the README's (its "##" sections stay level 2)
     lines = text.splitlines()
     if lines and lines[0].startswith("# "):
         lines = lines[1:]
-    out, fence = [], False
-    for line in lines:
-        if line.lstrip().startswith(("```", "~~~")):
-            fence = not fence
-        out.append("#" + line if line.startswith("#") and not fence else line)
-    text = "\n".join(out)
+    text = "\n".join(lines)
     target = HERE / "api" / "benchmarks.inc"
     if not target.exists() or target.read_text() != text + "\n":
         target.write_text(text + "\n")
