@@ -168,6 +168,9 @@ def test_page_example_runs(page, k, code, tmp_path):
     if page.stem == "getting-started":
         # the output the page quotes
         assert "| 20000 | 0.08777 | 0.09027 | 0.97 |" in out and "consistent" in out
+    if page.stem == "theory":
+        assert "alpha = 0.500000000000" in out
+        np.testing.assert_allclose(ns["net"], 0.5 * ns["sigma"] ** 2 * ns["x"] * ns["p"](ns["x"]), atol=2e-3)
     if page.stem == "numerics":
         assert 1.9 < number(out, r"sg observed order (\S+)") < 2.2
         assert number(out, r"highorder observed order (\S+)") > 3.5
