@@ -156,7 +156,8 @@ def plot_blocks(page: Path) -> list[str]:
     return out
 
 
-PAGE_EXAMPLES = [(p, k, code) for p in sorted(DOCS.glob("*.md")) for k, code in enumerate(plot_blocks(p))]
+PAGE_EXAMPLES = [(p, k, code) for p in sorted([*DOCS.glob("*.md"), DOCS / "index.rst"])
+                 for k, code in enumerate(plot_blocks(p))]
 
 
 @pytest.mark.parametrize("page, k, code", PAGE_EXAMPLES, ids=[f"{p.stem}-{k}" for p, k, _ in PAGE_EXAMPLES])
