@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from typing import Any
 
-__all__ = ["ConvergenceError", "FokkerPlanckWarning"]
+__all__ = ["ConvergenceError", "FokkerPlanckWarning", "warn"]
 
 
 class ConvergenceError(RuntimeError):
@@ -24,3 +26,16 @@ class ConvergenceError(RuntimeError):
 
 class FokkerPlanckWarning(UserWarning):
     """Legal but suspicious input: a domain that is too small, a coarse grid, ..."""
+
+
+def warn(message: str, category: type[Warning] = None) -> None:
+    """Issue a :class:`FokkerPlanckWarning` attributed to the first caller outside the package.
+
+    Fixed ``stacklevel`` values point inside the package whenever the call depth
+    differs (``generator`` vs ``stationary`` vs ``evolve``); this walks the stack.
+    """
+    level, frame = 2, sys._getframe(1)  # stacklevel 2 is warn()'s caller
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("fokkerplanck"):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category or FokkerPlanckWarning, stacklevel=level)

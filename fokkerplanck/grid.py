@@ -300,10 +300,15 @@ class Grid:
                 f"got {x.shape}."
             )
         h = np.asarray(self.spacing)
-        idx = np.floor((x - self.lower) / h).astype(np.int64)
+        with np.errstate(invalid="ignore"):
+            idx = np.floor((x - self.lower) / h)
+        idx = np.where(np.isfinite(idx), idx, -1).astype(np.int64)
         shape = np.asarray(self.shape)
         per = np.asarray(self.periodic)
         idx[:, per] %= shape[per]
+        # the box is closed: a point exactly on an upper wall belongs to the last cell
+        on_wall = (idx == shape) & (x == self.upper) & ~per
+        idx[on_wall] -= 1
         inside = np.all((idx >= 0) & (idx < shape), axis=1) & np.all(np.isfinite(x), axis=1)
         return idx, inside
 

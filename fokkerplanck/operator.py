@@ -40,7 +40,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import FokkerPlanckWarning
+from .errors import FokkerPlanckWarning, warn
 from ._validate import positive
 from .grid import Grid
 from .lattice import selling
@@ -252,6 +252,21 @@ def _diffusion_at(sde: SDE, x: np.ndarray, t: float | None) -> np.ndarray:
     return 0.5 * sde.cov(x, t)
 
 
+def _check_definite(D: np.ndarray, x: np.ndarray) -> None:
+    """Raise naming the first point where the diffusion matrix is not positive definite."""
+    lam = np.linalg.eigvalsh(D)
+    # judged against the largest diffusion on the grid (per point it means nothing in 1-D)
+    bad = lam[:, 0] <= 1e-12 * max(float(lam[:, -1].max()), 0.0)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"The noise covariance is not positive definite at x = {x[i].tolist()} "
+            f"(eigenvalues {(2 * lam[i]).tolist()}): the Fokker-Planck equation degenerates "
+            "there. Every direction needs some noise at every point of the grid, cell "
+            "faces included; add a small floor to the noise or move the grid."
+        )
+
+
 def _decomposition(sde: SDE, grid: Grid, t: float | None
                    ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Stencil offsets ``(K, d)`` of ``D`` in index space and their weights.
@@ -275,14 +290,7 @@ def _decomposition(sde: SDE, grid: Grid, t: float | None
     # state-dependent: check SPD at every centre, then decompose there
     x = grid.points().reshape(-1, d)
     D = _diffusion_at(sde, x, t)
-    lam = np.linalg.eigvalsh(D)
-    bad = lam[:, 0] <= 1e-13 * np.maximum(lam[:, -1], 0.0)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(
-            f"The noise covariance is not positive definite at x = {x[i].tolist()} "
-            f"(eigenvalues {(2 * lam[i]).tolist()}); every direction needs some noise."
-        )
+    _check_definite(D, x)
     Dt = D / np.outer(h, h)
     off = Dt - np.einsum("pii->pi", Dt)[..., None] * np.eye(d)
     if not np.any(off):
@@ -337,7 +345,9 @@ class _Potential:
             b = sde.flux_drift(x, t)
         if self.Dinv is not None:
             return b @ self.Dinv.T
-        return np.linalg.solve(_diffusion_at(sde, x, t), b[..., None])[..., 0]
+        D = _diffusion_at(sde, x, t)
+        _check_definite(D, x)
+        return np.linalg.solve(D, b[..., None])[..., 0]
 
     def edges(self, tail: np.ndarray, head: np.ndarray, x: np.ndarray, delta: np.ndarray,
               wrap: np.ndarray) -> np.ndarray:
@@ -489,13 +499,11 @@ def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) 
         return highorder_fluxes(sde, grid, tt)
     fl = _two_point(sde, grid, scheme, tt)
     if fl.longest_offset > LONG_OFFSET:
-        warnings.warn(
+        warn(
             f"The covariance is so anisotropic on this grid that the stencil needs offsets "
             f"of {fl.longest_offset} cells; edges crossing walls are dropped and accuracy "
             "near walls suffers. Refine the grid along the strongly diffusing axis, or "
             "rescale the axes.",
-            FokkerPlanckWarning,
-            stacklevel=3,
         )
     return fl
 

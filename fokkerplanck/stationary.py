@@ -27,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .errors import ConvergenceError, FokkerPlanckWarning
+from .errors import ConvergenceError, FokkerPlanckWarning, warn
 from .grid import Grid
 from ._validate import positive_int
 from .operator import Fluxes, check_problem, check_tolerance, fluxes
@@ -342,12 +342,10 @@ def _warn_peclet(fl: Fluxes, p: np.ndarray, floor: float = 1e-6) -> None:
     z = np.abs(fl.dpsi[inner][big])
     worst = float(np.nanmax(z)) if np.isfinite(z).any() else 0.0
     if worst > PECLET_LIMIT:
-        warnings.warn(
+        warn(
             f"The cell Peclet number |Delta psi| reaches {worst:.1f} where the density is "
             f"not small: it changes by a factor e^{worst:.0f} across one cell, which costs "
             "accuracy (the result stays positive). Refine the grid there.",
-            FokkerPlanckWarning,
-            stacklevel=3,
         )
 
 
@@ -361,10 +359,8 @@ def _warn_walls(p: np.ndarray, grid: Grid, threshold: float = 1e-6) -> None:
             sl[k] = slice(side, side + 1 if side == 0 else None)
             mass = float(p[tuple(sl)].sum() * grid.cell_volume)
             if mass > threshold:
-                warnings.warn(
+                warn(
                     f"{mass:.1e} of the mass sits in the outermost cells of the "
                     f"{'lower' if side == 0 else 'upper'} reflecting wall of axis {k}: if the "
                     "process is not really confined there, widen `bounds`.",
-                    FokkerPlanckWarning,
-                    stacklevel=3,
                 )

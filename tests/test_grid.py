@@ -92,3 +92,8 @@ def test_normalised_boundary_round_trips_including_periodic():
     r = g.refined(3)
     assert r.shape == (15, 18) and r.boundary == g.boundary
     assert fp.Grid(g.bounds, g.shape, g.boundary).boundary == g.boundary
+
+
+def test_a_sample_on_the_upper_wall_is_in_the_last_cell():
+    g = fp.Grid(bounds=[(0, 1)], shape=4)
+    np.testing.assert_allclose(g.histogram(np.array([[1.0], [0.5]])) * g.cell_volume, [0, 0, 0.5, 0.5])

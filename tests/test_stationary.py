@@ -303,3 +303,15 @@ def test_under_resolved_drift_warns_about_the_peclet_number():
     with warnings.catch_warnings():
         warnings.simplefilter("error", fp.FokkerPlanckWarning)
         fp.stationary(sde, fp.Grid(bounds=[(-0.5, 0.5)] * 2, shape=100))  # resolved: silent
+
+
+def test_noise_vanishing_on_a_face_is_refused():
+    sde = fp.SDE(loss=lambda x: x[..., 0] ** 2, sigma=lambda x: x[..., None] * np.ones((1, 1)))
+    with pytest.raises(ValueError, match=r"not positive definite at x = \[.*\].*degenerates"):
+        fp.stationary(sde, fp.Grid(bounds=[(-3, 3)], shape=50))
+
+
+def test_warnings_point_at_the_callers_line():
+    with pytest.warns(fp.FokkerPlanckWarning) as record:
+        fp.stationary(fp.langevin(lambda x: 0.5 * x[..., 0] ** 2, 1.0), fp.Grid(bounds=[(-1, 1)], shape=20))
+    assert record[0].filename == __file__
