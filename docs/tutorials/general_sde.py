@@ -35,7 +35,7 @@ fig, axs = plt.subplots(1, 2, figsize=(10, 3.6))
 for k, (convention, (p_exact, ex2)) in enumerate(exact.items()):
     sde = fp.SDE(drift=drift, sigma=sigma, convention=convention)
     res = fp.stationary(sde, grid)
-    pt = fp.simulate(sde, rng.standard_normal((40_000, 1)) * 0.5, t_end=8.0, dt=5e-3,
+    pt = fp.simulate(sde, rng.standard_normal((30_000, 1)) * 0.5, t_end=6.0, dt=5e-3,
                      grid=grid, rng=k)
     cmp = fp.compare(res, pt)
     err = grid.integrate(np.abs(res.density - p_exact(x)))
