@@ -230,7 +230,7 @@ def print_throughput(rows, load):
     print("| d | domain | workers | particles | steps | time (s) | particle-steps/s | normals-only bound (normals/s / d) | 2-D target 3e7/s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for d, dom, w, n, steps, t, nrun, rate, bound in rows:
-        tgt = "" if d != 2 else ("met" if rate >= 3e7 else f"missed ({3e7 / rate:.1f}x short)")
+        tgt = "" if d != 2 else ("met" if rate >= 3e7 else f"missed ({3e7 / rate:.2f}x short)")
         print(f"| {d} | {dom} | {w} | {n} | {steps} | {t:.3f} ({'median of ' + str(nrun) if nrun > 1 else '1 run'}) "
               f"| {rate:.3g} | {bound:.3g} | {tgt} |")
     print()
