@@ -34,6 +34,7 @@ from .initial import gaussian, point_mass, uniform
 from .particles import Particles, simulate
 from .compare import Comparison, compare
 from .extrapolate import Extrapolation, richardson
+from .sweep import SweepError, SweepResult, sweep
 from .sgd import (SGDRun, data_gradient_stats, discrete_sgd_cov, hessian_coordinates, run_sgd, sgd,
                   sgd_cov, sgd_from_data, two_temperature)
 
@@ -59,7 +60,7 @@ _LAZY = {
     "survival": "exits", "escape_rate": "exits", "equilibrium_test": "exits",
     "QuasiStationary": "exits", "Equilibrium": "exits",
     "save": "io", "load": "io",
-    "sweep": "sweep",
+    "sweep": "sweep", "SweepResult": "sweep", "SweepError": "sweep",
     "richardson": "extrapolate", "Extrapolation": "extrapolate",
 }
 _SUBMODULES = {"plotting", "testing", "models", "operator", "cli", "sgd", "io"}

@@ -78,6 +78,16 @@ class Comparison:
     histogram, density : ndarray (grid.shape)
         The particle histogram (density units) and the grid density compared.
     grid : Grid
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(-5, 5)], shape=50)
+    >>> p = fp.gaussian_density([0.0], 1.0, grid, normalise=True)
+    >>> x = np.random.default_rng(0).normal(size=(20_000, 1))
+    >>> c = fp.compare(p, x, grid=grid)
+    >>> c.consistent, bool(c.l1 < 2 * c.noise_floor)
+    (True, True)
     """
 
     n: int

@@ -17,6 +17,13 @@ class ConvergenceError(RuntimeError):
     result : object or None
         The partial result (for example a :class:`~fokkerplanck.StationaryResult`
         with ``success=False``) so the caller can inspect how far it got.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> err = fp.ConvergenceError("GMRES stalled", result={"iterations": 200})
+    >>> isinstance(err, RuntimeError), err.result["iterations"]
+    (True, 200)
     """
 
     def __init__(self, message: str, result: Any = None) -> None:
@@ -25,7 +32,19 @@ class ConvergenceError(RuntimeError):
 
 
 class FokkerPlanckWarning(UserWarning):
-    """Legal but suspicious input: a domain that is too small, a coarse grid, ..."""
+    """Legal but suspicious input: a domain that is too small, a coarse grid, ...
+
+    Examples
+    --------
+    A box that cuts off the density's tails:
+
+    >>> import warnings, fokkerplanck as fp
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = fp.stationary(fp.brownian(1.0), fp.Grid(bounds=[(0, 1)], shape=10))
+    >>> caught[0].category is fp.FokkerPlanckWarning
+    True
+    """
 
 
 def warn(message: str, category: type[Warning] = None) -> None:

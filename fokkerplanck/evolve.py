@@ -66,7 +66,7 @@ class Evolution:
     ----------
     t : ndarray, shape (n_t,)
         The output times (``t_eval``).
-    density : ndarray, shape (n_t, *grid.shape)
+    density : ndarray, shape ``(n_t, *grid.shape)``
         Cell-average densities at ``t``.
     mass : ndarray, shape (n_t,)
         ``grid.integrate(density[k])``: constant to round-off with reflecting and
@@ -82,6 +82,14 @@ class Evolution:
     dt : float or None
         The largest step used (``None`` for ``"expm"``).
     grid : Grid
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(-6, 6)], shape=240)
+    >>> ev = fp.evolve(fp.brownian(1.0), grid, fp.gaussian(grid, 0.0, 0.25), [0.0, 0.75])
+    >>> np.round(ev.cov()[:, 0, 0], 3)        # variance 0.25 + t
+    array([0.25, 1.  ])
     """
 
     t: np.ndarray

@@ -317,6 +317,16 @@ class QuasiStationary:
         does not converge). In every case
         the vector is polished by inverse iteration and the rate is the outflow of
         ``q`` through the absorbing walls divided by its mass (see Notes).
+
+    Examples
+    --------
+    Brownian motion (``D = 1/2``) on ``[0, 1]`` absorbed at both ends decays at rate
+    ``D pi^2``:
+
+    >>> import fokkerplanck as fp
+    >>> qs = fp.quasi_stationary(fp.brownian(1.0), fp.Grid(bounds=[(0, 1)], shape=400, boundary="absorbing"))
+    >>> round(qs.rate, 4), round(0.5 * np.pi**2, 4)
+    (4.9348, 4.9348)
     """
 
     density: np.ndarray
@@ -709,6 +719,15 @@ class Equilibrium:
     entropy_production : float
         :func:`entropy_production` of the state.
     message : str
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(-4, 4)] * 2, shape=48)
+    >>> gibbs = fp.stationary(fp.langevin(lambda x: 0.5 * (x**2).sum(-1), 1.0), grid)
+    >>> ou = fp.stationary(fp.ornstein_uhlenbeck(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]]), grid)
+    >>> fp.equilibrium_test(gibbs).equilibrium, fp.equilibrium_test(ou).equilibrium
+    (True, False)
     """
 
     equilibrium: bool

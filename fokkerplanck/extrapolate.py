@@ -44,6 +44,10 @@ class Extrapolation:
         (r^q - 1)`` at the coarse centres; the extrapolated density is usually far
         better.
     order, factor : int
+
+    Examples
+    --------
+    See :func:`richardson`.
     """
 
     density: np.ndarray

@@ -65,7 +65,7 @@ def langevin(loss: Callable, sigma: float | np.ndarray, grad: Callable | None = 
     except (TypeError, ValueError):
         raise TypeError(f"`sigma` must be a positive number or per-axis vector, got {sigma!r}.") from None
     if s.ndim == 0:
-        _positive("sigma", s)
+        _positive("sigma", float(s))
     elif s.ndim == 1:
         if not np.all(np.isfinite(s) & (s > 0)):
             raise ValueError(f"`sigma` must be positive, got {s.tolist()}.")
@@ -114,7 +114,17 @@ def ornstein_uhlenbeck(H: Any, cov: Any, *, mean: Any = None) -> SDE:
 
 
 def lyapunov(H: Any, cov: Any) -> np.ndarray:
-    """Stationary covariance ``S`` of ``dx = -H x dt + cov^(1/2) dB``: ``H S + S H^T = cov``."""
+    """Stationary covariance ``S`` of ``dx = -H x dt + cov^(1/2) dB``: ``H S + S H^T = cov``.
+
+    Examples
+    --------
+    The lecture's non-commuting Hessian and noise:
+
+    >>> import fokkerplanck as fp
+    >>> fp.lyapunov(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]])
+    array([[0.5  , 0.1  ],
+           [0.1  , 0.125]])
+    """
     Hm = np.atleast_2d(np.asarray(H, dtype=float))
     c = np.asarray(cov, dtype=float)
     c = c * np.eye(Hm.shape[0]) if c.ndim == 0 else (np.diag(c) if c.ndim == 1 else c)
@@ -130,6 +140,14 @@ def gibbs(loss: Callable, temperature: float, grid: Grid) -> np.ndarray:
     """Gibbs density ``exp(-L / T) / Z`` at the cell centres, normalised on ``grid``.
 
     For Langevin dynamics with noise ``sigma``, ``T = sigma^2 / 2``.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(-8, 8)], shape=160)
+    >>> p = fp.gibbs(lambda x: 0.5 * x[..., 0]**2, 1.0, grid)   # N(0, 1)
+    >>> round(grid.integrate(p), 12), round(grid.integrate(p * grid.centers[0]**2), 6)
+    (1.0, 1.0)
     """
     T = _positive("temperature", temperature)
     return _normalised(-np.asarray(loss(grid.points()), dtype=float) / T, grid)
@@ -141,6 +159,15 @@ def gaussian_density(mean: Any, cov: Any, grid: Grid, *, normalise: bool = False
     With ``normalise=True`` it is rescaled to unit mass on the grid (the exact
     density of the truncated problem up to the box); otherwise the exact
     free-space density.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(-10, 10), (-10, 10)], shape=200)
+    >>> p = fp.gaussian_density([1.0, 0.0], [[2.0, 0.5], [0.5, 1.0]], grid)
+    >>> np.round(grid.cov(p), 6)
+    array([[2. , 0.5],
+           [0.5, 1. ]])
     """
     d = grid.ndim
     m = np.broadcast_to(np.asarray(mean, dtype=float), (d,))
@@ -153,5 +180,14 @@ def gaussian_density(mean: Any, cov: Any, grid: Grid, *, normalise: bool = False
 
 
 def heat_kernel(x0: Any, sigma: float, t: float, grid: Grid) -> np.ndarray:
-    """Density of ``x0 + sigma B_t`` (free space): ``N(x0, sigma^2 t I)`` at the centres."""
+    """Density of ``x0 + sigma B_t`` (free space): ``N(x0, sigma^2 t I)`` at the centres.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(-10, 10)], shape=400)
+    >>> p = fp.heat_kernel([0.0], sigma=0.5, t=4.0, grid=grid)   # variance 0.25 * 4
+    >>> round(grid.integrate(p * grid.centers[0]**2), 6)
+    1.0
+    """
     return gaussian_density(x0, _positive("sigma", sigma) ** 2 * _positive("t", t), grid)

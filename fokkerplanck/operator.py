@@ -143,6 +143,17 @@ class Fluxes:
         Drop of ``psi`` along each edge (two-point schemes only).
     longest_offset : int
         Longest stencil offset (max-norm, in cells).
+
+    Examples
+    --------
+    The divergence of the edge fluxes is the generator, exactly:
+
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(-2, 2), (-2, 2)], shape=(12, 10), boundary="periodic")
+    >>> fl = fp.fluxes(fp.SDE(drift=lambda x: np.cos(x), cov=[[1, .6], [.6, 1]]), grid)
+    >>> p = np.random.default_rng(0).random(grid.size)
+    >>> bool(np.allclose(fl.divergence(fl.flux(p)), fl.matrix @ p, rtol=0, atol=1e-12))
+    True
     """
 
     grid: Grid
@@ -156,6 +167,8 @@ class Fluxes:
     backward: np.ndarray | None = field(default=None, repr=False)
     longest_offset: int = 1
     segments: tuple = ()
+    peclet: np.ndarray | None = field(default=None, repr=False)
+    weight: np.ndarray | None = field(default=None, repr=False)
 
     def potential(self, rtol: float = 1e-10) -> np.ndarray | None:
         """``psi`` with ``p = exp(-psi)`` stationary, if the rates satisfy detailed balance.
@@ -396,7 +409,7 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
     exact_loss = sde.has_loss and diagonal and scheme == "sg"
     weight_fn = _upwind_pair if scheme == "upwind" else bernoulli_pair
     potential = _Potential(sde, grid, exact_loss, Dinv, t, ito_form)
-    tails, heads, deltas, fwd, bwd, dpsis, segments = [], [], [], [], [], [], []
+    tails, heads, deltas, fwd, bwd, dpsis, segments, zs, ws = [], [], [], [], [], [], [], [], []
     longest = int(np.abs(offsets).max())
     for k, e in enumerate(offsets):
         tail, head, x, wrap = _edge_indices(grid, e)
@@ -418,7 +431,8 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
             tail, head, x, delta, z, w = tail[keep], head[keep], x[keep], delta[keep], z[keep], w[keep]
             if ito_form:
                 w_tail, w_head = w_tail[keep], w_head[keep]
-        tails.append(tail), heads.append(head), deltas.append(delta)
+        tails.append(tail), heads.append(head), deltas.append(delta), zs.append(np.abs(z))
+        ws.append(np.broadcast_to(w, z.shape))
         bz, bmz = weight_fn(z)
         if ito_form:
             fwd.append(w_tail * bz), bwd.append(w_head * bmz)
@@ -451,10 +465,11 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
                 w = _diffusion_at(sde, x + 0.25 * delta, t)[:, k, k] / h[k] ** 2
             z = potential.half_edges(x, delta)
             tails.append(tail), heads.append(np.full(tail.size, -1)), deltas.append(delta)
+            zs.append(np.abs(z)), ws.append(w)
             dpsis.append(z), fwd.append(2 * w * weight_fn(z)[0]), bwd.append(np.zeros(tail.size))
     return Fluxes(grid, np.concatenate(tails), np.concatenate(heads), np.concatenate(deltas),
                   scheme, None, np.concatenate(dpsis), np.concatenate(fwd), np.concatenate(bwd),
-                  longest, tuple(segments))
+                  longest, tuple(segments), np.concatenate(zs), np.concatenate(ws))
 
 
 def check_problem(sde: SDE, grid: Grid) -> None:
@@ -482,6 +497,13 @@ def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) 
     """The edges and fluxes of the discretization (see :class:`Fluxes`).
 
     Parameters are those of :func:`generator`.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> fl = fp.fluxes(fp.brownian(1.0), fp.Grid(bounds=[(0, 1)], shape=5))
+    >>> fl.tail, fl.head          # four interior edges, reflecting walls carry none
+    (array([0, 1, 2, 3]), array([1, 2, 3, 4]))
     """
     _check_scheme(scheme)
     check_problem(sde, grid)

@@ -708,6 +708,17 @@ class SGDRun:
         SDE times ``steps * lr`` (the sum of the reference learning rates).
     lr, batch_size, replace, burn_in
         The run's settings.
+
+    Examples
+    --------
+    Real SGD on ``l_i(w) = (w - y_i)^2 / 2``: iterates scatter around the mean of ``y``.
+
+    >>> import fokkerplanck as fp
+    >>> y = np.random.default_rng(0).normal(size=(200, 1))
+    >>> run = fp.run_sgd(lambda w, yi: w - yi, y, np.zeros(1), lr=0.05, n_steps=400,
+    ...                  n_chains=500, burn_in=200, rng=1)
+    >>> bool(abs(run.x.mean() - y.mean()) < 0.02)
+    True
     """
 
     x: Array
