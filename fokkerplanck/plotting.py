@@ -165,6 +165,38 @@ def _axis_names(d: int) -> list[str]:
     return ["x", "y", "z", "w"][:d]
 
 
+def _signed(ax: Any, f2: np.ndarray, grid: Grid, *, label: str | None = None) -> Any:
+    """A signed field (a difference of densities, a mode) in diverging colours, symmetric scale."""
+    v = float(np.abs(f2).max()) or 1.0
+    im = ax.imshow(f2.T, origin="lower", extent=_extent(grid), aspect="auto", cmap="RdBu_r",
+                   vmin=-v, vmax=v, interpolation="nearest")
+    ax.figure.colorbar(im, ax=ax, label=label, fraction=0.046, pad=0.03)
+    return im
+
+
+def _exact_contours(ax: Any, e: np.ndarray | None, grid: Grid, top: float, n: int = 10) -> None:
+    """Dashed red contours of the exact density ``e`` (2-D) at ``n - 2`` levels below ``top``."""
+    if e is not None and np.ptp(e) > 0:
+        X, Y = np.meshgrid(*grid.centers, indexing="ij")
+        levels = np.linspace(0, top, n)[1:-1]
+        ax.contour(X, Y, e, levels=levels, colors="r", linestyles="--", linewidths=0.7)
+
+
+def _marginal_panels(axs: Sequence[Any], grid: Grid, p: np.ndarray, hist: np.ndarray,
+                     e: np.ndarray | None, *, ylabel: bool = False) -> None:
+    """One panel per axis: particle histogram (steps), grid marginal, exact marginal (dashed)."""
+    names = _axis_names(grid.ndim)
+    for k, a in enumerate(axs):
+        a.stairs(grid.marginal(hist, k), grid.edges[k], color="C1", lw=1.0, label="particles")
+        a.plot(grid.centers[k], grid.marginal(p, k), "C0-", lw=1.6, label="grid")
+        if e is not None:
+            a.plot(grid.centers[k], grid.marginal(e, k), "k--", lw=1.0, label="exact")
+        a.set_xlabel(names[k])
+        if ylabel:
+            a.set_ylabel(f"marginal density of {names[k]}")
+        a.legend(fontsize=8)
+
+
 # ------------------------------------------------------------------ density
 def density(
     result_or_density: Any,
@@ -225,19 +257,12 @@ def density(
                 a.set_xlabel("x")
                 a.set_ylabel("y")
             elif p.min() < 0:
-                # a signed field (a difference of densities, a mode): diverging colours
-                v = float(np.abs(p).max()) or 1.0
-                im = a.imshow(p.T, origin="lower", extent=_extent(grid), aspect="auto", cmap="RdBu_r",
-                              vmin=-v, vmax=v, interpolation="nearest")
-                fig.colorbar(im, ax=a, label=label, fraction=0.046, pad=0.03)
+                _signed(a, p, grid, label=label)
                 a.set_xlabel("x")
                 a.set_ylabel("y")
             else:
                 _heatmap(a, p, grid)
-            if e is not None and np.ptp(e) > 0:
-                X, Y = np.meshgrid(*grid.centers, indexing="ij")
-                levels = np.linspace(0, float(p.max()), 10)[1:-1]
-                a.contour(X, Y, e, levels=levels, colors="r", linestyles="--", linewidths=0.8)
+            _exact_contours(a, e, grid, float(p.max()))
         else:
             fig, axs = _axes(ax, grid.ndim)
             for k, a in enumerate(axs):
@@ -336,7 +361,6 @@ def compare(
                  f"chi2 p = {comparison.chi2_pvalue:.3g}, "
                  f"{'consistent' if comparison.consistent else 'INCONSISTENT'}")
     own = ax is None
-    names = _axis_names(grid.ndim)
     with np.errstate(all="ignore"):
         if grid.ndim == 1:
             fig, (a,) = _axes(ax, 1, panel=(6.4, 4.2))
@@ -360,30 +384,13 @@ def compare(
             axs[0].set_title("grid density", fontsize=9)
             _heatmap(axs[1], hist, grid, vmax=vmax, contour_of=p, label="particle density")
             axs[1].set_title(f"particles (n={len(x)}), grid contours", fontsize=9)
-            if e is not None and np.ptp(e) > 0:
-                X, Y = np.meshgrid(*grid.centers, indexing="ij")
-                levels = np.linspace(0, vmax, 10)[1:-1]
-                axs[0].contour(X, Y, e, levels=levels, colors="r", linestyles="--", linewidths=0.7)
-            for k in range(2):
-                a = axs[2 + k]
-                a.stairs(grid.marginal(hist, k), grid.edges[k], color="C1", lw=1.0, label="particles")
-                a.plot(grid.centers[k], grid.marginal(p, k), "C0-", lw=1.6, label="grid")
-                if e is not None:
-                    a.plot(grid.centers[k], grid.marginal(e, k), "k--", lw=1.0, label="exact")
-                a.set_xlabel(names[k])
-                a.set_ylabel(f"marginal density of {names[k]}")
-                a.legend(fontsize=8)
+            _exact_contours(axs[0], e, grid, vmax)
+            _marginal_panels(axs[2:], grid, p, hist, e, ylabel=True)
             if stats:
                 axs[2].set_title(stats, fontsize=8)
         else:
             fig, axs = _axes(ax, grid.ndim)
-            for k, a in enumerate(axs):
-                a.stairs(grid.marginal(hist, k), grid.edges[k], color="C1", lw=1.0, label="particles")
-                a.plot(grid.centers[k], grid.marginal(p, k), "C0-", lw=1.6, label="grid")
-                if e is not None:
-                    a.plot(grid.centers[k], grid.marginal(e, k), "k--", lw=1.0, label="exact")
-                a.set_xlabel(names[k])
-                a.legend(fontsize=8)
+            _marginal_panels(axs, grid, p, hist, e)
             if stats:
                 axs[0].set_title(stats, fontsize=8)
     return _finish(fig, title, filename, own=own, ax=ax)
@@ -427,7 +434,6 @@ def current(
     else:
         if density is None or grid is None or J is None:
             raise ValueError("without a result pass `J=`, `density=` and `grid=`.")
-        p = np.asarray(density, dtype=float)
     if density is not None:
         p = np.asarray(density, dtype=float)
     J = np.asarray(J, dtype=float)
@@ -559,9 +565,7 @@ def evolution(
                 if np.ptp(dens[i]) > 0:
                     lv = np.linspace(0, vmax, 7)[1:-1]
                     a.contour(X, Y, dens[i], levels=lv, colors="w", linewidths=0.6)
-                    e = exact_at(i)
-                    if e is not None:
-                        a.contour(X, Y, e, levels=lv, colors="r", linestyles="--", linewidths=0.6)
+                    _exact_contours(a, exact_at(i), grid, vmax, n=7)
                 a.set_title(f"grid, t = {ev.t[i]:.3g}", fontsize=9)
                 if snaps is not None:
                     b = arr[1, j]
@@ -681,9 +685,7 @@ def modes(
     elif grid.ndim == 2:
         fig, axs = _axes(ax, k, ncols=min(k, 4), panel=(4.0, 3.4))
         for i, a in enumerate(axs):
-            v = float(np.abs(m[i]).max()) or 1.0
-            im = a.imshow(m[i].T, origin="lower", extent=_extent(grid), aspect="auto", cmap="RdBu_r", vmin=-v, vmax=v)
-            fig.colorbar(im, ax=a, fraction=0.046, pad=0.03)
+            _signed(a, m[i], grid)
             a.set_title(f"mode {i + 1}: rate {rates[i]:.4g}", fontsize=9)
     else:
         raise ValueError(f"`modes` plots 1-D and 2-D grids, got a {grid.ndim}-D grid.")
