@@ -33,7 +33,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from .errors import FokkerPlanckWarning
-from ._validate import positive as _check_positive
+from ._validate import positive as _check_positive, positive_int
 from .grid import Grid
 from .sde import SDE
 
@@ -404,8 +404,7 @@ def evolve(
     rtol = _check_positive("rtol", rtol)
     if dt is not None:
         dt = _check_positive("dt", dt)
-    if int(max_steps) != max_steps or max_steps < 1:
-        raise ValueError(f"`max_steps` must be a positive integer, got {max_steps!r}.")
+    max_steps = positive_int("max_steps", max_steps)
     time_dependent = bool(sde.time_dependent)
     if method == "expm" and time_dependent:
         raise ValueError(

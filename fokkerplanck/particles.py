@@ -17,7 +17,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._validate import positive as _check_positive
+from ._validate import positive as _check_positive, positive_int
 from .grid import Grid
 from .sde import SDE
 
@@ -319,12 +319,8 @@ def simulate(
             f"`dt={dt}` is larger than `t_end={t_end}`; take dt <= t_end (typically "
             "t_end / dt of hundreds of steps or more)."
         )
-    if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
-        raise ValueError(f"`chunk_size` must be a positive integer, got {chunk_size!r}.")
-    chunk_size = int(chunk_size)
-    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
-        raise ValueError(f"`workers` must be a positive integer, got {workers!r}.")
-    workers = int(workers)
+    chunk_size = positive_int("chunk_size", chunk_size)
+    workers = positive_int("workers", workers)
     if grid is not None and sde.ndim is not None and sde.ndim != grid.ndim:
         raise ValueError(
             f"`grid` is {grid.ndim}-dimensional but `sde` is {sde.ndim}-dimensional; "
@@ -346,9 +342,7 @@ def simulate(
                 "sample from; pass the number of particles as `n=...` (or give points "
                 f"of shape (n, {grid.ndim}))."
             )
-        if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ValueError(f"`n` must be a positive integer, got {n!r}.")
-        x_init = _sample_density(x0_arr, grid, int(n), rng)
+        x_init = _sample_density(x0_arr, grid, positive_int("n", n), rng)
     else:
         if n is not None:
             raise ValueError(

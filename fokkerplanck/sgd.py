@@ -41,7 +41,7 @@ import numpy as np
 import scipy.linalg
 
 from .errors import ConvergenceError
-from ._validate import positive
+from ._validate import positive, positive_int
 from .grid import Grid
 from .models import lyapunov
 from .sde import SDE, _FD_OFFSETS, _FD_WEIGHTS
@@ -66,11 +66,7 @@ def _lr(value: Any, name: str = "lr") -> float:
 
 
 def _batch(batch_size: Any, n_data: int | None = None) -> int:
-    if isinstance(batch_size, bool) or int(batch_size) != batch_size:
-        raise TypeError(f"`batch_size` must be an integer, got {batch_size!r}.")
-    b = int(batch_size)
-    if b < 1:
-        raise ValueError(f"`batch_size` must be at least 1, got {b}.")
+    b = positive_int("batch_size", batch_size)
     if n_data is not None and b > n_data:
         raise ValueError(
             f"`batch_size={b}` is larger than the data set ({n_data} examples); use a "
@@ -111,9 +107,7 @@ def _noise_matrix(cov: Any, d: int | None) -> tuple[Array | Callable, int | None
         return cov, d
     a = np.asarray(cov, dtype=float)
     if a.ndim == 0:
-        if not (np.isfinite(a) and a > 0):
-            raise ValueError(f"`cov` must be positive and finite, got {cov!r}.")
-        return a, d
+        return np.asarray(positive("cov", cov, "variance")), d
     if a.ndim == 1:
         if not np.all(np.isfinite(a) & (a > 0)):
             raise ValueError(f"`cov` (per-parameter variances) must be positive, got {a.tolist()}.")
@@ -367,16 +361,15 @@ def _as_data(data: Data) -> tuple[tuple[Array, ...], bool, int]:
         where = f"`data[{k}]`" if is_tuple else "`data`"
         if a.ndim == 0:
             raise ValueError(f"{where} must have one row per example, got a scalar.")
-        if a.dtype.kind in "fc" or a.dtype.kind in "iub":
-            if a.dtype.kind in "fc":
-                bad = ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
-                if bad.any():
-                    i = int(np.argmax(bad))
-                    raise ValueError(
-                        f"{where} contains NaN or inf ({int(bad.sum())} of {a.shape[0]} "
-                        f"examples, first at row {i}: {a[i].tolist()}); drop or impute "
-                        "those examples first."
-                    )
+        if a.dtype.kind in "fc":
+            bad = ~np.isfinite(a.reshape(a.shape[0], -1)).all(axis=1)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(
+                    f"{where} contains NaN or inf ({int(bad.sum())} of {a.shape[0]} "
+                    f"examples, first at row {i}: {a[i].tolist()}); drop or impute "
+                    "those examples first."
+                )
         arrays.append(a)
     n = arrays[0].shape[0]
     for k, a in enumerate(arrays):
@@ -644,8 +637,7 @@ def sgd_from_data(
         raise ValueError("`data` has one example: its gradient has no noise; give at least two.")
     if not isinstance(replace, (bool, np.bool_)):
         raise TypeError(f"`replace` must be True or False, got {replace!r}.")
-    if not (np.isfinite(fd_step) and fd_step > 0):
-        raise ValueError(f"`fd_step` must be positive and finite, got {fd_step!r}.")
+    fd_step = positive("fd_step", fd_step)
     pe = _PerExample(per_example, kind, arrays, is_tuple, fd_step)
     P, d = _preconditioner(lr_per_param, ndim)
     if ndim is not None and d != ndim:
@@ -838,14 +830,10 @@ def run_sgd(
     eta = _lr(lr)
     arrays, is_tuple, N = _as_data(data)
     B = _batch(batch_size, N)
-    if int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"`n_steps` must be a positive integer, got {n_steps!r}.")
-    n_steps = int(n_steps)
+    n_steps = positive_int("n_steps", n_steps)
     x = np.array(x0, dtype=float)
     if x.ndim == 1:
-        n_chains = 1000 if n_chains is None else int(n_chains)
-        if n_chains < 1:
-            raise ValueError(f"`n_chains` must be at least 1, got {n_chains}.")
+        n_chains = 1000 if n_chains is None else positive_int("n_chains", n_chains)
         x = np.broadcast_to(x, (n_chains, x.shape[0])).copy()
     elif x.ndim == 2:
         if n_chains is not None and n_chains != x.shape[0]:
@@ -864,10 +852,9 @@ def run_sgd(
         burn = n_steps - 1 if burn_in is None else int(burn_in)
         record = np.array([n_steps])
     else:
-        if int(thin) != thin or thin < 1:
-            raise ValueError(f"`thin` must be a positive integer, got {thin!r}.")
+        thin = positive_int("thin", thin)
         burn = n_steps // 2 if burn_in is None else int(burn_in)
-        record = np.arange(n_steps, burn, -int(thin))[::-1]
+        record = np.arange(n_steps, burn, -thin)[::-1]
     if not 0 <= burn < n_steps:
         raise ValueError(f"`burn_in` must be in [0, n_steps) = [0, {n_steps}), got {burn_in!r}.")
     rng = np.random.default_rng(rng)
@@ -960,12 +947,14 @@ def two_temperature(
     return p / grid.integrate(p)
 
 
-def _quadratic_inputs(H: Any, cov: Any, lr: Any, batch_size: Any, lr_per_param: Any):
-    Hm = _symmetric("H", _square("H", H), definite=False)
+def _quadratic_inputs(H: Any, cov: Any, lr: Any, batch_size: Any, lr_per_param: Any = None,
+                      *, definite: bool = False):
+    """Checked ``(H, Sigma as (d, d), eta, B, P as (d, d))`` of a quadratic minimum."""
+    Hm = _symmetric("H", _square("H", H), definite=definite)
     d = Hm.shape[0]
     S, _ = _noise_matrix(cov, d)
     if callable(S):
-        raise TypeError("`cov` must be a constant matrix here (the loss is quadratic).")
+        raise TypeError("`cov` must be a constant matrix here (the noise at the minimum).")
     S = float(S) * np.eye(d) if S.ndim == 0 else S
     eta = _lr(lr)
     B = _batch(batch_size)
@@ -1124,14 +1113,7 @@ def hessian_coordinates(H: Any, cov: Any, lr: float, *, batch_size: int = 1) -> 
     >>> hc.temperature          # eta sigma_i^2 / 2, ascending
     array([0.05, 0.2 ])
     """
-    Hm = _symmetric("H", _square("H", H), definite=True)
-    d = Hm.shape[0]
-    S, _ = _noise_matrix(cov, d)
-    if callable(S):
-        raise TypeError("`cov` must be a constant matrix (the noise at the minimum).")
-    S = float(S) * np.eye(d) if S.ndim == 0 else S
-    eta = _lr(lr)
-    B = _batch(batch_size)
+    Hm, S, eta, B, _ = _quadratic_inputs(H, cov, lr, batch_size, definite=True)
     w, V = np.linalg.eigh(Hm)
     h_half = (V * np.sqrt(w)) @ V.T
     h_mhalf = (V / np.sqrt(w)) @ V.T
