@@ -40,6 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from ._validate import positive
 from .errors import ConvergenceError
 from .grid import Grid
 from .operator import fluxes
@@ -406,8 +407,7 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     """
     _check_sde_grid(sde, grid, "quasi_stationary")
     _need_absorbing(grid, "quasi_stationary")
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-        raise ValueError(f"`tol` must be a positive number, got {tol!r}.")
+    tol = positive("tol", tol, "tolerance")
     if scheme == "highorder":
         raise ValueError("`scheme='highorder'` has no absorbing walls; use scheme='sg' or 'upwind'.")
     fl = fluxes(sde, grid, scheme=scheme)

@@ -39,6 +39,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._validate import positive
+
 __all__ = ["sweep", "SweepResult", "SweepError", "ERRORS", "expand"]
 
 #: What :func:`sweep` does when a parameter set fails.
@@ -472,8 +474,8 @@ def sweep(
         raise TypeError(f"`fn` must be callable, got {type(fn).__name__}.")
     if errors not in ERRORS:
         raise ValueError(f"`errors` must be one of {ERRORS}, got {errors!r}.")
-    if timeout is not None and not (timeout > 0):
-        raise ValueError(f"`timeout` must be positive seconds or None, got {timeout!r}.")
+    if timeout is not None:
+        timeout = positive("timeout", timeout, "number of seconds", " Pass None for no limit.")
     sets, shape = expand(params)
     n = len(sets)
     if rng is not None:

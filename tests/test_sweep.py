@@ -264,6 +264,11 @@ def test_bad_arguments():
         fp.sweep(slow, [{"k": 1}], executor="processes")
     with pytest.raises(SweepError, match="unexpected keyword"):  # a typo in a parameter name
         fp.sweep(stationary_density, [{"temprature": 0.3}])
+    for bad in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="`timeout`"):
+            fp.sweep(slow, [{"k": 1}], timeout=bad)
+    with pytest.raises(TypeError, match="`timeout`"):
+        fp.sweep(slow, [{"k": 1}], timeout=[60])
 
 
 # ------------------------------------------------------------------ result
