@@ -30,23 +30,12 @@ import fokkerplanck as fp
 from fokkerplanck import plotting
 from fokkerplanck.sgd import sgd_cov
 
+from ._common import comparison_fields, pyplot
+
 __all__ = ["CASES"]
 
 
 # ------------------------------------------------------------------ helpers
-def _plt() -> Any:
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
-        try:
-            matplotlib.use("agg")
-        except Exception:  # pragma: no cover
-            pass
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 class _Timer:
     def __enter__(self) -> "_Timer":
         self.t0 = time.perf_counter()
@@ -73,18 +62,6 @@ def _l1(p: np.ndarray, q: np.ndarray, grid: fp.Grid) -> float:
 
 def _normalised(p: np.ndarray, grid: fp.Grid) -> np.ndarray:
     return p / grid.integrate(p)
-
-
-def _comparison_fields(cmp: Any) -> dict[str, Any]:
-    return {
-        "n_particles": int(cmp.n),
-        "particle_l1": float(cmp.l1),
-        "noise_floor": float(cmp.noise_floor),
-        "l1_ratio": float(cmp.l1_ratio),
-        "chi2_pvalue": float(cmp.chi2_pvalue),
-        "verdict": "consistent" if cmp.consistent else "INCONSISTENT",
-        "consistent": bool(cmp.consistent),
-    }
 
 
 def _symmetric_gaussian(n: int, mean: np.ndarray, sd: np.ndarray, rng: np.random.Generator,
@@ -140,7 +117,7 @@ def case_brownian_heat_kernel(quick: bool = False) -> dict[str, Any]:
         "grid": _shape(grid),
         "grid_error": max(errors),
         "grid_error_what": "max over t of L1(grid, heat kernel)",
-        **_comparison_fields(final),
+        **comparison_fields(final),
         "t_grid": tg.seconds,
         "t_particles": tp.seconds,
         "l1_vs_exact_by_time": [round(e, 8) for e in errors],
@@ -188,7 +165,7 @@ def case_langevin_1d(quick: bool = False) -> dict[str, Any]:
     grid_gap = fp.Grid([(-3.0, 3.0)], 600)
     md = fp.modes(fp.langevin(_double_well, math.sqrt(0.2), grad=lambda x: x**3 - x), grid_gap, k=3)
     gap_ref = 3.354529e-2
-    plt = _plt()
+    plt = pyplot()
     fig, axs = plt.subplots(1, 2, figsize=(13, 4.4))
     plotting.compare(res, pt, exact=exact, comparison=cmp, ax=axs[0])
     plotting.modes(md, ax=axs[1])
@@ -200,7 +177,7 @@ def case_langevin_1d(quick: bool = False) -> dict[str, Any]:
         "grid": _shape(grid),
         "grid_error": _l1(res.density, exact, grid),
         "grid_error_what": "L1(grid, Gibbs)",
-        **_comparison_fields(cmp),
+        **comparison_fields(cmp),
         "t_grid": tg.seconds,
         "t_particles": tp.seconds,
         "E_x2_grid": x2,
@@ -261,7 +238,7 @@ def case_langevin_2d(quick: bool = False) -> dict[str, Any]:
         x0 = _symmetric_gaussian(n, np.zeros(2), np.array([0.8, 0.8]), np.random.default_rng(31), grid)
         pt = fp.simulate(sde, x0, 5.0, dt=dt, grid=grid, rng=32)
     cmp = fp.compare(res, pt)
-    plt = _plt()
+    plt = pyplot()
     fig = plt.figure(figsize=(16, 8.6))
     axs = [fig.add_subplot(2, 3, k) for k in (1, 2, 4, 5)]
     plotting.compare(res, pt, exact=exact, comparison=cmp, ax=axs)
@@ -280,7 +257,7 @@ def case_langevin_2d(quick: bool = False) -> dict[str, Any]:
         "grid": _shape(grid),
         "grid_error": _l1(res.density, exact, grid),
         "grid_error_what": "L1(grid from the loss, Gibbs)",
-        **_comparison_fields(cmp),
+        **comparison_fields(cmp),
         "t_grid": tg.seconds,
         "t_particles": tp.seconds,
         "grid_error_drift_only": _l1(res_d.density, exact, grid),
@@ -355,7 +332,7 @@ def _case_convention(convention: str, quick: bool) -> dict[str, Any]:
         "grid": _shape(grid),
         "grid_error": _l1(res.density, exact, grid),
         "grid_error_what": "L1(grid, exact on the box)",
-        **_comparison_fields(cmp),
+        **comparison_fields(cmp),
         "t_grid": tg.seconds,
         "t_particles": tp.seconds,
         "E_x2_grid": x2,
@@ -444,7 +421,7 @@ def _case_sgd_separable(quick: bool, forced: bool) -> dict[str, Any]:
         "grid": _shape(grid),
         "grid_error": _l1(res.density, exact, grid),
         "grid_error_what": "L1(grid, closed form)" + (" = Gibbs exp(-2L/eta')" if forced else ""),
-        **_comparison_fields(cmp),
+        **comparison_fields(cmp),
         "t_grid": tg.seconds,
         "t_particles": tp.seconds,
         "temperature_x": Tx,
@@ -510,7 +487,7 @@ def case_quadratic_noncommuting(quick: bool = False) -> dict[str, Any]:
         x0 = _symmetric_gaussian(n, np.zeros(2), sd, np.random.default_rng(61), grid)
         pt = fp.simulate(sde, x0, 6.0, dt=dt, grid=grid, rng=62)
     cmp = fp.compare(res, pt)
-    plt = _plt()
+    plt = pyplot()
     fig = plt.figure(figsize=(16, 8.6))
     axs = [fig.add_subplot(2, 3, k) for k in (1, 2, 4, 5)]
     plotting.compare(res, pt, exact=exact, comparison=cmp, ax=axs)
@@ -540,7 +517,7 @@ def case_quadratic_noncommuting(quick: bool = False) -> dict[str, Any]:
         "grid": _shape(grid),
         "grid_error": _l1(res.density, exact, grid),
         "grid_error_what": "L1(grid, Lyapunov Gaussian)",
-        **_comparison_fields(cmp),
+        **comparison_fields(cmp),
         "t_grid": tg.seconds,
         "t_particles": tp.seconds,
         "current_rel_error": j_err,
@@ -641,7 +618,7 @@ def case_diffusion_flow_alpha(quick: bool = False) -> dict[str, Any]:
     step_err = float(grid.integrate(np.abs(ev.density[-1] - exact_after)))
     J_exact = -0.5 * sigma**2 * _mix_dpdf(grid.centers[0])
     j_err = float(np.abs(Jg - J_exact)[5:-5].max() / np.abs(J_exact).max())
-    plt = _plt()
+    plt = pyplot()
     fig, axs = plt.subplots(1, 2, figsize=(13, 4.6))
     a = axs[0]
     xs = grid.centers[0]
@@ -672,7 +649,7 @@ def case_diffusion_flow_alpha(quick: bool = False) -> dict[str, Any]:
         "grid": _shape(grid),
         "grid_error": j_err,
         "grid_error_what": "max |grid current + 1/2 sigma^2 p'| / max |p'/2|",
-        **_comparison_fields(cmp),
+        **comparison_fields(cmp),
         "n_particles_net_transfer": n,
         "grid_step_l1_vs_exact": step_err,
         "chi2_pvalue_net_transfer": pval,

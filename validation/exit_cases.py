@@ -21,7 +21,6 @@ Run standalone: ``python -m validation.exit_cases [--quick]``.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from typing import Any, Callable
 
@@ -30,19 +29,11 @@ from scipy import integrate
 
 import fokkerplanck as fp
 
+from ._common import pyplot, standalone
+
 __all__ = ["case_exit_time", "CASES", "exact_mfpt", "kramers_rate"]
 
 A, B = -3.0, 1.0   # reflecting wall, absorbing wall
-
-
-def _plt():
-    import matplotlib
-
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _U(x: Any) -> Any:
@@ -119,7 +110,7 @@ def case_exit_time(quick: bool = False) -> dict[str, Any]:
     prof_rel = float(np.max(np.abs(np.interp(probes, x, tau_prof) / exact_prof - 1)))
 
     # ---- figure
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 4, figsize=(20, 4.4))
     ax = axes[0]
     ax.semilogy(x, tau_prof, "C0-", label=f"grid tau(x), T={T_prof}")
@@ -205,15 +196,7 @@ CASES: dict[str, Callable[[bool], dict[str, Any]]] = {"exit_time": case_exit_tim
 
 def main(argv: list[str] | None = None) -> int:
     """Run the case, print its summary, save ``exit_time.png``."""
-    argv = sys.argv[1:] if argv is None else argv
-    quick = "--quick" in argv
-    failed = 0
-    for name, case in CASES.items():
-        result = case(quick)
-        result.pop("figure").savefig(f"{name}.png", dpi=90)
-        failed += not result["passed"]
-        print(f"{name}: {'PASS' if result['passed'] else 'FAIL'} ({result['seconds']:.1f} s) {result['summary']}")
-    return int(failed > 0)
+    return standalone(CASES, argv)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from ._common import pyplot
+
 __all__ = ["all_cases", "run", "main", "QUICK_CASES"]
 
 #: Cases run by ``--quick`` (the SGD cases with real minibatch SGD are the slow ones).
@@ -31,29 +33,14 @@ QUICK_CASES = (
 )
 
 
-def _matplotlib_agg() -> None:
-    import matplotlib
-
-    if "matplotlib.pyplot" not in sys.modules:
-        matplotlib.use("agg")
-
-
 def all_cases() -> dict[str, Callable[[bool], dict[str, Any]]]:
-    """Every case by name: the lecture's systems, then the SGD cases (if importable)."""
+    """Every case by name: the lecture's systems, then the SGD cases, then the exit problem."""
     from .cases import CASES
+    from .exit_cases import CASES as EXIT_CASES
+    from .sgd_cases import CASES as SGD_CASES
 
-    cases = dict(CASES)
-    try:
-        from . import sgd_cases
-    except Exception as exc:  # pragma: no cover - the SGD module is developed separately
-        print(f"note: validation.sgd_cases not loaded ({type(exc).__name__}: {exc})", file=sys.stderr)
-    else:
-        sgd = getattr(sgd_cases, "CASES", None)
-        if sgd is None:
-            sgd = {name[5:]: getattr(sgd_cases, name) for name in dir(sgd_cases)
-                   if name.startswith("case_") and callable(getattr(sgd_cases, name))}
-        for name, fn in sgd.items():
-            cases[name if name not in cases else f"sgd:{name}"] = fn
+    cases = {**CASES, **SGD_CASES, **EXIT_CASES}
+    assert len(cases) == len(CASES) + len(SGD_CASES) + len(EXIT_CASES), "case names must differ"
     return cases
 
 
@@ -173,8 +160,7 @@ def run(
     Writes ``outdir/report.md`` and ``outdir/<case>.png``; returns the results by name
     (figures removed; an exception in a case is recorded under ``"error"``).
     """
-    _matplotlib_agg()
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     cases = all_cases()
     if names is None:

@@ -12,7 +12,6 @@ Run standalone: ``python -m validation.sgd_cases [--quick]``.
 from __future__ import annotations
 
 import math
-import sys
 import time
 import warnings
 from typing import Any, Callable
@@ -25,23 +24,12 @@ import scipy.special
 import fokkerplanck as fp
 from fokkerplanck.sgd import data_gradient_stats, sgd_cov
 
+from ._common import fields_by, pyplot, standalone
+
 __all__ = [
     "case_sgd_linear_regression", "case_sgd_logistic_regression",
     "case_sgd_two_temperature", "case_sgd_double_well", "CASES",
 ]
-
-
-def _plt():
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg", "ps", "cairo"):
-        try:
-            matplotlib.use("agg")
-        except Exception:  # pragma: no cover
-            pass
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _cov_z(samples: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -111,7 +99,7 @@ def case_sgd_linear_regression(quick: bool = False) -> dict[str, Any]:
     wider than the SDE by ``O(eta)``, and the exact discrete-SGD covariance (and its
     frozen-noise approximation :func:`fp.discrete_sgd_cov`) accounts for the gap.
     """
-    plt = _plt()
+    plt = pyplot()
     rng = np.random.default_rng(4)
     data = _linreg_data(100, rng)
     lrs = [0.005, 0.02, 0.05, 0.1, 0.2]
@@ -198,7 +186,7 @@ def case_sgd_linear_regression(quick: bool = False) -> dict[str, Any]:
         and all(r["grid_vs_sde_exact"] < 5e-2 for r in rows)
         and rows[-1]["sgd_vs_grid_maxz"] > 5
     )
-    out: dict[str, Any] = {f"{key}@{r['lr']}": v for r in rows for key, v in r.items() if key != "lr"}
+    out: dict[str, Any] = fields_by(rows, "lr")
     out.update(
         passed=passed,
         seconds=time.perf_counter() - t0,
@@ -240,7 +228,7 @@ def case_sgd_logistic_regression(quick: bool = False) -> dict[str, Any]:
     moves off the minimizer towards the flat side of the loss) and SGD reproduces the
     shift; the Lyapunov Gaussian at the minimum misses it.
     """
-    plt = _plt()
+    plt = pyplot()
     rng = np.random.default_rng(8)
     data = _logistic_data(60, rng)
     phi_star = scipy.optimize.minimize(lambda p: _logistic_loss(p, data).mean(), np.zeros(2),
@@ -319,7 +307,7 @@ def case_sgd_logistic_regression(quick: bool = False) -> dict[str, Any]:
                 + 0.05 * abs(r["mean_shift_w_grid"]) for r in rows)
         and big["l1_grid_vs_lyapunov_gaussian"] > 0.05
     )
-    out: dict[str, Any] = {f"{key}@{r['lr']}": v for r in rows for key, v in r.items() if key != "lr"}
+    out: dict[str, Any] = fields_by(rows, "lr")
     out.update(
         passed=passed,
         seconds=time.perf_counter() - t0,
@@ -355,7 +343,7 @@ def case_sgd_two_temperature(quick: bool = False) -> dict[str, Any]:
     true gradient plus a draw from a data set of noise vectors with covariance
     exactly ``Sigma``.
     """
-    plt = _plt()
+    plt = pyplot()
     Lx = lambda u: (u[..., 0] ** 2 - 1) ** 2 / 4  # noqa: E731
     Ly = lambda u: 0.5 * u[..., 0] ** 2  # noqa: E731
     loss = lambda p: Lx(p[..., :1]) + Ly(p[..., 1:])  # noqa: E731
@@ -447,7 +435,7 @@ def case_sgd_double_well(quick: bool = False) -> dict[str, Any]:
     and the isothermal (Hänggi) reading of the lecture's diffusion flow,
     ``p ~ exp(-int 2 L' / C)``; real SGD decides between them.
     """
-    plt = _plt()
+    plt = pyplot()
     c_tilt, s0sq, eta = 0.05, 3.2, 0.05
     dL = lambda p: p**3 - p - c_tilt  # noqa: E731
     loss = lambda p: (p[..., 0] ** 2 - 1) ** 2 / 4 - c_tilt * p[..., 0]  # noqa: E731
@@ -548,17 +536,8 @@ CASES: dict[str, Callable[[bool], dict[str, Any]]] = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run every case, print its summary, save its figure as ``sgd_<case>.png``."""
-    argv = sys.argv[1:] if argv is None else argv
-    quick = "--quick" in argv
-    failed = 0
-    for name, case in CASES.items():
-        result = case(quick)
-        result.pop("figure").savefig(f"{name}.png", dpi=90)
-        failed += not result["passed"]
-        print(f"{name}: {'PASS' if result['passed'] else 'FAIL'} ({result['seconds']:.1f} s) "
-              f"{result['summary']}")
-    return int(failed > 0)
+    """Run every case, print its summary, save its figure as ``<case>.png``."""
+    return standalone(CASES, argv)
 
 
 if __name__ == "__main__":
