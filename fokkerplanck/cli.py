@@ -284,6 +284,20 @@ def _noise(spec: Any, d: int, variables: Sequence[str], constants: dict[str, flo
     return field
 
 
+def _drift(spec: Any, d: int, variables: Any, constants: dict[str, float]) -> Any:
+    """The drift callable ``(..., d) -> (..., d)`` from one expression per axis."""
+    if not isinstance(spec, list):
+        spec = [spec]
+    if len(spec) != d:
+        raise ProblemError(f"`drift` needs one expression per axis ({d}), got {len(spec)}.")
+    comps = [Expression(v, variables, constants, where=f"drift[{i}]") for i, v in enumerate(spec)]
+
+    def drift(pts: np.ndarray) -> np.ndarray:
+        return np.stack([c(pts) for c in comps], axis=-1)
+
+    return drift
+
+
 def load_problem(path: str | Path) -> dict[str, Any]:
     """Read a problem TOML into ``{"sde", "grid", "npz", "png", "method", "title"}``.
 
@@ -353,28 +367,15 @@ def load_problem(path: str | Path) -> dict[str, Any]:
 
     if "loss" not in doc and "drift" not in doc:
         raise ProblemError("give a `loss` (expression) or a `drift` (one expression per axis), or both.")
-    loss = grad = drift = None
-    if "loss" in doc:
-        loss_expr = Expression(doc["loss"], variables, constants, where="loss")
-        loss = loss_expr
-    if "drift" in doc:
-        spec = doc["drift"]
-        if not isinstance(spec, list):
-            spec = [spec]
-        if len(spec) != d:
-            raise ProblemError(f"`drift` needs one expression per axis ({d}), got {len(spec)}.")
-        comps = [Expression(v, variables, constants, where=f"drift[{i}]") for i, v in enumerate(spec)]
-
-        def drift(pts: np.ndarray) -> np.ndarray:
-            return np.stack([c(pts) for c in comps], axis=-1)
-
+    loss = Expression(doc["loss"], variables, constants, where="loss") if "loss" in doc else None
+    drift = _drift(doc["drift"], d, variables, constants) if "drift" in doc else None
     if ("sigma" in doc) == ("cov" in doc):
         raise ProblemError("give exactly one of `sigma` (noise matrix) or `cov` (its covariance).")
     key = "sigma" if "sigma" in doc else "cov"
     noise = _noise(doc[key], d, variables, constants, key)
     convention = doc.get("convention", "ito")
     try:
-        sde = fp.SDE(drift=drift, loss=loss, grad=grad, ndim=d, convention=convention, **{key: noise})
+        sde = fp.SDE(drift=drift, loss=loss, ndim=d, convention=convention, **{key: noise})
     except (TypeError, ValueError) as exc:
         raise ProblemError(f"the SDE is not valid: {exc}") from None
     out = doc.get("output", {})
