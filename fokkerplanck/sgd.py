@@ -210,9 +210,9 @@ def sgd(
     loss: Callable[[Array], Array],
     lr: float,
     cov: Any,
-    *,
     grad: Callable[[Array], Array] | None = None,
     lr_per_param: Any = None,
+    *,
     batch_size: int = 1,
     ndim: int | None = None,
 ) -> SDE:
