@@ -35,6 +35,7 @@ import scipy.sparse.linalg
 from .errors import FokkerPlanckWarning
 from ._validate import positive as _check_positive, positive_int
 from .grid import Grid
+from .operator import check_problem, generator as assemble
 from .sde import SDE
 
 __all__ = ["evolve", "Evolution", "METHODS"]
@@ -196,8 +197,6 @@ class _Generator:
         self.n_assemble = 0
         self._const: scipy.sparse.csc_matrix | None = None
         if generator is None:
-            from .operator import generator as assemble
-
             if self.time_dependent:
                 self._fn: Callable[[float], Any] = lambda t: assemble(sde, grid, scheme=scheme, t=t)
             else:
@@ -392,12 +391,7 @@ def evolve(
     """
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
-    if not isinstance(grid, Grid):
-        raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
-    if not isinstance(sde, SDE):
-        raise TypeError(f"`sde` must be a fokkerplanck.SDE, got {type(sde).__name__}.")
-    if sde.ndim is not None and sde.ndim != grid.ndim:
-        raise ValueError(f"the SDE is {sde.ndim}-dimensional but the grid is {grid.ndim}-dimensional.")
+    check_problem(sde, grid)
     p = _check_p0(p0, grid)
     t_out = _check_times(t_eval, float(t0))
     t0 = float(t0)

@@ -43,7 +43,7 @@ import scipy.sparse.linalg as spla
 from ._validate import positive
 from .errors import ConvergenceError
 from .grid import Grid
-from .operator import fluxes
+from .operator import check_problem, fluxes
 from .sde import SDE
 
 __all__ = [
@@ -61,10 +61,7 @@ ILL_CONDITIONED = 1e9
 
 # ---------------------------------------------------------------- input checks
 def _check_sde_grid(sde: Any, grid: Any, who: str) -> None:
-    if not isinstance(sde, SDE):
-        raise TypeError(f"`sde` must be a fokkerplanck.SDE, got {type(sde).__name__}.")
-    if not isinstance(grid, Grid):
-        raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
+    check_problem(sde, grid)
     if sde.time_dependent:
         raise ValueError(
             f"`{who}` needs a time-independent SDE, but this one was built with "

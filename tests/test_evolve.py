@@ -489,7 +489,7 @@ class TestBadInput:
             fp.evolve(moving_trap(1.0), self.grid, self.p0, [1.0], method="expm")
 
     def test_dimension_mismatch(self):
-        with pytest.raises(ValueError, match="2-dimensional but the grid is 1-dimensional"):
+        with pytest.raises(ValueError, match="2-dimensional but the grid has 1 axes"):
             fp.evolve(fp.brownian(1.0, ndim=2), self.grid, self.p0, [1.0])
 
     def test_wrong_types(self):
