@@ -136,7 +136,9 @@ class Comparison:
 
 
 # ------------------------------------------------------------------- helpers
-def _as_density(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, Grid]:
+def _on_grid(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, Grid]:
+    """``(array of grid.shape, grid)`` from a result (``.density``, ``.grid``) or an array
+    with ``grid=``; no check of the values (plots also show signed fields)."""
     if hasattr(density_or_result, "density") and hasattr(density_or_result, "grid"):
         if grid is not None and grid is not density_or_result.grid:
             raise ValueError(
@@ -146,8 +148,8 @@ def _as_density(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, 
     else:
         if grid is None:
             raise ValueError(
-                "`density_or_result` is an array, so the grid it lives on is needed: pass "
-                "`grid=`, or pass a result object with `.density` and `.grid`."
+                "a density given as an array needs the grid it lives on: pass `grid=`, or "
+                "pass a result object with `.density` and `.grid`."
             )
         p = density_or_result
     if not isinstance(grid, Grid):
@@ -158,6 +160,12 @@ def _as_density(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, 
             f"the density has shape {p.shape} but the grid has shape {grid.shape}; "
             "evaluate the density at grid.points()."
         )
+    return p, grid
+
+
+def _as_density(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, Grid]:
+    """:func:`_on_grid`, and the values must be a density: finite, >= 0, some mass."""
+    p, grid = _on_grid(density_or_result, grid)
     if not np.all(np.isfinite(p)):
         raise ValueError("the density contains NaN or inf; give a finite density.")
     pmax = float(p.max()) if p.size else 0.0

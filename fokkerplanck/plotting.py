@@ -99,24 +99,9 @@ def _finish(fig: Any, title: str | None, filename: Any, *, own: bool, ax: Any = 
 
 def _unpack(result_or_density: Any, grid: Grid | None) -> tuple[np.ndarray, Grid]:
     """``(density, grid)`` from a result object (``.density``, ``.grid``) or an array."""
-    if hasattr(result_or_density, "density") and hasattr(result_or_density, "grid"):
-        p, g = result_or_density.density, result_or_density.grid
-        if grid is not None and grid is not g:
-            raise ValueError("`grid` was given together with a result that has its own grid; drop `grid=`.")
-        grid = g
-    else:
-        p = result_or_density
-    if grid is None:
-        raise ValueError(
-            "a density array needs the grid it lives on: pass `grid=`, or pass a result "
-            "with `.density` and `.grid`."
-        )
-    if not isinstance(grid, Grid):
-        raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
-    p = np.asarray(p, dtype=float)
-    if p.shape != grid.shape:
-        raise ValueError(f"the density has shape {p.shape} but the grid has shape {grid.shape}.")
-    return p, grid
+    from .compare import _on_grid
+
+    return _on_grid(result_or_density, grid)
 
 
 def _exact_array(exact: Any, grid: Grid) -> np.ndarray | None:
