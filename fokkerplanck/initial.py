@@ -154,21 +154,15 @@ def point_mass(grid: Grid, x: Any) -> np.ndarray:
     """
     grid = _check_grid(grid)
     a = _point(x, grid, "x")
-    h = np.asarray(grid.spacing)
-    idx = np.floor((a - grid.lower) / h).astype(np.int64)
-    for k in range(grid.ndim):
-        n = grid.shape[k]
-        if grid.periodic[k]:
-            idx[k] %= n
-        elif a[k] == grid.upper[k]:
-            idx[k] = n - 1
-        elif not 0 <= idx[k] < n:
-            raise ValueError(
-                f"`x={a.tolist()}` lies outside the box on axis {k} "
-                f"({grid.bounds[k][0]:g}, {grid.bounds[k][1]:g}); put it inside or widen the grid."
-            )
+    idx, inside = grid.locate(a[None, :])
+    if not inside[0]:
+        k = int(np.argmax((idx[0] < 0) | (idx[0] >= np.asarray(grid.shape))))
+        raise ValueError(
+            f"`x={a.tolist()}` lies outside the box on axis {k} "
+            f"({grid.bounds[k][0]:g}, {grid.bounds[k][1]:g}); put it inside or widen the grid."
+        )
     p = np.zeros(grid.shape)
-    p[tuple(int(i) for i in idx)] = 1.0 / grid.cell_volume
+    p[tuple(idx[0])] = 1.0 / grid.cell_volume
     return p
 
 
