@@ -335,8 +335,8 @@ def compare(
         except ValueError:
             comparison = None
     if comparison is not None and getattr(comparison, "grid", None) is grid:
-        # the histogram the statistics were computed from (it also counts points exactly
-        # on an upper wall, which Grid.histogram drops)
+        # the histogram the statistics were computed from (compare bins points that round
+        # onto the upper wall into the last cell; Grid.locate drops them)
         hist = np.asarray(comparison.histogram, dtype=float)
     else:
         hist = grid.histogram(x) if len(x) else np.zeros(grid.shape)
