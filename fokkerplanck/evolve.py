@@ -451,14 +451,15 @@ def evolve(
     return _run_steps(gen, A0, p, t_out, t0, h, method, time_dependent, progress, grid)
 
 
-def _progress_bar(total: int, enabled: bool, desc: str) -> Any:
+def _progress_bar(total: int, enabled: bool, desc: str, unit: str = "step") -> Any:
+    """A tqdm bar (``None`` when not ``enabled``); also used by simulate and sweep."""
     if not enabled:
         return None
     try:
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is a runtime dependency
         raise ImportError("`progress=True` needs tqdm: pip install tqdm") from None
-    return tqdm(total=total, desc=desc, unit="step")
+    return tqdm(total=total, desc=desc, unit=unit)
 
 
 def _finish(grid: Grid, t_out: np.ndarray, out: np.ndarray, method: str, n_steps: int,

@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ._validate import positive as _check_positive, positive_int
+from .evolve import _progress_bar
 from .grid import Grid
 from .sde import SDE
 
@@ -123,11 +124,13 @@ def _time_grid(t_end: float, dt: float, save_at: np.ndarray | None) -> np.ndarra
     return times
 
 
-def _rng_children(rng: np.random.Generator, n_chunks: int) -> list[np.random.Generator]:
-    """One independent generator per chunk, derived deterministically from ``rng``."""
+def _rng_children(rng: Any, n: int) -> list[np.random.Generator]:
+    """``n`` independent generators (one per chunk, or per sweep point), derived
+    deterministically from ``rng``."""
+    rng = np.random.default_rng(rng)
     entropy = rng.integers(0, 2**63, size=4, dtype=np.int64).tolist()
     bitgen = type(rng.bit_generator)
-    return [np.random.Generator(bitgen(ss)) for ss in np.random.SeedSequence(entropy).spawn(n_chunks)]
+    return [np.random.Generator(bitgen(ss)) for ss in np.random.SeedSequence(entropy).spawn(n)]
 
 
 def _sample_density(p: np.ndarray, grid: Grid, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -423,13 +426,7 @@ def simulate(
     n_chunks = max(1, -(-n_part // chunk_size))
     children = _rng_children(rng, n_chunks)
 
-    bar = None
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # pragma: no cover - tqdm is a dependency
-            raise ImportError("`progress=True` needs tqdm: pip install tqdm") from None
-        bar = tqdm(total=n_chunks * n_steps, unit="step", desc="simulate")
+    bar = _progress_bar(n_chunks * n_steps, progress, "simulate")
 
     steps = np.diff(times)
     sqrt_steps = np.sqrt(steps)

@@ -40,6 +40,8 @@ from typing import Any, Callable
 import numpy as np
 
 from ._validate import positive
+from .evolve import _progress_bar
+from .particles import _rng_children
 
 __all__ = ["sweep", "SweepResult", "SweepError", "ERRORS", "expand"]
 
@@ -275,14 +277,6 @@ def expand(
     return sets, (len(sets),)
 
 
-def _rng_children(rng: Any, n: int) -> list[np.random.Generator]:
-    """``n`` independent generators derived deterministically from ``rng``."""
-    rng = np.random.default_rng(rng)
-    entropy = rng.integers(0, 2**63, size=4, dtype=np.int64).tolist()
-    bitgen = type(rng.bit_generator)
-    return [np.random.Generator(bitgen(ss)) for ss in np.random.SeedSequence(entropy).spawn(n)]
-
-
 # ------------------------------------------------------------ the remote call
 class _Failure:
     """An exception raised by ``fn`` where it ran, with its formatted traceback.
@@ -493,13 +487,7 @@ def sweep(
     if isinstance(ex, cf.ProcessPoolExecutor):
         _check_picklable(fn, sets)
 
-    bar = None
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:  # pragma: no cover - tqdm is a dependency
-            raise ImportError("`progress=True` needs tqdm: pip install tqdm") from None
-        bar = tqdm(total=n, unit="set", desc="sweep")
+    bar = _progress_bar(n, progress, "sweep", unit="set")
 
     t0 = time.perf_counter()
     deadline = None if timeout is None else t0 + timeout
