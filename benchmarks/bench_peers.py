@@ -171,7 +171,7 @@ def targets(results):
         bsp = f["best_total_s"] / o["best_total_s"]
         lines.append(
             f"- {nmax}^2 {v}: speedup {sp:.1f}x median, {bsp:.1f}x best (target >= {need:.0f}x: "
-            f"{'met' if ok_t else f'MISSED by a factor {need / sp:.1f}'}); {key} ours {o[key]:.2e} vs fplanck "
+            f"{'met' if ok_t else f'MISSED by a factor {need / sp:.2f}'}); {key} ours {o[key]:.2e} vs fplanck "
             f"{f[key]:.2e} ({'no worse' if ok_l else 'WORSE'})"
         )
     for r in good:
@@ -179,7 +179,7 @@ def targets(results):
             rate, best = r["N"] ** 2 / r["build_s"] / 1e6, r["N"] ** 2 / r["best_build_s"] / 1e6
             lines.append(
                 f"- assembly at {nmax}^2, {r['variant']}: {rate:.1f} M cells/s median, {best:.1f} best (target >= 5: "
-                f"{'met' if rate >= 5 else f'MISSED by a factor {5 / rate:.1f}'} on the median)"
+                f"{'met' if rate >= 5 else f'MISSED by a factor {5 / rate:.2f}'} on the median)"
             )
     return "\n".join(lines)
 
