@@ -62,6 +62,10 @@ class TestInitial:
         np.testing.assert_allclose(
             fp.gaussian(grid, [0, 0], [0.5, 0.5]), fp.gaussian(grid, [0, 0], np.diag([0.5, 0.5]))
         )
+        # and all three are the exact N(0, 0.5 I) at the centres, normalised on the grid
+        x = grid.points()
+        exact = np.exp(-(x**2).sum(-1) / (2 * 0.5))
+        np.testing.assert_allclose(fp.gaussian(grid, [0, 0], 0.5), exact / grid.integrate(exact), rtol=1e-12)
 
     def test_point_mass(self):
         grid = fp.Grid(bounds=[(0, 1), (-1, 1)], shape=(4, 8))
