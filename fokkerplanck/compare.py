@@ -10,6 +10,7 @@ controlled false-alarm rate ``alpha``.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,26 +222,29 @@ def _pool(expected: np.ndarray, observed: np.ndarray) -> tuple[np.ndarray, np.nd
     chi-square statistic keeps its null distribution.
     """
     big = expected >= MIN_EXPECTED
-    e_out, o_out = list(expected[big]), list(observed[big])
     small = np.flatnonzero(~big)
     order = small[np.argsort(expected[small], kind="stable")]
-    acc_e = acc_o = 0.0
-    for i in order:
-        acc_e += expected[i]
-        acc_o += observed[i]
-        if acc_e >= MIN_EXPECTED:
-            e_out.append(acc_e)
-            o_out.append(acc_o)
-            acc_e = acc_o = 0.0
-    if acc_e > 0 or acc_o > 0:  # a remainder below 5: join the smallest bin
-        if e_out:
+    ce = np.concatenate([[0.0], np.cumsum(expected[order])])
+    co = np.concatenate([[0.0], np.cumsum(observed[order])])
+    # greedy, smallest first: a pooled bin takes the next cells until it expects >= 5;
+    # one bisection of the cumulative sums per pooled bin (not a step per cell)
+    cum, cuts = ce.tolist(), [0]
+    while True:
+        j = bisect.bisect_left(cum, cum[cuts[-1]] + MIN_EXPECTED, lo=cuts[-1] + 1)
+        if j >= len(cum):
+            break
+        cuts.append(j)
+    e_out = np.concatenate([expected[big], np.diff(ce[cuts])])
+    o_out = np.concatenate([observed[big], np.diff(co[cuts])])
+    rest_e, rest_o = ce[-1] - ce[cuts[-1]], co[-1] - co[cuts[-1]]
+    if rest_e > 0 or rest_o > 0:  # a remainder below 5: join the smallest bin
+        if e_out.size:
             j = int(np.argmin(e_out))
-            e_out[j] += acc_e
-            o_out[j] += acc_o
+            e_out[j] += rest_e
+            o_out[j] += rest_o
         else:
-            e_out.append(acc_e)
-            o_out.append(acc_o)
-    return np.asarray(e_out), np.asarray(o_out)
+            e_out, o_out = np.array([rest_e]), np.array([rest_o])
+    return e_out, o_out
 
 
 def _grid_cdf_1d(P: np.ndarray, grid: Grid):
