@@ -14,6 +14,7 @@ import scipy.linalg
 
 from ._validate import positive as _positive
 from .grid import Grid
+from .operator import rows_times
 from .sde import SDE
 
 __all__ = [
@@ -108,7 +109,7 @@ def ornstein_uhlenbeck(H: Any, cov: Any, *, mean: Any = None) -> SDE:
         raise ValueError(f"`cov` has shape {c.shape} but `H` is {d}x{d}.")
 
     def drift(x: np.ndarray) -> np.ndarray:
-        return -(x - m) @ Hm.T
+        return -rows_times(x - m, Hm)
 
     return SDE(drift=drift, cov=c, ndim=d)
 
