@@ -152,6 +152,24 @@ def _sample_density(p: np.ndarray, grid: Grid, n: int, rng: np.random.Generator)
     return grid.lower + (idx + rng.random((n, grid.ndim))) * h
 
 
+def _draw(sampler: Any, n: Any, rng: np.random.Generator, d: int | None) -> np.ndarray:
+    """``n`` starting points from ``sampler(n, rng)`` or ``sampler.rvs(size=n, random_state=rng)``."""
+    if n is None:
+        raise ValueError("`x0` is a sampler; pass the number of particles as `n=...`.")
+    n = positive_int("n", n)
+    try:
+        x = sampler.rvs(size=n, random_state=rng) if hasattr(sampler, "rvs") else sampler(n, rng)
+    except TypeError as err:
+        raise TypeError(
+            f"`x0` is a sampler, called as x0(n, rng) (or x0.rvs(size=n, random_state=rng)); it "
+            f"failed: {err}"
+        ) from err
+    x = np.asarray(x, dtype=float)
+    if x.shape == (n,) and d in (1, None):
+        x = x[:, None]
+    return x
+
+
 class _Walls:
     """Boundary handling of one grid for arrays of positions (n, d), in place."""
 
@@ -235,9 +253,12 @@ def simulate(
         :meth:`SDE.sigma`, so the Stratonovich and isothermal conventions are
         handled by the SDE object. Time-dependent SDEs receive the step's
         start time.
-    x0 : ndarray, shape (n, d) or grid.shape
-        Initial positions, or a density on ``grid`` (then ``n`` is required):
-        cells are drawn by their mass, positions uniformly within the cell.
+    x0 : ndarray (n, d), ndarray grid.shape, or a sampler
+        Initial positions; or a density on ``grid`` (then ``n`` is required):
+        cells are drawn by their mass, positions uniformly within the cell; or a
+        sampler (then ``n`` is required): a callable ``x0(n, rng) -> (n, d)``, or
+        an object with scipy's ``rvs(size=n, random_state=rng)`` such as a frozen
+        ``scipy.stats`` distribution (a 1-D one may return ``(n,)``).
     t_end : float
         Final time, ``> 0``.
     dt : float
@@ -250,7 +271,7 @@ def simulate(
     save_at : sequence of float, optional
         Times in ``[0, t_end]`` at which to store snapshots of all positions.
     n : int, optional
-        Number of particles when ``x0`` is a density.
+        Number of particles when ``x0`` is a density or a sampler.
     progress : bool
         Show a :mod:`tqdm` progress bar.
     chunk_size : int
@@ -337,8 +358,12 @@ def simulate(
         ) from None
 
     # ---- initial positions
+    sampler = callable(x0) or hasattr(x0, "rvs")
+    if sampler:
+        x0 = _draw(x0, n, rng, grid.ndim if grid is not None else sde.ndim)
+        n = None
     x0_arr = np.asarray(x0, dtype=float)
-    if grid is not None and x0_arr.shape == grid.shape:
+    if not sampler and grid is not None and x0_arr.shape == grid.shape:
         if n is None:
             raise ValueError(
                 f"`x0` has the grid shape {grid.shape}, so it is read as a density to "

@@ -180,6 +180,28 @@ def test_sampling_x0_from_a_density_on_the_grid():
     assert cmp.consistent, cmp.table()
 
 
+
+def test_x0_from_a_sampler():
+    """design.md: x0 is (n, ndim) or a sampler; n is then required."""
+    import scipy.stats
+
+    n = 20_000
+    ou = fp.ornstein_uhlenbeck(1.0, 1.0)           # stationary N(0, 1/2), EM bias O(dt)
+    frozen = scipy.stats.norm(0.0, np.sqrt(0.5))   # scipy's rvs(size, random_state), (n,)
+    a = fp.simulate(ou, frozen, 0.5, dt=1e-3, n=n, rng=3)
+    b = fp.simulate(ou, frozen, 0.5, dt=1e-3, n=n, rng=3)
+    assert a.x.shape == (n, 1) and np.array_equal(a.x, b.x)
+    exact = 0.5 / (1 - 1e-3 / 2)                   # EM's stationary variance, 1/(theta (2 - theta dt))
+    assert abs(a.x.var() - exact) < 4 * exact * np.sqrt(2 / n)
+    pt = fp.simulate(fp.brownian(1.0, ndim=2), lambda m, rng: rng.normal(size=(m, 2)), 1.0, n=n, rng=0)
+    assert pt.x.shape == (n, 2)
+    assert np.all(np.abs(pt.x.var(axis=0) - 2.0) < 4 * 2.0 * np.sqrt(2 / n))   # 1 + t
+    with pytest.raises(ValueError, match="sampler; pass the number"):
+        fp.simulate(ou, frozen, 0.5)
+    with pytest.raises(TypeError, match=r"x0\(n, rng\)"):
+        fp.simulate(ou, lambda m: np.zeros((m, 1)), 0.5, n=10)
+
+
 def test_snapshots_and_save_at_times_between_steps():
     n = 40_000
     pt = fp.simulate(fp.brownian(1.0), np.zeros((n, 1)), 1.0, dt=0.1, rng=2, save_at=[0.25, 0.0, 1.0])
