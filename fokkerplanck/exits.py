@@ -42,6 +42,7 @@ import scipy.sparse.linalg as spla
 
 from ._validate import positive
 from .errors import ConvergenceError
+from .evolve import _lu as _splu
 from .grid import Grid
 from .operator import check_problem, fluxes
 from .sde import SDE
@@ -81,8 +82,9 @@ def _need_absorbing(grid: Grid, who: str) -> None:
 
 
 def _lu(M: sp.spmatrix, what: str) -> Any:
+    """evolve's SuperLU (MMD ordering of A + A^T), a singular factor explained."""
     try:
-        return spla.splu(sp.csc_matrix(M), permc_spec="MMD_AT_PLUS_A")
+        return _splu(M)
     except RuntimeError as err:  # "Factor is exactly singular"
         raise ConvergenceError(
             f"{what}: the generator is singular ({err}); some cells cannot reach an absorbing "
