@@ -29,7 +29,7 @@ QUICK_CASES = (
     "brownian_heat_kernel", "langevin_1d", "langevin_2d",
     "convention_ito", "convention_stratonovich", "convention_isothermal",
     "two_temperature", "forcing_gibbs", "quadratic_noncommuting", "diffusion_flow_alpha",
-    "sgd_two_temperature", "sgd_double_well",
+    "sgd_two_temperature", "sgd_double_well", "exit_time",
 )
 
 
