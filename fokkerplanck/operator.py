@@ -101,7 +101,8 @@ def _check_scheme(scheme: str) -> None:
 
 
 # --------------------------------------------------------------------- edges
-def _edge_indices(grid: Grid, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _edge_indices(grid: Grid, offset: np.ndarray, coords: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Cells ``i`` with ``i + offset`` inside (wrapping periodic axes).
 
     Returns the flat tail and head indices, the tail centres ``(E, d)`` and a mask
@@ -123,9 +124,11 @@ def _edge_indices(grid: Grid, offset: np.ndarray) -> tuple[np.ndarray, np.ndarra
     strides = np.cumprod((1,) + grid.shape[::-1])[::-1][1:]
     tail = sum(np.ix_(*src)[k] * strides[k] for k in range(grid.ndim))
     head = sum(np.ix_(*dst)[k] * strides[k] for k in range(grid.ndim))
-    mesh = np.ix_(*[grid.centers[k][s] for k, s in enumerate(src)])
     shape = tuple(len(s) for s in src)
-    x = np.stack([np.broadcast_to(m, shape) for m in mesh], axis=-1).reshape(-1, grid.ndim)
+    x = None
+    if coords:
+        mesh = np.ix_(*[grid.centers[k][s] for k, s in enumerate(src)])
+        x = np.stack([np.broadcast_to(m, shape) for m in mesh], axis=-1).reshape(-1, grid.ndim)
     wrap = np.zeros(shape, dtype=bool)
     for k, m in enumerate(wraps):  # (np.ix_ would read boolean arrays as masks)
         wrap = wrap | m.reshape([-1 if j == k else 1 for j in range(grid.ndim)])
@@ -375,36 +378,43 @@ class _Potential:
         _check_definite(D, x)
         return np.linalg.solve(D, b[..., None])[..., 0]
 
-    def edges(self, tail: np.ndarray, head: np.ndarray, x: np.ndarray, delta: np.ndarray,
+    def edges(self, tail: np.ndarray, head: np.ndarray, x: np.ndarray | None, step: np.ndarray,
               wrap: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(x))
+        """``Delta psi`` on the edges ``tail -> head`` of one offset (physical ``step``)."""
+        out = np.zeros(len(tail))
         if self.integrate:
             end = self.gc[head]
             if wrap.any():
-                end[wrap] = self.g(x[wrap] + delta[wrap])
-            s = np.einsum("pi,pi->p", delta, self.gc[tail] + 4 * self.g(x + 0.5 * delta) + end)
-            out -= s / 6.0
+                end[wrap] = self.g(x[wrap] + step)
+            out -= _along(self.gc[tail] + 4 * self.g(x + 0.5 * step) + end, step) / 6.0
         if self.exact_loss:
             dL = self.Lc[head] - self.Lc[tail]
             if wrap.any():
-                dL[wrap] = self.sde.loss(x[wrap] + delta[wrap]) - self.Lc[tail[wrap]]
-            out += dL * self._inv_dkk(delta)
+                dL[wrap] = self.sde.loss(x[wrap] + step) - self.Lc[tail[wrap]]
+            out += dL * self._inv_dkk(step)
         return out
 
-    def half_edges(self, x: np.ndarray, delta: np.ndarray) -> np.ndarray:
-        """From a centre to the wall half a cell away (``x + delta / 2``)."""
+    def half_edges(self, x: np.ndarray, step: np.ndarray) -> np.ndarray:
+        """From a centre to the wall half a cell away (``x + step / 2``)."""
         out = np.zeros(len(x))
-        wall = x + 0.5 * delta
+        wall = x + 0.5 * step
         if self.integrate:
-            s = np.einsum("pi,pi->p", delta, self.g(x) + 4 * self.g(x + 0.25 * delta) + self.g(wall))
-            out -= 0.5 * s / 6.0
+            out -= 0.5 * _along(self.g(x) + 4 * self.g(x + 0.25 * step) + self.g(wall), step) / 6.0
         if self.exact_loss:
-            out += (self.sde.loss(wall) - self.sde.loss(x)) * self._inv_dkk(delta)
+            out += (self.sde.loss(wall) - self.sde.loss(x)) * self._inv_dkk(step)
         return out
 
-    def _inv_dkk(self, delta: np.ndarray) -> np.ndarray:
+    def _inv_dkk(self, step: np.ndarray) -> float:
         # axis edge, diagonal D: delta^T D^-1 grad L integrates to (L_j - L_i) / D_kk
-        return np.einsum("pi,ij,pj->p", delta, self.Dinv, delta) / np.einsum("pi,pi->p", delta, delta)
+        return float(step @ self.Dinv @ step / (step @ step))
+
+
+def _along(v: np.ndarray, step: np.ndarray) -> np.ndarray:
+    """``v @ step`` for rows ``v`` ``(E, d)``, touching only the nonzero components."""
+    out = np.zeros(len(v))
+    for k in np.flatnonzero(step):
+        out += v[:, k] * step[k]
+    return out
 
 
 def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
@@ -422,26 +432,29 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
     exact_loss = sde.has_loss and diagonal and scheme == "sg"
     weight_fn = _upwind_pair if scheme == "upwind" else bernoulli_pair
     potential = _Potential(sde, grid, exact_loss, Dinv, t, ito_form)
+    need_coords = potential.integrate or not constant  # else only wrap-around edges need them
     tails, heads, deltas, fwd, bwd, dpsis, segments, zs, ws = [], [], [], [], [], [], [], [], []
     longest = int(np.abs(offsets).max())
     for k, e in enumerate(offsets):
-        tail, head, x, wrap = _edge_indices(grid, e)
+        step = e * h
+        wraps = any(grid.periodic[k] for k in np.flatnonzero(e))
+        tail, head, x, wrap = _edge_indices(grid, e, coords=need_coords or wraps)
         if tail.size == 0:
             continue
-        delta = np.broadcast_to(e * h, x.shape)
+        delta = np.broadcast_to(step, (tail.size, d))
         if ito_form:
             w_tail, w_head = centre_w[k][tail], centre_w[k][head]
             w = np.maximum(w_tail, w_head)
         else:
             w = const_w[k] if const_w is not None else _edge_weights(sde, grid, e, x + 0.5 * delta, t)
-        z = potential.edges(tail, head, x, delta, wrap)
+        z = potential.edges(tail, head, x, step, wrap)
         keep = w > 0
         if keep.all():
             start = sum(len(a) for a in tails)
             shape = tuple(n if grid.periodic[j] else n - abs(int(e[j])) for j, n in enumerate(grid.shape))
             segments.append((tuple(int(v) for v in e), start, start + tail.size, shape))
         else:
-            tail, head, x, delta, z, w = tail[keep], head[keep], x[keep], delta[keep], z[keep], w[keep]
+            tail, head, delta, z, w = tail[keep], head[keep], delta[keep], z[keep], w[keep]
             if ito_form:
                 w_tail, w_head = w_tail[keep], w_head[keep]
         tails.append(tail), heads.append(head), deltas.append(delta), zs.append(np.abs(z))
@@ -476,7 +489,7 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
                 w = centre_w[int(np.flatnonzero(np.all(offsets == np.abs(e), axis=1))[0])][tail]
             else:
                 w = _diffusion_at(sde, x + 0.25 * delta, t)[:, k, k] / h[k] ** 2
-            z = potential.half_edges(x, delta)
+            z = potential.half_edges(x, e * h)
             tails.append(tail), heads.append(np.full(tail.size, -1)), deltas.append(delta)
             zs.append(np.abs(z)), ws.append(w)
             dpsis.append(z), fwd.append(2 * w * weight_fn(z)[0]), bwd.append(np.zeros(tail.size))
