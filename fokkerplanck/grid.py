@@ -300,14 +300,16 @@ class Grid:
                 f"got {x.shape}."
             )
         h = np.asarray(self.spacing)
-        with np.errstate(invalid="ignore"):
-            idx = np.floor((x - self.lower) / h)
-        idx = np.where(np.isfinite(idx), idx, -1).astype(np.int64)
         shape = np.asarray(self.shape)
         per = np.asarray(self.periodic)
-        idx[:, per] %= shape[per]
-        # the box is closed: a point exactly on an upper wall belongs to the last cell
-        on_wall = (idx == shape) & (x == self.upper) & ~per
+        with np.errstate(invalid="ignore", over="ignore"):
+            f = (x - self.lower) / h
+            f[:, per] = np.mod(f[:, per], shape[per])  # wrap before any integer cast
+            # clip into [-1, n] so huge finite coordinates cannot overflow int64
+            f = np.clip(np.where(np.isfinite(f), np.floor(f), -1.0), -1.0, shape.astype(float))
+        idx = f.astype(np.int64)
+        # the box is closed: a point on an upper wall (or rounding onto it) is in the last cell
+        on_wall = (idx == shape) & (x <= self.upper) & ~per
         idx[on_wall] -= 1
         inside = np.all((idx >= 0) & (idx < shape), axis=1) & np.all(np.isfinite(x), axis=1)
         return idx, inside

@@ -33,15 +33,14 @@ outflow is a half-edge flux. Reflecting walls drop the edges that would cross th
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
 
-from .errors import FokkerPlanckWarning, warn
-from ._validate import positive
+from .errors import warn
+from ._validate import definite_field, positive
 from .grid import Grid
 from .lattice import selling
 from .sde import SDE
@@ -283,17 +282,7 @@ def _diffusion_at(sde: SDE, x: np.ndarray, t: float | None) -> np.ndarray:
 
 def _check_definite(D: np.ndarray, x: np.ndarray) -> None:
     """Raise naming the first point where the diffusion matrix is not positive definite."""
-    lam = np.linalg.eigvalsh(D)
-    # judged against the largest diffusion on the grid (per point it means nothing in 1-D)
-    bad = lam[:, 0] <= 1e-12 * max(float(lam[:, -1].max()), 0.0)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(
-            f"The noise covariance is not positive definite at x = {x[i].tolist()} "
-            f"(eigenvalues {(2 * lam[i]).tolist()}): the Fokker-Planck equation degenerates "
-            "there. Every direction needs some noise at every point of the grid, cell "
-            "faces included; add a small floor to the noise or move the grid."
-        )
+    definite_field("cov", 2 * D, x)
 
 
 def _decomposition(sde: SDE, grid: Grid, t: float | None

@@ -41,7 +41,7 @@ import numpy as np
 import scipy.linalg
 
 from .errors import ConvergenceError
-from ._validate import positive, positive_int
+from ._validate import definite_field, positive, positive_int
 from .grid import Grid
 from .models import lyapunov
 from .sde import SDE, _FD_OFFSETS, _FD_WEIGHTS
@@ -149,31 +149,7 @@ def _preconditioner(lr_per_param: Any, d: int | None) -> tuple[Array | None, int
 
 def _check_psd_field(c: Array, x: Array, name: str) -> Array:
     """Symmetric and positive definite at every point; raise naming the point."""
-    tol = 1e-14 * max(np.abs(c).max(), 1e-300)
-    close = np.isclose(c, np.swapaxes(c, -1, -2), rtol=1e-10, atol=tol).all(axis=(-1, -2))
-    if not np.all(close):
-        i = np.unravel_index(np.argmax(~close), close.shape) if close.ndim else ()
-        raise ValueError(
-            f"`{name}` returned a non-symmetric matrix at Phi = {x[i].tolist()}: {c[i].tolist()}."
-        )
-    w = np.linalg.eigvalsh(c)
-    top = np.maximum(w[..., -1], 0.0)
-    neg = w[..., 0] < -1e-10 * np.maximum(top, 1e-300)
-    sing = w[..., 0] <= 1e-13 * top
-    for mask, what, fix in (
-        (neg, "is not positive semi-definite",
-         "a covariance must have no negative eigenvalues; check the callable there"),
-        (sing, "is singular (the gradient noise vanishes in some direction)",
-         "the SDE then has no density there; shrink the grid away from that point or "
-         "add a small constant to the covariance"),
-    ):
-        if np.any(mask):
-            i = np.unravel_index(np.argmax(mask), mask.shape) if mask.ndim else ()
-            raise ValueError(
-                f"`{name}` {what} at Phi = {np.asarray(x[i]).tolist()} (eigenvalues "
-                f"{w[i].tolist()}); {fix}."
-            )
-    return c
+    return definite_field(name, c, x, point="Phi")
 
 
 # ============================================================== the SDE from a loss

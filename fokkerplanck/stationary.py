@@ -19,7 +19,6 @@ stalls.
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .errors import ConvergenceError, FokkerPlanckWarning, warn
+from .errors import ConvergenceError, warn
 from .grid import Grid
 from ._validate import positive_int
 from .operator import Fluxes, check_problem, check_tolerance, fluxes
@@ -278,7 +277,7 @@ def stationary(
         _check_connected(A, grid, fl.longest_offset)
     if p is None:
         k = _pin_guess(fl, sde, grid)
-        for attempt in range(2):
+        for _ in range(2):
             if used == "amg":
                 p, iterations, ok = _solve_amg(A, k, tol, maxiter)
                 if not ok or residual(A, p) > 100 * tol:
@@ -299,11 +298,9 @@ def stationary(
 
 
 def _has_pyamg() -> bool:
-    try:
-        import pyamg  # noqa: F401
-    except ImportError:  # pragma: no cover
-        return False
-    return True
+    import importlib.util
+
+    return importlib.util.find_spec("pyamg") is not None
 
 
 def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, method: str,

@@ -97,3 +97,12 @@ def test_normalised_boundary_round_trips_including_periodic():
 def test_a_sample_on_the_upper_wall_is_in_the_last_cell():
     g = fp.Grid(bounds=[(0, 1)], shape=4)
     np.testing.assert_allclose(g.histogram(np.array([[1.0], [0.5]])) * g.cell_volume, [0, 0, 0.5, 0.5])
+
+
+def test_locate_is_safe_for_huge_and_boundary_coordinates():
+    g = fp.Grid(bounds=[(-2.5, 2.5)], shape=256)
+    x = np.array([[np.nextafter(2.5, 0)], [2.5], [1e300], [-1e300], [np.nan]])
+    idx, inside = g.locate(x)
+    assert idx[:2, 0].tolist() == [255, 255]          # inside, rounding onto the upper wall
+    assert inside.tolist() == [True, True, False, False, False]
+    assert g.histogram(np.full((5, 1), 1e300)).sum() == 0
