@@ -33,6 +33,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from .errors import FokkerPlanckWarning
+from ._linalg import factorize as _lu
 from ._validate import positive as _check_positive, positive_int
 from .grid import Grid
 from .operator import check_problem, generator as assemble
@@ -220,12 +221,6 @@ class _Generator:
         if not self.time_dependent:
             self._const = A
         return A
-
-
-def _lu(M: scipy.sparse.spmatrix) -> Any:
-    # I - c A is column diagonally dominant (zero column sums, Metzler A), so
-    # SuperLU keeps the diagonal pivots and the symmetric MMD ordering of A + A^T holds.
-    return scipy.sparse.linalg.splu(scipy.sparse.csc_matrix(M), permc_spec="MMD_AT_PLUS_A")
 
 
 # ------------------------------------------------------------ step-size rule

@@ -42,7 +42,7 @@ import scipy.sparse.linalg as spla
 
 from ._validate import positive
 from .errors import ConvergenceError
-from .evolve import _lu as _splu
+from ._linalg import factorize as _splu
 from .grid import Grid
 from .operator import check_problem, fluxes
 from .sde import SDE

@@ -14,7 +14,7 @@ import scipy.linalg
 
 from ._validate import positive as _positive
 from .grid import Grid
-from .operator import rows_times
+from ._linalg import rows_times
 from .sde import SDE
 
 __all__ = [

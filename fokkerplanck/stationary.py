@@ -28,6 +28,7 @@ import scipy.sparse.linalg as spla
 
 from .errors import ConvergenceError, warn
 from .grid import Grid
+from ._linalg import factorize
 from ._validate import positive_int
 from .operator import Fluxes, check_problem, check_tolerance, fluxes
 from .sde import SDE
@@ -149,7 +150,7 @@ def _check_connected(A: sp.csr_matrix, grid: Grid, longest: int) -> None:
 
 def _solve_lu(A: sp.csr_matrix, k: int) -> np.ndarray:
     Ar, rhs, keep = _reduced(A, k)
-    lu = spla.splu(Ar, permc_spec="MMD_AT_PLUS_A")
+    lu = factorize(Ar)
     p = np.empty(A.shape[0])
     p[k] = 1.0
     p[keep] = lu.solve(rhs)
