@@ -15,12 +15,13 @@ imported before the clock starts.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _harness import warm_imports  # noqa: E402
 
 import numpy as np
 import scipy.sparse.linalg  # noqa: F401
@@ -55,14 +56,7 @@ def make_ref(n, variant, path):
 def main(n, variant, ref=None):
     rec = {"code": "ours", "variant": variant, "N": n}
     try:
-        import fokkerplanck as fp
-        # import the lazy modules before the clock starts (attribute access, not
-        # ``import fokkerplanck.stationary``, which would rebind fp.stationary to the module)
-        fp.generator, fp.stationary  # noqa: B018
-        try:
-            importlib.import_module("pyamg")
-        except ImportError:
-            pass
+        fp = warm_imports()
         rec["version"] = fp.__version__
         grid = fp.Grid(bounds=[(P.LO, P.HI)] * 2, shape=(n, n), boundary="reflecting")
         assert np.allclose(grid.centers[0], P.centers(n), rtol=0, atol=1e-12)

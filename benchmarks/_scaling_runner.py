@@ -18,12 +18,13 @@ cell centres (midpoint normalisation) and the peak RSS of the process.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _harness import warm_imports  # noqa: E402
 
 import numpy as np
 import scipy.sparse.linalg  # noqa: F401
@@ -59,14 +60,7 @@ def rot_drift(x):
 def main(d, n, variant):
     rec = {"D": d, "N": n, "cells": n**d, "variant": variant}
     try:
-        import fokkerplanck as fp
-        # import the lazy modules before the clock starts (attribute access, not
-        # ``import fokkerplanck.stationary``, which would rebind fp.stationary to the module)
-        fp.generator, fp.stationary  # noqa: B018
-        try:
-            importlib.import_module("pyamg")
-        except ImportError:
-            pass
+        fp = warm_imports()
         grid = fp.Grid(bounds=[(LO, HI)] * d, shape=(n,) * d)
         if variant == "langevin":
             sde = fp.langevin(loss, sigma=1.0, grad=grad)

@@ -29,29 +29,13 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import HERE, child_env, core_version, fmt_t  # noqa: E402
+
 BLAS_THREADS = None  # set by --blas-threads
 
 
-def core_version():
-    """Commit of the checkout being measured (the core changes quickly)."""
-    try:
-        out = subprocess.run(["git", "-C", HERE, "log", "-1", "--format=%h %cd", "--date=format:%Y-%m-%d %H:%M"],
-                             capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", HERE, "status", "--porcelain", "--", "../fokkerplanck"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return (out.stdout.strip() or "unknown") + (" + uncommitted changes in fokkerplanck/" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
-
-def child_env():
-    """The children's environment: ours unchanged, unless --blas-threads pins the BLAS pools."""
-    env = dict(os.environ)
-    if BLAS_THREADS:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(BLAS_THREADS)
-    return env
 DEFAULT_VENV_PY = os.environ.get("FPLANCK_PYTHON", "/work/venv-fplanck/bin/python")
 
 
@@ -60,7 +44,7 @@ def run_child(python, script, n, variant, timeout, ref=None):
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=timeout)
+        out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(BLAS_THREADS), timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout:.0f} s"}
     wall = time.perf_counter() - t0
@@ -106,7 +90,7 @@ def make_reference(m, cache, timeout):
         return path
     cmd = [sys.executable, os.path.join(HERE, "_ours_runner.py"), str(m), "rotational", "--make-ref", path]
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=timeout)
+        out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(BLAS_THREADS), timeout=timeout)
     except subprocess.TimeoutExpired:
         print(f"reference at {m}^2 timed out: no 'L1 vs fine ref' column", file=sys.stderr)
         return None
@@ -117,9 +101,6 @@ def make_reference(m, cache, timeout):
     print(f"reference: {line[0][7:]}", file=sys.stderr)
     return path
 
-
-def fmt_t(x):
-    return "—" if x is None else (f"{x:.3f}" if x < 10 else f"{x:.1f}")
 
 
 def table(results):

@@ -27,29 +27,13 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import HERE, child_env, core_version, fmt_t  # noqa: E402
+
 BLAS_THREADS = None  # set by --blas-threads
 
 
-def core_version():
-    """Commit of the checkout being measured (the core changes quickly)."""
-    try:
-        out = subprocess.run(["git", "-C", HERE, "log", "-1", "--format=%h %cd", "--date=format:%Y-%m-%d %H:%M"],
-                             capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", HERE, "status", "--porcelain", "--", "../fokkerplanck"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return (out.stdout.strip() or "unknown") + (" + uncommitted changes in fokkerplanck/" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
-
-def child_env():
-    """The children's environment: ours unchanged, unless --blas-threads pins the BLAS pools."""
-    env = dict(os.environ)
-    if BLAS_THREADS:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[var] = str(BLAS_THREADS)
-    return env
 SIZES = {1: [1000, 10_000, 100_000, 1_000_000], 2: [64, 128, 256, 512, 1024], 3: [16, 32, 64, 96, 128]}
 QUICK = {1: [1000, 10_000, 100_000], 2: [64, 128, 256], 3: [16, 32]}
 
@@ -58,7 +42,7 @@ def run_child(d, n, variant, limit):
     cmd = [sys.executable, os.path.join(HERE, "_scaling_runner.py"), str(d), str(n), variant]
     t0 = time.perf_counter()
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(), timeout=limit + 15)
+        out = subprocess.run(cmd, capture_output=True, text=True, env=child_env(BLAS_THREADS), timeout=limit + 15)
     except subprocess.TimeoutExpired:
         return {"error": f"> {limit:.0f} s (killed)", "timeout": True}
     wall = time.perf_counter() - t0
@@ -86,9 +70,6 @@ def measure(d, n, variant, limit, cheap, repeats):
     out["runs"] = len(good)
     return out
 
-
-def fmt_t(x):
-    return f"{x:.3f}" if x < 10 else f"{x:.1f}"
 
 
 def table(results):
