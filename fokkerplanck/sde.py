@@ -32,7 +32,9 @@ def _central_weights() -> tuple[np.ndarray, np.ndarray]:
     import findiff
 
     c = findiff.coefficients(deriv=1, acc=4)["center"]
-    return np.asarray(c["offsets"], dtype=float), np.asarray(c["coefficients"], dtype=float)
+    offsets, weights = np.asarray(c["offsets"], dtype=float), np.asarray(c["coefficients"], dtype=float)
+    used = weights != 0  # the centre has weight 0: never evaluate there
+    return offsets[used], weights[used]
 
 
 _FD_OFFSETS, _FD_WEIGHTS = _central_weights()
@@ -361,7 +363,7 @@ class SDE:
         h = self.fd_step
         step = np.zeros(x.shape[-1])
         step[k] = h
-        return sum(w * fn(x + o * step) for o, w in zip(_FD_OFFSETS, _FD_WEIGHTS) if w != 0) / h
+        return sum(w * fn(x + o * step) for o, w in zip(_FD_OFFSETS, _FD_WEIGHTS)) / h
 
     def div_cov(self, x: Array, t: float | None = None) -> Array:
         """``(div C)_i = sum_j d_j C_ij``, shape ``(..., d)``; zero for constant noise."""
