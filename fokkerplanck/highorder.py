@@ -65,7 +65,7 @@ def _on_axis(M: sp.spmatrix, shape: tuple[int, ...], k: int) -> sp.csr_matrix:
 
 def highorder_fluxes(sde: SDE, grid: Grid, t: float | None):
     """Edges and the flux matrix of the fourth-order scheme (see module docstring)."""
-    from .operator import Fluxes
+    from .operator import Fluxes, _block
 
     if grid.has_absorbing:
         raise ValueError(
@@ -73,7 +73,6 @@ def highorder_fluxes(sde: SDE, grid: Grid, t: float | None):
             "scheme='sg' with absorbing walls."
         )
     d, shape, h = grid.ndim, grid.shape, np.asarray(grid.spacing)
-    strides = np.cumprod((1,) + shape[::-1])[::-1][1:]
     centre_der = [
         _on_axis(_stencil_matrix(n, np.arange(n, dtype=float), 5, 1, grid.periodic[j]) / h[j], shape, j)
         for j, n in enumerate(shape)
@@ -99,10 +98,10 @@ def highorder_fluxes(sde: SDE, grid: Grid, t: float | None):
         if per:
             corr[0, nf - 1] = corr[nf - 1, 0] = -1 / 24
         blocks.append(_on_axis(corr.tocsr(), fshape, k) @ J / h[k])
-        idx = np.stack(np.meshgrid(*[np.arange(m) for m in fshape], indexing="ij"), -1).reshape(-1, d)
-        nxt = idx.copy()
-        nxt[:, k] = (nxt[:, k] + 1) % n
-        tails.append(idx @ strides), heads.append(nxt @ strides)
-        deltas.append(np.broadcast_to(np.eye(d)[k] * h[k], (len(idx), d)))
+        ranges = [np.arange(m) for m in fshape]
+        tail, _ = _block(grid, ranges)
+        head, _ = _block(grid, ranges[:k] + [(ranges[k] + 1) % n] + ranges[k + 1:])
+        tails.append(tail), heads.append(head)
+        deltas.append(np.broadcast_to(np.eye(d)[k] * h[k], (len(tail), d)))
     return Fluxes(grid, np.concatenate(tails), np.concatenate(heads), np.concatenate(deltas),
                   "highorder", sp.vstack(blocks).tocsr())

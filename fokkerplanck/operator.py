@@ -108,19 +108,24 @@ def _edge_indices(grid: Grid, offset: np.ndarray, coords: bool = True
             wraps.append(np.zeros(len(s), dtype=bool))
         src.append(s)
         dst.append(t)
-    strides = np.cumprod((1,) + grid.shape[::-1])[::-1][1:]
-    tail = sum(np.ix_(*src)[k] * strides[k] for k in range(grid.ndim))
-    head = sum(np.ix_(*dst)[k] * strides[k] for k in range(grid.ndim))
+    tail, x = _block(grid, src, coords)
+    head, _ = _block(grid, dst)
     shape = tuple(len(s) for s in src)
-    x = None
-    if coords:
-        mesh = np.ix_(*[grid.centers[k][s] for k, s in enumerate(src)])
-        x = np.stack([np.broadcast_to(m, shape) for m in mesh], axis=-1).reshape(-1, grid.ndim)
     wrap = np.zeros(shape, dtype=bool)
     for k, m in enumerate(wraps):  # (np.ix_ would read boolean arrays as masks)
         wrap = wrap | m.reshape([-1 if j == k else 1 for j in range(grid.ndim)])
-    wrap = wrap.ravel()
-    return np.broadcast_to(tail, shape).ravel(), np.broadcast_to(head, shape).ravel(), x, wrap
+    return tail, head, x, wrap.ravel()
+
+
+def _block(grid: Grid, ranges: list[np.ndarray], coords: bool = False
+           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Flat (C-order) indices of the cells ``ranges[0] x ranges[1] x ...`` and, if
+    ``coords``, their centres ``(n, ndim)``."""
+    flat = np.ravel_multi_index(np.ix_(*ranges), grid.shape).ravel()
+    if not coords:
+        return flat, None
+    mesh = np.meshgrid(*[grid.centers[k][r] for k, r in enumerate(ranges)], indexing="ij")
+    return flat, np.stack(mesh, axis=-1).reshape(-1, grid.ndim)
 
 
 @dataclass(frozen=True, eq=False)
@@ -453,12 +458,7 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
             e[k] = side
             idx = [np.arange(n) for n in grid.shape]
             idx[k] = np.array([0 if side < 0 else grid.shape[k] - 1])
-            strides = np.cumprod((1,) + grid.shape[::-1])[::-1][1:]
-            mesh = np.ix_(*idx)
-            shape = tuple(len(i) for i in idx)
-            tail = np.broadcast_to(sum(mesh[j] * strides[j] for j in range(d)), shape).ravel()
-            cm = np.ix_(*[grid.centers[j][i] for j, i in enumerate(idx)])
-            x = np.stack([np.broadcast_to(m, shape) for m in cm], axis=-1).reshape(-1, d)
+            tail, x = _block(grid, idx, coords=True)
             delta = np.broadcast_to(e * h, x.shape)
             if constant:
                 w = np.full(len(x), _diffusion_at(sde, np.zeros(d), t)[k, k] / h[k] ** 2)
