@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import importlib
 import os
+import statistics
 import subprocess
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -49,3 +51,24 @@ def warm_imports():
     except ImportError:
         pass
     return fp
+
+
+def load_line() -> str:
+    la = os.getloadavg()
+    try:
+        up = subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
+    except Exception:  # pragma: no cover
+        up = ""
+    return f"load average {la[0]:.2f}, {la[1]:.2f}, {la[2]:.2f} ({os.cpu_count()} cores) — `{up}`"
+
+
+def median_time(fn, repeats: int = 3, cheap: float = 2.0):
+    """Median wall time of ``fn()`` over ``repeats`` runs (one run if the first is slow)."""
+    times, out = [], None
+    for k in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+        if k == 0 and times[0] > cheap:
+            break
+    return statistics.median(times), len(times), out

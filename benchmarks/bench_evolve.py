@@ -23,7 +23,7 @@ For each ``N``:
   would need ~1e4-1e5 steps; that row is *estimated* (factorization + steps x
   measured time per step) and marked so;
 * **factorization**: the sparse LU of ``I - c A`` that fp.evolve computes once per run
-  (``fokkerplanck.evolve._lu``: SuperLU with ``MMD_AT_PLUS_A``; ``c = dt`` for
+  (``fokkerplanck._linalg.factorize``: SuperLU with ``MMD_AT_PLUS_A``; ``c = dt`` for
   backward Euler, ``c = gamma dt / 2`` for TR-BDF2), timed on its own;
   **per step**: "direct" is the median of 10 steps written exactly as fp.evolve's loop
   (a backward Euler step is one pair of triangular solves, a TR-BDF2 step two pairs
@@ -44,7 +44,6 @@ import os
 import platform
 import resource
 import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -55,31 +54,17 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 import fokkerplanck as fp
-from fokkerplanck.evolve import GAMMA, _lu
+from fokkerplanck._linalg import factorize as _lu
+from fokkerplanck.evolve import GAMMA
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import load_line, median_time  # noqa: E402
 
 T_END = 1.0
 TARGETS = (1e-3, 1e-5)
 MEAN, COV = (0.5, 0.5), 0.05
 
 
-def load_line() -> str:
-    la = os.getloadavg()
-    try:
-        up = subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
-    except Exception:  # pragma: no cover
-        up = ""
-    return f"load average {la[0]:.2f}, {la[1]:.2f}, {la[2]:.2f} ({os.cpu_count()} cores) — `{up}`"
-
-
-def median_time(fn, repeats=3, cheap=2.0):
-    times, out = [], None
-    for k in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-        if k == 0 and times[0] > cheap:
-            break
-    return statistics.median(times), len(times), out
 
 
 def problem(n):

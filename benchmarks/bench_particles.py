@@ -62,8 +62,6 @@ import argparse
 import math
 import os
 import platform
-import statistics
-import subprocess
 import sys
 import time
 import warnings
@@ -72,30 +70,14 @@ import numpy as np
 
 import fokkerplanck as fp
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import load_line, median_time  # noqa: E402
+
 LO, HI = -2.5, 2.5
 DT_CANDIDATES = (1e-3, 2e-3, 5e-3, 1e-2, 2e-2)
 BURN_RELAX = 8.0  # burn-in in units of 1 / lambda_e
 
 
-def load_line() -> str:
-    la = os.getloadavg()
-    try:
-        up = subprocess.run(["uptime"], capture_output=True, text=True, timeout=5).stdout.strip()
-    except Exception:  # pragma: no cover
-        up = ""
-    return f"load average {la[0]:.2f}, {la[1]:.2f}, {la[2]:.2f} ({os.cpu_count()} cores) — `{up}`"
-
-
-def median_time(fn, repeats: int, cheap: float = 2.0):
-    """Median wall time of ``fn()`` over ``repeats`` runs (one run if the first is slow)."""
-    times, out = [], None
-    for k in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-        if k == 0 and times[0] > cheap:
-            break
-    return statistics.median(times), len(times), out
 
 
 # ------------------------------------------------------------------ problems
