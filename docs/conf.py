@@ -16,7 +16,6 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
-import re
 import sys
 import types
 from pathlib import Path
@@ -300,34 +299,5 @@ write_guide_toc()
 write_benchmarks()
 
 
-_TYPE_LINE = re.compile(r"^\s*[A-Za-z_][\w, ]* : \S")
-_STAR = re.compile(r"(?<=[(,\s])\*(?=\w)")
-
-
-def escape_star_in_types(app, what, name, obj, options, lines):
-    """Escape ``*`` in numpydoc type lines such as ``density : ndarray, shape (n, *grid.shape)``.
-
-    numpydoc copies the type text into reST verbatim, where ``*grid`` opens an
-    emphasis that never closes (a docutils warning, an error under ``-W``).
-    """
-    for i, line in enumerate(lines):
-        if "``" not in line and _TYPE_LINE.match(line):
-            lines[i] = _STAR.sub(r"\\*", line)
-
-
-#: links between Markdown pages whose target may not exist yet, and where to send them then
-LINK_FALLBACKS = {"validation.md": "validation-results.md"}
-
-
-def fallback_links(app, docname, source):
-    """Point ``[..](validation.md)`` at an existing page while the target is not written."""
-    for target, fallback in LINK_FALLBACKS.items():
-        if not (HERE / target).exists():
-            source[0] = source[0].replace(f"]({target})", f"]({fallback})")
-
-
 def setup(app):
-    app.connect("source-read", fallback_links)
-    # before numpydoc's own handler (priority 500) turns the sections into reST
-    app.connect("autodoc-process-docstring", escape_star_in_types, priority=400)
     return {"parallel_read_safe": True}

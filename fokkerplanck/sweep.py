@@ -26,13 +26,10 @@ build everything it needs from plain parameters:
 from __future__ import annotations
 
 import concurrent.futures as cf
-import inspect
 import itertools
 import pickle
-import sys
 import time
 import traceback
-import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -590,25 +587,3 @@ def _settle(i: int, params: dict, outcome: tuple[Any, float], errors: str) -> tu
         "Pass errors='collect' to run the others and collect the failures.",
         i, params,
     ) from exc
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as :func:`sweep`.
-
-    The package exports the function ``sweep`` lazily under the same name as this
-    module; importing the submodule first (``from fokkerplanck.sweep import
-    SweepResult``) binds the *module* to ``fokkerplanck.sweep``. Making the module
-    callable keeps ``fp.sweep(...)`` working whichever happens first.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> SweepResult:
-        return sweep(*args, **kwargs)
-
-
-# ``fp.sweep`` is this module or the function, depending on what was imported first;
-# give the function the module's public names so ``fp.sweep.SweepError`` always works.
-sweep.SweepResult = SweepResult  # type: ignore[attr-defined]
-sweep.SweepError = SweepError  # type: ignore[attr-defined]
-sweep.expand = expand  # type: ignore[attr-defined]
-sys.modules[__name__].__class__ = _CallableModule
-sys.modules[__name__].__signature__ = inspect.signature(sweep)

@@ -213,19 +213,3 @@ def test_comparison_is_frozen(grid1):
     c = fp.compare(_normal_cells(grid1), np.zeros((10, 1)), grid=grid1)
     with pytest.raises(AttributeError):
         c.consistent = True
-
-
-def test_fp_compare_is_callable_after_importing_the_submodule_first():
-    # Regression: `from fokkerplanck.compare import ...` (as other modules do) binds the
-    # *module* to `fokkerplanck.compare` before the lazy export of the function runs.
-    import subprocess
-    import sys
-
-    code = (
-        "import numpy as np, fokkerplanck as fp\n"
-        "from fokkerplanck.compare import Comparison\n"
-        "g = fp.Grid([(0, 1)], 4)\n"
-        "c = fp.compare(np.ones(4), np.full((8, 1), 0.5), grid=g)\n"
-        "assert isinstance(c, Comparison) and isinstance(c, fp.Comparison)\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)

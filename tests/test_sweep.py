@@ -298,10 +298,9 @@ def test_progress_bar(capsys):
     assert "3/3" in capsys.readouterr().err
 
 
-def test_module_is_callable_whatever_is_imported_first():
-    """`from fokkerplanck.sweep import ...` binds the module to `fp.sweep`; it must still call."""
-    mod = sys.modules["fokkerplanck.sweep"]
-    assert mod(lambda T: T, {"T": [1]}).results == (1,)
+def test_sweep_is_the_function_and_its_classes_are_exported():
+    """`fp.sweep` stays the function after `fokkerplanck.sweep` was imported (see test_package)."""
+    assert sys.modules["fokkerplanck.sweep"].sweep is fp.sweep
+    assert fp.sweep(lambda T: T, {"T": [1]}).results == (1,)
     assert fp.sweep(lambda T: T, {"T": [2]}).results == (2,)
-    for obj in (mod, fp.sweep):
-        assert obj.SweepError is SweepError and obj.SweepResult is SweepResult
+    assert fp.SweepError is SweepError and fp.SweepResult is SweepResult
