@@ -23,7 +23,7 @@ For each ``N``:
   would need ~1e4-1e5 steps; that row is *estimated* (factorization + steps x
   measured time per step) and marked so;
 * **factorization**: the sparse LU of ``I - c A`` that fp.evolve computes once per run
-  (``fokkerplanck._linalg.factorize``: SuperLU with ``MMD_AT_PLUS_A``; ``c = dt`` for
+  (``fokkerplanck._util.linalg.factorize``: SuperLU with ``MMD_AT_PLUS_A``; ``c = dt`` for
   backward Euler, ``c = gamma dt / 2`` for TR-BDF2), timed on its own;
   **per step**: "direct" is the median of 10 steps written exactly as fp.evolve's loop
   (a backward Euler step is one pair of triangular solves, a TR-BDF2 step two pairs
@@ -54,8 +54,8 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 import fokkerplanck as fp
-from fokkerplanck._linalg import factorize as _lu
-from fokkerplanck.evolve import GAMMA
+from fokkerplanck._util.linalg import factorize as _lu
+from fokkerplanck._solvers.evolve import GAMMA
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import load_line, median_time  # noqa: E402

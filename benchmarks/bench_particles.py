@@ -69,6 +69,7 @@ import warnings
 import numpy as np
 
 import fokkerplanck as fp
+from fokkerplanck._sampling.particles import DEFAULT_CHUNK_SIZE
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import load_line, median_time  # noqa: E402
@@ -186,8 +187,8 @@ def throughput(quick: bool, workers_list):
         x0 = np.zeros((n, d))
         # normals: the same buffer size as simulate's chunks, filled n*steps*d times
         rng = np.random.default_rng(0)
-        buf = np.empty((fp.particles.DEFAULT_CHUNK_SIZE, d))
-        reps = n * steps // fp.particles.DEFAULT_CHUNK_SIZE
+        buf = np.empty((DEFAULT_CHUNK_SIZE, d))
+        reps = n * steps // DEFAULT_CHUNK_SIZE
 
         def normals():
             for _ in range(reps):

@@ -93,68 +93,54 @@ plot_apply_rcparams = True
 # -- generated API reference -------------------------------------------------------
 #: (section title, modules whose names in ``fokkerplanck.__all__`` it lists, blurb)
 SECTIONS = [
-    ("Problem: grid and SDE", ["grid", "sde"],
+    ("Problem: grid and SDE", ["_model.grid", "_model.sde"],
      "What is solved: the box and its boundaries, and the stochastic differential equation."),
-    ("The lecture's systems and exact densities", ["models"],
+    ("Model systems and exact densities", ["_model.models"],
      "Constructors for Brownian motion, Langevin dynamics and Ornstein–Uhlenbeck "
      "processes, and closed-form reference densities."),
-    ("SGD", ["sgd"],
+    ("SGD", ["_applications.sgd"],
      "The SGD SDE from a loss or from data, real minibatch SGD, exact quadratic references."),
-    ("The generator", ["operator"],
+    ("The generator", ["_discretization.generator", "_discretization.fluxes"],
      "The conservative finite-volume matrix ``A`` with ``dp/dt = A p`` and its edge fluxes."),
-    ("Stationary densities and the spectrum", ["stationary", "spectral", "extrapolate"],
+    ("Stationary densities and the spectrum", ["_solvers.stationary", "_solvers.spectral", "_solvers.extrapolate"],
      "The null vector of ``A``; relaxation rates and slow modes; Richardson extrapolation "
      "across grids."),
-    ("Time evolution", ["evolve", "initial"],
+    ("Time evolution", ["_solvers.evolve", "_model.initial"],
      "Densities over time and initial densities."),
-    ("Particles and comparison", ["particles", "compare"],
+    ("Particles and comparison", ["_sampling.particles", "_sampling.compare"],
      "Euler–Maruyama particles with the same SDE and boundaries; grid vs particles statistics."),
-    ("Exit problems and irreversibility", ["exits"],
+    ("Exit problems and irreversibility", ["_solvers.exits"],
      "Mean first-passage times, quasi-stationary densities, survival, escape rates, "
      "detailed balance and entropy production."),
-    ("Sweeps and files", ["sweep", "io"],
+    ("Sweeps and files", ["_sweep", "io"],
      "Parameter sweeps on any executor; saving and loading results."),
-    ("Errors and warnings", ["errors"], ""),
+    ("Errors and warnings", ["_util.errors"], ""),
 ]
 
 #: submodules documented with all their public names (not only those in __all__)
 SUBMODULES = [
     ("fokkerplanck.plotting", "Figures"),
-    ("fokkerplanck.sgd", "SGD module"),
     ("fokkerplanck.testing", "Testing helpers"),
     ("fokkerplanck.cli", "Command line"),
 ]
 
 #: scheme internals worth a reference entry
 INTERNALS = [
-    ("fokkerplanck.operator", ["bernoulli", "bernoulli_pair"]),
-    ("fokkerplanck.lattice", ["selling"]),
-    ("fokkerplanck.highorder", ["highorder_fluxes"]),
-    ("fokkerplanck.evolve", ["default_dt"]),
+    ("fokkerplanck._discretization.generator", ["bernoulli", "bernoulli_pair"]),
+    ("fokkerplanck._discretization.lattice", ["selling"]),
+    ("fokkerplanck._discretization.highorder", ["highorder_fluxes"]),
+    ("fokkerplanck._solvers.evolve", ["default_dt"]),
 ]
 
 
 def _module_of(name: str) -> str:
-    lazy = getattr(fokkerplanck, "_LAZY", {})
-    if name in lazy:
-        return f"fokkerplanck.{lazy[name]}"
+    """The (private) module that defines ``fp.<name>``; aliases fall back to the package."""
     obj = getattr(fokkerplanck, name)
     return getattr(obj, "__module__", "fokkerplanck")
 
 
 def _target(name: str) -> str:
-    """The dotted path autosummary documents ``fp.<name>`` under.
-
-    Normally ``<defining module>.<name>``; an alias (``stationary_residual`` is
-    ``stationary.residual``) is documented as ``fokkerplanck.<name>`` itself.
-    """
-    obj = getattr(fokkerplanck, name)  # before importing the module: see fokkerplanck.sweep
-    modname = _module_of(name)
-    importlib.import_module(modname)
-    defined = getattr(sys.modules[modname], name, None)
-    # a module that shares its function's name may have replaced the attribute
-    if defined is not None and (defined is obj or isinstance(obj, types.ModuleType)):
-        return f"{modname}.{name}"
+    """The dotted path autosummary documents ``fp.<name>`` under: the public one."""
     return f"fokkerplanck.{name}"
 
 
@@ -240,8 +226,10 @@ def write_api(app=None) -> None:
             lines += _autosummary(funcs)
         for n in consts:
             lines += [f".. autodata:: {modname}.{n}", "   :no-value:", ""]
-    mods = sorted(f"fokkerplanck.{m.name}" for m in pkgutil.iter_modules(fokkerplanck.__path__)
-                  if not m.name.startswith("_"))
+    # the public edge modules, then the implementation modules (their docstrings carry
+    # the mathematics of each part)
+    mods = sorted(m.name for m in pkgutil.walk_packages(fokkerplanck.__path__, "fokkerplanck.")
+                  if not m.ispkg and not m.name.rsplit(".", 1)[1].startswith("_"))
     lines += ["Modules", "-------", "",
               "The module docstrings: the mathematics and the methods of each part.", ""]
     lines += _autosummary([m for m in mods if _try_import(m) is not None], short=False)

@@ -30,22 +30,22 @@ from typing import Any
 
 import numpy as np
 
-from .grid import Grid
+from ._model.grid import Grid
 
 __all__ = ["save", "load", "info", "to_xarray", "FORMAT_VERSION", "KINDS"]
 
 #: Version of the file layout written by :func:`save`.
 FORMAT_VERSION = 1
 
-#: Result classes :func:`save` understands: class name -> defining module.
+#: Result classes :func:`save` understands: class name -> defining (private) module.
 KINDS = {
-    "StationaryResult": "stationary",
-    "Evolution": "evolve",
-    "Particles": "particles",
-    "QuasiStationary": "exits",
-    "Equilibrium": "exits",
-    "Comparison": "compare",
-    "Modes": "spectral",
+    "StationaryResult": "_solvers.stationary",
+    "Evolution": "_solvers.evolve",
+    "Particles": "_sampling.particles",
+    "QuasiStationary": "_solvers.exits",
+    "Equilibrium": "_solvers.exits",
+    "Comparison": "_sampling.compare",
+    "Modes": "_solvers.spectral",
 }
 
 #: Fields that hold callables or derived solver objects; not saved, loaded as None.
@@ -55,7 +55,7 @@ _MAGIC = "fokkerplanck-result"
 
 
 def _version() -> str:
-    from . import __version__
+    from ._util.version import __version__
 
     return __version__
 

@@ -44,7 +44,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .grid import Grid
+from ._model.grid import Grid
 
 __all__ = ["density", "compare", "current", "evolution", "convergence", "modes"]
 
@@ -99,9 +99,9 @@ def _finish(fig: Any, title: str | None, filename: Any, *, own: bool, ax: Any = 
 
 def _unpack(result_or_density: Any, grid: Grid | None) -> tuple[np.ndarray, Grid]:
     """``(density, grid)`` from a result object (``.density``, ``.grid``) or an array."""
-    from .compare import _on_grid
+    from ._sampling.compare import on_grid
 
-    return _on_grid(result_or_density, grid)
+    return on_grid(result_or_density, grid)
 
 
 def _exact_array(exact: Any, grid: Grid) -> np.ndarray | None:
@@ -324,7 +324,7 @@ def compare(
         colour scale with the grid's contours over it; both marginals (grid line,
         particle steps, exact dashed).
     """
-    from .compare import compare as _compare
+    from ._sampling.compare import compare as _compare
 
     p, grid = _unpack(res, grid)
     x = _points(particles, grid.ndim)

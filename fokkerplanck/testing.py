@@ -64,9 +64,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .grid import Grid
-from .models import gibbs
-from .sde import SDE
+from ._model.grid import Grid
+from ._model.models import gibbs
+from ._model.sde import SDE
 
 __all__ = [
     "Problem", "gibbs_problems", "lyapunov_problems", "rotational_problems", "problems",
@@ -112,9 +112,9 @@ class Problem:
     def sample(self, n: int, rng: Any = None) -> np.ndarray:
         """``n`` exact samples ``(n, ndim)`` of the grid density: a cell by its mass,
         then uniformly within the cell."""
-        from .particles import _sample_density
+        from ._sampling.particles import sample_density
 
-        return _sample_density(self.density, self.grid, int(n), np.random.default_rng(rng))
+        return sample_density(self.density, self.grid, int(n), np.random.default_rng(rng))
 
     def __repr__(self) -> str:
         pr = ", ".join(f"{k}={np.round(v, 4).tolist() if isinstance(v, np.ndarray) else v}"
@@ -283,7 +283,7 @@ def lyapunov_problems(ndim: int | tuple[int, ...] = 2) -> Any:
 
     @st.composite
     def build(draw: Any) -> Problem:
-        from .models import gaussian_density, lyapunov, ornstein_uhlenbeck
+        from ._model.models import gaussian_density, lyapunov, ornstein_uhlenbeck
 
         d = draw(st.sampled_from(dims))
         ev = np.array([draw(_floats(st, 0.5, 3.0)) for _ in range(d)])
@@ -444,7 +444,7 @@ def assert_consistent(density: Any, samples: Any, grid: Grid | None = None, *, a
     --------
     See the module docstring.
     """
-    from .compare import compare
+    from ._sampling.compare import compare
 
     cmp = compare(density, samples, grid=grid, alpha=alpha)
     pre = f"{err_msg}: " if err_msg else ""

@@ -7,7 +7,7 @@ import pytest
 import scipy.stats
 
 import fokkerplanck as fp
-from fokkerplanck.compare import MIN_EXPECTED, _pool
+from fokkerplanck._sampling.compare import MIN_EXPECTED, _pool
 
 
 def _normal_cells(grid):

@@ -21,11 +21,8 @@ from scipy.special import rel_entr
 
 import fokkerplanck as fp
 
-# Resolve the lazy exports before touching the submodules: a plain
-# `import fokkerplanck.evolve` would rebind `fp.evolve` to the module.
-fp.evolve, fp.gaussian  # noqa: B018
-evolve_module = sys.modules["fokkerplanck.evolve"]
-initial_module = sys.modules["fokkerplanck.initial"]
+evolve_module = sys.modules["fokkerplanck._solvers.evolve"]
+initial_module = sys.modules["fokkerplanck._model.initial"]
 
 
 def slope(h, err):

@@ -6,7 +6,7 @@ import scipy.sparse as sp
 from hypothesis import given, strategies as st
 
 import fokkerplanck as fp
-from fokkerplanck.operator import bernoulli
+from fokkerplanck._discretization.generator import bernoulli
 
 KINDS = ["reflecting", "periodic", "absorbing"]
 

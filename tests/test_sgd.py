@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fokkerplanck as fp
-from fokkerplanck.sgd import data_gradient_stats, sgd_cov
+from fokkerplanck import data_gradient_stats, sgd_cov
 
 # ------------------------------------------------------------------ helpers
 Lx = lambda u: (u[..., 0] ** 2 - 1) ** 2 / 4          # noqa: E731  (a double well)
@@ -55,7 +55,7 @@ def test_sgd_sde_drift_and_noise():
 
 
 def test_module_stays_callable_after_submodule_import():
-    import fokkerplanck.sgd  # noqa: F401  (binds the package attribute to the module)
+    import fokkerplanck._applications.sgd  # noqa: F401  (the private module; fp.sgd is the function)
 
     sde = fp.sgd(lambda p: 0.5 * (p**2).sum(-1), 0.1, [1.0, 2.0])
     assert isinstance(sde, fp.SDE)
@@ -231,7 +231,7 @@ def test_data_stats_are_stable_far_from_the_mean():
 
 def test_data_sde_minibatch_without_replacement_sampling(rng):
     """The finite-population factor is what minibatches without replacement do."""
-    from fokkerplanck.sgd import _subsets
+    from fokkerplanck._applications.sgd import _subsets
 
     N, B = 9, 4
     sel = _subsets(rng, 40000, N, B)

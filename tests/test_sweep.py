@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fokkerplanck as fp
-from fokkerplanck.sweep import SweepError, SweepResult, expand
+from fokkerplanck._sweep import SweepError, SweepResult, expand
 
 # A real sweep: stationary densities of the 2-D double well U = (x^2 - 1)^2 + y^2/2
 # over temperatures, without (Langevin: detailed balance, no linear solve) and with a
@@ -299,8 +299,8 @@ def test_progress_bar(capsys):
 
 
 def test_sweep_is_the_function_and_its_classes_are_exported():
-    """`fp.sweep` stays the function after `fokkerplanck.sweep` was imported (see test_package)."""
-    assert sys.modules["fokkerplanck.sweep"].sweep is fp.sweep
+    """`fp.sweep` is the function defined in the private module `fokkerplanck._sweep`."""
+    assert sys.modules["fokkerplanck._sweep"].sweep is fp.sweep
     assert fp.sweep(lambda T: T, {"T": [1]}).results == (1,)
     assert fp.sweep(lambda T: T, {"T": [2]}).results == (2,)
     assert fp.SweepError is SweepError and fp.SweepResult is SweepResult

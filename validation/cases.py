@@ -28,7 +28,7 @@ import scipy.stats
 
 import fokkerplanck as fp
 from fokkerplanck import plotting
-from fokkerplanck.sgd import sgd_cov
+from fokkerplanck import sgd_cov
 
 from ._common import comparison_fields, pyplot
 

@@ -22,7 +22,7 @@ import scipy.optimize
 import scipy.special
 
 import fokkerplanck as fp
-from fokkerplanck.sgd import data_gradient_stats, sgd_cov
+from fokkerplanck import data_gradient_stats, sgd_cov
 
 from ._common import fields_by, pyplot, standalone
 

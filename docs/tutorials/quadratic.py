@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import fokkerplanck as fp
-from fokkerplanck.sgd import sgd_cov
+from fokkerplanck import sgd_cov
 
 H = np.array([[1.0, 0.0], [0.0, 4.0]])
 Sigma = np.array([[1.0, 0.5], [0.5, 1.0]])            # H Sigma != Sigma H

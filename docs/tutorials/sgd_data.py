@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import fokkerplanck as fp
-from fokkerplanck.sgd import sgd_cov
+from fokkerplanck import sgd_cov
 
 rng = np.random.default_rng(0)
 N = 200

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import FokkerPlanckWarning
+from .._util.errors import FokkerPlanckWarning
 from .grid import Grid
 
 __all__ = ["gaussian", "point_mass", "uniform"]

@@ -1,21 +1,21 @@
-"""The lecture's SGD stochastic differential equation, built from a loss or from data,
+"""The SGD stochastic differential equation, built from a loss or from data,
 real minibatch SGD to check it against, and exact references.
 
 SGD with learning rate ``eta`` and minibatch gradients ``g_hat`` (mean ``g = grad L``,
 covariance ``Sigma / B`` for batch size ``B``) takes steps
 ``Phi' = Phi - eta g_hat``. With *time = sum of the learning rates* (``t = n eta``) the
-central limit theorem gives the lecture's SGD SDE
+central limit theorem gives the SGD SDE (Li, Tai and E 2017; Mandt, Hoffman and Blei 2017)::
 
     dPhi = -g(Phi) dt + sqrt(eta Sigma(Phi) / B) dB        (Ito, as discrete SGD is)
 
 Per-parameter learning rates ``eta_i`` (or a symmetric preconditioner ``P``, steps
 ``Phi' = Phi - P g_hat``), with time still counted in units of a *reference* rate
-``eta`` (``t = n eta``), give
+``eta`` (``t = n eta``), give::
 
     dPhi = -(P / eta) g dt + sqrt(P Sigma P / (eta B)) dB .
 
 The stationary density does not depend on the reference rate (it only sets the clock).
-With ``P = eta' Sigma^-1`` (the lecture's ``eta_i = eta' / sigma_i^2`` for diagonal
+With ``P = eta' Sigma^-1`` (``eta_i = eta' / sigma_i^2`` for diagonal
 noise) the noise satisfies fluctuation–dissipation and the density is the Gibbs density
 ``exp(-2 L / eta')`` ("forcing a Gibbs distribution").
 
@@ -27,8 +27,7 @@ Functions
     The SDE from per-example losses or gradients and a data set (state-dependent noise).
 :func:`run_sgd`
     Real minibatch SGD, many independent chains at once.
-:func:`two_temperature`, :func:`sgd_cov`, :func:`discrete_sgd_cov`,
-:func:`hessian_coordinates`
+:func:`two_temperature`, :func:`sgd_cov`, :func:`discrete_sgd_cov`, :func:`hessian_coordinates`
     Exact references.
 """
 
@@ -40,11 +39,11 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 import scipy.linalg
 
-from .errors import ConvergenceError
-from ._validate import definite_field, positive, positive_int
-from .grid import Grid
-from .models import lyapunov
-from .sde import SDE, _FD_OFFSETS, _FD_WEIGHTS
+from .._util.errors import ConvergenceError
+from .._util.validate import definite_field, positive, positive_int
+from .._model.grid import Grid
+from .._model.models import lyapunov
+from .._model.sde import SDE, FD_OFFSETS, FD_WEIGHTS
 
 __all__ = [
     "sgd", "sgd_from_data", "run_sgd", "SGDRun",
@@ -402,7 +401,7 @@ class _PerExample:
             h = self.fd_step
             g = np.zeros(lead + (d,))
             for j in range(d):
-                for o, w in zip(_FD_OFFSETS, _FD_WEIGHTS):
+                for o, w in zip(FD_OFFSETS, FD_WEIGHTS):
                     if w == 0:
                         continue
                     shifted = phi.copy()
@@ -448,7 +447,7 @@ def data_gradient_stats(
     Examples
     --------
     >>> import numpy as np
-    >>> from fokkerplanck.sgd import data_gradient_stats
+    >>> from fokkerplanck import data_gradient_stats
     >>> grad = lambda p, x: p - x                     # l_i = |p - x_i|^2 / 2
     >>> x = np.array([[0.0, 0.0], [2.0, 0.0]])
     >>> g, S = data_gradient_stats(grad, x, np.zeros(2), kind="grad")
@@ -948,7 +947,7 @@ def sgd_cov(H: Any, cov: Any, lr: float, *, batch_size: int = 1, lr_per_param: A
 
     Examples
     --------
-    >>> from fokkerplanck.sgd import sgd_cov
+    >>> from fokkerplanck import sgd_cov
     >>> sgd_cov(np.diag([1.0, 4.0]), np.eye(2), 0.1)
     array([[0.05  , 0.    ],
            [0.    , 0.0125]])

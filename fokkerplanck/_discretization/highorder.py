@@ -23,8 +23,9 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-from .grid import Grid
-from .sde import SDE
+from .._model.grid import Grid
+from .._model.sde import SDE
+from .fluxes import Fluxes, block
 
 __all__ = ["highorder_fluxes"]
 
@@ -65,7 +66,6 @@ def _on_axis(M: sp.spmatrix, shape: tuple[int, ...], k: int) -> sp.csr_matrix:
 
 def highorder_fluxes(sde: SDE, grid: Grid, t: float | None):
     """Edges and the flux matrix of the fourth-order scheme (see module docstring)."""
-    from .operator import Fluxes, _block
 
     if grid.has_absorbing:
         raise ValueError(
@@ -99,8 +99,8 @@ def highorder_fluxes(sde: SDE, grid: Grid, t: float | None):
             corr[0, nf - 1] = corr[nf - 1, 0] = -1 / 24
         blocks.append(_on_axis(corr.tocsr(), fshape, k) @ J / h[k])
         ranges = [np.arange(m) for m in fshape]
-        tail, _ = _block(grid, ranges)
-        head, _ = _block(grid, ranges[:k] + [(ranges[k] + 1) % n] + ranges[k + 1:])
+        tail, _ = block(grid, ranges)
+        head, _ = block(grid, ranges[:k] + [(ranges[k] + 1) % n] + ranges[k + 1:])
         tails.append(tail), heads.append(head)
         deltas.append(np.broadcast_to(np.eye(d)[k] * h[k], (len(tail), d)))
     return Fluxes(grid, np.concatenate(tails), np.concatenate(heads), np.concatenate(deltas),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.stats
 
-from .grid import Grid
+from .._model.grid import Grid
 
 __all__ = ["compare", "Comparison"]
 
@@ -137,7 +137,7 @@ class Comparison:
 
 
 # ------------------------------------------------------------------- helpers
-def _on_grid(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, Grid]:
+def on_grid(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, Grid]:
     """``(array of grid.shape, grid)`` from a result (``.density``, ``.grid``) or an array
     with ``grid=``; no check of the values (plots also show signed fields)."""
     if hasattr(density_or_result, "density") and hasattr(density_or_result, "grid"):
@@ -165,8 +165,8 @@ def _on_grid(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, Gri
 
 
 def _as_density(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, Grid]:
-    """:func:`_on_grid`, and the values must be a density: finite, >= 0, some mass."""
-    p, grid = _on_grid(density_or_result, grid)
+    """:func:`on_grid`, and the values must be a density: finite, >= 0, some mass."""
+    p, grid = on_grid(density_or_result, grid)
     if not np.all(np.isfinite(p)):
         raise ValueError("the density contains NaN or inf; give a finite density.")
     pmax = float(p.max()) if p.size else 0.0

@@ -37,7 +37,7 @@ def _central_weights() -> tuple[np.ndarray, np.ndarray]:
     return offsets[used], weights[used]
 
 
-_FD_OFFSETS, _FD_WEIGHTS = _central_weights()
+FD_OFFSETS, FD_WEIGHTS = _central_weights()
 
 
 def _finite(name: str, value: Array, x: Array) -> Array:
@@ -290,10 +290,10 @@ class SDE:
         if self._grad is not None:
             return self._checked("grad", np.asarray(self._grad(x), dtype=float), x, (d,))
         h = self.fd_step
-        shifts = _FD_OFFSETS[:, None, None] * h * np.eye(d)[None]  # (m, d, d)
+        shifts = FD_OFFSETS[:, None, None] * h * np.eye(d)[None]  # (m, d, d)
         xs = x[..., None, None, :] + shifts  # (..., m, d, d)
         values = self.loss(xs)  # (..., m, d)
-        return np.einsum("...md,m->...d", values, _FD_WEIGHTS) / h
+        return np.einsum("...md,m->...d", values, FD_WEIGHTS) / h
 
     @property
     def has_extra_drift(self) -> bool:
@@ -363,7 +363,7 @@ class SDE:
         h = self.fd_step
         step = np.zeros(x.shape[-1])
         step[k] = h
-        return sum(w * fn(x + o * step) for o, w in zip(_FD_OFFSETS, _FD_WEIGHTS)) / h
+        return sum(w * fn(x + o * step) for o, w in zip(FD_OFFSETS, FD_WEIGHTS)) / h
 
     def div_cov(self, x: Array, t: float | None = None) -> Array:
         """``(div C)_i = sum_j d_j C_ij``, shape ``(..., d)``; zero for constant noise."""

@@ -12,9 +12,9 @@ from typing import Any, Callable
 import numpy as np
 import scipy.linalg
 
-from ._validate import positive as _positive
+from .._util.validate import positive as _positive
 from .grid import Grid
-from ._linalg import rows_times
+from .._util.linalg import rows_times
 from .sde import SDE
 
 __all__ = [

@@ -40,12 +40,14 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from ._validate import positive
-from .errors import ConvergenceError
-from ._linalg import factorize as _splu
-from .grid import Grid
-from .operator import check_problem, fluxes
-from .sde import SDE
+from .._util.validate import positive
+from .._util.errors import ConvergenceError
+from .._util.linalg import factorize as _splu
+from .._model.grid import Grid
+from .._discretization.generator import check_problem, fluxes
+from .._model.sde import SDE
+from .evolve import evolve
+from .stationary import StationaryResult, stationary
 
 __all__ = [
     "exit_time", "quasi_stationary", "QuasiStationary", "survival", "escape_rate",
@@ -533,7 +535,6 @@ def survival(sde: SDE, grid: Grid, p0: Any, t_eval: Any, **evolve_options: Any) 
     """
     _check_sde_grid(sde, grid, "survival")
     _need_absorbing(grid, "survival")
-    from .evolve import evolve
 
     ev = evolve(sde, grid, p0, t_eval, **evolve_options)
     return ev.mass / grid.integrate(np.asarray(p0, dtype=float))
@@ -600,7 +601,6 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
 
 # ------------------------------------------------------ detailed balance, e_p
 def _stationary_of(obj: Any, grid: Grid | None, scheme: str, who: str) -> Any:
-    from .stationary import StationaryResult, stationary
 
     if isinstance(obj, StationaryResult):
         if grid is not None and grid is not obj.grid:

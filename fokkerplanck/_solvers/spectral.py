@@ -18,10 +18,10 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .grid import Grid
-from ._validate import positive_int
-from .operator import check_problem, check_tolerance, fluxes
-from .sde import SDE
+from .._model.grid import Grid
+from .._util.validate import positive_int
+from .._discretization.generator import check_problem, check_tolerance, fluxes
+from .._model.sde import SDE
 
 __all__ = ["modes", "spectral_gap", "Modes"]
 
@@ -36,7 +36,7 @@ class Modes:
         ``-Re(lambda)``, increasing: the first is the spectral gap.
     eigenvalues : ndarray ``(k,)``, complex
     modes : ndarray ``(k, *grid.shape)``
-        Right eigenvectors (density perturbations), normalised to max |.| = 1.
+        Right eigenvectors (density perturbations), normalised to ``max |v| = 1``.
     grid : Grid
     symmetric : bool
         Whether the symmetrized (detailed-balance) path was used.

@@ -17,10 +17,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._validate import positive as _check_positive, positive_int
-from .evolve import _progress_bar
-from .grid import Grid
-from .sde import SDE
+from .._util.validate import positive as _check_positive, positive_int
+from .._util.progress import progress_bar
+from .._util.rng import rng_children
+from .._model.grid import Grid
+from .._model.sde import SDE
 
 __all__ = ["simulate", "Particles"]
 
@@ -124,16 +125,9 @@ def _time_grid(t_end: float, dt: float, save_at: np.ndarray | None) -> np.ndarra
     return times
 
 
-def _rng_children(rng: Any, n: int) -> list[np.random.Generator]:
-    """``n`` independent generators (one per chunk, or per sweep point), derived
-    deterministically from ``rng``."""
-    rng = np.random.default_rng(rng)
-    entropy = rng.integers(0, 2**63, size=4, dtype=np.int64).tolist()
-    bitgen = type(rng.bit_generator)
-    return [np.random.Generator(bitgen(ss)) for ss in np.random.SeedSequence(entropy).spawn(n)]
 
 
-def _sample_density(p: np.ndarray, grid: Grid, n: int, rng: np.random.Generator) -> np.ndarray:
+def sample_density(p: np.ndarray, grid: Grid, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` points from a density on ``grid``: a cell by its mass, then uniform in the cell."""
     p = np.asarray(p, dtype=float)
     if not np.all(np.isfinite(p)) or np.any(p < 0):
@@ -370,7 +364,7 @@ def simulate(
                 "sample from; pass the number of particles as `n=...` (or give points "
                 f"of shape (n, {grid.ndim}))."
             )
-        x_init = _sample_density(x0_arr, grid, positive_int("n", n), rng)
+        x_init = sample_density(x0_arr, grid, positive_int("n", n), rng)
     else:
         if n is not None:
             raise ValueError(
@@ -449,9 +443,9 @@ def simulate(
     exit_time = np.full(n_part, np.inf)
     x_out = np.empty((n_part, d))
     n_chunks = max(1, -(-n_part // chunk_size))
-    children = _rng_children(rng, n_chunks)
+    children = rng_children(rng, n_chunks)
 
-    bar = _progress_bar(n_chunks * n_steps, progress, "simulate")
+    bar = progress_bar(n_chunks * n_steps, progress, "simulate")
 
     steps = np.diff(times)
     sqrt_steps = np.sqrt(steps)

@@ -32,12 +32,13 @@ import numpy as np
 import scipy.sparse
 import scipy.sparse.linalg
 
-from .errors import FokkerPlanckWarning
-from ._linalg import factorize as _lu
-from ._validate import positive as _check_positive, positive_int
-from .grid import Grid
-from .operator import check_problem, generator as assemble
-from .sde import SDE
+from .._util.errors import FokkerPlanckWarning
+from .._util.linalg import factorize as _lu
+from .._util.progress import progress_bar
+from .._util.validate import positive as _check_positive, positive_int
+from .._model.grid import Grid
+from .._discretization.generator import check_problem, generator as assemble
+from .._model.sde import SDE
 
 __all__ = ["evolve", "Evolution", "METHODS"]
 
@@ -446,15 +447,6 @@ def evolve(
     return _run_steps(gen, A0, p, t_out, t0, h, method, time_dependent, progress, grid)
 
 
-def _progress_bar(total: int, enabled: bool, desc: str, unit: str = "step") -> Any:
-    """A tqdm bar (``None`` when not ``enabled``); also used by simulate and sweep."""
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a runtime dependency
-        raise ImportError("`progress=True` needs tqdm: pip install tqdm") from None
-    return tqdm(total=total, desc=desc, unit=unit)
 
 
 def _finish(grid: Grid, t_out: np.ndarray, out: np.ndarray, method: str, n_steps: int,
@@ -481,7 +473,7 @@ def _run_expm(gen: _Generator, A: Any, p: np.ndarray, t_out: np.ndarray, t0: flo
     v = p.ravel()
     t_prev = t0
     trace = float(A.diagonal().sum())
-    bar = _progress_bar(len(t_out), progress, "evolve (expm)")
+    bar = progress_bar(len(t_out), progress, "evolve (expm)")
     try:
         for k, tk in enumerate(t_out):
             tau = float(tk - t_prev)
@@ -525,7 +517,7 @@ def _run_steps(gen: _Generator, A0: Any, p: np.ndarray, t_out: np.ndarray, t0: f
     v = p.ravel().copy()
     t = t0
     A_now = A0  # A(t) at the current time (time-dependent: reused as the next A_n)
-    bar = _progress_bar(n_total, progress, f"evolve ({method})")
+    bar = progress_bar(n_total, progress, f"evolve ({method})")
     try:
         for k, (n, h) in enumerate(plan):
             c = 0.5 * g * h if method == "tr-bdf2" else h

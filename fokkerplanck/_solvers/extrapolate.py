@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from .grid import Grid
+from .._model.grid import Grid
 
 __all__ = ["richardson", "Extrapolation"]
 

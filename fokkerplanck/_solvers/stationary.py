@@ -26,12 +26,12 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .errors import ConvergenceError, warn
-from .grid import Grid
-from ._linalg import factorize
-from ._validate import positive_int
-from .operator import Fluxes, check_problem, check_tolerance, fluxes
-from .sde import SDE
+from .._util.errors import ConvergenceError, warn
+from .._model.grid import Grid
+from .._util.linalg import factorize
+from .._util.validate import positive_int
+from .._discretization.generator import Fluxes, check_problem, check_tolerance, fluxes
+from .._model.sde import SDE
 
 __all__ = ["stationary", "StationaryResult", "METHODS", "residual"]
 

@@ -36,9 +36,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ._validate import positive
-from .evolve import _progress_bar
-from .particles import _rng_children
+from ._util.validate import positive
+from ._util.progress import progress_bar
+from ._util.rng import rng_children
 
 __all__ = ["sweep", "SweepResult", "SweepError", "ERRORS", "expand"]
 
@@ -230,8 +230,10 @@ def expand(
 
     Examples
     --------
-    >>> from fokkerplanck.sweep import expand
-    >>> expand({"T": [0.5, 1.0], "n": [32, 64]})
+    Public as ``fp.expand_params``:
+
+    >>> import fokkerplanck as fp
+    >>> fp.expand_params({"T": [0.5, 1.0], "n": [32, 64]})
     ([{'T': 0.5, 'n': 32}, {'T': 0.5, 'n': 64}, {'T': 1.0, 'n': 32}, {'T': 1.0, 'n': 64}], (2, 2))
     """
     if isinstance(params, Mapping):
@@ -476,7 +478,7 @@ def sweep(
                 f"Parameter set {clash[0]} already has an `rng` entry, and `rng=` was also "
                 "given to sweep; pass one or the other."
             )
-        rngs: list[Any] = _rng_children(rng, n)
+        rngs: list[Any] = rng_children(rng, n)
     else:
         rngs = [None] * n
     ex = _resolve_executor(executor)
@@ -484,7 +486,7 @@ def sweep(
     if isinstance(ex, cf.ProcessPoolExecutor):
         _check_picklable(fn, sets)
 
-    bar = _progress_bar(n, progress, "sweep", unit="set")
+    bar = progress_bar(n, progress, "sweep", unit="set")
 
     t0 = time.perf_counter()
     deadline = None if timeout is None else t0 + timeout

@@ -1,0 +1,4 @@
+"""Layer 3: solvers on the generator -- stationary, spectral, evolve, exit problems, extrapolation.
+
+Private: the public names are re-exported by ``fokkerplanck``; see docs/architecture.md.
+"""
