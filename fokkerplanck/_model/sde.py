@@ -95,7 +95,7 @@ class SDE:
     convention : {"ito", "stratonovich", "isothermal"}
         How ``sigma(x)`` multiplies ``dB``. ``"stratonovich"`` needs ``sigma``.
         ``"isothermal"`` (Hänggi–Klimontovich) makes the diffusive flux
-        ``-1/2 C grad p`` (the lecture's diffusion flow taken literally). All three
+        ``-1/2 C grad p`` (Hänggi–Klimontovich; the diffusion flow ``-1/2 Sigma grad p`` taken literally). All three
         agree when the noise is constant.
     time_dependent : bool
         If True, ``drift``, ``sigma``/``cov`` callables take ``(x, t)``.

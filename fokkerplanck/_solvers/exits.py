@@ -682,7 +682,7 @@ def entropy_production(sde: Any, grid: Grid | None = None, *, scheme: str = "sg"
 
     Examples
     --------
-    The lecture's non-commuting SGD / OU case: ``H = diag(1, 4)``, noise
+    The non-commuting SGD / OU case: ``H = diag(1, 4)``, noise
     ``[[1, .5], [.5, 1]]``; exact ``e_p = 0.6`` (second order in ``h``: 0.588,
     0.597, 0.599 on 48^2, 96^2, 192^2 cells).
 
