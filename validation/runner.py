@@ -37,10 +37,12 @@ def all_cases() -> dict[str, Callable[[bool], dict[str, Any]]]:
     """Every case by name: the lecture's systems, then the SGD cases, then the exit problem."""
     from .cases import CASES
     from .exit_cases import CASES as EXIT_CASES
+    from .metastable_cases import CASES as METASTABLE_CASES
     from .sgd_cases import CASES as SGD_CASES
 
-    cases = {**CASES, **SGD_CASES, **EXIT_CASES}
-    assert len(cases) == len(CASES) + len(SGD_CASES) + len(EXIT_CASES), "case names must differ"
+    groups = (CASES, SGD_CASES, EXIT_CASES, METASTABLE_CASES)
+    cases = {name: case for group in groups for name, case in group.items()}
+    assert len(cases) == sum(len(g) for g in groups), "case names must differ"
     return cases
 
 
