@@ -20,6 +20,9 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._util.linalg import psd_factor
+from .._util.validate import covariance
+
 __all__ = ["SDE", "CONVENTIONS"]
 
 #: Stochastic-calculus conventions understood by :class:`SDE`.
@@ -94,8 +97,12 @@ class SDE:
         Noise matrix: a scalar (``sigma I``), a per-axis vector (``diag``), a
         ``(d, m)`` matrix, or a callable returning ``(..., d, m)``.
     cov : float, array or callable, optional
-        ``C = sigma sigma^T`` instead of ``sigma``: scalar, ``(d,)``, ``(d, d)`` SPD
+        ``C = sigma sigma^T`` instead of ``sigma``: scalar, ``(d,)``, ``(d, d)``
         matrix, or a callable returning ``(..., d, d)``. Give ``sigma`` or ``cov``.
+        The noise may be degenerate (``cov`` positive semi-definite, ``sigma`` of
+        any rank, e.g. noise on velocities only); only non-symmetric covariances,
+        negative eigenvalues (beyond round-off relative to the largest) and no noise
+        at all are refused.
     convention : {"ito", "stratonovich", "isothermal"}
         How ``sigma(x)`` multiplies ``dB``. ``"stratonovich"`` needs ``sigma``.
         ``"isothermal"`` (Hänggi–Klimontovich) makes the diffusive flux
@@ -187,20 +194,9 @@ class SDE:
             if a <= 0:
                 raise ValueError(f"`{name}` must be positive, got {float(a)}.")
             return
-        if name == "cov":
-            if a.shape[0] != a.shape[1]:
-                raise ValueError(f"`cov` must be square (d, d), got shape {a.shape}.")
-            if not np.allclose(a, a.T, rtol=1e-12, atol=1e-14 * np.abs(a).max()):
-                raise ValueError(f"`cov` must be symmetric, got {a.tolist()}.")
-            c = a
-        else:
-            c = a @ a.T
-        w = np.linalg.eigvalsh(c)
-        if w[0] <= 1e-13 * max(w[-1], 0.0) or w[-1] <= 0:
-            raise ValueError(
-                f"`{name}` gives a covariance that is not positive definite (eigenvalues "
-                f"{w.tolist()}); every direction needs some noise."
-            )
+        c = covariance(name, a if name == "cov" else a @ a.T)
+        if not np.any(c):
+            raise ValueError(f"`{name}` is zero: the SDE has no noise. Give some noise.")
 
     @staticmethod
     def _probe_points(d: int) -> Array:
@@ -326,7 +322,8 @@ class SDE:
     def sigma(self, x: Array, t: float | None = None) -> Array:
         """Noise matrix ``sigma(x, t)``, shape ``(..., d, m)``.
 
-        When the SDE was given ``cov``, this is its Cholesky factor.
+        When the SDE was given ``cov``, this is its Cholesky factor (a symmetric
+        square root where ``cov`` is singular).
         """
         x = np.asarray(x, dtype=float)
         d = self._dim(x)
@@ -342,7 +339,7 @@ class SDE:
             a = self._noise_const
             s = float(a) * np.eye(d) if a.ndim == 0 else a
             return np.broadcast_to(s, x.shape[:-1] + s.shape)
-        return np.linalg.cholesky(self.cov(x, t))
+        return psd_factor(self.cov(x, t))
 
     def cov(self, x: Array, t: float | None = None) -> Array:
         """Noise covariance ``C = sigma sigma^T``, shape ``(..., d, d)``."""
@@ -403,17 +400,10 @@ class SDE:
 
     def check(self, x: Array, t: float | None = 0.0) -> None:
         """Evaluate every callable at points ``x`` ``(..., d)`` and check shapes, finiteness
-        and positive-definite noise; raise naming the callable and the point."""
+        and positive semi-definite noise; raise naming the callable and the point."""
         x = np.asarray(x, dtype=float)
         tt = t if self.time_dependent else None
         self.drift(x, tt)
         c = self.cov(x, tt)
         if self._noise_fn is not None:
-            w = np.linalg.eigvalsh(c)
-            bad = w[..., 0] <= 1e-13 * np.maximum(w[..., -1], 0)
-            if np.any(bad):
-                i = np.unravel_index(np.argmax(bad), bad.shape)
-                raise ValueError(
-                    f"`{self._noise_name}` gives a covariance that is not positive definite "
-                    f"at x = {x[i].tolist()} (eigenvalues {w[i].tolist()})."
-                )
+            covariance(self._noise_name if self._noise_name == "cov" else "sigma sigma^T", c, x)
