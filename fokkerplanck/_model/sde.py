@@ -20,6 +20,9 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
+from .._util.linalg import psd_factor
+from .._util.validate import covariance
+
 __all__ = ["SDE", "CONVENTIONS", "Structure"]
 
 
@@ -102,8 +105,12 @@ class SDE:
         Noise matrix: a scalar (``sigma I``), a per-axis vector (``diag``), a
         ``(d, m)`` matrix, or a callable returning ``(..., d, m)``.
     cov : float, array or callable, optional
-        ``C = sigma sigma^T`` instead of ``sigma``: scalar, ``(d,)``, ``(d, d)`` SPD
+        ``C = sigma sigma^T`` instead of ``sigma``: scalar, ``(d,)``, ``(d, d)``
         matrix, or a callable returning ``(..., d, d)``. Give ``sigma`` or ``cov``.
+        The noise may be degenerate (``cov`` positive semi-definite, ``sigma`` of
+        any rank, e.g. noise on velocities only); only non-symmetric covariances,
+        negative eigenvalues (beyond round-off relative to the largest) and no noise
+        at all are refused.
     convention : {"ito", "stratonovich", "isothermal"}
         How ``sigma(x)`` multiplies ``dB``. ``"stratonovich"`` needs ``sigma``.
         ``"isothermal"`` (Hänggi–Klimontovich) makes the diffusive flux
@@ -192,10 +199,7 @@ class SDE:
             if ndim is not None and nd is not None and nd != ndim:
                 raise ValueError(f"`{self._noise_name}` is {nd}-dimensional but `ndim={ndim}`.")
             ndim = nd if nd is not None else ndim
-            if self._mobility is None:
-                self._check_constant_noise()
-            else:  # noise proportional to a (possibly singular) mobility
-                _semidefinite(self._noise_name, self._constant_cov(self._noise_const.shape[0] if self._noise_const.ndim else (ndim or 1)))
+            self._check_constant_noise()
         self._ndim = None if ndim is None else int(ndim)
         if self._ndim is not None:
             self.check(self._probe_points(self._ndim))
@@ -209,20 +213,9 @@ class SDE:
             if a <= 0:
                 raise ValueError(f"`{name}` must be positive, got {float(a)}.")
             return
-        if name == "cov":
-            if a.shape[0] != a.shape[1]:
-                raise ValueError(f"`cov` must be square (d, d), got shape {a.shape}.")
-            if not np.allclose(a, a.T, rtol=1e-12, atol=1e-14 * np.abs(a).max()):
-                raise ValueError(f"`cov` must be symmetric, got {a.tolist()}.")
-            c = a
-        else:
-            c = a @ a.T
-        w = np.linalg.eigvalsh(c)
-        if w[0] <= 1e-13 * max(w[-1], 0.0) or w[-1] <= 0:
-            raise ValueError(
-                f"`{name}` gives a covariance that is not positive definite (eigenvalues "
-                f"{w.tolist()}); every direction needs some noise."
-            )
+        c = covariance(name, a if name == "cov" else a @ a.T)
+        if not np.any(c):
+            raise ValueError(f"`{name}` is zero: the SDE has no noise. Give some noise.")
 
     @staticmethod
     def _probe_points(d: int) -> Array:
@@ -393,7 +386,8 @@ class SDE:
     def sigma(self, x: Array, t: float | None = None) -> Array:
         """Noise matrix ``sigma(x, t)``, shape ``(..., d, m)``.
 
-        When the SDE was given ``cov``, this is its Cholesky factor.
+        When the SDE was given ``cov``, this is its Cholesky factor (a symmetric
+        square root where ``cov`` is singular).
         """
         x = np.asarray(x, dtype=float)
         d = self._dim(x)
@@ -409,7 +403,7 @@ class SDE:
             a = self._noise_const
             s = float(a) * np.eye(d) if a.ndim == 0 else a
             return np.broadcast_to(s, x.shape[:-1] + s.shape)
-        return np.linalg.cholesky(self.cov(x, t))
+        return psd_factor(self.cov(x, t))
 
     def cov(self, x: Array, t: float | None = None) -> Array:
         """Noise covariance ``C = sigma sigma^T``, shape ``(..., d, d)``."""
@@ -470,32 +464,13 @@ class SDE:
 
     def check(self, x: Array, t: float | None = 0.0) -> None:
         """Evaluate every callable at points ``x`` ``(..., d)`` and check shapes, finiteness
-        and positive-definite noise; raise naming the callable and the point."""
+        and positive semi-definite noise; raise naming the callable and the point."""
         x = np.asarray(x, dtype=float)
         tt = t if self.time_dependent else None
         self.drift(x, tt)
         c = self.cov(x, tt)
         if self._noise_fn is not None:
-            w = np.linalg.eigvalsh(c)
-            bad = w[..., 0] <= 1e-13 * np.maximum(w[..., -1], 0)
-            if np.any(bad):
-                i = np.unravel_index(np.argmax(bad), bad.shape)
-                raise ValueError(
-                    f"`{self._noise_name}` gives a covariance that is not positive definite "
-                    f"at x = {x[i].tolist()} (eigenvalues {w[i].tolist()})."
-                )
-
-
-def _semidefinite(name: str, c: Array) -> None:
-    """Refuse a covariance that is not symmetric positive semi-definite (or zero)."""
-    if not np.allclose(c, c.T, rtol=1e-12, atol=1e-14 * np.abs(c).max()):
-        raise ValueError(f"`{name}` must give a symmetric covariance, got {c.tolist()}.")
-    w = np.linalg.eigvalsh(c)
-    if w[-1] <= 0 or w[0] < -1e-12 * w[-1]:
-        raise ValueError(
-            f"`{name}` gives a covariance with eigenvalues {w.tolist()}; it must be positive "
-            "semi-definite and not zero."
-        )
+            covariance(self._noise_name if self._noise_name == "cov" else "sigma sigma^T", c, x)
 
 
 def _structure_matrices(mobility: Any, antisymmetric: Any, loss: Any, ndim: int | None

@@ -40,7 +40,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .._util.validate import positive
+from .._util.validate import covariance, positive
 from .._util.errors import ConvergenceError
 from .._util.linalg import factorize as _splu
 from .._model.grid import Grid
@@ -632,6 +632,11 @@ def _local_entropy_production(res: Any) -> np.ndarray:
     p = np.asarray(res.density, dtype=float).ravel()
     J = np.asarray(res.current(), dtype=float).reshape(g.ndim, -1).T  # (size, d)
     D = _diffusion(res)
+    covariance("cov", 2 * D, None if D.ndim == 2 else g.points().reshape(-1, g.ndim), definite=True,
+               hint="The entropy production J^T D^-1 J / p needs noise in every direction: where "
+                    "there is none, the current has parts (like dx = v dt) that no noise can "
+                    "reverse and the formula diverges; for Langevin dynamics with inertia use the "
+                    "time-reversal with odd velocities instead.")
     if D.ndim == 2:
         v = np.linalg.solve(D, J.T).T
     else:
