@@ -24,7 +24,10 @@ sums to zero (mass is conserved to round-off) and every off-diagonal is ``>= 0``
 (positivity). Zero edge flux means ``p_j / p_i = exp(-Delta psi)`` exactly: with a
 loss and constant diagonal noise, ``Delta psi = (L_j - L_i) / D_kk`` from exact loss
 differences, so Gibbs densities are reproduced at the cell centres to round-off.
-Otherwise the edge integral uses Simpson's rule. Scheme ``"upwind"`` is the
+Otherwise the edge integral uses Simpson's rule. The weights are not ``B`` itself but
+``fitted_pair`` (module ``weights``): the same ratio ``B(z) / B(-z) = e^{-z}`` with a
+conductance that is flat for small ``|z|`` (accurate tails for non-gradient drifts).
+Drifts given as ``-(M + Q) grad H`` (``SDE.structure``) use ``structured.py``. Scheme ``"upwind"`` is the
 first-order monotone fallback, scheme ``"highorder"`` a fourth-order conservative
 (non-monotone) scheme for smooth problems, see :func:`highorder_fluxes`.
 
@@ -44,37 +47,16 @@ from .._model.grid import Grid
 from .fluxes import Fluxes, block
 from .highorder import highorder_fluxes
 from .lattice import selling
+from .weights import bernoulli, bernoulli_pair, fitted_pair  # noqa: F401  (public here too)
 from .._model.sde import SDE
 
-__all__ = ["generator", "fluxes", "Fluxes", "SCHEMES", "bernoulli"]
+__all__ = ["generator", "fluxes", "Fluxes", "SCHEMES", "bernoulli", "fitted_pair"]
 
 #: Discretizations understood by :func:`generator`.
-SCHEMES = ("sg", "upwind", "highorder")
+SCHEMES = ("sg", "upwind", "highorder", "sg2")
 
 #: Offsets longer than this (in cells, max-norm) trigger a warning.
 LONG_OFFSET = 3
-
-
-def bernoulli_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(B(z), B(-z))`` with ``B(z) = z / (e^z - 1)``, accurate for all real ``z``.
-
-    With ``a = |z|``: ``B(-a) = a / (1 - e^{-a})`` and ``B(a) = B(-a) e^{-a}``, from
-    one ``exp`` and one ``expm1`` and no subtraction, so neither overflows nor
-    cancels (``B(a)`` underflows gracefully to zero for huge ``a``). ``B(0) = 1``.
-    """
-    z = np.asarray(z, dtype=float)
-    a = np.abs(z)
-    small = a < 1e-300
-    den = -np.expm1(-np.where(small, 1.0, a))
-    big = np.where(small, 1.0, a / den)  # B(-a)
-    little = big * np.exp(-a)  # B(a)
-    pos = z > 0
-    return np.where(pos, little, big), np.where(pos, big, little)
-
-
-def bernoulli(z: np.ndarray) -> np.ndarray:
-    """``B(z) = z / (e^z - 1)``, stable for all real ``z`` (``B(0) = 1``)."""
-    return bernoulli_pair(z)[0]
 
 
 def _upwind_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -381,7 +363,7 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
     ito_form = centre_w is not None and sde.convention != "isothermal"
     diagonal = constant and np.all(Dc == np.diag(np.diag(Dc))) and np.all(np.diag(Dc) > 0)
     exact_loss = sde.has_loss and diagonal and scheme == "sg"
-    weight_fn = _upwind_pair if scheme == "upwind" else bernoulli_pair
+    weight_fn = _upwind_pair if scheme == "upwind" else fitted_pair
     potential = _Potential(sde, grid, exact_loss, Dc, t, ito_form)
     need_coords = potential.integrate or not constant  # else only wrap-around edges need them
     tails, heads, deltas, fwd, bwd, dpsis, segments, zs, ws = [], [], [], [], [], [], [], [], []
@@ -496,7 +478,19 @@ def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) 
     if scheme == "highorder":
 
         return highorder_fluxes(sde, grid, tt)
-    fl = _two_point(sde, grid, scheme, tt)
+    structure = getattr(sde, "structure", None)
+    if scheme == "sg2" and structure is None:
+        raise ValueError(
+            "`scheme='sg2'` is for drifts given as -(mobility + antisymmetric) grad loss "
+            "(fp.SDE(loss=..., mobility=..., antisymmetric=...) with cov = 2 T mobility); "
+            "this SDE has no such structure. Use scheme='sg'."
+        )
+    if structure is not None and scheme in ("sg", "sg2"):
+        from .structured import structured_fluxes
+
+        fl = structured_fluxes(sde, grid, scheme, _edge_indices)
+    else:
+        fl = _two_point(sde, grid, scheme, tt)
     if fl.longest_offset > LONG_OFFSET:
         warn(
             f"The covariance is so anisotropic on this grid that the stencil needs offsets "
@@ -514,12 +508,18 @@ def generator(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = Non
     ----------
     sde : SDE
     grid : Grid
-    scheme : {"sg", "upwind", "highorder"}
-        ``"sg"`` (default): Scharfetter–Gummel fluxes along a non-negative stencil
-        decomposition of the diffusion; second order, monotone, exact Gibbs with a
-        loss and constant diagonal noise. ``"upwind"``: first order, monotone.
-        ``"highorder"``: fourth order on smooth problems, conservative but not
-        monotone (reflecting and periodic boundaries only).
+    scheme : {"sg", "upwind", "highorder", "sg2"}
+        ``"sg"`` (default): exponentially fitted (Scharfetter–Gummel-type, see
+        :func:`~fokkerplanck._discretization.weights.fitted_pair`) fluxes along a
+        non-negative stencil decomposition of the diffusion; second order, monotone,
+        exact Gibbs with a loss and constant diagonal noise, and for drifts
+        ``-(M + Q) grad H`` given with their structure
+        (:attr:`SDE.structure <fokkerplanck.SDE.structure>`, e.g. kinetic Langevin).
+        ``"upwind"``: first order, monotone. ``"highorder"``: fourth order on smooth
+        problems, conservative but not monotone (reflecting and periodic boundaries
+        only). ``"sg2"``: only for structured drifts; like ``"sg"`` with a third-order
+        upwind-biased rotational flux where ``"sg"`` upwinds (second order along
+        noiseless directions, exact Gibbs, not monotone).
     t : float, optional
         Time, for a time-dependent SDE.
 
