@@ -127,7 +127,7 @@ def check_sgd_data(ns, out):
 
 
 def check_inertia(ns, out):
-    assert number(out, r"L1\(grid, exp\(-\(U \+ v\^2/2\)/T\)\) = (\S+),") < 0.1
+    assert number(out, r"L1\(grid, exp\(-\(U \+ v\^2/2\)/T\)\) = (\S+),") < 1e-10
     ratio = {float(g): float(r) for g, r in re.findall(r"gamma = (\S+): k = .* ratio (\S+)", out)}
     assert 0.9 < ratio[1.0] < 1.02 and 0.85 < ratio[4.0] < 0.97      # Kramers (x 0.91 finite barrier)
     assert ratio[0.02] < ratio[0.05] < ratio[0.2] < 0.7                # the turnover
