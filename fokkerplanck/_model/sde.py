@@ -37,6 +37,7 @@ class Structure(NamedTuple):
     antisymmetric: np.ndarray
     temperature: float
 
+
 #: Stochastic-calculus conventions understood by :class:`SDE`.
 CONVENTIONS = ("ito", "stratonovich", "isothermal")
 
@@ -493,11 +494,7 @@ def _structure_matrices(mobility: Any, antisymmetric: Any, loss: Any, ndim: int 
         ndim = a.shape[0]
         scale = max(np.abs(a).max(), 1e-300)
         if name == "mobility":
-            if not np.allclose(a, a.T, rtol=0, atol=1e-12 * scale):
-                raise ValueError(f"`mobility` must be symmetric, got {a.tolist()}.")
-            w = np.linalg.eigvalsh(a)
-            if w[0] < -1e-12 * scale:
-                raise ValueError(f"`mobility` must be positive semi-definite, got eigenvalues {w.tolist()}.")
+            a = covariance("mobility", a)
         elif not np.allclose(a, -a.T, rtol=0, atol=1e-12 * scale):
             raise ValueError(f"`antisymmetric` must satisfy Q^T = -Q, got {a.tolist()}.")
         out.append(a)
