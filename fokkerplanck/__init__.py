@@ -36,6 +36,8 @@ from ._discretization.generator import SCHEMES, fluxes, generator
 from ._discretization.fluxes import Fluxes
 from ._solvers.stationary import StationaryResult, stationary
 from ._solvers.stationary import residual as stationary_residual
+from ._solvers.stationary import certificate as stationary_certificate
+from ._solvers.stationary import certificate_bound as stationary_certificate_bound
 from ._solvers.spectral import Modes, modes, spectral_gap
 from ._solvers.evolve import Evolution, evolve
 from ._solvers.exits import (Equilibrium, QuasiStationary, entropy_production, equilibrium_test,
@@ -59,7 +61,8 @@ __all__ = [
     # discretization
     "generator", "fluxes", "Fluxes", "SCHEMES",
     # solvers
-    "stationary", "StationaryResult", "stationary_residual",
+    "stationary", "StationaryResult", "stationary_residual", "stationary_certificate",
+    "stationary_certificate_bound",
     "spectral_gap", "modes", "Modes",
     "evolve", "Evolution",
     "exit_time", "quasi_stationary", "QuasiStationary", "survival", "escape_rate",
