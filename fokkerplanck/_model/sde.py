@@ -170,9 +170,10 @@ class SDE:
                 raise ValueError(f"`{self._noise_name}` is {nd}-dimensional but `ndim={ndim}`.")
             ndim = nd if nd is not None else ndim
             self._check_constant_noise()
+        # Callables are checked where they are evaluated (the grid's centres in
+        # fp.generator, the particles' starting points in fp.simulate), never at made-up
+        # points, which may lie outside the user's domain (sqrt(x) noise on x >= 0).
         self._ndim = None if ndim is None else int(ndim)
-        if self._ndim is not None:
-            self.check(self._probe_points(self._ndim))
 
     # ----------------------------------------------------------- construction
     def _check_constant_noise(self) -> None:
@@ -197,10 +198,6 @@ class SDE:
                 f"`{name}` gives a covariance that is not positive definite (eigenvalues "
                 f"{w.tolist()}); every direction needs some noise."
             )
-
-    @staticmethod
-    def _probe_points(d: int) -> Array:
-        return np.linspace(-0.37, 0.41, 3 * d).reshape(3, d)
 
     @property
     def ndim(self) -> int | None:
