@@ -33,7 +33,7 @@ For stationary states (reflecting/periodic boundaries):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -46,6 +46,8 @@ from .._util.linalg import factorize as _splu
 from .._model.grid import Grid
 from .._discretization.generator import check_problem, fluxes
 from .._model.sde import SDE
+from .estimate import ORDER, estimate_error
+from .resolution import check_resolution
 from .evolve import evolve
 from .stationary import StationaryResult, stationary
 
@@ -175,6 +177,7 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
     tau = np.maximum(tau, 0.0)
     if lu is not None and top * np.abs(A.diagonal()).max() > ILL_CONDITIONED:
         _check_ill_conditioned(fl, lu, tau)
+    check_resolution(fl, None, "exit_time", density=False)  # tau matters in every cell
     return tau.reshape(grid.shape)
 
 
@@ -319,6 +322,10 @@ class QuasiStationary:
         does not converge). In every case
         the vector is polished by inverse iteration and the rate is the outflow of
         ``q`` through the absorbing walls divided by its mass (see Notes).
+    error_estimate : float
+        Estimated relative discretization error of ``rate``, from the rate on a
+        partner grid (Richardson, see :func:`~fokkerplanck.estimate_error`); ``nan``
+        when not asked for.
 
     Examples
     --------
@@ -337,6 +344,7 @@ class QuasiStationary:
     grid: Grid
     residual: float
     method: str
+    error_estimate: float = math.nan
 
     @property
     def mean_exit_time(self) -> float:
@@ -352,7 +360,8 @@ class QuasiStationary:
                 f"residual={self.residual:.1e}, method={self.method!r}, grid={self.grid!r})")
 
 
-def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-12) -> QuasiStationary:
+def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-12,
+                     error_estimate: bool = True) -> QuasiStationary:
     r"""Quasi-stationary density and decay rate with absorbing sides.
 
     Parameters
@@ -365,6 +374,9 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
         Discretization of :func:`~fokkerplanck.generator`.
     tol : float
         ARPACK tolerance (large grids).
+    error_estimate : bool
+        Also solve on a partner grid (1-D: three times the cells; else half per
+        axis) and report the rate's estimated relative error (default).
 
     Returns
     -------
@@ -406,6 +418,16 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     >>> round(q.rate / (np.pi**2 / 2), 4)
     1.0
     """
+    qs = _quasi_stationary(sde, grid, scheme, tol)
+    if error_estimate:
+        est = estimate_error(lambda g: _quasi_stationary(sde, g, scheme, tol).rate, grid,
+                             order=ORDER[scheme], value=qs.rate)
+        qs = replace(qs, error_estimate=float(est.error))
+    return qs
+
+
+def _quasi_stationary(sde: SDE, grid: Grid, scheme: str, tol: float) -> QuasiStationary:
+    """:func:`quasi_stationary` without the error estimate."""
     _check_sde_grid(sde, grid, "quasi_stationary")
     _need_absorbing(grid, "quasi_stationary")
     tol = positive("tol", tol, "tolerance")
@@ -494,6 +516,7 @@ def _finish_qsd(fl: Any, A: sp.spmatrix, q: np.ndarray, method: str) -> QuasiSta
     lam = -rate
     r = float(np.abs(A @ q - lam * q).max() / (np.abs(A.diagonal()).max() * q.max()))
     q = q / (q.sum() * grid.cell_volume)
+    check_resolution(fl, q, "quasi_stationary")
     return QuasiStationary(q.reshape(grid.shape), -lam, lam, grid, r, method)
 
 
@@ -582,7 +605,7 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
     4.0
     """
     if start is None:
-        return quasi_stationary(sde, grid, scheme=scheme).rate
+        return quasi_stationary(sde, grid, scheme=scheme, error_estimate=False).rate
     tau = exit_time(sde, grid, scheme=scheme)
     s = np.asarray(start, dtype=float)
     if s.shape == grid.shape and grid.size > grid.ndim:
@@ -614,7 +637,7 @@ def _stationary_of(obj: Any, grid: Grid | None, scheme: str, who: str) -> Any:
         if grid is None:
             raise ValueError(f"`{who}(sde, grid)`: pass the `grid` too, or a StationaryResult.")
         _check_sde_grid(obj, grid, who)
-        return stationary(obj, grid, scheme=scheme)
+        return stationary(obj, grid, scheme=scheme, error_estimate=False)
     raise TypeError(f"`{who}` takes an SDE and a Grid, or a StationaryResult; got {type(obj).__name__}.")
 
 
