@@ -27,6 +27,11 @@ TD = fp.SDE(drift=lambda x, t: -x, sigma=1.0, time_dependent=True, ndim=1)
 P1 = fp.gaussian_density(0.0, 1.0, G1, normalise=True)
 
 
+def _on_grid(sde):
+    """Callables are checked where evaluated: on a grid."""
+    return fp.generator(sde, fp.Grid([(-1, 1)] * (sde.ndim or 1), 8))
+
+
 def _res1():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fp.FokkerPlanckWarning)   # 2.5e-5 of the mass at the walls
@@ -69,15 +74,15 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type, str]] = [
     ("sde-convention", lambda: fp.SDE(sigma=1.0, convention="weird"), ValueError, "convention"),
     ("sde-stratonovich-cov", lambda: fp.SDE(cov=1.0, convention="stratonovich"), ValueError, "sigma"),
     ("sde-drift-not-callable", lambda: fp.SDE(drift=3.0, sigma=1.0), TypeError, "drift"),
-    ("sde-drift-shape", lambda: fp.SDE(drift=lambda x: x[..., 0], sigma=1.0, ndim=2), ValueError, "drift"),
-    ("sde-drift-nan", lambda: fp.SDE(drift=lambda x: x * np.nan, sigma=1.0, ndim=1), ValueError, "drift"),
-    ("sde-loss-shape", lambda: fp.SDE(loss=lambda x: x, sigma=1.0, ndim=2), ValueError, "loss"),
+    ("sde-drift-shape", lambda: _on_grid(fp.SDE(drift=lambda x: x[..., 0], sigma=1.0, ndim=2)), ValueError, "drift"),
+    ("sde-drift-nan", lambda: _on_grid(fp.SDE(drift=lambda x: x * np.nan, sigma=1.0, ndim=1)), ValueError, "drift"),
+    ("sde-loss-shape", lambda: _on_grid(fp.SDE(loss=lambda x: x, sigma=1.0, ndim=2)), ValueError, "loss"),
     ("sde-grad-without-loss", lambda: fp.SDE(grad=lambda x: x, sigma=1.0), ValueError, "grad"),
     ("sde-ndim", lambda: fp.SDE(sigma=1.0, ndim=7), ValueError, "ndim"),
     ("sde-fd-step", lambda: fp.SDE(sigma=1.0, fd_step=0.0), ValueError, "fd_step"),
     ("sde-cov-callable-indefinite",
-     lambda: fp.SDE(cov=lambda x: np.broadcast_to(np.array([[1.0, 2.0], [2.0, 1.0]]), x.shape[:-1] + (2, 2)),
-                    ndim=2), ValueError, "cov"),
+     lambda: _on_grid(fp.SDE(cov=lambda x: np.broadcast_to(np.array([[1.0, 2.0], [2.0, 1.0]]),
+                                                           x.shape[:-1] + (2, 2)), ndim=2)), ValueError, "cov"),
     # models / initial densities
     ("langevin-sigma-matrix", lambda: fp.langevin(lambda x: x[..., 0] ** 2, sigma=np.eye(2)), ValueError, "sigma"),
     ("ou-unstable", lambda: fp.ornstein_uhlenbeck(-1.0, 1.0), ValueError, "H"),

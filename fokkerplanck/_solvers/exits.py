@@ -34,7 +34,7 @@ For stationary states (reflecting/periodic boundaries):
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,8 @@ from .._util.linalg import factorize as _splu
 from .._model.grid import Grid
 from .._discretization.generator import check_problem, fluxes
 from .._model.sde import SDE
+from .estimate import ORDER, estimate_error
+from .resolution import check_resolution
 from .evolve import evolve
 from .stationary import StationaryResult, stationary
 
@@ -188,6 +190,7 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
     tau = np.maximum(tau, 0.0)
     if lu is not None and top * np.abs(A.diagonal()).max() > ILL_CONDITIONED:
         _check_ill_conditioned(fl, lu, tau)
+    check_resolution(fl, None, "exit_time", density=False)  # tau matters in every cell
     return tau.reshape(grid.shape)
 
 
@@ -401,6 +404,10 @@ class QuasiStationary:
         What was certified, or why not.
     iterations : int
         Linear solves used.
+    error_estimate : float
+        Estimated relative discretization error of ``rate``, from the rate on a
+        partner grid (Richardson, see :func:`~fokkerplanck.estimate_error`); ``nan``
+        when not asked for.
 
     Examples
     --------
@@ -425,6 +432,7 @@ class QuasiStationary:
     success: bool
     message: str
     iterations: int = 0
+    error_estimate: float = math.nan
 
     @property
     def mean_exit_time(self) -> float:
@@ -443,7 +451,7 @@ class QuasiStationary:
 
 
 def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-9,
-                     maxiter: int = 300) -> QuasiStationary:
+                     maxiter: int = 300, error_estimate: bool = True) -> QuasiStationary:
     r"""Quasi-stationary density and decay rate with absorbing sides, with certified bounds.
 
     Parameters
@@ -460,6 +468,9 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
         about ``1e-12`` (1-D) and ``10 eps max|a_ii| / rate`` (LU).
     maxiter : int
         Largest number of inverse iterations without a shift.
+    error_estimate : bool
+        Also solve on a partner grid (1-D: three times the cells; else half per
+        axis) and report the rate's estimated relative error (default).
 
     Returns
     -------
@@ -551,6 +562,16 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     >>> q.success, round(q.rate, 3)
     (True, 484340.195)
     """
+    qs = _quasi_stationary(sde, grid, scheme, tol, maxiter)
+    if error_estimate:
+        est = estimate_error(lambda g: _quasi_stationary(sde, g, scheme, tol, maxiter).rate, grid,
+                             order=ORDER[scheme], value=qs.rate)
+        qs = replace(qs, error_estimate=float(est.error))
+    return qs
+
+
+def _quasi_stationary(sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: int) -> QuasiStationary:
+    """:func:`quasi_stationary` without the error estimate."""
     _check_sde_grid(sde, grid, "quasi_stationary")
     _need_absorbing(grid, "quasi_stationary")
     tol = positive("tol", tol, "tolerance")
@@ -562,7 +583,7 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     pr = _perron_root(fl, tol, int(maxiter))
     q = np.exp(pr.ell - pr.ell.max())
     q = q / (q.sum() * grid.cell_volume)
-    _warn_peclet(pr, q, "quasi_stationary")
+    check_resolution(fl, q, "quasi_stationary")
     if not pr.success:
         warn(f"quasi_stationary: {pr.message}")
     return QuasiStationary(q.reshape(grid.shape), pr.rate, -pr.rate, grid, pr.residual, pr.method,
@@ -570,10 +591,6 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
 
 
 # ------------------------------------------------- Perron root, certified
-#: Cell Péclet number (``|log(a_ij / a_ji)|`` of an edge where the density lives)
-#: above which exit problems warn that the grid under-resolves the drift.
-PECLET_LIMIT = 10.0
-
 #: Shifted (Noda) steps by sparse LU are taken while ``10 eps max|a_ii| / rate`` is below
 #: this: LU then still finds the Perron vector to that relative accuracy, and the final
 #: bounds come from a separate, accurate solve.
@@ -927,21 +944,6 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
     return _Perron(rate, lower, upper, ell, certified_by, success, msg, residual, iters, pairs)
 
 
-def _warn_peclet(pr: _Perron, q: np.ndarray, who: str) -> None:
-    """Warn when an edge where ``q`` lives has a cell Péclet number above :data:`PECLET_LIMIT`."""
-    i, j, g = pr.pairs
-    live = q > 1e-8 * q.max()
-    on = live[i] | live[j]
-    if not np.any(on):
-        return
-    pe = float(np.abs(g[on]).max())
-    if pe > PECLET_LIMIT:
-        warn(f"{who}: the cell Péclet number |log(a_ij / a_ji)| reaches {pe:.3g} (> {PECLET_LIMIT:g}) "
-             "where the density lives: the grid under-resolves the drift (layers thinner than a "
-             "cell). The rate of the discrete generator is still certified, but its "
-             "discretization error can be large; refine the grid (cell Péclet ~ |drift| h / D).")
-
-
 # ----------------------------------------------------------- survival, rates
 def survival(sde: SDE, grid: Grid, p0: Any, t_eval: Any, **evolve_options: Any) -> np.ndarray:
     r"""Survival probability ``S(t) = P(T_exit > t)`` of a density started at ``p0``.
@@ -1026,7 +1028,7 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
     4.0
     """
     if start is None:
-        return quasi_stationary(sde, grid, scheme=scheme).rate
+        return quasi_stationary(sde, grid, scheme=scheme, error_estimate=False).rate
     _check_sde_grid(sde, grid, "escape_rate")
     _need_absorbing(grid, "escape_rate")
     s = np.asarray(start, dtype=float)
@@ -1101,7 +1103,7 @@ def _stationary_of(obj: Any, grid: Grid | None, scheme: str, who: str) -> Any:
         if grid is None:
             raise ValueError(f"`{who}(sde, grid)`: pass the `grid` too, or a StationaryResult.")
         _check_sde_grid(obj, grid, who)
-        return stationary(obj, grid, scheme=scheme)
+        return stationary(obj, grid, scheme=scheme, error_estimate=False)
     raise TypeError(f"`{who}` takes an SDE and a Grid, or a StationaryResult; got {type(obj).__name__}.")
 
 
