@@ -13,7 +13,7 @@ import numpy as np
 import scipy.linalg
 
 from .._util.validate import covariance as _covariance
-from .._util.validate import positive as _positive
+from .._util.validate import positive as _positive, real_array, show
 from .grid import Grid
 from .._util.linalg import rows_times
 from .sde import SDE
@@ -177,7 +177,16 @@ def ornstein_uhlenbeck(H: Any, cov: Any, *, mean: Any = None) -> SDE:
             f"`H` has eigenvalues {np.linalg.eigvals(Hm).tolist()}; all real parts must be "
             "positive for the process to have a stationary density."
         )
-    m = np.zeros(d) if mean is None else np.broadcast_to(np.asarray(mean, dtype=float), (d,)).copy()
+    if mean is None:
+        m = np.zeros(d)
+    else:
+        m = real_array("mean", mean)
+        if m.shape not in ((), (1,), (d,)) or not np.all(np.isfinite(m)):
+            raise ValueError(
+                f"`mean` must be a finite number or {d} numbers (one per axis of the {d}-D "
+                f"process), got {show(mean)}."
+            )
+        m = np.broadcast_to(m, (d,)).copy()
     c = np.asarray(cov, dtype=float)
     if c.ndim == 2 and c.shape != (d, d):
         raise ValueError(f"`cov` has shape {c.shape} but `H` is {d}x{d}.")

@@ -38,7 +38,8 @@ import scipy.sparse.linalg
 from .._util.errors import FokkerPlanckWarning
 from .._util.linalg import factorize as _lu
 from .._util.progress import progress_bar
-from .._util.validate import positive as _check_positive, positive_int
+from .._util.memory import check_memory
+from .._util.validate import positive as _check_positive, positive_int, real_array
 from .._model.grid import Grid
 from .._discretization.generator import check_problem, fluxes
 from .resolution import check_resolution
@@ -140,8 +141,12 @@ class Evolution:
 # ---------------------------------------------------------------- input checks
 def _check_p0(p0: Any, grid: Grid) -> np.ndarray:
     try:
-        p = np.array(p0, dtype=float)
-    except (TypeError, ValueError):
+        p = np.array(real_array("p0", p0))
+    except TypeError as err:
+        if "complex" in str(err):
+            raise
+        raise TypeError(f"`p0` must be an array of shape {grid.shape}, got {type(p0).__name__}.") from None
+    except ValueError:
         raise TypeError(f"`p0` must be an array of shape {grid.shape}, got {type(p0).__name__}.") from None
     if p.shape != grid.shape:
         hint = " (flattened; reshape it to grid.shape)" if p.shape == (grid.size,) and grid.ndim > 1 else ""
@@ -487,6 +492,9 @@ def evolve(
     check_problem(sde, grid)
     p = _check_p0(p0, grid)
     t_out = _check_times(t_eval, float(t0))
+    check_memory(8.0 * t_out.size * (grid.size + 1),
+                 f"Storing the density at {t_out.size} times (`t_eval`) on {grid.size} cells",
+                 "ask for fewer output times in `t_eval`, or a coarser grid.")
     t0 = float(t0)
     rtol = _check_positive("rtol", rtol)
     if dt is not None:
