@@ -59,8 +59,10 @@ def test_sde_accepts_noise_of_any_rank(noise):
     (dict(cov=lambda x: -np.ones(x.shape[:-1] + (1, 1)), ndim=1), r"not positive semi-definite at x = "),
 ])
 def test_sde_refuses_negative_covariances(kwargs, match):
+    """Constants at construction; callables where they are evaluated (on the grid)."""
     with pytest.raises(ValueError, match=match):
-        fp.SDE(drift=lambda x: -x, **kwargs)
+        sde = fp.SDE(drift=lambda x: -x, **kwargs)
+        fp.generator(sde, fp.Grid(bounds=[(-1, 1)], shape=8))
 
 
 def test_gaussians_still_need_a_definite_covariance():

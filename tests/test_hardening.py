@@ -534,10 +534,10 @@ def test_complex_callables_and_arrays_are_refused_not_truncated():
     grid = fp.Grid([(-3, 3)], 30)
     ou = fp.ornstein_uhlenbeck(1.0, 1.0)
     p0 = fp.gaussian_density(0.0, 1.0, grid, normalise=True)
-    with pytest.raises(TypeError, match="`drift` .* is complex"):
-        fp.SDE(drift=lambda x: -x + 1j * x, sigma=1.0, ndim=1)
+    with pytest.raises(TypeError, match="`drift` .* is complex"):   # where it is evaluated
+        fp.generator(fp.SDE(drift=lambda x: -x + 1j * x, sigma=1.0, ndim=1), grid)
     with pytest.raises(TypeError, match="`loss` .* is complex"):
-        fp.SDE(loss=lambda x: (x**2).sum(-1) + 0j, sigma=1.0, ndim=1)
+        fp.generator(fp.SDE(loss=lambda x: (x**2).sum(-1) + 0j, sigma=1.0, ndim=1), grid)
     with pytest.raises(TypeError, match="`x0` is complex"):
         fp.simulate(ou, np.zeros((5, 1)) + 1j, 1.0, dt=0.1)
     with pytest.raises(TypeError, match="`p0` .*complex"):
@@ -575,8 +575,8 @@ def test_one_dimensional_sigma_callables_may_return_a_number_per_point():
     for s in (lambda x: 1 + 0.1 * x[..., 0] ** 2, lambda x: 1 + 0.1 * x**2):
         res = fp.stationary(fp.SDE(drift=lambda x: -x, sigma=s), grid)
         np.testing.assert_array_equal(res.density, ref.density)
-    with pytest.raises(ValueError, match=r"s\[..., None\] \* np.eye\(2\)"):
-        fp.SDE(drift=lambda x: -x, sigma=lambda x: 1 + 0 * x, ndim=2)
+    with pytest.raises(ValueError, match=r"s\[..., None\] \* np.eye\(2\)"):   # where evaluated
+        fp.generator(fp.SDE(drift=lambda x: -x, sigma=lambda x: 1 + 0 * x, ndim=2), fp.Grid([(-1, 1)] * 2, 8))
 
 
 def test_messages_format_numpy_numbers_plainly():

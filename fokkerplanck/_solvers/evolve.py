@@ -69,6 +69,13 @@ _LU_CACHE = 4
 # explicit half-stage multiplies the round-off of A p by h, backward Euler never does.
 _TR_BDF2_CAP = 1e8
 
+# A backward-Euler step longer than this over ||A||_1 is taken with this length: beyond it
+# the identity in I - h A is below the round-off of h A, and a generator whose columns sum
+# to zero exactly makes the factor exactly singular. Such a step already projects onto the
+# stationary density unless the spectral gap is below ~1e-12 ||A||_1, which double
+# precision does not resolve in any case.
+_BE_CAP = 1e12
+
 # expm_multiply costs ~ (t - t0) ||A||_1 products with A; above this many a run uses a
 # dense expm (scaling and squaring, up to _DENSE_EXPM cells) or TR-BDF2 (with a warning).
 _EXPM_MAX_COST = 2e3
@@ -666,7 +673,7 @@ def _run_steps(gen: _Generator, A0: Any, p: np.ndarray, t_out: np.ndarray,
             for i, h in enumerate(steps):
                 t_next = t + h if i < len(steps) - 1 else float(t_out[k])
                 euler = method == "backward_euler" or h > h_cap
-                c = h if euler else 0.5 * g * h
+                c = min(h, _BE_CAP / norm1) if euler and norm1 > 0 else (h if euler else 0.5 * g * h)
                 if not time_dependent:
                     key = (euler, float(f"{c:.12g}"))
                     lu = cache.get(key)
