@@ -42,7 +42,7 @@ from .extrapolate import richardson
 __all__ = ["ErrorEstimate", "estimate_error", "partner_grid", "to_grid", "ORDER"]
 
 #: Order of the leading error term of each scheme.
-ORDER = {"sg": 2, "upwind": 1, "highorder": 4}
+ORDER = {"sg": 2, "sg2": 2, "upwind": 1, "highorder": 4}
 
 #: Fewest cells per axis of a coarse partner grid.
 MIN_COARSE = 4
