@@ -351,8 +351,9 @@ def test_conventions_match_exact_and_grid_densities_and_not_the_others(conventio
     sdes = {c: fp.SDE(drift=lambda x: -x, sigma=lambda x: np.sqrt((1 + x**2) / 2)[..., None], convention=c)
             for c in _EXACT}
     pt = fp.simulate(sdes[convention], np.zeros((50_000, 1)), 8.0, dt=0.01, grid=grid, rng=4)
-    with pytest.warns(fp.FokkerPlanckWarning):  # heavy tails touch the walls at +-12
-        res = {c: fp.stationary(sdes[c], grid) for c in _EXACT}
+    # the heavy tails touch the walls at +-12 with 3e-6 of the mass per side: below the
+    # wall warning's threshold (1e-4), so no warning
+    res = {c: fp.stationary(sdes[c], grid) for c in _EXACT}
     for other in _EXACT:
         exact = _EXACT[other](x)
         for cmp in (fp.compare(exact / grid.integrate(exact), pt, grid=grid), fp.compare(res[other], pt)):

@@ -334,12 +334,13 @@ def test_bad_batch_sizes():
 
 
 def test_gradient_of_wrong_shape():
-    with pytest.raises(ValueError, match="`grad` returned shape"):
-        fp.sgd(lambda p: (p**2).sum(-1), 0.1, np.eye(2), grad=lambda p: p[..., :1])
+    with pytest.raises(ValueError, match="`grad` returned shape"):  # checked where evaluated
+        fp.generator(fp.sgd(lambda p: (p**2).sum(-1), 0.1, np.eye(2), grad=lambda p: p[..., :1]),
+                     fp.Grid([(-1, 1)] * 2, 8))
     data = linreg_data(np.random.default_rng(0), n=10)
     wrong = lambda p, r: linreg_grad(p, r)[..., 0]  # noqa: E731
     with pytest.raises(ValueError, match="`per_example`.*returned shape"):
-        fp.sgd_from_data(wrong, data, 0.1, 2, kind="grad", ndim=2)
+        fp.generator(fp.sgd_from_data(wrong, data, 0.1, 2, kind="grad", ndim=2), fp.Grid([(-1, 1)] * 2, 8))
     with pytest.raises(ValueError, match="`per_example`.*returned shape"):
         fp.run_sgd(wrong, data, np.zeros(2), 0.1, 5)
     sde = fp.sgd_from_data(wrong, data, 0.1, 2, kind="grad")       # d unknown: checked on use
