@@ -38,7 +38,8 @@ import scipy.sparse.linalg
 from .._util.errors import FokkerPlanckWarning
 from .._util.linalg import factorize as _lu
 from .._util.progress import progress_bar
-from .._util.validate import positive as _check_positive, positive_int
+from .._util.memory import check_memory
+from .._util.validate import positive as _check_positive, positive_int, real_array
 from .._model.grid import Grid
 from .._discretization.generator import check_problem, fluxes
 from .resolution import check_resolution
@@ -67,6 +68,13 @@ _LU_CACHE = 4
 # TR-BDF2 steps longer than this over ||A||_1 are taken with backward Euler instead: the
 # explicit half-stage multiplies the round-off of A p by h, backward Euler never does.
 _TR_BDF2_CAP = 1e8
+
+# A backward-Euler step longer than this over ||A||_1 is taken with this length: beyond it
+# the identity in I - h A is below the round-off of h A, and a generator whose columns sum
+# to zero exactly makes the factor exactly singular. Such a step already projects onto the
+# stationary density unless the spectral gap is below ~1e-12 ||A||_1, which double
+# precision does not resolve in any case.
+_BE_CAP = 1e12
 
 # expm_multiply costs ~ (t - t0) ||A||_1 products with A; above this many a run uses a
 # dense expm (scaling and squaring, up to _DENSE_EXPM cells) or TR-BDF2 (with a warning).
@@ -140,8 +148,12 @@ class Evolution:
 # ---------------------------------------------------------------- input checks
 def _check_p0(p0: Any, grid: Grid) -> np.ndarray:
     try:
-        p = np.array(p0, dtype=float)
-    except (TypeError, ValueError):
+        p = np.array(real_array("p0", p0))
+    except TypeError as err:
+        if "complex" in str(err):
+            raise
+        raise TypeError(f"`p0` must be an array of shape {grid.shape}, got {type(p0).__name__}.") from None
+    except ValueError:
         raise TypeError(f"`p0` must be an array of shape {grid.shape}, got {type(p0).__name__}.") from None
     if p.shape != grid.shape:
         hint = " (flattened; reshape it to grid.shape)" if p.shape == (grid.size,) and grid.ndim > 1 else ""
@@ -487,6 +499,9 @@ def evolve(
     check_problem(sde, grid)
     p = _check_p0(p0, grid)
     t_out = _check_times(t_eval, float(t0))
+    check_memory(8.0 * t_out.size * (grid.size + 1),
+                 f"Storing the density at {t_out.size} times (`t_eval`) on {grid.size} cells",
+                 "ask for fewer output times in `t_eval`, or a coarser grid.")
     t0 = float(t0)
     rtol = _check_positive("rtol", rtol)
     if dt is not None:
@@ -658,7 +673,7 @@ def _run_steps(gen: _Generator, A0: Any, p: np.ndarray, t_out: np.ndarray,
             for i, h in enumerate(steps):
                 t_next = t + h if i < len(steps) - 1 else float(t_out[k])
                 euler = method == "backward_euler" or h > h_cap
-                c = h if euler else 0.5 * g * h
+                c = min(h, _BE_CAP / norm1) if euler and norm1 > 0 else (h if euler else 0.5 * g * h)
                 if not time_dependent:
                     key = (euler, float(f"{c:.12g}"))
                     lu = cache.get(key)
