@@ -14,9 +14,8 @@ way the grid fails to represent the answer where it lives:
   next, and neither the scheme's error expansion nor the midpoint quadrature of
   moments holds. Every direction counts, however light its diffusion weight: an
   anisotropic problem is under-resolved along its weakly diffusing axis even where
-  another axis carries most of the rate. This holds for detailed-balance solves
-  too: their centre values are exact, but a density that jumps by ``e^5`` per cell
-  gives wrong moments.
+  another axis carries most of the rate. (:func:`~fokkerplanck.stationary` skips
+  it for detailed-balance solves, whose centre values are exact however steep.)
 * **width.** The answer's marginal along an axis covers fewer than
   :data:`MIN_WIDTH` cells (inverse participation ratio ``(sum m)^2 / sum m^2``,
   3.5 standard deviations for a Gaussian) without filling the axis.
