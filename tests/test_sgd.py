@@ -339,8 +339,8 @@ def test_gradient_of_wrong_shape():
         sde.drift(np.zeros((3, 2)))
     data = linreg_data(np.random.default_rng(0), n=10)
     wrong = lambda p, r: linreg_grad(p, r)[..., 0]  # noqa: E731
-    with pytest.raises(ValueError, match="`per_example`.*returned shape"):
-        fp.sgd_from_data(wrong, data, 0.1, 2, kind="grad", ndim=2)
+    with pytest.raises(ValueError, match="`per_example`.*returned shape"):  # on the grid
+        fp.generator(fp.sgd_from_data(wrong, data, 0.1, 2, kind="grad", ndim=2), fp.Grid([(-1, 1)] * 2, 8))
     with pytest.raises(ValueError, match="`per_example`.*returned shape"):
         fp.run_sgd(wrong, data, np.zeros(2), 0.1, 5)
     sde = fp.sgd_from_data(wrong, data, 0.1, 2, kind="grad")       # d unknown: checked on use

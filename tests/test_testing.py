@@ -37,9 +37,12 @@ def test_stationary_solver_reproduces_every_family(problem):
 def test_gibbs_family_is_exact_equilibrium_with_room_at_the_walls(problem):
     g = problem.grid
     assert problem.equilibrium and problem.atol <= 1e-9
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", fp.FokkerPlanckWarning)   # no mass at the walls
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", fp.FokkerPlanckWarning)
         res = fp.stationary(problem.sde, g)
+    # no mass at the walls (a ResolutionWarning may still note a cell Peclet number above 5:
+    # these grids are coarse, and exact at the centres only because the rates balance)
+    assert not [w for w in caught if "walls" in str(w.message)], [str(w.message) for w in caught]
     assert_density_close(res.density, problem.density, g, atol=1e-9)
     assert fp.equilibrium_test(res).equilibrium
 
