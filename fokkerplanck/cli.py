@@ -6,7 +6,7 @@ Subcommands::
     fokkerplanck validate [--quick] [--case NAME ...] [--list] [--outdir DIR]
     fokkerplanck solve PROBLEM.toml [--output PREFIX] [--method M] [--particles N --t-end T --dt DT]
 
-``demo`` solves a 2-D system of the lecture notes (Langevin dynamics in a tilted double
+``demo`` solves a classic 2-D system (Langevin dynamics in a tilted double
 well) on a grid, checks it against the exact Gibbs density and against Euler–Maruyama
 particles, writes the comparison figure and prints a Markdown table. ``validate`` runs
 the validation suite (``python -m validation``). ``solve`` reads a problem from a TOML
@@ -559,7 +559,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="{demo,validate,solve}")
     d = sub.add_parser(
-        "demo", help="solve a 2-D lecture system, validate against particles, write a figure",
+        "demo", help="solve a 2-D Langevin system, validate against particles, write a figure",
         description="Solve 2-D double-well Langevin dynamics on a grid, compare with the exact Gibbs "
                     "density and with Euler-Maruyama particles, write the comparison figure and "
                     "print a Markdown table.",

@@ -53,7 +53,7 @@ def test_false_alarm_rate_is_at_most_nominal_and_noise_floor_is_the_mean_l1(d, n
 
 
 def test_noise_floor_formula_reference_value():
-    # design.md: N(0,1), h = 0.1, n = 3.2e5 gives L1 ~ 0.0099
+    # the noise floor E L1 ~ sqrt(2/(pi n)) sum_b sqrt(P_b (1 - P_b)): N(0,1), h = 0.1, n = 3.2e5 gives ~0.0099
     grid = fp.Grid([(-6, 6)], 120)
     x = np.random.default_rng(0).standard_normal((320_000, 1))
     c = fp.compare(_normal_cells(grid), x, grid=grid)

@@ -182,7 +182,7 @@ def test_sampling_x0_from_a_density_on_the_grid():
 
 
 def test_x0_from_a_sampler():
-    """design.md: x0 is (n, ndim) or a sampler; n is then required."""
+    """The API: x0 is (n, ndim) or a sampler; n is then required."""
     import scipy.stats
 
     n = 20_000

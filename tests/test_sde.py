@@ -63,3 +63,23 @@ def test_nan_from_callable_names_the_point():
     sde = fp.SDE(drift=lambda x: np.where(x > 1.5, np.nan, -x), sigma=1.0)
     with pytest.raises(ValueError, match=r"non-finite value .* at x = \[1\.[5-9]"):
         fp.generator(sde, fp.Grid(bounds=[(-2, 2)], shape=20))
+
+
+def test_derivative_stencil_is_findiffs_fourth_order_central_one():
+    findiff = pytest.importorskip("findiff")
+    from fokkerplanck._model.sde import FD_OFFSETS, FD_WEIGHTS
+
+    c = findiff.coefficients(deriv=1, acc=4)["center"]
+    used = np.asarray(c["coefficients"], dtype=float) != 0
+    np.testing.assert_array_equal(FD_OFFSETS, np.asarray(c["offsets"], dtype=float)[used])
+    np.testing.assert_allclose(FD_WEIGHTS, np.asarray(c["coefficients"], dtype=float)[used], rtol=1e-15)
+
+
+def test_import_needs_neither_sympy_nor_scipy_stats():
+    import subprocess
+    import sys
+
+    code = ("import sys, fokkerplanck\n"
+            "bad = [m for m in ('sympy', 'findiff', 'scipy.stats') if m in sys.modules]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

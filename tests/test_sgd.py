@@ -48,7 +48,7 @@ def test_sgd_sde_drift_and_noise():
     pre = fp.sgd(L, 0.1, S, grad=g, lr_per_param=P)
     np.testing.assert_allclose(pre.drift(x), -(x @ H) * P / 0.1)
     np.testing.assert_allclose(pre.cov(x[0]), np.diag(P) @ S @ np.diag(P) / 0.1)
-    # design.md's contract: fp.sgd(loss, lr, cov, grad=None, lr_per_param=None), positionally too
+    # the public signature: fp.sgd(loss, lr, cov, grad=None, lr_per_param=None), positionally too
     same = fp.sgd(L, 0.1, S, g, P)
     np.testing.assert_array_equal(same.drift(x), pre.drift(x))
     np.testing.assert_array_equal(same.cov(x[0]), pre.cov(x[0]))

@@ -35,16 +35,18 @@ QUICK_CASES = (
 
 
 def all_cases() -> dict[str, Callable[[bool], dict[str, Any]]]:
-    """Every case by name: the lecture's systems, the SGD cases, the exit problem, then
-    degenerate noise (inertia, hypoelliptic OU, rank-deficient and heavy-ball SGD)."""
+    """Every case by name: the classic systems, the SGD cases, the exit problem,
+    degenerate noise (inertia, hypoelliptic OU, rank-deficient and heavy-ball SGD), then
+    the metastable non-reversible torus."""
     from .cases import CASES
     from .exit_cases import CASES as EXIT_CASES
     from .kinetic_cases import CASES as KINETIC_CASES
+    from .metastable_cases import CASES as METASTABLE_CASES
     from .sgd_cases import CASES as SGD_CASES
 
-    cases = {**CASES, **SGD_CASES, **EXIT_CASES, **KINETIC_CASES}
-    assert len(cases) == len(CASES) + len(SGD_CASES) + len(EXIT_CASES) + len(KINETIC_CASES), \
-        "case names must differ"
+    groups = (CASES, SGD_CASES, EXIT_CASES, KINETIC_CASES, METASTABLE_CASES)
+    cases = {name: case for group in groups for name, case in group.items()}
+    assert len(cases) == sum(len(g) for g in groups), "case names must differ"
     return cases
 
 

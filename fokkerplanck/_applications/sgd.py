@@ -263,7 +263,7 @@ def sgd(
     ndim: int | None = None,
     momentum: float = 0.0,
 ) -> SDE:
-    r"""The lecture's SGD SDE ``dPhi = -g dt + sqrt(eta Sigma / B) dB`` for a loss.
+    r"""The SGD SDE ``dPhi = -g dt + sqrt(eta Sigma / B) dB`` for a loss.
 
     Time is the sum of the learning rates: one SGD step of rate ``eta`` advances ``t``
     by ``eta``.
@@ -1033,7 +1033,7 @@ def two_temperature(
     sigma_y: float,
     grid: Grid,
 ) -> Array:
-    r"""The lecture's two-temperature density of SGD on a separable loss.
+    r"""The two-temperature density of SGD on a separable loss.
 
     ``p(x, y) = exp(-2 L_x(x) / (eta_x sigma_x^2) - 2 L_y(y) / (eta_y sigma_y^2)) / Z``
     at the cell centres of a 2-D ``grid``, normalised on it. It is the stationary
@@ -1171,7 +1171,7 @@ def discrete_sgd_cov(
 
 @dataclass(frozen=True, eq=False)
 class HessianCoordinates:
-    r"""The lecture's Hessian-normalized mode coordinates of a quadratic minimum.
+    r"""Hessian-normalized mode coordinates of a quadratic minimum.
 
     ``u = transform @ Phi = U^T H^(1/2) Phi``: in ``z = H^(1/2) Phi`` the loss is
     ``|z|^2 / 2`` (Hessian ``I``), the single-example gradient ``d l / dz = H^(-1/2)
@@ -1188,8 +1188,8 @@ class HessianCoordinates:
         ``sigma_i^2``, per-mode gradient-noise variances in the normalized coordinates.
     temperature : (d,)
         ``T_i = eta sigma_i^2 / (2 B)``: the density ``prod_i exp(-u_i^2 / (2 T_i))``,
-        i.e. ``exp(-sum_i u_i^2 / (eta sigma_i^2))`` for ``B = 1`` (the lecture's
-        formula with its factor 2 corrected for ``L = |u|^2 / 2``); ``T_i`` is the
+        i.e. ``exp(-sum_i u_i^2 / (eta sigma_i^2))`` for ``B = 1`` (for
+        ``L = |u|^2 / 2``; a factor 2 appears in the exponent for ``L = |u|^2``); ``T_i`` is the
         variance of mode ``i``.
     cov : (d, d)
         The implied covariance of ``Phi``, ``eta H^-1 Sigma H^-1 / (2 B)``.

@@ -325,13 +325,18 @@ def _along(v: np.ndarray, step: np.ndarray) -> np.ndarray:
     return out
 
 
-def _advection_edges(grid: Grid, potential: _Potential, out: tuple[list, ...]) -> None:
+def _advection_edges(grid: Grid, potential: _Potential, out: tuple[list, ...], corr: list | None = None) -> None:
     """Upwind edges along the axes for the drift no diffusion carries (``P0 b``).
 
     Along axis ``k`` the flux from cell ``i`` to ``j = i + e_k`` is
     ``(u^+ p_i - u^- p_j) / h_k`` with ``u`` the ``k``-th component of ``P0 b`` at
     the face: the Scharfetter-Gummel flux in its limit of zero diffusion, first order,
     conservative and monotone. Edges with ``u = 0`` everywhere are left out.
+
+    With ``corr`` (scheme ``"sg2"``) the face value of ``p`` is instead the
+    upwind-biased ``5/6 p_up + 1/3 p_down - 1/6 p_upup`` (third order, dissipative, not
+    monotone; upwind where ``upup`` lies beyond a wall); the coefficients of the third
+    cell are appended to ``corr`` as ``(edge, cell, value)``.
     """
     tails, heads, deltas, fwd, bwd, dpsis, zs, ws = out
     h = np.asarray(grid.spacing)
@@ -345,8 +350,21 @@ def _advection_edges(grid: Grid, potential: _Potential, out: tuple[list, ...]) -
         if not moving.any():
             continue
         tail, head, u = tail[moving], head[moving], u[moving]
+        f, b = np.maximum(u, 0.0) / h[k], np.maximum(-u, 0.0) / h[k]
+        if corr is not None:
+            n = grid.shape[k]
+            up = u > 0
+            at = np.unravel_index(np.where(up, tail, head), grid.shape)
+            far_k = at[k] + np.where(up, -1, 1)
+            ok = (far_k >= 0) & (far_k < n) if not grid.periodic[k] else np.ones(u.size, dtype=bool)
+            far = np.ravel_multi_index(tuple(far_k % n if j == k else a for j, a in enumerate(at)), grid.shape)
+            v = u / h[k]
+            f = np.where(ok, np.where(up, 5 / 6, 1 / 3) * v, f)
+            b = np.where(ok, -np.where(up, 1 / 3, 5 / 6) * v, b)
+            e_ok = np.flatnonzero(ok)
+            corr.append((sum(len(a) for a in tails) + e_ok, far[e_ok], -v[e_ok] / 6))
         tails.append(tail), heads.append(head), deltas.append(np.broadcast_to(e * h, (tail.size, grid.ndim)))
-        fwd.append(np.maximum(u, 0.0) / h[k]), bwd.append(np.maximum(-u, 0.0) / h[k])
+        fwd.append(f), bwd.append(b)
         dpsis.append(np.full(tail.size, np.nan)), zs.append(np.zeros(tail.size)), ws.append(np.zeros(tail.size))
 
 
@@ -362,7 +380,7 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
     # the current form b p - D grad p (b = mu) with weights at the edge midpoints.
     ito_form = centre_w is not None and sde.convention != "isothermal"
     diagonal = constant and np.all(Dc == np.diag(np.diag(Dc))) and np.all(np.diag(Dc) > 0)
-    exact_loss = sde.has_loss and diagonal and scheme == "sg"
+    exact_loss = sde.has_loss and diagonal and scheme in ("sg", "sg2")
     weight_fn = _upwind_pair if scheme == "upwind" else fitted_pair
     potential = _Potential(sde, grid, exact_loss, Dc, t, ito_form)
     need_coords = potential.integrate or not constant  # else only wrap-around edges need them
@@ -425,10 +443,20 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
             tails.append(tail), heads.append(np.full(tail.size, -1)), deltas.append(delta)
             zs.append(np.abs(z)), ws.append(w)
             dpsis.append(z), fwd.append(out), bwd.append(np.zeros(tail.size))
+    corr = [] if scheme == "sg2" else None
     if potential.degenerate:
-        _advection_edges(grid, potential, (tails, heads, deltas, fwd, bwd, dpsis, zs, ws))
-    return Fluxes(grid, np.concatenate(tails), np.concatenate(heads), np.concatenate(deltas),
-                  scheme, None, np.concatenate(dpsis), np.concatenate(fwd), np.concatenate(bwd),
+        _advection_edges(grid, potential, (tails, heads, deltas, fwd, bwd, dpsis, zs, ws), corr)
+    tail, head, fwd, bwd = np.concatenate(tails), np.concatenate(heads), np.concatenate(fwd), np.concatenate(bwd)
+    matrix = None
+    if corr:  # three-point advection faces: a general flux matrix (forward/backward: two-point part)
+        inner = head >= 0
+        rows = [np.arange(tail.size), np.flatnonzero(inner)] + [c[0] for c in corr]
+        cols = [tail, head[inner]] + [c[1] for c in corr]
+        vals = [fwd, -bwd[inner]] + [c[2] for c in corr]
+        matrix = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                               shape=(tail.size, grid.size))
+    return Fluxes(grid, tail, head, np.concatenate(deltas),
+                  scheme, matrix, np.concatenate(dpsis), fwd, bwd,
                   longest, tuple(segments), np.concatenate(zs), np.concatenate(ws))
 
 
@@ -479,12 +507,6 @@ def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) 
 
         return highorder_fluxes(sde, grid, tt)
     structure = getattr(sde, "structure", None)
-    if scheme == "sg2" and structure is None:
-        raise ValueError(
-            "`scheme='sg2'` is for drifts given as -(mobility + antisymmetric) grad loss "
-            "(fp.SDE(loss=..., mobility=..., antisymmetric=...) with cov = 2 T mobility); "
-            "this SDE has no such structure. Use scheme='sg'."
-        )
     if structure is not None and scheme in ("sg", "sg2"):
         from .structured import structured_fluxes
 
@@ -517,9 +539,11 @@ def generator(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = Non
         (:attr:`SDE.structure <fokkerplanck.SDE.structure>`, e.g. kinetic Langevin).
         ``"upwind"``: first order, monotone. ``"highorder"``: fourth order on smooth
         problems, conservative but not monotone (reflecting and periodic boundaries
-        only). ``"sg2"``: only for structured drifts; like ``"sg"`` with a third-order
-        upwind-biased rotational flux where ``"sg"`` upwinds (second order along
-        noiseless directions, exact Gibbs, not monotone).
+        only). ``"sg2"``: like ``"sg"``, but where ``"sg"`` upwinds because there is no
+        noise (degenerate noise; the rotational flux of structured drifts), a
+        third-order upwind-biased face value: second order along noiseless
+        directions, still conservative and exact where ``"sg"`` is, not monotone.
+        Identical to ``"sg"`` when every direction has noise.
     t : float, optional
         Time, for a time-dependent SDE.
 

@@ -1,4 +1,4 @@
-"""The lecture's systems as :class:`~fokkerplanck.SDE` constructors, and exact densities.
+"""Classic SDEs (Brownian motion, Langevin dynamics, Ornstein–Uhlenbeck) as :class:`~fokkerplanck.SDE` constructors, and exact densities.
 
 Constructors: :func:`brownian`, :func:`langevin`, :func:`ornstein_uhlenbeck`
 (the SGD SDE lives in :mod:`fokkerplanck.sgd`). Exact references:
@@ -25,7 +25,7 @@ __all__ = [
 
 
 def brownian(sigma: float = 1.0, ndim: int = 1) -> SDE:
-    """Brownian motion ``dx = sigma dB`` (the lecture's diffusion ``z(t + dt) = z(t) + sigma eps sqrt(dt)``).
+    """Brownian motion ``dx = sigma dB`` (the limit of the random walk ``z(t + dt) = z(t) + sigma eps sqrt(dt)``).
 
     Examples
     --------
@@ -197,7 +197,7 @@ def lyapunov(H: Any, cov: Any) -> np.ndarray:
 
     Examples
     --------
-    The lecture's non-commuting Hessian and noise:
+    A non-commuting Hessian and noise:
 
     >>> import fokkerplanck as fp
     >>> fp.lyapunov(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]])

@@ -11,7 +11,7 @@ convention, and it converts between them:
   ``dp/dt = -div J``, ``J = b p - 1/2 C grad p``, i.e. ``b = mu_ito - 1/2 div C``.
 
 Derivatives the user does not supply (``grad L``, ``div C``, ``d sigma``) are
-taken with fourth-order central finite-difference weights from :mod:`findiff`.
+taken with fourth-order central finite-difference weights (``FD_WEIGHTS``).
 """
 
 from __future__ import annotations
@@ -44,16 +44,12 @@ CONVENTIONS = ("ito", "stratonovich", "isothermal")
 Array = np.ndarray
 
 
-def _central_weights() -> tuple[np.ndarray, np.ndarray]:
-    import findiff
-
-    c = findiff.coefficients(deriv=1, acc=4)["center"]
-    offsets, weights = np.asarray(c["offsets"], dtype=float), np.asarray(c["coefficients"], dtype=float)
-    used = weights != 0  # the centre has weight 0: never evaluate there
-    return offsets[used], weights[used]
-
-
-FD_OFFSETS, FD_WEIGHTS = _central_weights()
+#: Fourth-order central first-derivative stencil, ``f'(x) ~ sum_m w_m f(x + o_m h) / h``
+#: (the classical ``(1, -8, 0, 8, -1) / 12``; the centre has weight 0 and is never
+#: evaluated). Written out rather than computed so that importing the package does not
+#: import findiff and sympy; ``tests/test_sde.py`` checks it against findiff.
+FD_OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0])
+FD_WEIGHTS = np.array([1.0, -8.0, 8.0, -1.0]) / 12.0
 
 
 def _finite(name: str, value: Array, x: Array) -> Array:
@@ -119,7 +115,7 @@ class SDE:
     convention : {"ito", "stratonovich", "isothermal"}
         How ``sigma(x)`` multiplies ``dB``. ``"stratonovich"`` needs ``sigma``.
         ``"isothermal"`` (Hänggi–Klimontovich) makes the diffusive flux
-        ``-1/2 C grad p`` (the lecture's diffusion flow taken literally). All three
+        ``-1/2 C grad p`` (Hänggi–Klimontovich; the diffusion flow ``-1/2 Sigma grad p`` taken literally). All three
         agree when the noise is constant.
     time_dependent : bool
         If True, ``drift``, ``sigma``/``cov`` callables take ``(x, t)``.
