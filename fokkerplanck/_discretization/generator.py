@@ -122,11 +122,11 @@ def _diffusion_at(sde: SDE, x: np.ndarray, t: float | None, h: np.ndarray,
     """
     D = 0.5 * np.asarray(sde.cov(x, t), dtype=float)
     d = D.shape[-1]
-    off = np.abs(D - np.einsum("...ii->...i", D)[..., None] * np.eye(d)).max(axis=(-1, -2))
     mask = np.zeros(D.shape[:-2], dtype=bool)
+    hh = np.outer(h, h)
+    off = np.abs((D - np.einsum("...ii->...i", D)[..., None] * np.eye(d)) / hh).max(axis=(-1, -2))
     if exact or not np.any(off > 0):
         return D, mask
-    hh = np.outer(h, h)
     w, V = np.linalg.eigh(D / hh)
     top = np.maximum(w[..., -1], 0.0)
     mask = (w[..., 0] <= SINGULAR_RTOL * top) & (off > SINGULAR_RTOL * top)
