@@ -25,10 +25,11 @@ AMG (large 3-D and up, when pyamg is installed) or LU; the non-monotone
 
 The certificate
 ---------------
-Every answer is checked cell by cell: with ``W`` the off-diagonal rates,
+Every answer is checked cell by cell: with ``W`` the off-diagonal rates, ::
 
-    inflow_i = sum_{j != i} |a_ij| p_j,    outflow_i = p_i sum_{k != i} |a_ki|,
-    r_i = |(W p)_i - outflow_i| / (inflow_i + outflow_i),
+    inflow_i  = sum_{j != i} |a_ij| p_j
+    outflow_i = p_i sum_{k != i} |a_ki|
+    r_i       = |(W p)_i - outflow_i| / (inflow_i + outflow_i)
 
 each a sum of non-negative terms until the one final difference, over every
 cell whose ``p_i`` and inflowing ``p_j`` are normal floating-point numbers (deep
