@@ -30,7 +30,7 @@ from ._util.errors import ConvergenceError, FokkerPlanckWarning
 from ._model.grid import Grid
 from ._model.sde import SDE
 from ._model.models import (brownian, gaussian_density, gibbs, heat_kernel, langevin, lyapunov,
-                            ornstein_uhlenbeck)
+                            ornstein_uhlenbeck, underdamped_langevin)
 from ._model.initial import gaussian, point_mass, uniform
 from ._discretization.generator import SCHEMES, fluxes, generator
 from ._discretization.fluxes import Fluxes
@@ -55,7 +55,7 @@ __all__ = [
     # errors
     "ConvergenceError", "FokkerPlanckWarning",
     # model
-    "Grid", "SDE", "brownian", "langevin", "ornstein_uhlenbeck",
+    "Grid", "SDE", "brownian", "langevin", "underdamped_langevin", "ornstein_uhlenbeck",
     "gibbs", "gaussian_density", "heat_kernel", "lyapunov",
     "gaussian", "point_mass", "uniform",
     # discretization
