@@ -19,9 +19,11 @@
 * ``"eigs"`` — shift-invert ARPACK at a small positive shift; a cross-check.
 
 ``"auto"`` tries detailed balance, then GTH (every monotone scheme: ``"sg"``,
-``"upwind"``) when the nested-dissection front fits (1-D, 2-D, small 3-D), else
-AMG (large 3-D and up, when pyamg is installed) or LU; the non-monotone
-``"highorder"`` scheme (negative off-diagonal rates) goes to LU.
+``"upwind"``) when the nested-dissection front fits (1-D, 2-D, 3-D up to about
+32^3), else AMG (larger 3-D and up, when pyamg is installed) or LU; the
+non-monotone ``"highorder"`` scheme (negative off-diagonal rates) goes to LU. An
+AMG or eigs answer that fails the certificate is replaced by GTH's where GTH is
+affordable, and refused (``ConvergenceError``, the answer attached) where not.
 
 The certificate
 ---------------
@@ -78,8 +80,9 @@ METHODS = ("auto", "detailed_balance", "gth", "lu", "amg", "eigs")
 
 #: ``"auto"`` uses GTH while the largest nested-dissection front (about
 #: ``size / min(shape)`` cells per separator times the number of axes) stays below
-#: this; beyond it (large 3-D grids) the dense fronts cost more than AMG.
-GTH_MAX_FRONT = 2500
+#: this (every 1-D and 2-D grid; 3-D up to about 32^3: 33 s, as fast as LU); beyond it
+#: the dense fronts cost more than AMG, whose answer is then certified or refused.
+GTH_MAX_FRONT = 3500
 
 #: LU answers whose Skeel condition estimate times ``eps`` exceeds this fail.
 LU_CONDITION_LIMIT = 1e-6
@@ -465,7 +468,7 @@ def stationary(
             k = int(np.argmax(p))
         if used in ("amg", "eigs") and _monotone(A) and np.all(np.isfinite(p)):
             cert = certificate(A, p / np.abs(p).max())
-            if cert > certificate_bound(grid.size, grid.ndim):
+            if cert > certificate_bound(grid.size, grid.ndim) and _gth_affordable(fl, grid):
                 notes.append(f"the {used} answer failed the componentwise certificate ({cert:.1e}); "
                              "fell back to GTH")
                 used = "gth"
@@ -479,12 +482,17 @@ def _monotone(A: sp.csr_matrix) -> bool:
     return bool(np.all(W.data[W.row != W.col] >= 0))
 
 
+def _gth_affordable(fl: Fluxes, grid: Grid) -> bool:
+    """Whether the largest nested-dissection front stays below :data:`GTH_MAX_FRONT`."""
+    front = grid.ndim * grid.size // min(grid.shape) * max(fl.longest_offset, 1)
+    return grid.ndim <= 2 or front <= GTH_MAX_FRONT
+
+
 def _auto_method(fl: Fluxes, grid: Grid) -> str:
     """GTH for monotone schemes while the nested-dissection front fits, else AMG/LU."""
     if not _monotone(fl.matrix):
         return "lu"
-    front = grid.ndim * grid.size // min(grid.shape) * max(fl.longest_offset, 1)
-    if front <= GTH_MAX_FRONT or grid.ndim <= 2:
+    if _gth_affordable(fl, grid):
         return "gth"
     return "amg" if _has_pyamg() else "lu"
 
@@ -547,6 +555,10 @@ def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, m
     if not ok:
         hint = (" Use method='gth' (or 'auto'): subtraction-free elimination, accurate whatever "
                 "the barrier." if monotone else "")
+        if monotone and not _gth_affordable(fl, grid):
+            hint = (" Its nested-dissection fronts on this grid exceed GTH_MAX_FRONT cells: pass "
+                    "method='gth' to pay for the certified solve, or use a coarser grid; the "
+                    "uncertified answer is attached as .result.")
         raise ConvergenceError(f"stationary ({method}): " + "; ".join(problems) + "." + hint, res)
     _warn_walls(res.density, grid)
     if method != "detailed_balance":
