@@ -26,7 +26,6 @@ import subprocess
 import sys
 
 import numpy as np
-
 from _harness import child_env, core_version, fmt_t, load_line, median_time
 
 SADDLE = np.arccos(-0.075)
@@ -74,11 +73,11 @@ def one(n: int, boundary: str) -> dict:
         p = p.reshape(grid.shape)
         return float(p[shallow].sum() / p.sum())
 
-    return dict(n=n, boundary=boundary, t_lu=t_lu, t_gth=t_gth, runs=min(runs_lu, runs_gth),
-                fill_lu=int(f.L.nnz + f.U.nnz), fill_gth=int(E.fill),
-                cert_lu=fp.stationary_certificate(A, np.abs(p_lu) / np.abs(p_lu).max()),
-                cert_gth=fp.stationary_certificate(A, p_gth),
-                mass_lu=mass(p_lu), mass_gth=mass(p_gth))
+    return {"n": n, "boundary": boundary, "t_lu": t_lu, "t_gth": t_gth, "runs": min(runs_lu, runs_gth),
+            "fill_lu": int(f.L.nnz + f.U.nnz), "fill_gth": int(E.fill),
+            "cert_lu": fp.stationary_certificate(A, np.abs(p_lu) / np.abs(p_lu).max()),
+            "cert_gth": fp.stationary_certificate(A, p_gth),
+            "mass_lu": mass(p_lu), "mass_gth": mass(p_gth)}
 
 
 def main() -> None:
