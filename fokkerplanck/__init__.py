@@ -26,7 +26,7 @@ import importlib
 from typing import Any
 
 from ._util.version import __version__
-from ._util.errors import ConvergenceError, FokkerPlanckWarning
+from ._util.errors import ConvergenceError, FokkerPlanckWarning, ResolutionWarning
 from ._model.grid import Grid
 from ._model.sde import SDE
 from ._model.models import (brownian, gaussian_density, gibbs, heat_kernel, langevin, lyapunov,
@@ -43,6 +43,7 @@ from ._solvers.evolve import Evolution, evolve
 from ._solvers.exits import (Equilibrium, QuasiStationary, entropy_production, equilibrium_test,
                              escape_rate, exit_time, quasi_stationary, survival)
 from ._solvers.extrapolate import Extrapolation, richardson
+from ._solvers.estimate import ErrorEstimate, estimate_error
 from ._sampling.particles import Particles, simulate
 from ._sampling.compare import Comparison, compare
 from ._applications.sgd import (HessianCoordinates, SGDRun, data_gradient_stats, discrete_sgd_cov, hessian_coordinates,
@@ -53,7 +54,7 @@ from .io import load, save
 
 __all__ = [
     # errors
-    "ConvergenceError", "FokkerPlanckWarning",
+    "ConvergenceError", "FokkerPlanckWarning", "ResolutionWarning",
     # model
     "Grid", "SDE", "brownian", "langevin", "underdamped_langevin", "ornstein_uhlenbeck",
     "gibbs", "gaussian_density", "heat_kernel", "lyapunov",
@@ -67,7 +68,7 @@ __all__ = [
     "evolve", "Evolution",
     "exit_time", "quasi_stationary", "QuasiStationary", "survival", "escape_rate",
     "entropy_production", "equilibrium_test", "Equilibrium",
-    "richardson", "Extrapolation",
+    "richardson", "Extrapolation", "estimate_error", "ErrorEstimate",
     # sampling
     "simulate", "Particles", "compare", "Comparison",
     # applications

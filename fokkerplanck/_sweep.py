@@ -412,7 +412,8 @@ def sweep(
     timeout : float, optional
         Seconds to wait for the whole sweep (as ``Executor.map``); then pending calls
         are cancelled and :class:`TimeoutError` is raised. A serial sweep checks it
-        between calls.
+        after every call (the last one included), so a sweep that overran it never
+        returns as a success.
     progress : bool
         Show a :mod:`tqdm` progress bar over the parameter sets.
 
@@ -435,6 +436,11 @@ def sweep(
 
     Notes
     -----
+    Ctrl-C (``KeyboardInterrupt``) cancels the pending calls and shuts the executor
+    down without waiting; the worker processes of a ``ProcessPoolExecutor`` are
+    terminated (threads cannot be: a call running in a thread finishes in the
+    background). The executor cannot be used afterwards.
+
     Results equal the serial run's exactly when ``fn`` is deterministic: each call
     is the same function of the same arguments, only elsewhere. Randomness must come
     in through the arguments (``rng=`` here, or a seed parameter), never from global
@@ -515,11 +521,17 @@ def sweep(
 def _run_serial(fn: Callable, sets: list[dict], rngs: list, outcomes: list, errors: str,
                 deadline: float | None, timeout: float | None, bar: Any) -> None:
     for i, (p, r) in enumerate(zip(sets, rngs)):
-        if deadline is not None and time.perf_counter() > deadline:
-            raise cf.TimeoutError(f"sweep: {i} of {len(sets)} parameter sets done after `timeout={timeout}` s.")
         outcomes[i] = _settle(i, p, _call(fn, p, r), errors)
         if bar is not None:
             bar.update()
+        # checked after every call, the last included: a serial sweep cannot stop a
+        # running call, but one that overran the limit never reports success
+        if deadline is not None and time.perf_counter() > deadline:
+            raise cf.TimeoutError(
+                f"sweep: {i + 1} of {len(sets)} parameter sets done when `timeout={timeout:g}` s "
+                f"ran out (the last call took {outcomes[i][1]:.3g} s; a serial sweep checks the "
+                "limit between calls). Raise the timeout or use an executor."
+            )
 
 
 def _run_executor(ex: Any, fn: Callable, sets: list[dict], rngs: list, outcomes: list,
@@ -562,10 +574,34 @@ def _run_executor(ex: Any, fn: Callable, sets: list[dict], rngs: list, outcomes:
             f"sweep: {n_done} of {len(sets)} parameter sets done after `timeout={timeout}` s; "
             "the pending ones were cancelled (running ones may finish in the background)."
         ) from None
-    except BaseException:
+    except BaseException as exc:
         for f in futures:
             f.cancel()
+        if isinstance(exc, KeyboardInterrupt):
+            _stop_workers(ex)
         raise
+
+
+def _stop_workers(ex: Any) -> None:
+    """Ctrl-C: shut the executor down without waiting; kill a process pool's workers.
+
+    Threads cannot be killed: a call already running in a thread finishes in the
+    background, pending ones never start.
+    """
+    procs = []
+    if isinstance(ex, cf.ProcessPoolExecutor):  # shutdown() forgets them: take them first
+        procs = list((getattr(ex, "_processes", None) or {}).values())
+    shutdown = getattr(ex, "shutdown", None)
+    if isinstance(ex, cf.Executor) and callable(shutdown):
+        try:
+            shutdown(wait=False, cancel_futures=True)
+        except Exception:  # pragma: no cover - best effort while interrupted
+            pass
+    for proc in procs:
+        try:
+            proc.terminate()
+        except Exception:  # pragma: no cover - already gone
+            pass
 
 
 def _settle(i: int, params: dict, outcome: tuple[Any, float], errors: str) -> tuple[Any, float]:

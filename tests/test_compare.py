@@ -170,7 +170,8 @@ def test_table_and_str():
     grid = fp.Grid([(-4, 4)], 40)
     c = fp.compare(_normal_cells(grid), np.random.default_rng(0).standard_normal((1000, 1)), grid=grid)
     s = str(c)
-    assert s.startswith("| n | L1 |") and s.count("\n") == 2 and "consistent" in s
+    assert s.startswith("| n | L1 |") and s.count("\n") == 3 and "consistent" in s
+    assert s.splitlines()[-1] == c.explain() and c.explain().startswith("consistent at alpha = 0.01")
     assert c.table(header=False).count("\n") == 0
     assert c.l1_ratio == pytest.approx(c.l1 / c.noise_floor)
 
@@ -213,3 +214,52 @@ def test_comparison_is_frozen(grid1):
     c = fp.compare(_normal_cells(grid1), np.zeros((10, 1)), grid=grid1)
     with pytest.raises(AttributeError):
         c.consistent = True
+
+
+# ------------------------------------------------------- verdicts that explain
+def test_explain_names_the_failed_test_and_the_likely_cause():
+    grid = fp.Grid([(-5, 5)], 50)
+    p = fp.gaussian_density([0.0], 1.0, grid, normalise=True)
+    rng = np.random.default_rng(0)
+    # a shift of 0.03 sd at n = 20000: only the mean test sees it (z ~ 4.9, L1/floor ~ 1.4)
+    c = fp.compare(p, rng.normal(0.03, 1.0, (20_000, 1)), grid=grid)
+    assert c.failed_tests == ("mean[0]",) and not c.consistent
+    text = c.explain()
+    assert text.startswith("INCONSISTENT: the mean test rejects on axis 0 (z = 4.90, limit 2.81)")
+    assert "chi2 p = 0.00564 passes" in text and "relaxation times 1/gap" in text and "O(dt)" in text
+    assert c.z_crit == pytest.approx(2.807, abs=1e-3)
+    # too wide: the chi-square test rejects (and particles beyond the box are impossible)
+    wide = fp.compare(p, rng.normal(0.0, 1.3, (20_000, 1)), grid=grid)
+    assert "chi2" in wide.failed_tests and "the chi-square test rejects" in wide.explain()
+    # nothing inside
+    out = fp.compare(p, np.full((10, 1), 7.0), grid=grid)
+    assert "no particle is inside the grid" in out.explain()
+
+
+def test_nan_points_are_refused_unless_whole_rows_of_absorbed_particles():
+    grid = fp.Grid([(-5, 5), (-5, 5)], 20)
+    p = np.full(grid.shape, 1 / 100.0)
+    with pytest.raises(ValueError, match="all 50 points are NaN"):
+        fp.compare(p, np.full((50, 2), np.nan), grid=grid)
+    with pytest.raises(ValueError, match="all 5 points are NaN"):
+        grid.histogram(np.full((5, 2), np.nan))
+    half = np.zeros((4, 2))
+    half[1, 0] = np.nan
+    with pytest.raises(ValueError, match="row 1 .*NaN in some coordinates only"):
+        fp.compare(p, half, grid=grid)
+    with pytest.raises(ValueError, match="row 1"):
+        grid.histogram(half)
+    # whole NaN rows (absorbed particles) still count as outside
+    x = np.zeros((4, 2))
+    x[3] = np.nan
+    assert fp.compare(p, x, grid=grid).n_inside == 3
+    assert grid.integrate(grid.histogram(x)) == pytest.approx(0.75)
+
+
+def test_complex_points_and_densities_are_refused():
+    grid = fp.Grid([(-5, 5)], 20)
+    p = np.full(grid.shape, 0.1)
+    with pytest.raises(TypeError, match="`particles` is complex"):
+        fp.compare(p, np.zeros((5, 1)) + 1j, grid=grid)
+    with pytest.raises(TypeError, match="density.*is complex"):
+        fp.compare(p + 0j, np.zeros((5, 1)), grid=grid)

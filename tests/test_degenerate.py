@@ -59,8 +59,10 @@ def test_sde_accepts_noise_of_any_rank(noise):
     (dict(cov=lambda x: -np.ones(x.shape[:-1] + (1, 1)), ndim=1), r"not positive semi-definite at x = "),
 ])
 def test_sde_refuses_negative_covariances(kwargs, match):
+    """Constants at construction; callables where they are evaluated (on the grid)."""
     with pytest.raises(ValueError, match=match):
-        fp.SDE(drift=lambda x: -x, **kwargs)
+        sde = fp.SDE(drift=lambda x: -x, **kwargs)
+        fp.generator(sde, fp.Grid(bounds=[(-1, 1)], shape=8))
 
 
 def test_gaussians_still_need_a_definite_covariance():
@@ -131,14 +133,23 @@ def test_kramers_stationary_density_is_the_phase_space_gibbs_density():
     # double well at T = sigma^2 / (2 gamma) = 0.25; exact exp(-(L + v^2/2) / T)
     L = lambda x: x[..., 0] ** 4 / 4 - x[..., 0] ** 2 / 2
     gamma, sigma = 2.0, 1.0
-    sde = fp.underdamped_langevin(L, gamma, sigma, grad=lambda x: x**3 - x)
     H = lambda z: L(z[..., :1]) + 0.5 * z[..., 1] ** 2
+    T = sigma**2 / (2 * gamma)
+    # fp.underdamped_langevin keeps the structure -(M + Q) grad H: exact to round-off
+    sde = fp.underdamped_langevin(L, gamma, sigma, grad=lambda x: x**3 - x)
+    assert sde.structure is not None and sde.structure.temperature == pytest.approx(T)
+    grid = fp.Grid(bounds=[(-2.2, 2.2), (-2.2, 2.2)], shape=48)
+    assert _l1(grid, _quiet(fp.stationary, sde, grid).density, fp.gibbs(H, T, grid)) < 1e-12
+    # the same drift as a plain SDE takes the general degenerate path: upwind along x,
+    # first order, positive
+    plain = fp.SDE(drift=lambda z: np.stack([z[..., 1], -(z[..., 0] ** 3 - z[..., 0]) - gamma * z[..., 1]], -1),
+                   cov=[[0.0, 0.0], [0.0, sigma**2]])
     errs = []
     for n in (48, 96):
         grid = fp.Grid(bounds=[(-2.2, 2.2), (-2.2, 2.2)], shape=n)
-        res = _quiet(fp.stationary, sde, grid)
+        res = _quiet(fp.stationary, plain, grid)
         assert res.density.min() >= 0
-        errs.append(_l1(grid, res.density, fp.gibbs(H, sigma**2 / (2 * gamma), grid)))
+        errs.append(_l1(grid, res.density, fp.gibbs(H, T, grid)))
     order = np.log2(errs[0] / errs[1])
     assert errs[1] < 0.06 and order > 0.85, (errs, order)
 
@@ -228,7 +239,8 @@ def test_heavy_ball_sgd_sde_has_the_phase_space_gibbs_density():
     T = eta * s / (2 * (1 - beta))
     grid = fp.Grid(bounds=[(-1.5, 1.5)] * 2, shape=96)
     p = _quiet(fp.stationary, sde, grid).density
-    assert _l1(grid, p, fp.gibbs(lambda z: 0.5 * (z**2).sum(-1), T, grid)) < 0.05
+    assert sde.structure is not None
+    assert _l1(grid, p, fp.gibbs(lambda z: 0.5 * (z**2).sum(-1), T, grid)) < 1e-12
     with pytest.raises(ValueError, match="momentum"):
         fp.sgd(lambda p: (p**2).sum(-1), 0.1, 1.0, ndim=1, momentum=1.0)
     with pytest.raises(ValueError, match="`momentum` with `lr_per_param`"):

@@ -27,6 +27,11 @@ TD = fp.SDE(drift=lambda x, t: -x, sigma=1.0, time_dependent=True, ndim=1)
 P1 = fp.gaussian_density(0.0, 1.0, G1, normalise=True)
 
 
+def _on_grid(sde):
+    """Callables are checked where evaluated: on a grid."""
+    return fp.generator(sde, fp.Grid([(-1, 1)] * (sde.ndim or 1), 8))
+
+
 def _res1():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fp.FokkerPlanckWarning)   # 2.5e-5 of the mass at the walls
@@ -69,15 +74,15 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type, str]] = [
     ("sde-convention", lambda: fp.SDE(sigma=1.0, convention="weird"), ValueError, "convention"),
     ("sde-stratonovich-cov", lambda: fp.SDE(cov=1.0, convention="stratonovich"), ValueError, "sigma"),
     ("sde-drift-not-callable", lambda: fp.SDE(drift=3.0, sigma=1.0), TypeError, "drift"),
-    ("sde-drift-shape", lambda: fp.SDE(drift=lambda x: x[..., 0], sigma=1.0, ndim=2), ValueError, "drift"),
-    ("sde-drift-nan", lambda: fp.SDE(drift=lambda x: x * np.nan, sigma=1.0, ndim=1), ValueError, "drift"),
-    ("sde-loss-shape", lambda: fp.SDE(loss=lambda x: x, sigma=1.0, ndim=2), ValueError, "loss"),
+    ("sde-drift-shape", lambda: _on_grid(fp.SDE(drift=lambda x: x[..., 0], sigma=1.0, ndim=2)), ValueError, "drift"),
+    ("sde-drift-nan", lambda: _on_grid(fp.SDE(drift=lambda x: x * np.nan, sigma=1.0, ndim=1)), ValueError, "drift"),
+    ("sde-loss-shape", lambda: _on_grid(fp.SDE(loss=lambda x: x, sigma=1.0, ndim=2)), ValueError, "loss"),
     ("sde-grad-without-loss", lambda: fp.SDE(grad=lambda x: x, sigma=1.0), ValueError, "grad"),
     ("sde-ndim", lambda: fp.SDE(sigma=1.0, ndim=7), ValueError, "ndim"),
     ("sde-fd-step", lambda: fp.SDE(sigma=1.0, fd_step=0.0), ValueError, "fd_step"),
     ("sde-cov-callable-indefinite",
-     lambda: fp.SDE(cov=lambda x: np.broadcast_to(np.array([[1.0, 2.0], [2.0, 1.0]]), x.shape[:-1] + (2, 2)),
-                    ndim=2), ValueError, "cov"),
+     lambda: _on_grid(fp.SDE(cov=lambda x: np.broadcast_to(np.array([[1.0, 2.0], [2.0, 1.0]]),
+                                                           x.shape[:-1] + (2, 2)), ndim=2)), ValueError, "cov"),
     # models / initial densities
     ("langevin-sigma-matrix", lambda: fp.langevin(lambda x: x[..., 0] ** 2, sigma=np.eye(2)), ValueError, "sigma"),
     ("ou-unstable", lambda: fp.ornstein_uhlenbeck(-1.0, 1.0), ValueError, "H"),
@@ -483,3 +488,160 @@ def test_fuzz_example_count():
     print(f"fuzz calls per entry point: {FUZZ_COUNT}; total {total}; returned normally: {FUZZ_OK}")
     if FUZZ_COUNT:
         assert total >= 1000
+
+
+# ================================================ issue 16: bad input found by a user
+@pytest.mark.parametrize("bounds, shape, exc, pattern", [
+    ([(-1e308, 1e308)], 10, ValueError, "cell width is inf"),
+    ([(0, 1e-320)], 10, ValueError, "rescale the coordinate"),
+    ([(1e10, 1e10 + 1e-3)], 100, ValueError, "round-off"),
+    ([(0, 1)], "100", TypeError, "write shape=100"),
+    ([(0, 1)], np.inf, ValueError, "finite integers"),
+    ([(0, 1)], [np.inf], ValueError, "finite integers"),
+    ([(0, 1)], 1e30, ValueError, "coarsen"),
+    ([(0, 1)], True, TypeError, "shape"),
+])
+def test_grid_refuses_unrepresentable_boxes_and_shapes(bounds, shape, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        fp.Grid(bounds, shape)
+
+
+def test_grid_too_large_for_memory_is_refused_up_front_with_an_estimate():
+    from fokkerplanck._util import memory
+
+    have = memory.total_memory()
+    side = int(np.sqrt(1.5 * have / 380)) + 1   # 1.5 x the machine's memory at 380 bytes/cell
+    with pytest.raises(ValueError, match=r"needs about .* GiB .*more than this machine's .* of memory"):
+        fp.Grid([(0, 1), (0, 1)], side)
+    fp.Grid([(0, 1), (0, 1)], 2000)  # 4e6 cells: fine
+
+
+def test_boundary_typo_suggests_the_kind():
+    with pytest.raises(ValueError, match="Did you mean 'reflecting'"):
+        fp.Grid([(0, 1)], 10, boundary="reflective")
+    with pytest.raises(ValueError, match="Did you mean 'absorbing'"):
+        fp.Grid([(0, 1)], 10, boundary=[("reflecting", "absorbent")])
+
+
+@pytest.mark.parametrize("noise", ["0.5", ["0.5", "1"], 1 + 1j, np.array([1.0, 2.0]) + 0j])
+def test_sde_noise_must_be_real_numbers(noise):
+    with pytest.raises(TypeError, match="`sigma` must be a real number"):
+        fp.SDE(drift=lambda x: -x, sigma=noise)
+
+
+@pytest.mark.filterwarnings("error")  # no ComplexWarning: an error instead
+def test_complex_callables_and_arrays_are_refused_not_truncated():
+    grid = fp.Grid([(-3, 3)], 30)
+    ou = fp.ornstein_uhlenbeck(1.0, 1.0)
+    p0 = fp.gaussian_density(0.0, 1.0, grid, normalise=True)
+    with pytest.raises(TypeError, match="`drift` .* is complex"):   # where it is evaluated
+        fp.generator(fp.SDE(drift=lambda x: -x + 1j * x, sigma=1.0, ndim=1), grid)
+    with pytest.raises(TypeError, match="`loss` .* is complex"):
+        fp.generator(fp.SDE(loss=lambda x: (x**2).sum(-1) + 0j, sigma=1.0, ndim=1), grid)
+    with pytest.raises(TypeError, match="`x0` is complex"):
+        fp.simulate(ou, np.zeros((5, 1)) + 1j, 1.0, dt=0.1)
+    with pytest.raises(TypeError, match="`p0` .*complex"):
+        fp.evolve(ou, grid, p0 + 0j, [0, 1])
+
+
+def test_time_dependent_callable_without_the_flag_says_so():
+    with pytest.raises(TypeError, match=r"takes 2 arguments \(x, t\).*time_dependent=True"):
+        fp.SDE(drift=lambda x, t: -x, sigma=1.0)
+    with pytest.raises(TypeError, match=r"calls it as drift\(x, t\)"):
+        fp.SDE(drift=lambda x: -x, sigma=1.0, time_dependent=True)
+    with pytest.raises(TypeError, match="sigma"):
+        fp.SDE(drift=lambda x: -x, sigma=lambda x, t: 1.0 + 0 * x[..., None])
+    fp.SDE(drift=lambda x, t=0.0: -x, sigma=1.0, ndim=1)   # a default for t is fine
+    fp.SDE(drift=np.negative, sigma=1.0, ndim=1)            # no signature to read: fine
+
+
+def test_ou_mean_of_the_wrong_length_names_mean():
+    with pytest.raises(ValueError, match="`mean` must be a finite number or 2 numbers"):
+        fp.ornstein_uhlenbeck(np.eye(2), 1.0, mean=[0, 0, 0])
+
+
+def test_loss_of_the_wrong_shape_reports_the_users_shape():
+    with pytest.raises(ValueError) as info:
+        fp.stationary(fp.SDE(loss=lambda x: x, sigma=1.0), fp.Grid([(-3, 3)] * 2, 8))
+    msg = str(info.value)
+    assert "returned shape (..., 2) for points of shape (..., 2)" in msg and "(x**2).sum(-1)" in msg
+    assert "(64" not in msg and ", 5, " not in msg
+
+
+@pytest.mark.filterwarnings("ignore::fokkerplanck.FokkerPlanckWarning")
+def test_one_dimensional_sigma_callables_may_return_a_number_per_point():
+    grid = fp.Grid([(-5, 5)], 80)
+    ref = fp.stationary(fp.SDE(drift=lambda x: -x, sigma=lambda x: (1 + 0.1 * x**2)[..., None]), grid)
+    for s in (lambda x: 1 + 0.1 * x[..., 0] ** 2, lambda x: 1 + 0.1 * x**2):
+        res = fp.stationary(fp.SDE(drift=lambda x: -x, sigma=s), grid)
+        np.testing.assert_array_equal(res.density, ref.density)
+    with pytest.raises(ValueError, match=r"s\[..., None\] \* np.eye\(2\)"):   # where evaluated
+        fp.generator(fp.SDE(drift=lambda x: -x, sigma=lambda x: 1 + 0 * x, ndim=2), fp.Grid([(-1, 1)] * 2, 8))
+
+
+def test_messages_format_numpy_numbers_plainly():
+    for call in (lambda: fp.simulate(OU, np.zeros((5, 1)), np.float64(-1.0)),
+                 lambda: fp.Grid([(0, 1)], np.float64(2.0)),
+                 lambda: fp.sweep(len, [{}], timeout=np.float64(-1.0))):
+        with pytest.raises((TypeError, ValueError)) as info:
+            call()
+        assert "np.float64" not in str(info.value) and "np.int" not in str(info.value), str(info.value)
+
+
+def test_euler_maruyama_blow_up_names_dt():
+    sde = fp.SDE(drift=lambda x: -x**3, sigma=1.0)
+    with pytest.raises(ValueError, match=r"unstable when `dt=1` is too large .*reduce dt"):
+        fp.simulate(sde, np.full((10, 1), 3.0), 50.0, dt=1.0, rng=0)
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    (dict(x0=np.zeros((5, 1)), dt=1e-12), r"1e\+12 Euler–Maruyama steps .*TiB"),
+    (dict(x0=np.zeros(30), n=10**12, grid=G1), r"10{12} particles .*needs about .*more than the .* available"),
+    (dict(x0=np.zeros((10**7, 1)), dt=1e-3, save_at=np.linspace(0, 1, 10**5)),
+     r"with 100000 snapshots needs about"),
+])
+def test_simulate_refuses_runs_that_cannot_fit_in_memory(kwargs, pattern):
+    kwargs = {"dt": 0.1, **kwargs}
+    x0 = kwargs.pop("x0")
+    x0 = np.full(G1.shape, 1 / 6) if x0.shape == (30,) else x0
+    with pytest.raises(ValueError, match=pattern):
+        fp.simulate(OU, x0, 1.0, **kwargs)
+
+
+def test_many_save_times_need_no_dense_save_by_step_matrix():
+    import tracemalloc
+
+    save = np.linspace(0, 1, 4000)
+    tracemalloc.start()
+    pt = fp.simulate(fp.brownian(1.0), np.zeros((10, 1)), 1.0, dt=2e-5, save_at=save, rng=0)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert pt.snapshots.shape == (4000, 10, 1)
+    assert peak < 30e6, peak   # the dense (save, step) matrix was 4000 x 54000 x 8 = 1.7 GB
+    # every snapshot is taken at its own time: the step times contain the save times
+    pt2 = fp.simulate(fp.brownian(1.0), np.zeros((3, 1)), 1.0, dt=0.1, save_at=[0, 0.25, 0.3, 1.0], rng=1)
+    assert pt2.n_steps == 11 and np.isnan(pt2.snapshots).sum() == 0
+    np.testing.assert_array_equal(pt2.snapshots[0], 0.0)
+    np.testing.assert_array_equal(pt2.snapshots[-1], pt2.x)
+
+
+def test_serial_sweep_that_overran_its_timeout_does_not_report_success():
+    import concurrent.futures as cf
+    import time
+
+    def nap(secs):
+        time.sleep(secs)
+
+    with pytest.raises(cf.TimeoutError, match="1 of 1 parameter sets done when `timeout=0.05` s ran out"):
+        fp.sweep(nap, [{"secs": 0.2}], timeout=0.05)
+    assert fp.sweep(nap, [{"secs": 0.0}], timeout=5.0).success
+
+
+def test_evolve_refuses_output_that_cannot_fit_in_memory():
+    from fokkerplanck._util import memory
+
+    grid = fp.Grid([(-3, 3)], 30)
+    n_t = int(memory.available_memory() / (8 * 31)) * 2
+    p0 = fp.gaussian_density(0.0, 1.0, grid, normalise=True)
+    with pytest.raises(ValueError, match=r"Storing the density at .* times \(`t_eval`\) on 30 cells needs about"):
+        fp.evolve(OU, grid, p0, np.arange(n_t, dtype=float))

@@ -334,8 +334,9 @@ def test_bad_batch_sizes():
 
 
 def test_gradient_of_wrong_shape():
-    with pytest.raises(ValueError, match="`grad` returned shape"):
-        fp.sgd(lambda p: (p**2).sum(-1), 0.1, np.eye(2), grad=lambda p: p[..., :1])
+    sde = fp.sgd(lambda p: (p**2).sum(-1), 0.1, np.eye(2), grad=lambda p: p[..., :1])
+    with pytest.raises(ValueError, match="`grad` returned shape"):   # checked where evaluated
+        sde.drift(np.zeros((3, 2)))
     data = linreg_data(np.random.default_rng(0), n=10)
     wrong = lambda p, r: linreg_grad(p, r)[..., 0]  # noqa: E731
     with pytest.raises(ValueError, match="`per_example`.*returned shape"):

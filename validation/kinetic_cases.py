@@ -4,7 +4,8 @@ hypoelliptic Ornstein–Uhlenbeck, rank-deficient SGD noise and heavy-ball SGD.
 * ``kramers_double_well``: Kramers' equation ``dx = v dt``,
   ``dv = (-U'(x) - gamma v) dt + sigma dB`` in ``U = x^4/4 - x^2/2`` at
   ``T = sigma^2 / (2 gamma) = 0.1``: the stationary density against the exact
-  phase-space Gibbs density, Euler–Maruyama particles against the grid, and the escape
+  phase-space Gibbs density (exact to round-off: ``fp.underdamped_langevin`` keeps the
+  structure ``-(M + Q) grad H``), Euler–Maruyama particles against the grid, and the escape
   rate ``k = gap / 2`` from the spectral gap across the friction ``gamma`` against
   Kramers' moderate-to-strong friction formula, with its finite-barrier correction
   taken from the exact overdamped rate, and the turnover at low friction.
@@ -161,7 +162,7 @@ def case_kramers_double_well(quick: bool = False) -> dict[str, Any]:
         "kramers_holds_for_gamma_ge_0.5": holds,
         "turnover_seen": turnover,
     }
-    out["passed"] = bool(l1 < (0.08 if quick else 0.04) and cmp.consistent and holds and turnover
+    out["passed"] = bool(l1 < 1e-10 and cmp.consistent and holds and turnover
                          and converged < 1e-2)
     out["summary"] = (
         f"Gibbs L1 {l1:.2e}; particles l1/noise {cmp.l1_ratio:.2f}; k/k_Kramers at gamma "

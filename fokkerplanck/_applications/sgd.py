@@ -88,7 +88,7 @@ def _momentum(value: Any) -> float:
 
 
 def _heavy_ball(grad: Callable[[Array], Array], noise: Any, d: int | None, eta: float,
-                beta: float) -> SDE:
+                beta: float, loss: Callable[[Array], Array] | None = None) -> SDE:
     """The phase-space SDE of heavy-ball SGD, from the plain SGD SDE's pieces.
 
     ``grad`` is ``g(Phi)``, ``noise`` the plain SGD SDE's covariance ``eta Sigma_B``
@@ -125,6 +125,21 @@ def _heavy_ball(grad: Callable[[Array], Array], noise: Any, d: int | None, eta: 
     c = c * np.eye(d) if c.ndim == 0 else c
     full = np.zeros((2 * d, 2 * d))
     full[d:, d:] = c / root
+    if loss is not None and np.allclose(c, c[0, 0] * np.eye(d), rtol=1e-12, atol=0):
+        # isotropic noise: Kramers' equation in the form -(M + Q) grad H, exp(-H / T) exact
+        eye, zero = np.eye(d), np.zeros((d, d))
+
+        def energy(z: Array) -> Array:
+            z = np.asarray(z, dtype=float)
+            return np.asarray(loss(z[..., :d]), dtype=float) + 0.5 * (z[..., d:] ** 2).sum(-1)
+
+        def grad_energy(z: Array) -> Array:
+            z = np.asarray(z, dtype=float)
+            return np.concatenate([np.asarray(grad(z[..., :d]), dtype=float), z[..., d:]], axis=-1)
+
+        return SDE(loss=energy, grad=grad_energy, cov=full,
+                   mobility=np.diag(np.r_[np.zeros(d), np.full(d, gamma)]),
+                   antisymmetric=np.block([[zero, -eye], [eye, zero]]), ndim=2 * d)
     return SDE(drift=drift, cov=full, ndim=2 * d)
 
 
@@ -327,7 +342,8 @@ def sgd(
     steps and the plain SGD SDE with the effective rate ``eta / (1 - beta)`` is
     recovered (the ``gamma -> infinity`` limit). The temperature
     ``T = sqrt(eta) Sigma / (2 B gamma) = eta Sigma / (2 B (1 - beta))``: for
-    ``Sigma = s I`` and any loss the density is ``exp(-(L + |p|^2 / 2) / T)``. Real
+    ``Sigma = s I`` and any loss the density is ``exp(-(L + |p|^2 / 2) / T)`` (then the
+    SDE carries that structure, :attr:`SDE.structure`, and the grid keeps it exact). Real
     heavy-ball SGD (:func:`run_sgd` with ``momentum``) is a symplectic-Euler step of
     this SDE: on a quadratic ``h Phi^2 / 2`` its stationary ``Var Phi`` is
     ``T / h (1 + eta h / 4 + ...)`` (``O(eta)``), and with the central velocity
@@ -391,7 +407,8 @@ def sgd(
         noise_arg = scale(sigma)
 
     if beta:
-        return _heavy_ball(SDE(loss=loss, grad=grad, sigma=1.0, ndim=d).grad_loss, noise_arg, d, eta, beta)
+        base = SDE(loss=loss, grad=grad, sigma=1.0, ndim=d)
+        return _heavy_ball(base.grad_loss, noise_arg, d, eta, beta, base.loss)
     if np.ndim(M) == 0:
         m = float(M)
         if m == 1.0:

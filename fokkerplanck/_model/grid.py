@@ -7,16 +7,28 @@ shape ``grid.shape`` (C order when flattened, as in :func:`~fokkerplanck.generat
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Sequence, Union
 
 import numpy as np
 
+from .._util.memory import format_bytes, total_memory
+from .._util.validate import nan_rows
+
 __all__ = ["Grid", "BOUNDARY_KINDS"]
 
-#: Largest number of cells a grid may have (a generator needs ~100 bytes per cell and edge).
+#: Largest number of cells a grid may have (sparse index arrays are int32 beyond it).
 MAX_CELLS = 2e8
+
+#: Bytes a generator needs per cell and axis while it is assembled (measured: about 220,
+#: 380 and 560 bytes per cell in 1, 2 and 3 dimensions).
+GENERATOR_BYTES_PER_CELL_AXIS = 190
+
+#: Cell widths must be at least this fraction of the coordinates' magnitude, so the
+#: cell centres and faces are distinct floating-point numbers with digits to spare.
+MIN_RELATIVE_SPACING = 1e-10
 
 #: The boundary kinds a side of an axis can have.
 BOUNDARY_KINDS = ("reflecting", "periodic", "absorbing")
@@ -26,8 +38,15 @@ BoundarySpec = Union[str, Sequence[Union[str, Sequence[str]]]]
 
 def _check_kind(kind: object, where: str) -> str:
     if not isinstance(kind, str) or kind not in BOUNDARY_KINDS:
+        import difflib
+
+        close = difflib.get_close_matches(kind, BOUNDARY_KINDS, n=1, cutoff=0.6) \
+            if isinstance(kind, str) else []
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        where = f" {where}" if where else ""
         raise ValueError(
-            f"`boundary` {where} is {kind!r}; each kind must be one of {BOUNDARY_KINDS}."
+            f"`boundary`{where} is {kind!r}; each kind must be one of "
+            f"{', '.join(map(repr, BOUNDARY_KINDS))}.{hint}"
         )
     return kind
 
@@ -75,6 +94,58 @@ def _normalise_boundary(boundary: BoundarySpec, ndim: int) -> tuple[tuple[str, s
             "give one kind (or one (lower, upper) pair) per axis, or a single kind."
         )
     return tuple(_axis_boundary(b, k) for k, b in enumerate(boundary))
+
+
+def _normalise_shape(shape: object, ndim: int) -> tuple[int, ...]:
+    """``shape`` as one positive cell count per axis, or an error naming it."""
+    items = [shape] if np.ndim(shape) == 0 else (list(shape) if np.ndim(shape) == 1 else None)
+    if items is None:
+        raise ValueError(f"`shape` must be an int or a sequence of ints, got an array of shape {np.shape(shape)}.")
+    counts = []
+    for n in items:
+        if isinstance(n, (str, bytes, bool, np.bool_)) or not isinstance(n, (int, float, np.integer, np.floating)):
+            raise TypeError(
+                f"`shape` must be an int or a sequence of ints (cells per axis), got {shape!r}"
+                + (f"; write shape={int(n)}, not a string." if isinstance(n, str) and n.strip().isdigit() else ".")
+            )
+        v = float(n)
+        if not math.isfinite(v) or v != round(v):
+            raise ValueError(f"`shape` must hold finite integers (cells per axis), got {shape!r}.")
+        if v > MAX_CELLS:
+            raise ValueError(
+                f"`shape={shape!r}` asks for {v:.3g} cells on one axis, more than {MAX_CELLS:.0e} in "
+                "all; coarsen the grid."
+            )
+        counts.append(int(v))
+    shp = tuple(counts)
+    if len(shp) == 1 and ndim > 1 and np.ndim(shape) == 0:
+        shp = shp * ndim
+    if len(shp) != ndim:
+        raise ValueError(
+            f"`shape` has {len(shp)} entries but `bounds` has {ndim} axes; give one "
+            "cell count per axis."
+        )
+    if min(shp) < 3:
+        raise ValueError(f"`shape={shp}`: every axis needs at least 3 cells; refine the grid.")
+    return shp
+
+
+def _check_memory(shp: tuple[int, ...], shape: object) -> None:
+    """Refuse grids whose generator cannot fit in this machine's memory, up front."""
+    cells = float(np.prod(np.array(shp, dtype=float)))
+    if cells > MAX_CELLS:
+        raise ValueError(
+            f"`shape={shape!r}` asks for {cells:.3g} cells, more than {MAX_CELLS:.0e}; no generator "
+            "of that size can be indexed. Coarsen the grid."
+        )
+    need = cells * len(shp) * GENERATOR_BYTES_PER_CELL_AXIS
+    have = total_memory()
+    if have is not None and need > have:
+        raise ValueError(
+            f"`shape={shape!r}` asks for {cells:.3g} cells; a generator on them needs about "
+            f"{format_bytes(need)} ({GENERATOR_BYTES_PER_CELL_AXIS * len(shp)} bytes per cell), more "
+            f"than this machine's {format_bytes(have)} of memory. Coarsen the grid."
+        )
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -153,30 +224,27 @@ class Grid:
             raise ValueError(
                 f"`bounds` for axis {k} is {tuple(b[k])}: need lo < hi; swap or widen it."
             )
-        raw = np.atleast_1d(np.asarray(shape, dtype=object))
-        try:
-            as_float = np.array([float(n) for n in raw])
-        except (TypeError, ValueError):
-            raise TypeError(f"`shape` must be an int or a sequence of ints, got {shape!r}.") from None
-        if raw.ndim != 1 or np.any(as_float != np.round(as_float)):
-            raise ValueError(f"`shape` must hold integers (cells per axis), got {shape!r}.")
-        shp = tuple(int(n) for n in as_float)
-        if len(shp) == 1 and ndim > 1 and np.ndim(shape) == 0:
-            shp = shp * ndim
-        if len(shp) != ndim:
-            raise ValueError(
-                f"`shape` has {len(shp)} entries but `bounds` has {ndim} axes; give one "
-                "cell count per axis."
-            )
-        if np.prod(np.array(shp, dtype=float)) > MAX_CELLS:
-            raise ValueError(
-                f"`shape={shape!r}` asks for {np.prod(np.array(shp, dtype=float)):.3g} cells, more "
-                f"than {MAX_CELLS:.0e}; no generator of that size fits in memory. Coarsen the grid."
-            )
-        if min(shp) < 3:
-            raise ValueError(
-                f"`shape={shp}`: every axis needs at least 3 cells; refine the grid."
-            )
+        shp = _normalise_shape(shape, ndim)
+        with np.errstate(over="ignore"):
+            widths = b[:, 1] - b[:, 0]
+        for k in range(ndim):
+            lo, hi = float(b[k, 0]), float(b[k, 1])
+            h = float(widths[k]) / shp[k]
+            scale = max(abs(lo), abs(hi))
+            if not (math.isfinite(widths[k]) and 1e-100 < h < 1e100):
+                raise ValueError(
+                    f"`bounds` for axis {k} is ({lo:g}, {hi:g}): with {shp[k]} cells the cell "
+                    f"width is {h:.3g}, outside the range 1e-100 .. 1e100 the generator's "
+                    "1/h^2 terms can represent; rescale the coordinate (measure x in other units)."
+                )
+            if h < MIN_RELATIVE_SPACING * scale:
+                raise ValueError(
+                    f"`bounds` for axis {k} is ({lo:.17g}, {hi:.17g}): the cell width {h:.3g} is "
+                    f"below {MIN_RELATIVE_SPACING:g} of the coordinates' magnitude {scale:.3g}, so "
+                    "cell centres lose their digits to round-off; shift the coordinate so the box "
+                    "sits near 0 (x - x_centre), or use fewer cells."
+                )
+        _check_memory(shp, shape)
         object.__setattr__(self, "bounds", tuple((float(lo), float(hi)) for lo, hi in b))
         object.__setattr__(self, "shape", shp)
         object.__setattr__(self, "boundary", _normalise_boundary(boundary, ndim))
@@ -319,12 +387,16 @@ class Grid:
 
         Counts per cell divided by ``(n * cell_volume)`` (or the total weight): the
         result integrates to the fraction of samples that fall inside the box.
-        Periodic axes wrap the samples first.
+        Periodic axes wrap the samples first. Points outside the box count in
+        ``n`` but in no cell, and so do rows that are entirely ``NaN`` (the absorbed
+        particles of :func:`~fokkerplanck.simulate`); rows NaN in some coordinates
+        only, or samples that are all NaN, raise a ``ValueError``.
         """
         idx, inside = self.locate(samples)
         n = idx.shape[0]
         if n == 0:
             raise ValueError("`samples` is empty; need at least one sample.")
+        nan_rows("samples", np.asarray(samples, dtype=float))
         flat = np.ravel_multi_index(tuple(idx[inside].T), self.shape)
         if weights is None:
             counts = np.bincount(flat, minlength=self.size).astype(float)

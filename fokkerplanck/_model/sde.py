@@ -16,12 +16,13 @@ taken with fourth-order central finite-difference weights (``FD_WEIGHTS``).
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
 from .._util.linalg import psd_factor
-from .._util.validate import covariance
+from .._util.validate import covariance, real_array, show
 
 __all__ = ["SDE", "CONVENTIONS", "Structure"]
 
@@ -37,6 +38,7 @@ class Structure(NamedTuple):
     antisymmetric: np.ndarray
     temperature: float
 
+
 #: Stochastic-calculus conventions understood by :class:`SDE`.
 CONVENTIONS = ("ito", "stratonovich", "isothermal")
 
@@ -49,6 +51,16 @@ Array = np.ndarray
 #: import findiff and sympy; ``tests/test_sde.py`` checks it against findiff.
 FD_OFFSETS = np.array([-2.0, -1.0, 1.0, 2.0])
 FD_WEIGHTS = np.array([1.0, -8.0, 8.0, -1.0]) / 12.0
+
+
+def _rel(shape: tuple[int, ...], x: Array) -> str:
+    """``shape`` written relative to the points' leading axes, ``(..., 2)``; the leading
+    axes are the solver's own (cells, stencil offsets), not the user's."""
+    lead = x.shape[:-1]
+    if len(shape) >= len(lead) and tuple(shape[: len(lead)]) == lead:
+        rest = shape[len(lead):]
+        return "(...)" if not rest else "(..., " + ", ".join(map(str, rest)) + ")"
+    return str(tuple(shape))
 
 
 def _finite(name: str, value: Array, x: Array) -> Array:
@@ -66,14 +78,54 @@ def _finite(name: str, value: Array, x: Array) -> Array:
     return value
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_arity(name: str, fn: Callable, time_dependent: bool) -> None:
+    """Refuse a callable whose positional arguments do not match how the SDE calls it."""
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins, ufuncs: nothing to read
+        return
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    pos = [p for p in sig.parameters.values() if p.kind in kinds]
+    required = [p.name for p in pos if p.default is inspect.Parameter.empty]
+    star = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in sig.parameters.values())
+    if not time_dependent and len(required) >= 2:
+        raise TypeError(
+            f"`{name}` takes {len(required)} arguments ({', '.join(required)}) but the SDE calls it "
+            f"as {name}(x). For a time-dependent {name}(x, t) pass `time_dependent=True`."
+        )
+    if time_dependent and len(pos) < 2 and not star:
+        raise TypeError(
+            f"`{name}` takes one argument but `time_dependent=True` calls it as {name}(x, t); "
+            "give it a time argument (lambda x, t: ...) or drop time_dependent."
+        )
+
+
 def _constant_matrix(value: Any, name: str, ndim: int | None) -> tuple[Array, int | None]:
     """Scalar, per-axis vector or matrix -> (matrix or scalar array, ndim)."""
-    try:
-        a = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"`{name}` must be a number, an array of numbers or a callable, got {value!r}."
-        ) from None
+    raw = np.asarray(value) if not isinstance(value, (str, bytes)) else None
+    if raw is None or raw.dtype.kind in "USOc":
+        try:
+            if raw is None or raw.dtype.kind in "USc":
+                raise TypeError
+            a = real_array(name, raw)  # an object array of numbers is fine
+        except (TypeError, ValueError):
+            what = "a string" if raw is None or raw.dtype.kind in "US" else (
+                "complex" if raw.dtype.kind == "c" else show(value))
+            fix = f"; write {name}={float(value)}" if isinstance(value, str) and _is_number(value) else ""
+            raise TypeError(
+                f"`{name}` must be a real number, an array of real numbers or a callable, got "
+                f"{what} {value!r}{fix}."
+            ) from None
+    else:
+        a = np.asarray(raw, dtype=float)
     if a.ndim == 0:
         return a, ndim
     if a.ndim == 1:
@@ -181,6 +233,9 @@ class SDE:
         if not isinstance(fd_step, (int, float, np.number)) or not (np.isfinite(fd_step) and fd_step > 0):
             raise ValueError(f"`fd_step` must be positive and finite, got {fd_step!r}.")
 
+        for name, fn in (("drift", drift), ("sigma" if sigma is not None else "cov", sigma if sigma is not None else cov)):
+            if callable(fn):
+                _check_arity(name, fn, bool(time_dependent))
         self.convention = convention
         self.time_dependent = bool(time_dependent)
         self.fd_step = float(fd_step)
@@ -200,9 +255,10 @@ class SDE:
                 raise ValueError(f"`{self._noise_name}` is {nd}-dimensional but `ndim={ndim}`.")
             ndim = nd if nd is not None else ndim
             self._check_constant_noise()
+        # Callables are checked where they are evaluated (the grid's centres in
+        # fp.generator, the particles' starting points in fp.simulate), never at made-up
+        # points, which may lie outside the user's domain (sqrt(x) noise on x >= 0).
         self._ndim = None if ndim is None else int(ndim)
-        if self._ndim is not None:
-            self.check(self._probe_points(self._ndim))
 
     # ----------------------------------------------------------- construction
     def _check_constant_noise(self) -> None:
@@ -216,10 +272,6 @@ class SDE:
         c = covariance(name, a if name == "cov" else a @ a.T)
         if not np.any(c):
             raise ValueError(f"`{name}` is zero: the SDE has no noise. Give some noise.")
-
-    @staticmethod
-    def _probe_points(d: int) -> Array:
-        return np.linspace(-0.37, 0.41, 3 * d).reshape(3, d)
 
     @property
     def ndim(self) -> int | None:
@@ -298,15 +350,15 @@ class SDE:
         )
 
     # ----------------------------------------------------------- evaluation
-    def _call(self, fn: Callable, x: Array, t: float | None) -> Array:
+    def _call(self, fn: Callable, x: Array, t: float | None, name: str = "drift") -> Array:
         if self.time_dependent:
             if t is None:
                 raise ValueError(
                     "This SDE is time-dependent (`time_dependent=True`): pass a time `t`. "
                     "`stationary` and other time-independent solvers refuse it."
                 )
-            return np.asarray(fn(x, t), dtype=float)
-        return np.asarray(fn(x), dtype=float)
+            return real_array(name, fn(x, t), " (the value it returned)")
+        return real_array(name, fn(x), " (the value it returned)")
 
     def _dim(self, x: Array) -> int:
         d = x.shape[-1]
@@ -322,10 +374,18 @@ class SDE:
                     raise ValueError  # only leading (point) axes may broadcast
                 value = np.broadcast_to(value, want)
             except ValueError:
+                d = x.shape[-1]
+                hint = "vectorize it over the leading axes"
+                if not tail and value.shape == x.shape:
+                    hint = ("it returns one value per coordinate, but a loss is one number per "
+                            "point: reduce over the last axis, e.g. (x**2).sum(-1) or x[..., 0]**2")
+                elif len(tail) == 2 and d > 1 and value.shape == x.shape:
+                    hint = (f"for a diagonal matrix s of shape (..., {d}) return "
+                            f"s[..., None] * np.eye({d})")
                 raise ValueError(
-                    f"`{name}` returned shape {value.shape} for points of shape {x.shape}; "
-                    f"it must return {('(..., ' + ', '.join(map(str, tail)) + ')') if tail else '(...)'} "
-                    "(vectorize it over the leading axes)."
+                    f"`{name}` returned shape {_rel(value.shape, x)} for points of shape (..., {d}); "
+                    f"it must return {('(..., ' + ', '.join(map(str, tail)) + ')') if tail else '(...)'}"
+                    f" ({hint})."
                 ) from None
         return _finite(name, value, x)
 
@@ -334,14 +394,14 @@ class SDE:
         if self._loss is None:
             raise ValueError("This SDE has no `loss`.")
         x = np.asarray(x, dtype=float)
-        return self._checked("loss", np.asarray(self._loss(x), dtype=float), x, ())
+        return self._checked("loss", real_array("loss", self._loss(x), " (the value it returned)"), x, ())
 
     def grad_loss(self, x: Array) -> Array:
         """``grad L(x)``, shape ``(..., d)``: the user's ``grad`` or 4th-order differences."""
         x = np.asarray(x, dtype=float)
         d = self._dim(x)
         if self._grad is not None:
-            return self._checked("grad", np.asarray(self._grad(x), dtype=float), x, (d,))
+            return self._checked("grad", real_array("grad", self._grad(x), " (the value it returned)"), x, (d,))
         h = self.fd_step
         shifts = FD_OFFSETS[:, None, None] * h * np.eye(d)[None]  # (m, d, d)
         xs = x[..., None, None, :] + shifts  # (..., m, d, d)
@@ -393,11 +453,14 @@ class SDE:
         d = self._dim(x)
         if self._noise_name == "sigma":
             if self._noise_fn is not None:
-                s = self._call(self._noise_fn, x, t)
+                s = self._call(self._noise_fn, x, t, "sigma")
+                if d == 1 and s.shape in (x.shape[:-1], x.shape):
+                    s = s.reshape(x.shape[:-1] + (1, 1))  # 1-D: sigma(x) as (...,) or (..., 1)
                 if s.ndim < 2 or s.shape[-2] != d:
                     raise ValueError(
-                        f"`sigma` returned shape {s.shape} for points of shape {x.shape}; it "
-                        f"must return (..., {d}, m)."
+                        f"`sigma` returned shape {_rel(s.shape, x)} for points of shape (..., {d}); "
+                        f"it must return a matrix per point, (..., {d}, m). For a diagonal noise "
+                        f"s of shape (..., {d}) return s[..., None] * np.eye({d})."
                     )
                 return self._checked("sigma", s, x, s.shape[-2:])
             a = self._noise_const
@@ -414,7 +477,10 @@ class SDE:
         if self._noise_name == "sigma":
             s = self.sigma(x, t)
             return s @ np.swapaxes(s, -1, -2)
-        c = self._checked("cov", self._call(self._noise_fn, x, t), x, (d, d))
+        c = self._call(self._noise_fn, x, t, "cov")
+        if d == 1 and c.shape in (x.shape[:-1], x.shape):
+            c = c.reshape(x.shape[:-1] + (1, 1))  # 1-D: cov(x) as (...,) or (..., 1)
+        c = self._checked("cov", c, x, (d, d))
         if not np.allclose(c, np.swapaxes(c, -1, -2), rtol=1e-10, atol=1e-14):
             raise ValueError("`cov` returned a non-symmetric matrix; it must be symmetric (..., d, d).")
         return c
@@ -493,11 +559,7 @@ def _structure_matrices(mobility: Any, antisymmetric: Any, loss: Any, ndim: int 
         ndim = a.shape[0]
         scale = max(np.abs(a).max(), 1e-300)
         if name == "mobility":
-            if not np.allclose(a, a.T, rtol=0, atol=1e-12 * scale):
-                raise ValueError(f"`mobility` must be symmetric, got {a.tolist()}.")
-            w = np.linalg.eigvalsh(a)
-            if w[0] < -1e-12 * scale:
-                raise ValueError(f"`mobility` must be positive semi-definite, got eigenvalues {w.tolist()}.")
+            a = covariance("mobility", a)
         elif not np.allclose(a, -a.T, rtol=0, atol=1e-12 * scale):
             raise ValueError(f"`antisymmetric` must satisfy Q^T = -Q, got {a.tolist()}.")
         out.append(a)

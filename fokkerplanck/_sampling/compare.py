@@ -19,6 +19,7 @@ import numpy as np
 import scipy.special
 
 from .._model.grid import Grid
+from .._util.validate import nan_rows, real_array
 
 __all__ = ["compare", "Comparison"]
 
@@ -132,8 +133,79 @@ class Comparison:
         )
         return f"{_HEADER}\n{row}" if header else row
 
+    @property
+    def z_crit(self) -> float:
+        """The ``|mean_z|`` limit of the verdict: the two-sided ``alpha / (2 d)`` normal quantile."""
+        return float(-scipy.special.ndtri(self.alpha / (4 * len(self.mean_z))))
+
+    @property
+    def failed_tests(self) -> tuple[str, ...]:
+        """The tests that reject: ``"chi2"`` and ``"mean[k]"`` per axis ``k``; empty when consistent."""
+        out = ["chi2"] if self.chi2_pvalue < self.alpha / 2 else []
+        out += [f"mean[{k}]" for k, z in enumerate(self.mean_z) if abs(z) > self.z_crit]
+        return tuple(out)
+
+    def explain(self) -> str:
+        """The verdict in words: which test failed, by how much, and the likely cause.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import fokkerplanck as fp
+        >>> grid = fp.Grid(bounds=[(-5, 5)], shape=50)
+        >>> p = fp.gaussian_density([0.0], 1.0, grid, normalise=True)
+        >>> x = np.random.default_rng(0).normal(0.1, 1.0, size=(20_000, 1))
+        >>> print(fp.compare(p, x, grid=grid).explain())  # doctest: +ELLIPSIS
+        INCONSISTENT: the mean test rejects on axis 0 (z = ..., limit 2.81)...
+        """
+        zc = self.z_crit
+        stats = (f"L1/noise floor = {self.l1_ratio:.2f}, chi2 p = {self.chi2_pvalue:.3g} "
+                 f"(limit {self.alpha / 2:.3g}), max |mean z| = {float(np.max(np.abs(self.mean_z))):.2f} "
+                 f"(limit {zc:.2f})")
+        if self.consistent:
+            return f"consistent at alpha = {self.alpha:g}: no test rejects ({stats})."
+        if self.n_inside == 0:
+            return ("INCONSISTENT: no particle is inside the grid (all are outside the box or "
+                    "absorbed) while the density has its mass there; check the particles' start, "
+                    "the box, and that the particles are of this SDE.")
+        failed = self.failed_tests
+        means = [int(f[5:-1]) for f in failed if f.startswith("mean")]
+        parts = []
+        if means:
+            axes = ", ".join(f"axis {k} (z = {self.mean_z[k]:.2f}" + ")" for k in means)
+            parts.append(f"the mean test rejects on {axes.replace(')', f', limit {zc:.2f})')}")
+        if "chi2" in failed:
+            chi = "inf (particles where the density has no mass)" if math.isinf(self.chi2) else \
+                f"{self.chi2:.1f} on {self.chi2_dof} degrees of freedom"
+            parts.append(f"the chi-square test rejects (chi2 = {chi}, p = {self.chi2_pvalue:.3g} < "
+                         f"{self.alpha / 2:.3g})")
+        other = f"L1/noise floor = {self.l1_ratio:.2f}"
+        if "chi2" not in failed:
+            other = f"chi2 p = {self.chi2_pvalue:.3g} passes; {other}"
+        head = f"INCONSISTENT: {' and '.join(parts)}; {other}."
+        if "chi2" in failed and math.isinf(self.chi2):
+            cause = ("Likely cause: particles sit where the density has no mass (outside the box "
+                     "while the density has all its mass inside, or in cells where it is zero): a "
+                     "box too small for the particles' tails, a wrong boundary, or particles of "
+                     "another SDE.")
+        elif "chi2" not in failed and self.l1_ratio < 1.5:
+            cause = ("Likely cause: a small shift of the whole distribution that only the mean test "
+                     "sees: particles not yet relaxed (t_end shorter than a few relaxation times "
+                     "1/gap; see fp.spectral_gap), the O(dt) bias of Euler-Maruyama (halve dt: the "
+                     "bias halves), or the O(eta) gap between SGD and its SDE.")
+        elif self.l1_ratio > 2:
+            cause = ("Likely cause: the shapes differ beyond sampling noise: particles not yet "
+                     "relaxed (t_end shorter than a few relaxation times 1/gap), a time step too "
+                     "large (Euler-Maruyama's O(dt) bias), the O(eta) gap of the SGD SDE, or a "
+                     "different equation (convention, temperature, boundary).")
+        else:
+            cause = ("Likely cause: a small systematic difference that this many particles resolve: "
+                     "the O(dt) bias of Euler-Maruyama (halve dt), the grid's own discretization "
+                     "error (refine the grid), or particles not yet fully relaxed.")
+        return f"{head} {cause}"
+
     def __str__(self) -> str:
-        return self.table()
+        return f"{self.table()}\n{self.explain()}"
 
 
 # ------------------------------------------------------------------- helpers
@@ -155,7 +227,7 @@ def on_grid(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, Grid
         p = density_or_result
     if not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
-    p = np.asarray(p, dtype=float)
+    p = real_array("density_or_result", p, " (the density)")
     if p.shape != grid.shape:
         raise ValueError(
             f"the density has shape {p.shape} but the grid has shape {grid.shape}; "
@@ -182,10 +254,15 @@ def _as_density(density_or_result: Any, grid: Grid | None) -> tuple[np.ndarray, 
 
 
 def _as_points(particles: Any, grid: Grid) -> np.ndarray:
-    x = particles.x if hasattr(particles, "x") and hasattr(particles, "exit_time") else particles
+    result = hasattr(particles, "x") and hasattr(particles, "exit_time")
+    x = particles.x if result else particles
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"`particles` must be a Particles result or an array of points (n, {grid.ndim}), got a string.")
     try:
-        x = np.asarray(x, dtype=float)
-    except (TypeError, ValueError):
+        x = real_array("particles", x)
+    except TypeError as err:
+        if "complex" in str(err):
+            raise
         raise TypeError(
             f"`particles` must be a Particles result or an array of points (n, {grid.ndim}), "
             f"got {type(particles).__name__}."
@@ -196,6 +273,7 @@ def _as_points(particles: Any, grid: Grid) -> np.ndarray:
             f"`particles` must be a Particles result or points of shape (n, {grid.ndim}) "
             f"for this {grid.ndim}-D grid (n >= 1), got shape {x.shape}.{hint}"
         )
+    nan_rows("particles", x)  # NaN rows (absorbed particles) count as outside the grid
     return x
 
 
@@ -276,7 +354,8 @@ def compare(
         ``.density`` and ``.grid`` such as :class:`~fokkerplanck.StationaryResult`.
     particles : Particles or ndarray (n, d)
         Particles from :func:`~fokkerplanck.simulate` (absorbed ones, ``NaN``,
-        count as outside the grid) or points.
+        count as outside the grid) or points. Rows NaN in only some coordinates,
+        and points that are all NaN, are refused.
     grid : Grid, optional
         The grid of a density array.
     alpha : float

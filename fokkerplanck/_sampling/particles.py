@@ -12,12 +12,14 @@ removal with a recorded exit time at absorbing ones. The result is a frozen
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 
-from .._util.validate import positive as _check_positive, positive_int
+from .._util.validate import positive as _check_positive, positive_int, real_array
+from .._util.memory import check_memory, format_bytes
 from .._util.progress import progress_bar
 from .._util.rng import rng_children
 from .._model.grid import Grid
@@ -112,16 +114,18 @@ def _time_grid(t_end: float, dt: float, save_at: np.ndarray | None) -> np.ndarra
     else:
         times[-1] = t_end
     if save_at is not None and save_at.size:
+        # snap the nearest step time onto a save time within tol (the ends stay put);
+        # a save time with no step time near it becomes a step time of its own
         pos = np.searchsorted(times, save_at)
-        extra = []
-        for s, p in zip(save_at, pos):
-            near = [q for q in (p - 1, p) if 0 <= q < times.size and abs(times[q] - s) <= tol]
-            if near:
-                times[near[0]] = s if near[0] not in (0, times.size - 1) else times[near[0]]
-            else:
-                extra.append(s)
-        if extra:
-            times = np.union1d(times, extra)
+        lo = np.clip(pos - 1, 0, times.size - 1)
+        hi = np.clip(pos, 0, times.size - 1)
+        near_lo = np.abs(times[lo] - save_at) <= tol
+        near = near_lo | (np.abs(times[hi] - save_at) <= tol)
+        q = np.where(near_lo, lo, hi)
+        inner = near & (q != 0) & (q != times.size - 1)
+        times[q[inner]] = save_at[inner]
+        if not near.all():
+            times = np.union1d(times, save_at[~near])
     return times
 
 
@@ -220,6 +224,20 @@ class _Walls:
                     dead = mask if dead is None else dead | mask
             col[rows] = v
         return dead
+
+
+def _check_simulate_memory(n: int, d: int, n_steps: float, n_save: int, dt: float) -> None:
+    """Refuse a run whose arrays cannot fit: the time grid (4 arrays of ``n_steps``
+    floats), positions in and out and the exit times, and ``n_save`` snapshots."""
+    need = 32.0 * (n_steps + 1) + 8.0 * n * (3 * d + 2 + n_save * d)
+    if n_steps > 1e10:
+        raise ValueError(
+            f"`dt={dt:g}` makes {n_steps:.3g} Euler–Maruyama steps (their times alone need "
+            f"{format_bytes(32.0 * n_steps)}); take a larger dt or a shorter t_end."
+        )
+    what = (f"Simulating {n} particles in {d}-D over {n_steps:.3g} steps"
+            + (f" with {n_save} snapshots" if n_save else ""))
+    check_memory(need, what, "use fewer particles (`n`), fewer `save_at` times, or a larger `dt`.")
 
 
 # ------------------------------------------------------------------ simulate
@@ -351,12 +369,23 @@ def simulate(
             f"`rng` must be None, an int seed, a SeedSequence or a numpy Generator, got {rng!r}."
         ) from None
 
-    # ---- initial positions
+    # ---- memory, before anything is allocated
     sampler = callable(x0) or hasattr(x0, "rvs")
+    n_save = 0 if save_at is None else int(np.size(save_at))
+    if sampler or n is not None:
+        if isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0:
+            _check_simulate_memory(int(n), (grid.ndim if grid is not None else sde.ndim) or 1,
+                                   t_end / dt, n_save, dt)
+    elif hasattr(x0, "shape") and len(np.shape(x0)) == 2:
+        _check_simulate_memory(int(np.shape(x0)[0]), int(np.shape(x0)[1]), t_end / dt, n_save, dt)
+    else:
+        _check_simulate_memory(1, 1, t_end / dt, n_save, dt)
+
+    # ---- initial positions
     if sampler:
         x0 = _draw(x0, n, rng, grid.ndim if grid is not None else sde.ndim)
         n = None
-    x0_arr = np.asarray(x0, dtype=float)
+    x0_arr = real_array("x0", x0)
     if not sampler and grid is not None and x0_arr.shape == grid.shape:
         if n is None:
             raise ValueError(
@@ -402,6 +431,8 @@ def simulate(
         raise ValueError(
             f"`x0` points have {d} coordinates but `sde` is {sde.ndim}-dimensional."
         )
+    # the callables, checked where they are first evaluated: at (up to 64 of) the particles
+    sde.check(x_init[np.linspace(0, n_part - 1, min(n_part, 64)).astype(int)])
 
     # ---- time grid and snapshots
     if save_at is not None:
@@ -418,7 +449,9 @@ def simulate(
     snap_index = None
     snapshots = None
     if sv is not None:
-        snap_index = np.abs(times[None, :] - sv[:, None]).argmin(axis=1)
+        # the step time nearest each save time (searchsorted: no dense save-by-step matrix)
+        i = np.clip(np.searchsorted(times, sv), 1, times.size - 1)
+        snap_index = np.where(sv - times[i - 1] <= times[i] - sv, i - 1, i)
         snapshots = np.full((sv.size, n_part, d), np.nan)
 
     # ---- noise set-up
@@ -449,12 +482,14 @@ def simulate(
 
     steps = np.diff(times)
     sqrt_steps = np.sqrt(steps)
+    stop = threading.Event()
+
     def run(c: int) -> None:
         lo_i, hi_i = c * chunk_size, min(n_part, (c + 1) * chunk_size)
         _run_chunk(
             sde, x_init[lo_i:hi_i], lo_i, times, steps, sqrt_steps, children[c],
             walls, S_kind, S if const_noise else None, C_diag, m, has_drift,
-            x_out, exit_time, snapshots, snap_index, bar, bridge,
+            x_out, exit_time, snapshots, snap_index, bar, bridge, stop,
         )
 
     try:
@@ -464,9 +499,17 @@ def simulate(
         else:
             from concurrent.futures import ThreadPoolExecutor
 
-            with ThreadPoolExecutor(max_workers=min(workers, n_chunks)) as pool:
+            pool = ThreadPoolExecutor(max_workers=min(workers, n_chunks))
+            try:
                 for fut in [pool.submit(run, c) for c in range(n_chunks)]:
                     fut.result()  # re-raise the first error, in chunk order
+            except BaseException:
+                # Ctrl-C or a failed chunk: running chunks stop at their next step,
+                # pending ones never start
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            pool.shutdown(wait=True)
     finally:
         if bar is not None:
             bar.close()
@@ -482,7 +525,7 @@ def _run_chunk(
     sqrt_steps: np.ndarray, rng: np.random.Generator, walls: _Walls, S_kind: str,
     S: np.ndarray | None, C_diag: np.ndarray | None, m: int, has_drift: bool,
     x_out: np.ndarray, exit_time: np.ndarray, snapshots: np.ndarray | None,
-    snap_index: np.ndarray | None, bar: Any, bridge: bool,
+    snap_index: np.ndarray | None, bar: Any, bridge: bool, stop: threading.Event,
 ) -> None:
     """Advance one chunk of particles through all time steps (in place into the outputs)."""
     n0, d = x_start.shape
@@ -501,6 +544,8 @@ def _run_chunk(
             snapshots[j, ids] = x
 
     for k in range(steps.size):
+        if stop.is_set():  # another chunk failed, or Ctrl-C: the run is abandoned
+            return
         na = x.shape[0]
         if na == 0:
             if bar is not None:
@@ -539,9 +584,22 @@ def _run_chunk(
                 x += inc
                 total = np.add.reduce(x, axis=None)
         except ValueError as err:
+            hint = ""
+            if "non-finite" in str(err):
+                with np.errstate(invalid="ignore", over="ignore"):
+                    fin = np.abs(x[np.isfinite(x)])  # the positions at the start of the step
+                reach = float(fin.max(initial=0.0))
+                start = float(np.abs(x_start).max(initial=0.0))
+                if k > 0 and reach > 100.0 * (1.0 + start):
+                    hint = (
+                        f" The particles started within |x| <= {start:.3g} and had grown to |x| = "
+                        f"{reach:.3g} after {k} steps: explicit Euler–Maruyama is unstable when "
+                        f"`dt={steps[k]:.3g}` is too large for the drift's stiffness (about dt > "
+                        "2 / |d drift / dx|); reduce dt."
+                    )
             raise ValueError(
                 f"Euler–Maruyama step {k + 1} of {steps.size} (t = {times[k]:.6g}), "
-                f"{na} particles active in this chunk: {err}"
+                f"{na} particles active in this chunk: {err}{hint}"
             ) from err
         if not math.isfinite(total):
             bad = ~np.isfinite(x).all(axis=1)

@@ -7,7 +7,65 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["positive", "positive_int", "covariance"]
+__all__ = ["positive", "positive_int", "covariance", "real_array", "show", "nan_rows"]
+
+
+def show(value: Any) -> str:
+    """A value for an error message: numbers as ``3.0`` (never ``np.float64(3.0)``),
+    arrays as nested lists, anything else by its ``repr``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    elif isinstance(value, np.ndarray):
+        return repr(value.tolist()) if value.size <= 20 else f"<array of shape {value.shape}>"
+    return repr(value)
+
+
+def real_array(name: str, value: Any, what: str = "") -> np.ndarray:
+    """``value`` as a float array; complex values raise a ``TypeError`` naming ``name``.
+
+    ``numpy.asarray(z, dtype=float)`` drops the imaginary part of a complex array with
+    only a ``ComplexWarning``; a density, drift or position is real, so an imaginary
+    part is a mistake to report, not to discard. ``what`` says where the value came
+    from (``" (returned by the callable)"``).
+    """
+    a = np.asarray(value)
+    if np.iscomplexobj(a):
+        big = float(np.abs(a.imag).max(initial=0.0))
+        raise TypeError(
+            f"`{name}`{what} is complex (largest imaginary part {big:.3g}); it must be real. "
+            "If the imaginary part is round-off, pass its real part (`.real`)."
+        )
+    if a.dtype.kind in "US":
+        raise TypeError(f"`{name}`{what} must be numbers, got strings {show(a)}.")
+    try:
+        return np.asarray(a, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}`{what} must be an array of real numbers, got {show(value)}.") from None
+
+
+def nan_rows(name: str, x: np.ndarray) -> np.ndarray:
+    """Mask of the rows of points ``x`` ``(n, d)`` that are entirely NaN.
+
+    A NaN row is a removed particle (an absorbed one of ``simulate``, which counts as
+    outside the grid). A row NaN in some coordinates only is not a position, and
+    points that are all NaN leave nothing to count: both raise a ``ValueError``.
+    """
+    nan = np.isnan(x)
+    partial = nan.any(axis=1) & ~nan.all(axis=1)
+    if partial.any():
+        i = int(np.argmax(partial))
+        raise ValueError(
+            f"`{name}` row {i} is {x[i].tolist()}: NaN in some coordinates only, which is not a "
+            f"position ({int(partial.sum())} such rows). Removed (absorbed) particles are NaN in "
+            "every coordinate; fix or drop these rows."
+        )
+    rows = nan.all(axis=1) if x.shape[1] else np.zeros(x.shape[0], dtype=bool)
+    if x.shape[0] and rows.all():
+        raise ValueError(
+            f"`{name}`: all {x.shape[0]} points are NaN (removed or absorbed particles, or a "
+            "computation that failed); there is nothing to count."
+        )
+    return rows
 
 
 def positive(name: str, value: Any, what: str = "number", hint: str = "") -> float:
@@ -16,21 +74,21 @@ def positive(name: str, value: Any, what: str = "number", hint: str = "") -> flo
     A value that is not a number raises ``TypeError``; zero, negative, NaN or
     infinite values raise ``ValueError``. ``hint`` is appended to the latter.
     """
-    if isinstance(value, (bool, str, bytes)):
-        raise TypeError(f"`{name}` must be a positive {what}, got {value!r}.")
+    if isinstance(value, (bool, str, bytes, complex, np.complexfloating)):
+        raise TypeError(f"`{name}` must be a positive {what}, got {show(value)}.")
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"`{name}` must be a positive {what}, got {value!r}.") from None
+        raise TypeError(f"`{name}` must be a positive {what}, got {show(value)}.") from None
     if not (math.isfinite(v) and v > 0):
-        raise ValueError(f"`{name}` must be positive and finite, got {value!r}.{hint}")
+        raise ValueError(f"`{name}` must be positive and finite, got {show(value)}.{hint}")
     return v
 
 
 def positive_int(name: str, value: Any) -> int:
     """``value`` as a positive int (bools refused), or a ``ValueError`` naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+        raise ValueError(f"`{name}` must be a positive integer, got {show(value)}.")
     return int(value)
 
 
