@@ -9,7 +9,7 @@
   nested-dissection order (``fokkerplanck/_solvers/gth.py``): every cell's
   density with a relative error of a few ``eps`` whatever the spectral gap, so
   a barrier of 50 ``T`` or 500 ``T`` is as accurate as one of ``T``. Cost
-  comparable with LU (measured 1-2.5x at 512^2).
+  comparable with LU (measured 0.95-2.7x its time at 256^2 and 512^2).
 * ``"lu"`` — pin one cell to 1 and solve the non-singular reduced system with
   SuperLU (``MMD_AT_PLUS_A`` ordering: ``A`` is structurally symmetric). Its error
   grows like ``eps / gap``: on metastable problems the split of mass between the
@@ -19,16 +19,19 @@
 * ``"eigs"`` — shift-invert ARPACK at a small positive shift; a cross-check.
 
 ``"auto"`` tries detailed balance, then GTH (every monotone scheme: ``"sg"``,
-``"upwind"``) when the nested-dissection front fits (1-D, 2-D, small 3-D), else
-AMG (large 3-D and up, when pyamg is installed) or LU; the non-monotone
-``"highorder"`` scheme (negative off-diagonal rates) goes to LU.
+``"upwind"``) when the nested-dissection front fits (1-D, 2-D, 3-D up to about
+32^3), else AMG (larger 3-D and up, when pyamg is installed) or LU; the
+non-monotone ``"highorder"`` scheme (negative off-diagonal rates) goes to LU. An
+AMG or eigs answer that fails the certificate is replaced by GTH's where GTH is
+affordable, and refused (``ConvergenceError``, the answer attached) where not.
 
 The certificate
 ---------------
-Every answer is checked cell by cell: with ``W`` the off-diagonal rates,
+Every answer is checked cell by cell: with ``W`` the off-diagonal rates, ::
 
-    inflow_i = sum_{j != i} |a_ij| p_j,    outflow_i = p_i sum_{k != i} |a_ki|,
-    r_i = |(W p)_i - outflow_i| / (inflow_i + outflow_i),
+    inflow_i  = sum_{j != i} |a_ij| p_j
+    outflow_i = p_i sum_{k != i} |a_ki|
+    r_i       = |(W p)_i - outflow_i| / (inflow_i + outflow_i)
 
 each a sum of non-negative terms until the one final difference, over every
 cell whose ``p_i`` and inflowing ``p_j`` are normal floating-point numbers (deep
@@ -63,25 +66,26 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .._util.errors import ConvergenceError
+from .._discretization.generator import Fluxes, check_problem, check_tolerance, fluxes
 from .._model.grid import Grid
+from .._model.sde import SDE
+from .._util.errors import ConvergenceError
 from .._util.linalg import factorize
 from .._util.validate import positive_int
-from .._discretization.generator import Fluxes, check_problem, check_tolerance, fluxes
-from .._model.sde import SDE
 from . import gth as _gth
 from .estimate import ORDER, estimate_error
 from .resolution import check_resolution
 
-__all__ = ["stationary", "StationaryResult", "METHODS", "residual", "certificate", "certificate_bound"]
+__all__ = ["METHODS", "StationaryResult", "certificate", "certificate_bound", "residual", "stationary"]
 
 #: Null-vector methods understood by :func:`stationary`.
 METHODS = ("auto", "detailed_balance", "gth", "lu", "amg", "eigs")
 
 #: ``"auto"`` uses GTH while the largest nested-dissection front (about
 #: ``size / min(shape)`` cells per separator times the number of axes) stays below
-#: this; beyond it (large 3-D grids) the dense fronts cost more than AMG.
-GTH_MAX_FRONT = 2500
+#: this (every 1-D and 2-D grid; 3-D up to about 32^3: 33 s, as fast as LU); beyond it
+#: the dense fronts cost more than AMG, whose answer is then certified or refused.
+GTH_MAX_FRONT = 3500
 
 #: LU answers whose Skeel condition estimate times ``eps`` exceeds this fail.
 LU_CONDITION_LIMIT = 1e-6
@@ -331,7 +335,7 @@ def _solve_amg(A: sp.csr_matrix, k: int, tol: float, maxiter: int) -> tuple[np.n
 
 def _solve_eigs(A: sp.csr_matrix, tol: float) -> np.ndarray:
     shift = 1e-7 * np.abs(A.diagonal()).max()
-    vals, vecs = spla.eigs(A.tocsc(), k=1, sigma=shift, tol=tol * 1e-2)
+    _, vecs = spla.eigs(A.tocsc(), k=1, sigma=shift, tol=tol * 1e-2)
     v = vecs[:, 0]
     v = v * np.exp(-1j * np.angle(v[np.argmax(np.abs(v))]))
     return v.real
@@ -478,7 +482,7 @@ def stationary(
             k = int(np.argmax(p))
         if used in ("amg", "eigs") and _monotone(A) and np.all(np.isfinite(p)):
             cert = certificate(A, p / np.abs(p).max())
-            if cert > certificate_bound(grid.size, grid.ndim):
+            if cert > certificate_bound(grid.size, grid.ndim) and _gth_affordable(fl, grid):
                 notes.append(f"the {used} answer failed the componentwise certificate ({cert:.1e}); "
                              "fell back to GTH")
                 used = "gth"
@@ -498,12 +502,17 @@ def _monotone(A: sp.csr_matrix) -> bool:
     return bool(np.all(W.data[W.row != W.col] >= 0))
 
 
+def _gth_affordable(fl: Fluxes, grid: Grid) -> bool:
+    """Whether the largest nested-dissection front stays below :data:`GTH_MAX_FRONT`."""
+    front = grid.ndim * grid.size // min(grid.shape) * max(fl.longest_offset, 1)
+    return grid.ndim <= 2 or front <= GTH_MAX_FRONT
+
+
 def _auto_method(fl: Fluxes, grid: Grid) -> str:
     """GTH for monotone schemes while the nested-dissection front fits, else AMG/LU."""
     if not _monotone(fl.matrix):
         return "lu"
-    front = grid.ndim * grid.size // min(grid.shape) * max(fl.longest_offset, 1)
-    if front <= GTH_MAX_FRONT or grid.ndim <= 2:
+    if _gth_affordable(fl, grid):
         return "gth"
     return "amg" if _has_pyamg() else "lu"
 
@@ -566,6 +575,10 @@ def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, m
     if not ok:
         hint = (" Use method='gth' (or 'auto'): subtraction-free elimination, accurate whatever "
                 "the barrier." if monotone else "")
+        if monotone and not _gth_affordable(fl, grid):
+            hint = (" Its nested-dissection fronts on this grid exceed GTH_MAX_FRONT cells: pass "
+                    "method='gth' to pay for the certified solve, or use a coarser grid; the "
+                    "uncertified answer is attached as .result.")
         raise ConvergenceError(f"stationary ({method}): " + "; ".join(problems) + "." + hint, res)
     # detailed balance reproduces exp(-psi) exactly: a steep density is then no error
     check_resolution(None if method == "detailed_balance" else fl, res.density, "stationary", grid=grid)
