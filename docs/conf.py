@@ -126,7 +126,8 @@ SUBMODULES = [
 
 #: scheme internals worth a reference entry
 INTERNALS = [
-    ("fokkerplanck._discretization.generator", ["bernoulli", "bernoulli_pair"]),
+    ("fokkerplanck._discretization.weights", ["bernoulli", "bernoulli_pair", "fitted_pair"]),
+    ("fokkerplanck._discretization.structured", ["structured_fluxes"]),
     ("fokkerplanck._discretization.lattice", ["selling"]),
     ("fokkerplanck._discretization.highorder", ["highorder_fluxes"]),
     ("fokkerplanck._solvers.evolve", ["default_dt"]),

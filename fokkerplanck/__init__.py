@@ -30,12 +30,14 @@ from ._util.errors import ConvergenceError, FokkerPlanckWarning
 from ._model.grid import Grid
 from ._model.sde import SDE
 from ._model.models import (brownian, gaussian_density, gibbs, heat_kernel, langevin, lyapunov,
-                            ornstein_uhlenbeck)
+                            ornstein_uhlenbeck, underdamped_langevin)
 from ._model.initial import gaussian, point_mass, uniform
 from ._discretization.generator import SCHEMES, fluxes, generator
 from ._discretization.fluxes import Fluxes
 from ._solvers.stationary import StationaryResult, stationary
 from ._solvers.stationary import residual as stationary_residual
+from ._solvers.stationary import certificate as stationary_certificate
+from ._solvers.stationary import certificate_bound as stationary_certificate_bound
 from ._solvers.spectral import Modes, modes, spectral_gap
 from ._solvers.evolve import Evolution, evolve
 from ._solvers.exits import (Equilibrium, QuasiStationary, entropy_production, equilibrium_test,
@@ -53,13 +55,14 @@ __all__ = [
     # errors
     "ConvergenceError", "FokkerPlanckWarning",
     # model
-    "Grid", "SDE", "brownian", "langevin", "ornstein_uhlenbeck",
+    "Grid", "SDE", "brownian", "langevin", "underdamped_langevin", "ornstein_uhlenbeck",
     "gibbs", "gaussian_density", "heat_kernel", "lyapunov",
     "gaussian", "point_mass", "uniform",
     # discretization
     "generator", "fluxes", "Fluxes", "SCHEMES",
     # solvers
-    "stationary", "StationaryResult", "stationary_residual",
+    "stationary", "StationaryResult", "stationary_residual", "stationary_certificate",
+    "stationary_certificate_bound",
     "spectral_gap", "modes", "Modes",
     "evolve", "Evolution",
     "exit_time", "quasi_stationary", "QuasiStationary", "survival", "escape_rate",

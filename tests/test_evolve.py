@@ -83,7 +83,7 @@ class TestInitial:
 
     def test_gaussian_bad_cov(self):
         grid = fp.Grid(bounds=[(-1, 1), (-1, 1)], shape=10)
-        with pytest.raises(ValueError, match="positive definite"):
+        with pytest.raises(ValueError, match="not positive semi-definite"):
             fp.gaussian(grid, [0, 0], [[1, 2], [2, 1]])
         with pytest.raises(ValueError, match="symmetric"):
             fp.gaussian(grid, [0, 0], [[1, 0.2], [0.1, 1]])
