@@ -908,6 +908,7 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
         # e^-100 of the maximum, say) unconverged; they relax at their own fast local rates.
         # Every iterate's bounds are valid, so their intersection is too.
         best = None
+        prev_width = math.inf
         for k in range(max(maxiter - iters, 1)):
             z, clean, exact = solve(ell)
             iters += 1
@@ -923,8 +924,9 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
             ell = ell - ell.max()
             if best[1] - best[0] <= tol * best[0] * (1 - 2 * acc_err):
                 break
-            if k >= 3 and hi - lo <= 1e-6 * lo and best[1] - best[0] > 0.5 * (hi - lo):
-                break   # round-off floor
+            if k >= 3 and hi - lo <= 1e-6 * lo and hi - lo > 0.5 * prev_width:
+                break   # round-off floor: a narrow interval that stopped shrinking
+            prev_width = hi - lo
     if certified_by is not None:
         lower, upper = last[0] * (1 - acc_err), last[1] * (1 + acc_err)
     else:
