@@ -929,8 +929,12 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
             if k >= 3 and hi - lo <= 1e-6 * lo and hi - lo > 0.5 * prev_width:
                 break   # round-off floor: a narrow interval that stopped shrinking
             prev_width = hi - lo
+    if certified_by is None and method == "chain":
+        last = None   # the chain's pivots or solution under/overflow: nothing LU could add
     if certified_by is not None:
         lower, upper = last[0] * (1 - acc_err), last[1] * (1 + acc_err)
+    elif last is None and method == "chain":
+        lower = upper = math.nan
     else:
         z, dz, clean = _lu_frame_bounds(C, ell)
         iters += 2
