@@ -34,13 +34,9 @@ def tridiagonal_rate(A):
     return float(w), 8 * EPS * float(np.abs(d).max() + 2 * off.max())
 
 
-def dense_gth_rate(A, leak, iters=500):
-    """Perron root of ``M = -A`` by inverse iteration with a dense GTH solve (no subtraction).
-
-    GTH (Grassmann, Taksar and Heyman 1985): the pivot of every eliminated cell is the
-    sum of its remaining outgoing rates plus its (updated) leak, so every solve is
-    entrywise accurate however small the rate. Returns Collatz–Wielandt bounds.
-    """
+def dense_gth(A, leak):
+    """Dense GTH factors of ``M = -A``: ``M = L U`` with ``L = I - tril(N) / d`` and
+    ``U = diag(d) - triu(N)``, every entry a sum of non-negative terms."""
     N = np.array(A, dtype=float)
     n = N.shape[0]
     np.fill_diagonal(N, 0.0)
@@ -51,6 +47,31 @@ def dense_gth_rate(A, leak, iters=500):
         col, row = N[k + 1:, k] / d[k], N[k, k + 1:]
         N[k + 1:, k + 1:] += np.outer(col, row)
         o[k + 1:] += o[k] * row / d[k]
+    return N, d
+
+
+def dense_gth_backward(A, leak):
+    """``tau`` with ``-A^T tau = 1`` from the GTH factors: ``U^T w = 1``, ``L^T tau = w``."""
+    N, d = dense_gth(A, leak)
+    n = d.size
+    w = np.empty(n)
+    for k in range(n):
+        w[k] = (1.0 + N[:k, k] @ w[:k]) / d[k]
+    tau = np.empty(n)
+    for k in range(n - 1, -1, -1):
+        tau[k] = w[k] + (N[k + 1:, k] / d[k]) @ tau[k + 1:]
+    return tau
+
+
+def dense_gth_rate(A, leak, iters=500):
+    """Perron root of ``M = -A`` by inverse iteration with a dense GTH solve (no subtraction).
+
+    GTH (Grassmann, Taksar and Heyman 1985): the pivot of every eliminated cell is the
+    sum of its remaining outgoing rates plus its (updated) leak, so every solve is
+    entrywise accurate however small the rate. Returns Collatz–Wielandt bounds.
+    """
+    N, d = dense_gth(A, leak)
+    n = d.size
 
     def solve(b):
         b = b.copy()
@@ -178,3 +199,38 @@ def test_escape_rate_is_the_certified_rate():
     sde = drift(300.0)
     q = fp.quasi_stationary(sde, grid)
     assert fp.escape_rate(sde, grid) == q.rate
+
+
+# ------------------------------------------------------------------ exit times
+def test_2d_exit_time_without_detailed_balance_by_h_transform():
+    # non-gradient drift, barrier 1 / (4 T) = 31 T: tau ~ 1e14, sparse LU is 5 % off. The
+    # backward solve becomes a forward GTH solve through the certified quasi-stationary
+    # iterate (Doob's h-transform); reference: dense GTH with the transposed factors
+    T = 0.008
+    sde = fp.SDE(drift=lambda x: np.stack([-(x[..., 0] ** 3 - x[..., 0]),
+                                          -x[..., 1] + 0.3 * np.sin(np.pi * x[..., 0])], axis=-1),
+                 sigma=math.sqrt(2 * T), ndim=2)
+    grid = fp.Grid([(-2, 1), (-0.5, 0.5)], (40, 4), boundary=[("reflecting", "absorbing"), "reflecting"])
+    A = fp.generator(sde, grid).toarray()
+    ref = dense_gth_backward(A, leak_of(sde, grid))
+    tau = fp.exit_time(sde, grid).ravel()
+    assert ref.max() > 1e13
+    assert np.abs(tau / ref - 1).max() < 1e-11
+    assert abs(np.linalg.solve(-A.T, np.ones(A.shape[0])).max() / ref.max() - 1) > 1e-3   # what LU gives
+
+
+@pytest.mark.filterwarnings("ignore:.*Péclet")
+def test_2d_exit_time_refuses_what_lu_cannot_resolve(monkeypatch):
+    # without the subtraction-free elimination the LU answer is checked and refused
+    from fokkerplanck._solvers import exits
+    monkeypatch.setattr(exits, "_gth_factor", None)
+    T = 0.008
+    sde = fp.SDE(drift=lambda x: np.stack([-(x[..., 0] ** 3 - x[..., 0]),
+                                          -x[..., 1] + 0.3 * np.sin(np.pi * x[..., 0])], axis=-1),
+                 sigma=math.sqrt(2 * T), ndim=2)
+    grid = fp.Grid([(-2, 1), (-0.5, 0.5)], (40, 4), boundary=[("reflecting", "absorbing"), "reflecting"])
+    with pytest.raises(fp.ConvergenceError, match="ill-conditioned"):
+        fp.exit_time(sde, grid)
+    with pytest.warns(fp.FokkerPlanckWarning, match="NOT certified"):
+        q = fp.quasi_stationary(sde, grid)
+    assert q.method == "lu" and not q.success

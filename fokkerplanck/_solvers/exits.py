@@ -189,7 +189,11 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
             "monotone here.", tau.reshape(grid.shape))
     tau = np.maximum(tau, 0.0)
     if lu is not None and top * np.abs(A.diagonal()).max() > ILL_CONDITIONED:
-        _check_ill_conditioned(fl, lu, tau)
+        tau_h = _exit_time_h_transform(fl)
+        if tau_h is None:
+            _check_ill_conditioned(fl, lu, tau)
+        else:
+            tau = tau_h
     check_resolution(fl, None, "exit_time", density=False)  # tau matters in every cell
     return tau.reshape(grid.shape)
 
@@ -318,6 +322,43 @@ def _exit_time_reversible(fl: Any) -> np.ndarray | None:
         return None
     with np.errstate(over="ignore"):
         return y * np.exp(psi)
+
+
+def _exit_time_h_transform(fl: Any) -> np.ndarray | None:
+    """``tau`` for rates without detailed balance, subtraction-free, via Doob's h-transform.
+
+    With an accurate solve ``y = M^{-1} x`` of the certified quasi-stationary iteration
+    (``M = -A``), ``B = Y M^T Y^{-1}`` (``Y = diag(y)``) has off-diagonals
+    ``-a_ji y_i / y_j <= 0`` and column sums ``(M y)_j / y_j = x_j / y_j > 0``, known
+    without cancellation: ``-B`` is a sub-generator with that leak, and
+    ``M^T tau = 1`` becomes ``B (Y tau) = y``, one GTH solve with a non-negative
+    right-hand side. ``None`` when GTH or a certified iterate is not available, or
+    ``y`` spans more than float64 holds.
+    """
+    if _gth_factor is None:
+        return None
+    try:
+        pr = _perron_root(fl, 1e-9, 300)
+    except ConvergenceError:
+        return None
+    if pr.ratios is None or np.ptp(pr.ell) > _GTH_RANGE:
+        return None
+    ell = pr.ell
+    C = sp.coo_matrix(sp.csr_matrix(fl.matrix).T)
+    off = C.row != C.col
+    with np.errstate(divide="ignore"):
+        e = np.log(C.data[off]) + ell[C.row[off]] - ell[C.col[off]]
+    if e.size and e.max() > 709.0:
+        return None
+    W = sp.csr_matrix((np.exp(e), (C.row[off], C.col[off])), shape=C.shape)
+    y = np.exp(ell - ell.max())
+    try:
+        u = _gth_factor(W, leak=pr.ratios, shape=fl.grid.shape).solve(y)
+    except (ValueError, RuntimeError, MemoryError):  # pragma: no cover - LU verdict instead
+        return None
+    with np.errstate(all="ignore"):
+        tau = u / y
+    return tau if np.all(np.isfinite(tau)) and tau.min() >= 0 else None
 
 
 def _check_ill_conditioned(fl: Any, lu: Any, tau: np.ndarray) -> None:
@@ -559,8 +600,10 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
 
     >>> sde = fp.SDE(drift=lambda x: 1000.0 + 0 * x, sigma=1.0)
     >>> q = fp.quasi_stationary(sde, fp.Grid(bounds=[(0, 1)], shape=1600, boundary="absorbing"))
-    >>> q.success, round(q.rate, 3)
-    (True, 484340.195)
+    >>> q.success, bool(q.rate_bounds[0] <= q.rate <= q.rate_bounds[1])
+    (True, True)
+    >>> round(q.rate / (1000.0**2 / 2 + np.pi**2 / 2), 2)   # continuum v^2/2 + pi^2/2, to O(h^2)
+    1.03
     """
     qs = _quasi_stationary(sde, grid, scheme, tol, maxiter)
     if error_estimate:
@@ -612,6 +655,7 @@ class _Perron:
     residual: float
     iterations: int
     pairs: tuple             # (i, j, log(a_ij / a_ji)) over the edges
+    ratios: np.ndarray | None = None   # x / y of the last accurate solve y = M^{-1} x, y = exp(ell)
 
 
 def _edge_pairs(A: sp.spmatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -817,6 +861,7 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
     last = None
     iters = 0
     converged = trusted = stalled = converged_arnoldi = False
+    ratios = None
     # 1. unshifted inverse iteration: converges like (mu_0 / mu_1)^k, fast for metastable wells
     for k in range(maxiter):
         z, clean, exact = solve(ell)
@@ -829,6 +874,7 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
             stalled = (last is not None and k >= 3 and hi - lo <= 1e-6 * lo
                        and abs(lo - last[0]) <= 1e-3 * (hi - lo) and abs(hi - last[1]) <= 1e-3 * (hi - lo))
             last = (lo, hi, _outflow_rate_log(leak, ell + lz), exact)
+        ratios = 1.0 / z if clean and exact else None
         ell = ell + lz
         ell = ell - ell.max()
         if clean and last[1] - last[0] <= tol * last[0] * (1 - 2 * acc_err):
@@ -851,6 +897,7 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
         v = _arnoldi_vector(lu_solve, lu_cache, half, ell, n)
         if v is not None:
             ell = v
+            ratios = None
             converged_arnoldi = True
     if not converged and trusted and not converged_arnoldi:
         s = max(last[0] - 0.01 * (last[1] - last[0]), 0.0)
@@ -865,6 +912,7 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
                 break
             r = 1.0 / z
             est = s + float(r.min())
+            ratios = None
             ell = ell + np.log(z)
             ell = ell - ell.max()
             if float(r.max() - r.min()) <= 0.01 * tol * est or r.min() <= 100 * _EPS * dmax:
@@ -879,6 +927,7 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
         # e^-100 of the maximum, say) unconverged; they relax at their own fast local rates.
         # Every iterate's bounds are valid, so their intersection is too.
         best = None
+        prev_width = math.inf
         for k in range(max(maxiter - iters, 1)):
             z, clean, exact = solve(ell)
             iters += 1
@@ -889,14 +938,20 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
             best = (lo, hi) if best is None else (max(best[0], lo), min(best[1], hi))
             last = (best[0], best[1], _outflow_rate_log(leak, ell + lz), True)
             certified_by = method
+            ratios = 1.0 / z
             ell = ell + lz
             ell = ell - ell.max()
             if best[1] - best[0] <= tol * best[0] * (1 - 2 * acc_err):
                 break
-            if k >= 3 and hi - lo <= 1e-6 * lo and best[1] - best[0] > 0.5 * (hi - lo):
-                break   # round-off floor
+            if k >= 3 and hi - lo <= 1e-6 * lo and hi - lo > 0.5 * prev_width:
+                break   # round-off floor: a narrow interval that stopped shrinking
+            prev_width = hi - lo
+    if certified_by is None and method == "chain":
+        last = None   # the chain's pivots or solution under/overflow: nothing LU could add
     if certified_by is not None:
         lower, upper = last[0] * (1 - acc_err), last[1] * (1 + acc_err)
+    elif last is None and method == "chain":
+        lower = upper = math.nan
     else:
         z, dz, clean = _lu_frame_bounds(C, ell)
         iters += 2
@@ -941,7 +996,8 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
     with np.errstate(under="ignore"):
         w = np.exp(ell + half - (ell + half).max())   # the iterate in the symmetrized frame
     residual = float(np.abs(_scaled_generator(A, psi) @ w - rate * w).max() / (dmax * w.max()))
-    return _Perron(rate, lower, upper, ell, certified_by, success, msg, residual, iters, pairs)
+    return _Perron(rate, lower, upper, ell, certified_by, success, msg, residual, iters, pairs,
+                   ratios if certified_by in ("chain", "gth") else None)
 
 
 # ----------------------------------------------------------- survival, rates
