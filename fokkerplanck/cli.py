@@ -109,6 +109,8 @@ class Expression:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from fokkerplanck.cli import Expression
     >>> f = Expression("x**2 + a * sin(y)", ["x", "y"], {"a": 2.0})
     >>> float(f(np.array([1.0, 0.0])))
     1.0

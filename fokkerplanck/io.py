@@ -188,6 +188,7 @@ def save(result: Any, path: str | os.PathLike, *, compress: bool = False) -> Pat
 
     Examples
     --------
+    >>> import numpy as np
     >>> import tempfile, os
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-4, 4)], shape=64)

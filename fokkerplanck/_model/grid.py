@@ -182,6 +182,7 @@ class Grid:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-1, 1)], shape=4)
     >>> grid.centers[0]

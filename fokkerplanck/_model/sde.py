@@ -161,6 +161,7 @@ class SDE:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> sde = fp.SDE(loss=lambda x: 0.5 * (x**2).sum(-1), sigma=1.0)
     >>> sde.drift(np.array([[2.0]]))

@@ -83,6 +83,7 @@ class Comparison:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-5, 5)], shape=50)
     >>> p = fp.gaussian_density([0.0], 1.0, grid, normalise=True)
@@ -399,6 +400,7 @@ def compare(
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-5, 5)], shape=100)
     >>> p = np.exp(-grid.centers[0]**2 / 2) / np.sqrt(2 * np.pi)
