@@ -201,12 +201,21 @@ class Comparison:
                      "different equation (convention, temperature, boundary).")
         else:
             cause = ("Likely cause: a small systematic difference that this many particles resolve: "
-                     "the O(dt) bias of Euler-Maruyama (halve dt), the grid's own discretization "
-                     "error (refine the grid), or particles not yet fully relaxed.")
+                     "the O(dt) bias of Euler-Maruyama (halve dt), the O(eta) gap between SGD and "
+                     "its SDE, the grid's own discretization error (refine the grid), or particles "
+                     "not yet fully relaxed.")
         return f"{head} {cause}"
 
     def __str__(self) -> str:
         return f"{self.table()}\n{self.explain()}"
+
+    def __repr__(self) -> str:
+        return (
+            f"Comparison(n={self.n}, n_inside={self.n_inside}, l1={self.l1:.4g}, "
+            f"noise_floor={self.noise_floor:.4g}, chi2_pvalue={self.chi2_pvalue:.3g}, "
+            f"max_abs_mean_z={float(np.max(np.abs(self.mean_z))):.3g}, "
+            f"consistent={self.consistent}, failed_tests={self.failed_tests}, grid={self.grid!r})"
+        )
 
 
 # ------------------------------------------------------------------- helpers
