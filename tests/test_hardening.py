@@ -576,6 +576,10 @@ def test_one_dimensional_sigma_callables_may_return_a_number_per_point():
 
 def test_messages_format_numpy_numbers_plainly():
     for call in (lambda: fp.simulate(OU, np.zeros((5, 1)), np.float64(-1.0)),
+                 lambda: fp.Grid([(np.float64(1.0), np.float64(0.0))], 10),
+                 lambda: fp.SDE(sigma=1.0, fd_step=np.float64(-1.0)),
+                 lambda: fp.SDE(sigma=1.0, ndim=np.int64(7)),
+                 lambda: fp.compare(P1, np.zeros((5, 1)), grid=G1, alpha=np.float64(2.0)),
                  lambda: fp.Grid([(0, 1)], np.float64(2.0)),
                  lambda: fp.sweep(len, [{}], timeout=np.float64(-1.0))):
         with pytest.raises((TypeError, ValueError)) as info:

@@ -223,7 +223,7 @@ class Grid:
         if bad.size:
             k = int(bad[0])
             raise ValueError(
-                f"`bounds` for axis {k} is {tuple(b[k])}: need lo < hi; swap or widen it."
+                f"`bounds` for axis {k} is {tuple(b[k].tolist())}: need lo < hi; swap or widen it."
             )
         shp = _normalise_shape(shape, ndim)
         with np.errstate(over="ignore"):

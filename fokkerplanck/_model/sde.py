@@ -202,9 +202,9 @@ class SDE:
         if drift is None and loss is None:
             drift = None  # pure diffusion
         if ndim is not None and (int(ndim) != ndim or not 1 <= ndim <= 4):
-            raise ValueError(f"`ndim` must be 1, 2, 3 or 4, got {ndim!r}.")
+            raise ValueError(f"`ndim` must be 1, 2, 3 or 4, got {show(ndim)}.")
         if not isinstance(fd_step, (int, float, np.number)) or not (np.isfinite(fd_step) and fd_step > 0):
-            raise ValueError(f"`fd_step` must be positive and finite, got {fd_step!r}.")
+            raise ValueError(f"`fd_step` must be positive and finite, got {show(fd_step)}.")
 
         for name, fn in (("drift", drift), ("sigma" if sigma is not None else "cov", sigma if sigma is not None else cov)):
             if callable(fn):

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.special
 
 from .._model.grid import Grid
-from .._util.validate import nan_rows, real_array
+from .._util.validate import nan_rows, real_array, show
 
 __all__ = ["compare", "Comparison"]
 
@@ -424,7 +424,7 @@ def compare(
     x = _as_points(particles, grid)
     a = float(alpha)
     if not 0 < a < 1:
-        raise ValueError(f"`alpha` must be in (0, 1), got {alpha!r}.")
+        raise ValueError(f"`alpha` must be in (0, 1), got {show(alpha)}.")
     n = x.shape[0]
     d = grid.ndim
 
