@@ -102,9 +102,10 @@ SECTIONS = [
      "The SGD SDE from a loss or from data, real minibatch SGD, exact quadratic references."),
     ("The generator", ["_discretization.generator", "_discretization.fluxes"],
      "The conservative finite-volume matrix ``A`` with ``dp/dt = A p`` and its edge fluxes."),
-    ("Stationary densities and the spectrum", ["_solvers.stationary", "_solvers.spectral", "_solvers.extrapolate"],
+    ("Stationary densities and the spectrum", ["_solvers.stationary", "_solvers.spectral", "_solvers.extrapolate",
+                                                "_solvers.estimate"],
      "The null vector of ``A``; relaxation rates and slow modes; Richardson extrapolation "
-     "across grids."),
+     "across grids and the error estimate of every grid answer."),
     ("Time evolution", ["_solvers.evolve", "_model.initial"],
      "Densities over time and initial densities."),
     ("Particles and comparison", ["_sampling.particles", "_sampling.compare"],
@@ -126,10 +127,12 @@ SUBMODULES = [
 
 #: scheme internals worth a reference entry
 INTERNALS = [
-    ("fokkerplanck._discretization.generator", ["bernoulli", "bernoulli_pair"]),
+    ("fokkerplanck._discretization.weights", ["bernoulli", "bernoulli_pair", "fitted_pair"]),
+    ("fokkerplanck._discretization.structured", ["structured_fluxes"]),
     ("fokkerplanck._discretization.lattice", ["selling"]),
     ("fokkerplanck._discretization.highorder", ["highorder_fluxes"]),
-    ("fokkerplanck._solvers.evolve", ["default_dt"]),
+    ("fokkerplanck._solvers.evolve", ["default_dt", "growth_rate"]),
+    ("fokkerplanck._solvers.resolution", ["check_resolution"]),
 ]
 
 

@@ -26,21 +26,24 @@ import importlib
 from typing import Any
 
 from ._util.version import __version__
-from ._util.errors import ConvergenceError, FokkerPlanckWarning
+from ._util.errors import ConvergenceError, FokkerPlanckWarning, ResolutionWarning
 from ._model.grid import Grid
 from ._model.sde import SDE
 from ._model.models import (brownian, gaussian_density, gibbs, heat_kernel, langevin, lyapunov,
-                            ornstein_uhlenbeck)
+                            ornstein_uhlenbeck, underdamped_langevin)
 from ._model.initial import gaussian, point_mass, uniform
 from ._discretization.generator import SCHEMES, fluxes, generator
 from ._discretization.fluxes import Fluxes
 from ._solvers.stationary import StationaryResult, stationary
 from ._solvers.stationary import residual as stationary_residual
+from ._solvers.stationary import certificate as stationary_certificate
+from ._solvers.stationary import certificate_bound as stationary_certificate_bound
 from ._solvers.spectral import Modes, modes, spectral_gap
 from ._solvers.evolve import Evolution, evolve
 from ._solvers.exits import (Equilibrium, QuasiStationary, entropy_production, equilibrium_test,
                              escape_rate, exit_time, quasi_stationary, survival)
 from ._solvers.extrapolate import Extrapolation, richardson
+from ._solvers.estimate import ErrorEstimate, estimate_error
 from ._sampling.particles import Particles, simulate
 from ._sampling.compare import Comparison, compare
 from ._applications.sgd import (HessianCoordinates, SGDRun, data_gradient_stats, discrete_sgd_cov, hessian_coordinates,
@@ -51,20 +54,21 @@ from .io import load, save
 
 __all__ = [
     # errors
-    "ConvergenceError", "FokkerPlanckWarning",
+    "ConvergenceError", "FokkerPlanckWarning", "ResolutionWarning",
     # model
-    "Grid", "SDE", "brownian", "langevin", "ornstein_uhlenbeck",
+    "Grid", "SDE", "brownian", "langevin", "underdamped_langevin", "ornstein_uhlenbeck",
     "gibbs", "gaussian_density", "heat_kernel", "lyapunov",
     "gaussian", "point_mass", "uniform",
     # discretization
     "generator", "fluxes", "Fluxes", "SCHEMES",
     # solvers
-    "stationary", "StationaryResult", "stationary_residual",
+    "stationary", "StationaryResult", "stationary_residual", "stationary_certificate",
+    "stationary_certificate_bound",
     "spectral_gap", "modes", "Modes",
     "evolve", "Evolution",
     "exit_time", "quasi_stationary", "QuasiStationary", "survival", "escape_rate",
     "entropy_production", "equilibrium_test", "Equilibrium",
-    "richardson", "Extrapolation",
+    "richardson", "Extrapolation", "estimate_error", "ErrorEstimate",
     # sampling
     "simulate", "Particles", "compare", "Comparison",
     # applications

@@ -126,6 +126,17 @@ def check_sgd_data(ns, out):
     assert number(out, r"eta = 0.05: .* chi2 p = (\S+)") < 1e-3          # the O(eta) gap shows
 
 
+def check_inertia(ns, out):
+    assert number(out, r"L1\(grid, exp\(-\(U \+ v\^2/2\)/T\)\) = (\S+),") < 1e-10
+    ratio = {float(g): float(r) for g, r in re.findall(r"gamma = (\S+): k = .* ratio (\S+)", out)}
+    assert 0.9 < ratio[1.0] < 1.02 and 0.85 < ratio[4.0] < 0.97      # Kramers (x 0.91 finite barrier)
+    assert ratio[0.02] < ratio[0.05] < ratio[0.2] < 0.7                # the turnover
+    np.testing.assert_allclose(ns["ou4"].cov(), ns["S"], atol=1e-3)    # Lyapunov, rank-1 noise
+    for line in (s for s in out.splitlines() if s.startswith("heavy ball")):
+        assert abs(number(line, r"Var w / T = (\S+),") - 1) < 0.05
+        assert abs(number(line, r"Var p / T = (\S+) ") - 1) < 0.05
+
+
 CHECKS = {
     "brownian": check_brownian,
     "langevin": check_langevin,
@@ -133,6 +144,7 @@ CHECKS = {
     "two_temperature": check_two_temperature,
     "quadratic": check_quadratic,
     "sgd_data": check_sgd_data,
+    "inertia": check_inertia,
 }
 
 

@@ -83,7 +83,7 @@ class TestInitial:
 
     def test_gaussian_bad_cov(self):
         grid = fp.Grid(bounds=[(-1, 1), (-1, 1)], shape=10)
-        with pytest.raises(ValueError, match="positive definite"):
+        with pytest.raises(ValueError, match="not positive semi-definite"):
             fp.gaussian(grid, [0, 0], [[1, 2], [2, 1]])
         with pytest.raises(ValueError, match="symmetric"):
             fp.gaussian(grid, [0, 0], [[1, 0.2], [0.1, 1]])
@@ -399,7 +399,9 @@ def test_auto_method_choice():
     assert short.method == "expm"
     big = fp.Grid(bounds=[(-3, 3)], shape=1500)
     long_run = fp.evolve(sde, big, fp.gaussian(big, 0.7, 0.2), [0.5, 20.0])
-    assert long_run.method == "tr-bdf2" and long_run.nlu == 2  # one LU per distinct step length
+    # one LU per distinct step length: the equal steps of the first interval, then one
+    # per doubling of the growing steps of the second
+    assert long_run.method == "tr-bdf2" and long_run.nlu <= 10 and long_run.n_steps < 150
     # a time-dependent SDE always gets TR-BDF2
     assert fp.evolve(moving_trap(0.5), grid, p0, [0.1]).method == "tr-bdf2"
 

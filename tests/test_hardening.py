@@ -27,6 +27,11 @@ TD = fp.SDE(drift=lambda x, t: -x, sigma=1.0, time_dependent=True, ndim=1)
 P1 = fp.gaussian_density(0.0, 1.0, G1, normalise=True)
 
 
+def _on_grid(sde):
+    """Callables are checked where evaluated: on a grid."""
+    return fp.generator(sde, fp.Grid([(-1, 1)] * (sde.ndim or 1), 8))
+
+
 def _res1():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fp.FokkerPlanckWarning)   # 2.5e-5 of the mass at the walls
@@ -69,15 +74,15 @@ CATALOGUE: list[tuple[str, Callable[[], Any], type, str]] = [
     ("sde-convention", lambda: fp.SDE(sigma=1.0, convention="weird"), ValueError, "convention"),
     ("sde-stratonovich-cov", lambda: fp.SDE(cov=1.0, convention="stratonovich"), ValueError, "sigma"),
     ("sde-drift-not-callable", lambda: fp.SDE(drift=3.0, sigma=1.0), TypeError, "drift"),
-    ("sde-drift-shape", lambda: fp.SDE(drift=lambda x: x[..., 0], sigma=1.0, ndim=2), ValueError, "drift"),
-    ("sde-drift-nan", lambda: fp.SDE(drift=lambda x: x * np.nan, sigma=1.0, ndim=1), ValueError, "drift"),
-    ("sde-loss-shape", lambda: fp.SDE(loss=lambda x: x, sigma=1.0, ndim=2), ValueError, "loss"),
+    ("sde-drift-shape", lambda: _on_grid(fp.SDE(drift=lambda x: x[..., 0], sigma=1.0, ndim=2)), ValueError, "drift"),
+    ("sde-drift-nan", lambda: _on_grid(fp.SDE(drift=lambda x: x * np.nan, sigma=1.0, ndim=1)), ValueError, "drift"),
+    ("sde-loss-shape", lambda: _on_grid(fp.SDE(loss=lambda x: x, sigma=1.0, ndim=2)), ValueError, "loss"),
     ("sde-grad-without-loss", lambda: fp.SDE(grad=lambda x: x, sigma=1.0), ValueError, "grad"),
     ("sde-ndim", lambda: fp.SDE(sigma=1.0, ndim=7), ValueError, "ndim"),
     ("sde-fd-step", lambda: fp.SDE(sigma=1.0, fd_step=0.0), ValueError, "fd_step"),
     ("sde-cov-callable-indefinite",
-     lambda: fp.SDE(cov=lambda x: np.broadcast_to(np.array([[1.0, 2.0], [2.0, 1.0]]), x.shape[:-1] + (2, 2)),
-                    ndim=2), ValueError, "cov"),
+     lambda: _on_grid(fp.SDE(cov=lambda x: np.broadcast_to(np.array([[1.0, 2.0], [2.0, 1.0]]),
+                                                           x.shape[:-1] + (2, 2)), ndim=2)), ValueError, "cov"),
     # models / initial densities
     ("langevin-sigma-matrix", lambda: fp.langevin(lambda x: x[..., 0] ** 2, sigma=np.eye(2)), ValueError, "sigma"),
     ("ou-unstable", lambda: fp.ornstein_uhlenbeck(-1.0, 1.0), ValueError, "H"),
@@ -529,10 +534,10 @@ def test_complex_callables_and_arrays_are_refused_not_truncated():
     grid = fp.Grid([(-3, 3)], 30)
     ou = fp.ornstein_uhlenbeck(1.0, 1.0)
     p0 = fp.gaussian_density(0.0, 1.0, grid, normalise=True)
-    with pytest.raises(TypeError, match="`drift` .* is complex"):
-        fp.SDE(drift=lambda x: -x + 1j * x, sigma=1.0, ndim=1)
+    with pytest.raises(TypeError, match="`drift` .* is complex"):   # where it is evaluated
+        fp.generator(fp.SDE(drift=lambda x: -x + 1j * x, sigma=1.0, ndim=1), grid)
     with pytest.raises(TypeError, match="`loss` .* is complex"):
-        fp.SDE(loss=lambda x: (x**2).sum(-1) + 0j, sigma=1.0, ndim=1)
+        fp.generator(fp.SDE(loss=lambda x: (x**2).sum(-1) + 0j, sigma=1.0, ndim=1), grid)
     with pytest.raises(TypeError, match="`x0` is complex"):
         fp.simulate(ou, np.zeros((5, 1)) + 1j, 1.0, dt=0.1)
     with pytest.raises(TypeError, match="`p0` .*complex"):
@@ -570,8 +575,8 @@ def test_one_dimensional_sigma_callables_may_return_a_number_per_point():
     for s in (lambda x: 1 + 0.1 * x[..., 0] ** 2, lambda x: 1 + 0.1 * x**2):
         res = fp.stationary(fp.SDE(drift=lambda x: -x, sigma=s), grid)
         np.testing.assert_array_equal(res.density, ref.density)
-    with pytest.raises(ValueError, match=r"s\[..., None\] \* np.eye\(2\)"):
-        fp.SDE(drift=lambda x: -x, sigma=lambda x: 1 + 0 * x, ndim=2)
+    with pytest.raises(ValueError, match=r"s\[..., None\] \* np.eye\(2\)"):   # where evaluated
+        fp.generator(fp.SDE(drift=lambda x: -x, sigma=lambda x: 1 + 0 * x, ndim=2), fp.Grid([(-1, 1)] * 2, 8))
 
 
 def test_messages_format_numpy_numbers_plainly():

@@ -4,6 +4,8 @@ Every statistical check uses a fixed seed and a tolerance of a few standard
 errors (or a chi-square p-value via :func:`fp.compare`), never an ad-hoc slack.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -351,7 +353,8 @@ def test_conventions_match_exact_and_grid_densities_and_not_the_others(conventio
     sdes = {c: fp.SDE(drift=lambda x: -x, sigma=lambda x: np.sqrt((1 + x**2) / 2)[..., None], convention=c)
             for c in _EXACT}
     pt = fp.simulate(sdes[convention], np.zeros((50_000, 1)), 8.0, dt=0.01, grid=grid, rng=4)
-    with pytest.warns(fp.FokkerPlanckWarning):  # heavy tails touch the walls at +-12
+    with warnings.catch_warnings():  # heavy tails reach the walls at +-12 (a few 1e-6 of the mass)
+        warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
         res = {c: fp.stationary(sdes[c], grid) for c in _EXACT}
     for other in _EXACT:
         exact = _EXACT[other](x)

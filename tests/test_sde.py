@@ -40,16 +40,12 @@ def test_noise_forms_agree():
         (dict(drift=lambda x: -x), ValueError, "no noise"),
         (dict(sigma=1.0, cov=1.0), ValueError, "not both"),
         (dict(cov=[[1, 0.5], [0.4, 1]]), ValueError, "symmetric"),
-        (dict(cov=[[1, 2], [2, 1]]), ValueError, "positive definite"),
+        (dict(cov=[[1, 2], [2, 1]]), ValueError, "not positive semi-definite"),
         (dict(sigma=0.0), ValueError, "positive"),
         (dict(sigma=np.nan), ValueError, "finite"),
         (dict(cov=1.0, convention="stratonovich"), ValueError, "needs `sigma`"),
         (dict(sigma=1.0, convention="ito-ish"), ValueError, "convention"),
         (dict(drift=3.0, sigma=1.0), TypeError, "callable"),
-        (dict(drift=lambda x: x[..., :1], sigma=1.0, ndim=2), ValueError, r"returned shape \(\.\.\., 1\) for points of shape \(\.\.\., 2\)"),
-        (dict(drift=lambda x: x / 0.0, sigma=1.0, ndim=1), (ValueError, FloatingPointError), "non-finite|divide"),
-        (dict(drift=lambda x: -x, cov=lambda x: np.ones(x.shape[:-1] + (2, 3)), ndim=2), ValueError, "returned shape"),
-        (dict(drift=lambda x: -x, cov=lambda x: -np.ones(x.shape[:-1] + (1, 1)), ndim=1), ValueError, "positive definite"),
         (dict(sigma=[[1.0, 0.0]], ndim=2), ValueError, "2-dimensional|ndim"),
         (dict(sigma=1.0, ndim=7), ValueError, "ndim"),
     ],
@@ -57,6 +53,51 @@ def test_noise_forms_agree():
 def test_bad_sdes(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         fp.SDE(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(drift=lambda x: x[..., :1], sigma=1.0, ndim=2), ValueError, r"returned shape \(\.\.\., 1\)"),
+        (dict(drift=lambda x: x / 0.0, sigma=1.0, ndim=2), (ValueError, FloatingPointError), "non-finite|divide"),
+        (dict(drift=lambda x: -x, cov=lambda x: np.ones(x.shape[:-1] + (2, 3)), ndim=2), ValueError, "returned shape"),
+        (dict(drift=lambda x: -x, cov=lambda x: -np.ones(x.shape[:-1] + (2, 2)), ndim=2), ValueError, "not positive semi-definite"),
+    ],
+)
+def test_bad_callables_raise_where_evaluated(kwargs, exc, match):
+    """Callables are checked on the grid and at the particles, not at construction."""
+    sde = fp.SDE(**kwargs)  # no made-up probe points
+    with pytest.raises(exc, match=match):
+        fp.generator(sde, fp.Grid(bounds=[(-1, 1)] * 2, shape=10))
+    with pytest.raises(exc, match=match.replace("64", "8")):
+        fp.simulate(sde, np.zeros((8, 2)), 0.01, dt=0.01)
+
+
+def test_callables_defined_only_on_the_domain_construct():
+    """CIR noise s sqrt(x) is NaN for x < 0: construction must not evaluate it there."""
+    sde = fp.SDE(drift=lambda x: 1.0 - 0.5 * x, sigma=lambda x: (0.8 * np.sqrt(x))[..., None], ndim=1)
+    grid = fp.Grid([(0, 12)], 60)
+    assert fp.generator(sde, grid).shape == (60, 60)
+    with pytest.raises((ValueError, FloatingPointError), match=r"`sigma` returned a non-finite|sqrt"):
+        fp.generator(sde, fp.Grid([(-1, 12)], 60))  # (the test suite makes numpy raise)
+
+
+def test_cir_gamma_density_second_order():
+    """CIR dx = (a - b x) dt + s sqrt(x) dB on [0, 12], reflecting: Gamma(2a/s^2, rate 2b/s^2)."""
+    from scipy.special import gammainc, gammaln
+
+    a, b, s = 1.0, 0.5, 0.8
+    k, rate = 2 * a / s**2, 2 * b / s**2
+    sde = fp.SDE(drift=lambda x: a - b * x, sigma=lambda x: (s * np.sqrt(x))[..., None], ndim=1)
+    errors = []
+    for n in (60, 120, 240):
+        grid = fp.Grid([(0, 12)], n)
+        x = grid.centers[0]
+        exact = np.exp(k * np.log(rate) + (k - 1) * np.log(x) - rate * x - gammaln(k)) / gammainc(k, rate * 12)
+        res = fp.stationary(sde, grid)
+        errors.append(grid.integrate(np.abs(res.density - exact)))
+    orders = np.log2(np.array(errors[:-1]) / errors[1:])
+    assert errors[-1] < 1e-5 and np.all(orders > 1.8), (errors, orders)
 
 
 def test_nan_from_callable_names_the_point():

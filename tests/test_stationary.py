@@ -28,6 +28,12 @@ def test_density_is_nonnegative_with_unit_mass(problem):
         except ValueError as err:  # tiny grid, huge anisotropy: explained, never silent
             assert "parts that exchange no mass" in str(err)
             assume(False)
+        except fp.ConvergenceError as err:
+            # rates below 1e-308 (cell Peclet number beyond ~700): no double-precision
+            # answer can be certified; the failure says so
+            assert "Peclet" in str(err) or "certificate" in str(err)
+            assert fp.fluxes(sde, grid).peclet.max() > 700
+            assume(False)
     assert res.success and res.density.min() >= 0
     assert grid.integrate(res.density) == pytest.approx(1, abs=1e-12)
     assert res.residual < 1e-9
@@ -55,15 +61,20 @@ def test_exact_gibbs_for_polynomial_losses(problem):
     assert fp.stationary_residual(fp.generator(sde, grid), exact) < 1e-13
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
-        # ... found to round-off without a solve, and by LU up to its conditioning
+        # ... found to round-off without a solve, and by GTH in every cell, tails included
         np.testing.assert_allclose(fp.stationary(sde, grid).density, exact, rtol=1e-12, atol=0)
-        res = fp.stationary(sde, grid, method="lu")
+        res = fp.stationary(sde, grid, method="gth")
         assert res.success and res.residual < 1e-13
-        # Deep wells at low temperature have a spectral gap below round-off (measured
-        # 1e-15): the wells are numerically disconnected, the null space is numerically
-        # two-dimensional, and any solver's mix of the wells is arbitrary. Only the
-        # detailed-balance path (above) is exact there; compare LU where it is well posed.
-        if fp.spectral_gap(sde, grid) > 1e-6:
+        normal = exact >= np.finfo(float).tiny  # subnormals carry fewer digits
+        np.testing.assert_allclose(res.density[normal], exact[normal], rtol=1e-11, atol=0)
+        # LU is exact only up to its conditioning: where its tails (or, below a spectral
+        # gap of round-off, its split between the wells) are wrong it must say so
+        try:
+            res = fp.stationary(sde, grid, method="lu")
+        except fp.ConvergenceError as err:
+            assert "method='gth'" in str(err) and not err.result.success
+        else:
+            assert res.success and res.residual <= fp.stationary_certificate_bound(grid.size, grid.ndim)
             assert grid.integrate(np.abs(res.density - exact)) < 1e-7
 
 
@@ -88,7 +99,7 @@ def test_drift_only_double_well_matches_loss_form():
     # from the drift alone, Simpson's edge integral; E x^2 must still be right
     sde = fp.SDE(drift=lambda x: x - x**3, sigma=np.sqrt(0.2))
     grid = fp.Grid(bounds=[(-3, 3)], shape=600)
-    res = fp.stationary(sde, grid, method="lu")
+    res = fp.stationary(sde, grid, method="gth")
     assert x2(grid, res.density) == pytest.approx(0.871363, abs=1e-6)
 
 
@@ -197,7 +208,8 @@ def test_methods_agree_on_a_2d_nonequilibrium_problem():
     ref = fp.stationary(sde, grid, method="lu")
     for method in ("amg", "eigs"):
         res = fp.stationary(sde, grid, method=method, tol=1e-12)
-        assert res.method == method
+        # an iterative answer whose tails fail the componentwise certificate is replaced
+        assert res.method == method or (res.method == "gth" and "fell back to GTH" in res.message)
         np.testing.assert_allclose(res.density, ref.density, atol=1e-8 * ref.density.max())
 
 
@@ -269,7 +281,7 @@ def test_sg_with_simpson_is_fourth_order_in_1d():
     for n in (40, 80):
         grid = fp.Grid(bounds=[(-6, 6)], shape=n)
         exact = np.exp(-2 * U(grid.centers[0]))
-        errs.append(grid.integrate(np.abs(fp.stationary(sde, grid, method="lu").density - exact / grid.integrate(exact))))
+        errs.append(grid.integrate(np.abs(fp.stationary(sde, grid, method="gth").density - exact / grid.integrate(exact))))
     assert np.log2(errs[0] / errs[1]) > 3.8
 
 
@@ -281,7 +293,7 @@ def test_3d_ou_with_full_covariance_converges():
     for n in (12, 24):
         grid = fp.Grid(bounds=[(-4, 4)] * 3, shape=n)
         res = fp.stationary(fp.ornstein_uhlenbeck(H3, C3), grid)
-        assert res.method == "amg" and res.success
+        assert res.method == "gth" and res.success
         errs.append(np.abs(res.cov() - S).max())
     assert np.log2(errs[0] / errs[1]) > 1.8
     assert errs[1] < 2e-3
@@ -305,10 +317,17 @@ def test_under_resolved_drift_warns_about_the_peclet_number():
         fp.stationary(sde, fp.Grid(bounds=[(-0.5, 0.5)] * 2, shape=100))  # resolved: silent
 
 
-def test_noise_vanishing_on_a_face_is_refused():
-    sde = fp.SDE(loss=lambda x: x[..., 0] ** 2, sigma=lambda x: x[..., None] * np.ones((1, 1)))
-    with pytest.raises(ValueError, match=r"singular .* at x = \[.*\].*degenerates"):
-        fp.stationary(sde, fp.Grid(bounds=[(-3, 3)], shape=50))
+def test_noise_vanishing_at_a_wall_is_allowed():
+    # dx = (1 - x) dt + x dB (Ito) on (0, 40): the noise vanishes at the wall x = 0, where
+    # the drift points inwards; p ~ exp(int b / D) / D = x^-4 exp(-2 / x), an inverse
+    # gamma density (shape 3, scale 2)
+    sde = fp.SDE(drift=lambda x: 1.0 - x, sigma=lambda x: x[..., None], ndim=1)
+    grid = fp.Grid(bounds=[(0, 40)], shape=4000)
+    p = fp.stationary(sde, grid).density
+    x = grid.centers[0]
+    exact = x**-4 * np.exp(-2 / x)
+    exact /= grid.integrate(exact)
+    assert grid.integrate(abs(p - exact)) < 1e-2
 
 
 def test_warnings_point_at_the_callers_line():

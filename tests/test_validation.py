@@ -25,9 +25,10 @@ def test_every_lecture_system_has_a_case():
         assert needed in names
     assert set(runner.QUICK_CASES) <= set(runner.all_cases())
     # every case module's registry reaches the runner (the report shows them all)
-    from validation import exit_cases, sgd_cases
+    from validation import exit_cases, kinetic_cases, metastable_cases, sgd_cases
 
-    assert set(sgd_cases.CASES) | set(exit_cases.CASES) | names == set(runner.all_cases())
+    assert (set(sgd_cases.CASES) | set(exit_cases.CASES) | set(kinetic_cases.CASES)
+            | set(metastable_cases.CASES) | names == set(runner.all_cases()))
 
 
 def test_quick_run_writes_report(tmp_path):

@@ -30,17 +30,21 @@ QUICK_CASES = (
     "convention_ito", "convention_stratonovich", "convention_isothermal",
     "two_temperature", "forcing_gibbs", "quadratic_noncommuting", "diffusion_flow_alpha",
     "sgd_two_temperature", "sgd_double_well", "exit_time",
+    "kramers_double_well", "hypoelliptic_ou", "sgd_product_balance", "heavy_ball_sgd",
 )
 
 
 def all_cases() -> dict[str, Callable[[bool], dict[str, Any]]]:
-    """Every case by name: the lecture's systems, then the SGD cases, then the exit problem."""
+    """Every case by name: the classic systems, the SGD cases, the exit problem,
+    degenerate noise (inertia, hypoelliptic OU, rank-deficient and heavy-ball SGD), then
+    the metastable non-reversible torus."""
     from .cases import CASES
     from .exit_cases import CASES as EXIT_CASES
+    from .kinetic_cases import CASES as KINETIC_CASES
     from .metastable_cases import CASES as METASTABLE_CASES
     from .sgd_cases import CASES as SGD_CASES
 
-    groups = (CASES, SGD_CASES, EXIT_CASES, METASTABLE_CASES)
+    groups = (CASES, SGD_CASES, EXIT_CASES, KINETIC_CASES, METASTABLE_CASES)
     cases = {name: case for group in groups for name, case in group.items()}
     assert len(cases) == sum(len(g) for g in groups), "case names must differ"
     return cases

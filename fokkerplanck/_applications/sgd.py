@@ -40,7 +40,7 @@ import numpy as np
 import scipy.linalg
 
 from .._util.errors import ConvergenceError
-from .._util.validate import definite_field, positive, positive_int
+from .._util.validate import covariance, positive, positive_int
 from .._model.grid import Grid
 from .._model.models import lyapunov
 from .._model.sde import SDE, FD_OFFSETS, FD_WEIGHTS
@@ -72,6 +72,75 @@ def _batch(batch_size: Any, n_data: int | None = None) -> int:
             f"batch size between 1 and {n_data}."
         )
     return b
+
+
+def _momentum(value: Any) -> float:
+    """Heavy-ball momentum ``0 <= beta < 1`` (0: plain SGD)."""
+    if isinstance(value, (bool, str, bytes)):
+        raise TypeError(f"`momentum` must be a number in [0, 1), got {value!r}.")
+    try:
+        b = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"`momentum` must be a number in [0, 1), got {value!r}.") from None
+    if not (np.isfinite(b) and 0.0 <= b < 1.0):
+        raise ValueError(f"`momentum` must be in [0, 1) (beta = 1 never forgets), got {value!r}.")
+    return b
+
+
+def _heavy_ball(grad: Callable[[Array], Array], noise: Any, d: int | None, eta: float,
+                beta: float, loss: Callable[[Array], Array] | None = None) -> SDE:
+    """The phase-space SDE of heavy-ball SGD, from the plain SGD SDE's pieces.
+
+    ``grad`` is ``g(Phi)``, ``noise`` the plain SGD SDE's covariance ``eta Sigma_B``
+    (a number, a ``(d, d)`` matrix or a callable of ``Phi``). Time ``t = n sqrt(eta)``,
+    velocity ``p = m / sqrt(eta)``, friction ``gamma = (1 - beta) / sqrt(eta)``:
+    ``dPhi = p dt``, ``dp = (-g - gamma p) dt + sqrt(sqrt(eta) Sigma_B) dB``.
+    """
+    if d is None:
+        raise ValueError("`momentum` needs the number of parameters: pass `ndim=`.")
+    if 2 * d > 4:
+        raise ValueError(
+            f"With `momentum` the SDE lives on (Phi, p), 2 d = {2 * d} dimensions; the grid "
+            "handles up to 4 (d <= 2). Use fp.run_sgd for larger models."
+        )
+    root = np.sqrt(eta)
+    gamma = (1.0 - beta) / root
+
+    def drift(z: Array) -> Array:
+        z = np.asarray(z, dtype=float)
+        x, p = z[..., :d], z[..., d:]
+        return np.concatenate([p, -np.asarray(grad(x), dtype=float) - gamma * p], axis=-1)
+
+    if callable(noise):
+        fn = noise
+
+        def cov(z: Array) -> Array:
+            z = np.asarray(z, dtype=float)
+            out = np.zeros(z.shape[:-1] + (2 * d, 2 * d))
+            out[..., d:, d:] = np.asarray(fn(z[..., :d]), dtype=float) / root
+            return out
+
+        return SDE(drift=drift, cov=cov, ndim=2 * d)
+    c = np.asarray(noise, dtype=float)
+    c = c * np.eye(d) if c.ndim == 0 else c
+    full = np.zeros((2 * d, 2 * d))
+    full[d:, d:] = c / root
+    if loss is not None and np.allclose(c, c[0, 0] * np.eye(d), rtol=1e-12, atol=0):
+        # isotropic noise: Kramers' equation in the form -(M + Q) grad H, exp(-H / T) exact
+        eye, zero = np.eye(d), np.zeros((d, d))
+
+        def energy(z: Array) -> Array:
+            z = np.asarray(z, dtype=float)
+            return np.asarray(loss(z[..., :d]), dtype=float) + 0.5 * (z[..., d:] ** 2).sum(-1)
+
+        def grad_energy(z: Array) -> Array:
+            z = np.asarray(z, dtype=float)
+            return np.concatenate([np.asarray(grad(z[..., :d]), dtype=float), z[..., d:]], axis=-1)
+
+        return SDE(loss=energy, grad=grad_energy, cov=full,
+                   mobility=np.diag(np.r_[np.zeros(d), np.full(d, gamma)]),
+                   antisymmetric=np.block([[zero, -eye], [eye, zero]]), ndim=2 * d)
+    return SDE(drift=drift, cov=full, ndim=2 * d)
 
 
 def _square(name: str, value: Any, d: int | None = None) -> Array:
@@ -108,13 +177,15 @@ def _noise_matrix(cov: Any, d: int | None) -> tuple[Array | Callable, int | None
     if a.ndim == 0:
         return np.asarray(positive("cov", cov, "variance")), d
     if a.ndim == 1:
-        if not np.all(np.isfinite(a) & (a > 0)):
-            raise ValueError(f"`cov` (per-parameter variances) must be positive, got {a.tolist()}.")
+        if not np.all(np.isfinite(a) & (a >= 0)) or not np.any(a > 0):
+            raise ValueError(
+                f"`cov` (per-parameter variances) must be non-negative, and not all zero, got {a.tolist()}."
+            )
         a = np.diag(a)
     a = _square("cov", a)
     if d is not None and a.shape[0] != d:
         raise ValueError(f"`cov` is {a.shape[0]}x{a.shape[0]} but the problem has d = {d} parameters.")
-    return _symmetric("cov", a, definite=True), a.shape[0]
+    return covariance("cov", a), a.shape[0]
 
 
 def _preconditioner(lr_per_param: Any, d: int | None) -> tuple[Array | None, int | None]:
@@ -147,8 +218,8 @@ def _preconditioner(lr_per_param: Any, d: int | None) -> tuple[Array | None, int
 
 
 def _check_psd_field(c: Array, x: Array, name: str) -> Array:
-    """Symmetric and positive definite at every point; raise naming the point."""
-    return definite_field(name, c, x, point="Phi")
+    """Symmetric and positive semi-definite at every point; raise naming the point."""
+    return covariance(name, c, x, point="Phi")
 
 
 # ============================================================== the SDE from a loss
@@ -190,6 +261,7 @@ def sgd(
     *,
     batch_size: int = 1,
     ndim: int | None = None,
+    momentum: float = 0.0,
 ) -> SDE:
     r"""The SGD SDE ``dPhi = -g dt + sqrt(eta Sigma / B) dB`` for a loss.
 
@@ -225,6 +297,9 @@ def sgd(
     ndim : int, optional
         Number of parameters ``d`` when neither ``cov`` nor ``lr_per_param`` says it
         (then the SDE's callables are checked at construction).
+    momentum : float
+        Heavy-ball momentum ``0 <= beta < 1``. ``beta > 0`` returns the phase-space SDE
+        of SGD with momentum (see Notes), on ``(Phi, p)`` in ``2 d`` dimensions.
 
     Returns
     -------
@@ -240,7 +315,7 @@ def sgd(
     ------
     ValueError
         ``lr <= 0``, ``batch_size < 1``, ``lr_per_param`` of the wrong length, a
-        covariance that is not symmetric positive definite (for a callable: when it is
+        covariance that is not symmetric positive semi-definite (for a callable: when it is
         evaluated, naming the point), or a ``grad`` returning the wrong shape.
 
     Notes
@@ -253,6 +328,27 @@ def sgd(
     Gibbs density ``exp(-2 L / eta')`` — for every loss, since then the noise covariance
     is ``eta'`` times the drift matrix.
 
+    Heavy ball, ``m' = beta m - eta g_hat(Phi)``, ``Phi' = Phi + m'``: with time
+    ``t = n sqrt(eta)``, velocity ``p = m / sqrt(eta)`` and ``1 - beta = gamma sqrt(eta)``
+    one step reads ``p' - p = -sqrt(eta) (g + gamma p) - sqrt(eta) xi`` (``xi`` the
+    gradient noise, covariance ``Sigma / B``) and ``Phi' - Phi = sqrt(eta) p'``: a step
+    ``dt = sqrt(eta)`` of
+
+        dPhi = p dt,   dp = (-g(Phi) - gamma p) dt + sqrt(sqrt(eta) Sigma / B) dB,
+
+    Langevin dynamics with inertia. This is the scaling where inertia matters: with
+    ``1 - beta`` of order ``sqrt(eta)`` the friction ``gamma`` stays finite as
+    ``eta -> 0``; with ``1 - beta`` of order one the velocity relaxes within a few
+    steps and the plain SGD SDE with the effective rate ``eta / (1 - beta)`` is
+    recovered (the ``gamma -> infinity`` limit). The temperature
+    ``T = sqrt(eta) Sigma / (2 B gamma) = eta Sigma / (2 B (1 - beta))``: for
+    ``Sigma = s I`` and any loss the density is ``exp(-(L + |p|^2 / 2) / T)`` (then the
+    SDE carries that structure, :attr:`SDE.structure`, and the grid keeps it exact). Real
+    heavy-ball SGD (:func:`run_sgd` with ``momentum``) is a symplectic-Euler step of
+    this SDE: on a quadratic ``h Phi^2 / 2`` its stationary ``Var Phi`` is
+    ``T / h (1 + eta h / 4 + ...)`` (``O(eta)``), and with the central velocity
+    ``(m_k + m_{k+1}) / (2 sqrt(eta))`` its ``Var p`` is ``T`` exactly.
+
     Examples
     --------
     >>> import numpy as np, fokkerplanck as fp
@@ -264,6 +360,9 @@ def sgd(
     >>> forced = fp.sgd(loss, lr=0.1, cov=[1.0, 4.0], lr_per_param=[0.1, 0.025])
     >>> forced.drift(np.array([1.0, 1.0])), np.diag(forced.cov(np.zeros(2)))
     (array([-1.  , -0.25]), array([0.1  , 0.025]))
+    >>> hb = fp.sgd(loss, lr=0.01, cov=1.0, ndim=1, momentum=0.9)   # gamma = 0.1 / 0.1 = 1
+    >>> hb.drift(np.array([1.0, 2.0])), np.diag(hb.cov(np.zeros(2)))
+    (array([ 2., -3.]), array([0. , 0.1]))
     """
     if not callable(loss):
         raise TypeError(f"`loss` must be callable, got {type(loss).__name__}.")
@@ -278,6 +377,9 @@ def sgd(
         if not callable(grad):
             raise TypeError(f"`grad` must be callable, got {type(grad).__name__}.")
         grad = _strict_grad(grad)
+    beta = _momentum(momentum)
+    if beta and P is not None:
+        raise ValueError("`momentum` with `lr_per_param` is not supported; give one of them.")
 
     if callable(sigma):
         fn = sigma
@@ -304,6 +406,9 @@ def sgd(
     else:
         noise_arg = scale(sigma)
 
+    if beta:
+        base = SDE(loss=loss, grad=grad, sigma=1.0, ndim=d)
+        return _heavy_ball(base.grad_loss, noise_arg, d, eta, beta, base.loss)
     if np.ndim(M) == 0:
         m = float(M)
         if m == 1.0:
@@ -525,6 +630,7 @@ def sgd_from_data(
     ndim: int | None = None,
     fd_step: float = 1e-3,
     chunk_elements: int = _CHUNK_ELEMENTS,
+    momentum: float = 0.0,
 ) -> SDE:
     r"""The SGD SDE of a model and a data set, with state-dependent noise ``Sigma(Phi)``.
 
@@ -578,6 +684,9 @@ def sgd_from_data(
     chunk_elements : int
         Per-example gradient entries held in memory at once (``2**21`` by default:
         about 16 MB per array).
+    momentum : float
+        Heavy-ball momentum ``0 <= beta < 1``: the phase-space SDE on ``(Phi, p)``
+        (``ndim`` needed), as in :func:`sgd`.
 
     Returns
     -------
@@ -623,6 +732,9 @@ def sgd_from_data(
             f"`batch_size={B}` equals the data set size with `replace=False`: every "
             "minibatch is the full data set and SGD has no noise; use a smaller batch."
         )
+    beta = _momentum(momentum)
+    if beta and P is not None:
+        raise ValueError("`momentum` with `lr_per_param` is not supported; give one of them.")
     M, scale = _mobility_and_noise(eta, P, B)
     stats = _Cache(lambda x: _stats(pe, x, chunk_elements), size=12)
 
@@ -635,6 +747,8 @@ def sgd_from_data(
         _check_psd_field(sigma, x, "cov")
         return scale(sigma * fpc)
 
+    if beta:
+        return _heavy_ball(mean_grad, noise, d, eta, beta)
     if np.ndim(M) == 0 and kind == "loss":
         m = float(M)
 
@@ -672,9 +786,13 @@ class SGDRun:
     steps : ndarray (n_kept,)
         SGD step counts of the records; ``t = steps * lr`` in SDE time.
     t : ndarray (n_kept,)
-        SDE times ``steps * lr`` (the sum of the reference learning rates).
-    lr, batch_size, replace, burn_in
+        SDE times ``steps * lr`` (the sum of the reference learning rates);
+        ``steps * sqrt(lr)`` with momentum.
+    lr, batch_size, replace, burn_in, momentum
         The run's settings.
+    v : ndarray (n_kept * n_chains, d) or None
+        With momentum, the velocities ``m / sqrt(lr)`` of the records (see
+        :attr:`phase`).
 
     Examples
     --------
@@ -697,6 +815,16 @@ class SGDRun:
     batch_size: int
     replace: bool
     burn_in: int
+    momentum: float = 0.0
+    v: Array | None = None
+
+    @property
+    def phase(self) -> Array:
+        """``(x, v)`` side by side, ``(n, 2 d)``: the points of the phase-space SDE
+        of heavy-ball SGD (``momentum > 0`` only)."""
+        if self.v is None:
+            raise ValueError("This run has no velocities: it was run without `momentum`.")
+        return np.concatenate([self.x, self.v], axis=1)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> Array:
         """``np.asarray(run)`` is ``run.x``, so a run can go wherever points go."""
@@ -736,6 +864,7 @@ def run_sgd(
     burn_in: int | None = None,
     thin: int | None = None,
     lr_per_param: Any = None,
+    momentum: float = 0.0,
     rng: Any = None,
 ) -> SGDRun:
     r"""Real minibatch SGD, ``Phi' = Phi - eta mean_{i in batch} grad l_i(Phi)``, for many
@@ -776,6 +905,15 @@ def run_sgd(
         ``1 / (eta lambda_min(H))`` steps.
     lr_per_param : float, (d,) or (d, d) array, optional
         Per-parameter rates ``eta_i`` or a preconditioner ``P``: ``Phi' = Phi - P g_hat``.
+    momentum : float
+        Heavy-ball momentum ``0 <= beta < 1``: ``m' = beta m - eta g_hat``,
+        ``Phi' = Phi + m'`` from ``m = 0``. The run then also records the velocities
+        ``p = (m_k + m_{k+1}) / (2 sqrt(eta))`` of the recorded ``Phi_k`` (``.v``; the
+        central difference ``(Phi_{k+1} - Phi_{k-1}) / (2 sqrt(eta))``, which costs one
+        step more: on a quadratic its stationary variance is exactly that of the SDE,
+        where ``m_k`` alone is off by ``O(sqrt(eta))``) and its times are
+        ``t = steps sqrt(eta)``, the clock of the phase-space SDE
+        ``fp.sgd(..., momentum=beta)``.
     rng : None, int or numpy.random.Generator
 
     Returns
@@ -824,6 +962,10 @@ def run_sgd(
         raise ValueError("`x0` must be finite.")
     d = x.shape[1]
     P, _ = _preconditioner(lr_per_param, d)
+    beta = _momentum(momentum)
+    if beta and P is not None:
+        raise ValueError("`momentum` with `lr_per_param` is not supported; give one of them.")
+    m = np.zeros_like(x) if beta else None
     if thin is None:
         burn = n_steps - 1 if burn_in is None else int(burn_in)
         record = np.array([n_steps])
@@ -836,9 +978,11 @@ def run_sgd(
     rng = np.random.default_rng(rng)
     pe = _PerExample(per_example_grad, "grad", arrays, is_tuple, 1e-3)
     out = np.empty((record.size, n_chains, d))
+    vel = np.empty((record.size, n_chains, d)) if beta else None
     k = 0
+    pending: list[tuple[int, Array]] = []   # records waiting for the next step's m
     with np.errstate(over="ignore", invalid="ignore"):
-        for step in range(1, n_steps + 1):
+        for step in range(1, n_steps + 1 + bool(beta)):
             idx = rng.integers(0, N, size=(n_chains, B)) if replace else _subsets(rng, n_chains, N, B)
             try:
                 g = pe.grads(x[:, None, :], pe.rows(idx), (n_chains, B)).mean(axis=1)
@@ -846,7 +990,11 @@ def run_sgd(
                 if "non-finite" not in str(err):
                     raise
                 g = np.full_like(x, np.nan)
-            if P is None:
+            if m is not None:
+                m *= beta
+                m -= eta * g
+                x += m
+            elif P is None:
                 x -= eta * g
             elif P.ndim == 0:
                 x -= float(P) * g
@@ -860,12 +1008,20 @@ def run_sgd(
                     "loss SGD is stable only for eta * lambda_max(H) < 2); lower `lr`.",
                     result={"step": step, "x": x.copy()},
                 )
+            if vel is not None:
+                for j, m_before in pending:  # central velocity (m_k + m_{k+1}) / 2
+                    vel[j] = 0.5 * (m_before + m) / np.sqrt(eta)
+                pending.clear()
             if k < record.size and step == record[k]:
                 out[k] = x
+                if vel is not None:
+                    pending.append((k, m.copy()))
                 k += 1
     return SGDRun(
-        x=out.reshape(-1, d), chains=out, steps=record, t=record * eta, lr=eta,
-        batch_size=B, replace=bool(replace), burn_in=burn,
+        x=out.reshape(-1, d), chains=out, steps=record,
+        t=record * (np.sqrt(eta) if beta else eta), lr=eta,
+        batch_size=B, replace=bool(replace), burn_in=burn, momentum=beta,
+        v=None if vel is None else vel.reshape(-1, d),
     )
 
 

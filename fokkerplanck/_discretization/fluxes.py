@@ -48,7 +48,9 @@ class Fluxes:
     delta : array ``(E, ndim)``
         Physical vector of each edge (tail to head).
     flux_matrix : sparse ``(E, size)``
-        ``F = flux_matrix @ p``.
+        ``F = flux_matrix @ p``. When a scheme gives it (multi-point fluxes), it defines
+        the generator; ``forward``/``backward``, if also given, are then only the
+        two-point part (e.g. the rates of absorbing half-edges).
     scheme : str
     dpsi : array ``(E,)`` or None
         Drop of ``psi`` along each edge (two-point schemes only).
@@ -140,7 +142,7 @@ class Fluxes:
     def matrix(self) -> sp.csr_matrix:
         """The generator ``A`` (``dp/dt = A p``), CSR, C-order flattening."""
         n = self.grid.size
-        if self.forward is None:
+        if self.forward is None or self.given_flux_matrix is not None:  # general (multi-point) fluxes
             inner = self.head >= 0
             E = len(self.tail)
             rows = np.concatenate([self.head[inner], self.tail])

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from .._util.errors import FokkerPlanckWarning
+from .._util.validate import covariance
 from .grid import Grid
 
 __all__ = ["gaussian", "point_mass", "uniform"]
@@ -95,13 +96,10 @@ def gaussian(grid: Grid, mean: Any, cov: Any) -> np.ndarray:
             f"`cov` has shape {c.shape}; on this {d}-D grid give a scalar, ({d},) variances "
             f"or a ({d}, {d}) matrix."
         )
-    if not np.all(np.isfinite(c)):
-        raise ValueError(f"`cov` must be finite, got {c.tolist()}.")
-    if not np.allclose(c, c.T, rtol=1e-12, atol=0):
-        raise ValueError(f"`cov` must be symmetric, got {c.tolist()}.")
+    c = covariance("cov", c, definite=True,
+                   hint="A Gaussian with a singular covariance has no density; for a delta in some "
+                        "directions give a variance of about a cell width squared there.")
     w = np.linalg.eigvalsh(c)
-    if w[0] <= 0:
-        raise ValueError(f"`cov` must be positive definite; its eigenvalues are {w.tolist()}.")
     resolved = np.sqrt(w[0]) >= min(grid.spacing)
     if not resolved:
         warnings.warn(

@@ -12,13 +12,14 @@ from typing import Any, Callable
 import numpy as np
 import scipy.linalg
 
+from .._util.validate import covariance as _covariance
 from .._util.validate import positive as _positive, real_array, show
 from .grid import Grid
 from .._util.linalg import rows_times
 from .sde import SDE
 
 __all__ = [
-    "brownian", "langevin", "ornstein_uhlenbeck",
+    "brownian", "langevin", "underdamped_langevin", "ornstein_uhlenbeck",
     "gibbs", "gaussian_density", "heat_kernel", "lyapunov",
 ]
 
@@ -80,6 +81,79 @@ def langevin(loss: Callable, sigma: float | np.ndarray, grad: Callable | None = 
     return SDE(loss=loss, grad=grad, sigma=s if s.ndim else float(s), ndim=ndim)
 
 
+def underdamped_langevin(loss: Callable, gamma: float, sigma: float, grad: Callable | None = None,
+                         *, ndim: int = 1) -> SDE:
+    r"""Langevin dynamics with inertia (Kramers' equation) on the phase space ``(x, v)``.
+
+    .. math::  dx = v\,dt, \qquad dv = (-\nabla L(x) - \gamma v)\,dt + \sigma\,dB,
+
+    an SDE in ``2 ndim`` dimensions (the positions first, then the velocities) whose
+    noise acts on the velocities only: its covariance ``diag(0, sigma^2)`` is
+    singular. It is built in the form ``-(M + Q) grad H`` with the energy
+    ``H = L(x) + |v|^2 / 2`` as its ``loss``, ``M = diag(0, gamma)``,
+    ``Q = [[0, -I], [I, 0]]`` (:attr:`SDE.structure`), so that the generator keeps
+    the stationary density exact. Its stationary density is the phase-space Gibbs density
+
+    .. math::  p(x, v) \propto \exp\bigl(-(L(x) + |v|^2/2) / T\bigr),
+               \qquad T = \sigma^2 / (2\gamma),
+
+    (fluctuation-dissipation), whatever ``gamma``; the marginal in ``x`` is that
+    of overdamped Langevin dynamics at the same ``T``. Large ``gamma`` is the
+    overdamped limit (on the time scale ``gamma t``), small ``gamma`` the
+    underdamped one where energy diffuses slowly.
+
+    Parameters
+    ----------
+    loss : callable
+        ``L(x) -> (...)`` for positions ``x`` of shape ``(..., ndim)``.
+    gamma : float
+        Friction, ``> 0``.
+    sigma : float
+        Noise amplitude on the velocities, ``> 0``.
+    grad : callable, optional
+        ``grad L`` (``(..., ndim) -> (..., ndim)``); fourth-order finite
+        differences of ``loss`` otherwise.
+    ndim : int
+        Number of positions ``d`` (``1`` or ``2``; the phase space has ``2 d`` axes).
+
+    Returns
+    -------
+    SDE
+        On ``z = (x, v)``; use a grid with ``2 ndim`` axes.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> sde = fp.underdamped_langevin(lambda x: 0.5 * x[..., 0]**2, gamma=1.0, sigma=1.0)
+    >>> grid = fp.Grid(bounds=[(-4, 4), (-4, 4)], shape=64)
+    >>> p = fp.stationary(sde, grid).density
+    >>> exact = fp.gibbs(lambda z: 0.5 * (z**2).sum(-1), 0.5, grid)   # T = 1 / 2
+    >>> bool(grid.integrate(abs(p - exact)) < 1e-12)
+    True
+    >>> sde.structure.temperature
+    0.5
+    """
+    if not callable(loss):
+        raise TypeError(f"`loss` must be callable, got {type(loss).__name__}.")
+    g = _positive("gamma", gamma)
+    s = _positive("sigma", sigma, hint=" For noise on positions too, build fp.SDE(drift=..., cov=...).")
+    if isinstance(ndim, bool) or ndim not in (1, 2):
+        raise ValueError(f"`ndim` (the number of positions) must be 1 or 2, got {ndim!r}; the phase space has 2 * ndim axes.")
+    d = int(ndim)
+    force = SDE(loss=loss, grad=grad, sigma=1.0, ndim=d)
+
+    def energy(z: np.ndarray) -> np.ndarray:
+        return force.loss(z[..., :d]) + 0.5 * (z[..., d:] ** 2).sum(-1)
+
+    def grad_energy(z: np.ndarray) -> np.ndarray:
+        return np.concatenate([force.grad_loss(z[..., :d]), z[..., d:]], axis=-1)
+
+    eye, zero = np.eye(d), np.zeros((d, d))
+    return SDE(loss=energy, grad=grad_energy, cov=np.diag(np.r_[np.zeros(d), np.full(d, s * s)]),
+               mobility=np.diag(np.r_[np.zeros(d), np.full(d, g)]),
+               antisymmetric=np.block([[zero, -eye], [eye, zero]]), ndim=2 * d)
+
+
 def ornstein_uhlenbeck(H: Any, cov: Any, *, mean: Any = None) -> SDE:
     """Ornstein–Uhlenbeck ``dx = -H (x - m) dt + cov^(1/2) dB``.
 
@@ -129,6 +203,10 @@ def ornstein_uhlenbeck(H: Any, cov: Any, *, mean: Any = None) -> SDE:
 def lyapunov(H: Any, cov: Any) -> np.ndarray:
     """Stationary covariance ``S`` of ``dx = -H x dt + cov^(1/2) dB``: ``H S + S H^T = cov``.
 
+    ``cov`` may be singular (noise in some directions only): ``S`` is still positive
+    definite when the drift carries the noise into every direction (Kalman's rank
+    condition on ``(H, cov)``), as for Langevin dynamics with inertia.
+
     Examples
     --------
     A non-commuting Hessian and noise:
@@ -138,11 +216,29 @@ def lyapunov(H: Any, cov: Any) -> np.ndarray:
     >>> fp.lyapunov(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]])
     array([[0.5  , 0.1  ],
            [0.1  , 0.125]])
+
+    Noise on the velocity only (``dx = v dt``, ``dv = -x dt - v dt + dB``):
+
+    >>> np.round(fp.lyapunov([[0.0, -1.0], [1.0, 1.0]], [[0.0, 0.0], [0.0, 1.0]]), 12)
+    array([[0.5, 0. ],
+           [0. , 0.5]])
     """
     Hm = np.atleast_2d(np.asarray(H, dtype=float))
+    d = Hm.shape[0]
+    if Hm.ndim != 2 or Hm.shape != (d, d) or not np.all(np.isfinite(Hm)):
+        raise ValueError(f"`H` must be a finite square matrix (or a scalar), got shape {np.shape(H)}.")
+    ev = np.linalg.eigvals(Hm)
+    if np.any(ev.real <= 0):
+        raise ValueError(
+            f"`H` has eigenvalues {ev.tolist()}; all real parts must be positive for a "
+            "stationary covariance to exist."
+        )
     c = np.asarray(cov, dtype=float)
-    c = c * np.eye(Hm.shape[0]) if c.ndim == 0 else (np.diag(c) if c.ndim == 1 else c)
-    return scipy.linalg.solve_continuous_lyapunov(Hm, c)
+    c = c * np.eye(d) if c.ndim == 0 else (np.diag(c) if c.ndim == 1 else c)
+    if c.shape != (d, d):
+        raise ValueError(f"`cov` has shape {c.shape} but `H` is {d}x{d}.")
+    S = scipy.linalg.solve_continuous_lyapunov(Hm, _covariance("cov", c))
+    return 0.5 * (S + S.T)
 
 
 def _normalised(logp: np.ndarray, grid: Grid) -> np.ndarray:
@@ -188,6 +284,9 @@ def gaussian_density(mean: Any, cov: Any, grid: Grid, *, normalise: bool = False
     m = np.broadcast_to(np.asarray(mean, dtype=float), (d,))
     c = np.asarray(cov, dtype=float)
     c = c * np.eye(d) if c.ndim == 0 else (np.diag(c) if c.ndim == 1 else c)
+    c = _covariance("cov", c, definite=True, hint="A Gaussian density needs a non-singular covariance.")
+    if c.shape != (d, d):
+        raise ValueError(f"`cov` has shape {c.shape} but the grid has {d} axes.")
     x = grid.points() - m
     sol = np.linalg.solve(c, x.reshape(-1, d).T).T.reshape(x.shape)
     logp = -0.5 * np.sum(x * sol, axis=-1) - 0.5 * np.linalg.slogdet(2 * np.pi * c)[1]

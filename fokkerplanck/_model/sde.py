@@ -17,13 +17,27 @@ taken with fourth-order central finite-difference weights (``FD_WEIGHTS``).
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from .._util.validate import real_array, show
+from .._util.linalg import psd_factor
+from .._util.validate import covariance, real_array, show
 
-__all__ = ["SDE", "CONVENTIONS"]
+__all__ = ["SDE", "CONVENTIONS", "Structure"]
+
+
+class Structure(NamedTuple):
+    """Drift ``-(mobility + antisymmetric) grad H`` with noise ``cov = 2 T mobility``.
+
+    Then ``exp(-H / T)`` is stationary and the generator keeps it so exactly
+    (see :attr:`SDE.structure`).
+    """
+
+    mobility: np.ndarray
+    antisymmetric: np.ndarray
+    temperature: float
+
 
 #: Stochastic-calculus conventions understood by :class:`SDE`.
 CONVENTIONS = ("ito", "stratonovich", "isothermal")
@@ -143,8 +157,12 @@ class SDE:
         Noise matrix: a scalar (``sigma I``), a per-axis vector (``diag``), a
         ``(d, m)`` matrix, or a callable returning ``(..., d, m)``.
     cov : float, array or callable, optional
-        ``C = sigma sigma^T`` instead of ``sigma``: scalar, ``(d,)``, ``(d, d)`` SPD
+        ``C = sigma sigma^T`` instead of ``sigma``: scalar, ``(d,)``, ``(d, d)``
         matrix, or a callable returning ``(..., d, d)``. Give ``sigma`` or ``cov``.
+        The noise may be degenerate (``cov`` positive semi-definite, ``sigma`` of
+        any rank, e.g. noise on velocities only); only non-symmetric covariances,
+        negative eigenvalues (beyond round-off relative to the largest) and no noise
+        at all are refused.
     convention : {"ito", "stratonovich", "isothermal"}
         How ``sigma(x)`` multiplies ``dB``. ``"stratonovich"`` needs ``sigma``.
         ``"isothermal"`` (Hänggi–Klimontovich) makes the diffusive flux
@@ -158,6 +176,14 @@ class SDE:
         the dimension of the grid it is used with.
     fd_step : float
         Step of the finite-difference derivatives (default ``1e-3``).
+    mobility, antisymmetric : array (d, d), optional
+        With a ``loss`` ``H``: the drift becomes ``-(mobility + antisymmetric) grad H``
+        (plus ``drift``), with ``mobility`` symmetric positive semi-definite (default
+        the identity, i.e. the plain ``-grad H``) and ``antisymmetric`` antisymmetric
+        (default 0). When moreover ``cov = 2 T mobility`` for a scalar ``T`` and there
+        is no ``drift``, ``exp(-H / T)`` is stationary (for every antisymmetric part)
+        and the grid solver keeps it so to round-off, also where ``mobility`` (and the
+        noise) is singular, e.g. kinetic Langevin (:attr:`structure`).
 
     Examples
     --------
@@ -180,6 +206,8 @@ class SDE:
         time_dependent: bool = False,
         ndim: int | None = None,
         fd_step: float = 1e-3,
+        mobility: Any = None,
+        antisymmetric: Any = None,
     ) -> None:
         if convention not in CONVENTIONS:
             raise ValueError(f"`convention` must be one of {CONVENTIONS}, got {convention!r}.")
@@ -215,6 +243,7 @@ class SDE:
         self._user_drift = drift
         self._loss = loss
         self._grad = grad
+        self._mobility, self._antisym, ndim = _structure_matrices(mobility, antisymmetric, loss, ndim)
         self._noise_name = "sigma" if sigma is not None else "cov"
         noise = sigma if sigma is not None else cov
         self._noise_fn: Callable | None = None
@@ -227,9 +256,10 @@ class SDE:
                 raise ValueError(f"`{self._noise_name}` is {nd}-dimensional but `ndim={ndim}`.")
             ndim = nd if nd is not None else ndim
             self._check_constant_noise()
+        # Callables are checked where they are evaluated (the grid's centres in
+        # fp.generator, the particles' starting points in fp.simulate), never at made-up
+        # points, which may lie outside the user's domain (sqrt(x) noise on x >= 0).
         self._ndim = None if ndim is None else int(ndim)
-        if self._ndim is not None:
-            self.check(self._probe_points(self._ndim))
 
     # ----------------------------------------------------------- construction
     def _check_constant_noise(self) -> None:
@@ -240,29 +270,53 @@ class SDE:
             if a <= 0:
                 raise ValueError(f"`{name}` must be positive, got {float(a)}.")
             return
-        if name == "cov":
-            if a.shape[0] != a.shape[1]:
-                raise ValueError(f"`cov` must be square (d, d), got shape {a.shape}.")
-            if not np.allclose(a, a.T, rtol=1e-12, atol=1e-14 * np.abs(a).max()):
-                raise ValueError(f"`cov` must be symmetric, got {a.tolist()}.")
-            c = a
-        else:
-            c = a @ a.T
-        w = np.linalg.eigvalsh(c)
-        if w[0] <= 1e-13 * max(w[-1], 0.0) or w[-1] <= 0:
-            raise ValueError(
-                f"`{name}` gives a covariance that is not positive definite (eigenvalues "
-                f"{w.tolist()}); every direction needs some noise."
-            )
-
-    @staticmethod
-    def _probe_points(d: int) -> Array:
-        return np.linspace(-0.37, 0.41, 3 * d).reshape(3, d)
+        c = covariance(name, a if name == "cov" else a @ a.T)
+        if not np.any(c):
+            raise ValueError(f"`{name}` is zero: the SDE has no noise. Give some noise.")
 
     @property
     def ndim(self) -> int | None:
         """Dimension, or ``None`` for a dimension-agnostic SDE."""
         return self._ndim
+
+    @property
+    def structure(self) -> Structure | None:
+        """``Structure(mobility, antisymmetric, temperature)`` when the drift is
+        ``-(M + Q) grad H`` (``loss`` with ``mobility`` and/or ``antisymmetric``, no
+        other ``drift``) and the noise is constant with ``cov = 2 T M``; else ``None``.
+
+        Then ``exp(-H / T)`` is the stationary density whatever ``Q`` is, and
+        :func:`fokkerplanck.generator` uses fluxes that keep it stationary to
+        round-off (with diffusion only along the directions where ``M`` has it).
+
+        Examples
+        --------
+        Kinetic Langevin ``dx = v dt``, ``dv = (-L'(x) - gamma v) dt + sigma dB`` is
+        ``H = L(x) + v^2 / 2``, ``M = diag(0, gamma)``, ``Q = [[0, -1], [1, 0]]``:
+
+        >>> import numpy as np
+        >>> import fokkerplanck as fp
+        >>> gamma, sigma = 2.0, 1.0
+        >>> sde = fp.SDE(loss=lambda z: z[..., 0]**2 / 2 + z[..., 1]**2 / 2,
+        ...              cov=[[0, 0], [0, sigma**2]], mobility=[[0, 0], [0, gamma]],
+        ...              antisymmetric=[[0, -1], [1, 0]])
+        >>> sde.structure.temperature          # sigma^2 / (2 gamma)
+        0.25
+        >>> sde.drift(np.array([[1.0, 3.0]]))  # (v, -x - gamma v)
+        array([[ 3., -7.]])
+        """
+        if (self._loss is None or (self._mobility is None and self._antisym is None)
+                or self._user_drift is not None or self._noise_fn is not None or self._ndim is None
+                or self.time_dependent):
+            return None
+        d = self._ndim
+        M = np.eye(d) if self._mobility is None else self._mobility
+        Q = np.zeros((d, d)) if self._antisym is None else self._antisym
+        C = self._constant_cov(d)
+        T = 0.5 * float(np.sum(C * M)) / float(np.sum(M * M))
+        if not (T > 0 and np.allclose(C, 2 * T * M, rtol=0, atol=1e-10 * np.abs(C).max())):
+            return None
+        return Structure(M.copy(), Q.copy(), T)
 
     @property
     def has_loss(self) -> bool:
@@ -358,16 +412,23 @@ class SDE:
 
     @property
     def has_extra_drift(self) -> bool:
-        """Whether a drift is given besides ``-grad L``."""
-        return self._user_drift is not None
+        """Whether a drift is given besides ``-grad L`` (a ``drift``, or ``mobility`` /
+        ``antisymmetric`` that make the loss drift ``-(M + Q) grad L``)."""
+        return self._user_drift is not None or self._mobility is not None or self._antisym is not None
 
     def extra_drift(self, x: Array, t: float | None = None) -> Array:
         """The drift besides ``-grad L`` (the ``drift`` argument), zeros if none."""
         x = np.asarray(x, dtype=float)
         d = self._dim(x)
-        if self._user_drift is None:
-            return np.zeros(x.shape)
-        return self._checked("drift", self._call(self._user_drift, x, t), x, (d,))
+        out = np.zeros(x.shape)
+        if self._user_drift is not None:
+            out = self._checked("drift", self._call(self._user_drift, x, t), x, (d,))
+        if self._mobility is not None or self._antisym is not None:
+            K = (np.zeros((d, d)) if self._mobility is None else self._mobility - np.eye(d))
+            if self._antisym is not None:
+                K = K + self._antisym
+            out = out - self.grad_loss(x) @ K.T  # -(M + Q - I) grad L
+        return out
 
     def drift(self, x: Array, t: float | None = None) -> Array:
         """The drift ``mu(x, t) = -grad L + f`` as given (in the SDE's convention)."""
@@ -376,7 +437,7 @@ class SDE:
             out = out - self.grad_loss(x)
         return out
 
-    def _constant_cov(self, d: int) -> Array:
+    def _constant_cov(self, d: int) -> Array:  # noqa: D401
         a = self._noise_const
         if a.ndim == 0:
             c = float(a) * np.eye(d) if self._noise_name == "cov" else float(a) ** 2 * np.eye(d)
@@ -387,7 +448,8 @@ class SDE:
     def sigma(self, x: Array, t: float | None = None) -> Array:
         """Noise matrix ``sigma(x, t)``, shape ``(..., d, m)``.
 
-        When the SDE was given ``cov``, this is its Cholesky factor.
+        When the SDE was given ``cov``, this is its Cholesky factor (a symmetric
+        square root where ``cov`` is singular).
         """
         x = np.asarray(x, dtype=float)
         d = self._dim(x)
@@ -406,7 +468,7 @@ class SDE:
             a = self._noise_const
             s = float(a) * np.eye(d) if a.ndim == 0 else a
             return np.broadcast_to(s, x.shape[:-1] + s.shape)
-        return np.linalg.cholesky(self.cov(x, t))
+        return psd_factor(self.cov(x, t))
 
     def cov(self, x: Array, t: float | None = None) -> Array:
         """Noise covariance ``C = sigma sigma^T``, shape ``(..., d, d)``."""
@@ -470,17 +532,37 @@ class SDE:
 
     def check(self, x: Array, t: float | None = 0.0) -> None:
         """Evaluate every callable at points ``x`` ``(..., d)`` and check shapes, finiteness
-        and positive-definite noise; raise naming the callable and the point."""
+        and positive semi-definite noise; raise naming the callable and the point."""
         x = np.asarray(x, dtype=float)
         tt = t if self.time_dependent else None
         self.drift(x, tt)
         c = self.cov(x, tt)
         if self._noise_fn is not None:
-            w = np.linalg.eigvalsh(c)
-            bad = w[..., 0] <= 1e-13 * np.maximum(w[..., -1], 0)
-            if np.any(bad):
-                i = np.unravel_index(np.argmax(bad), bad.shape)
-                raise ValueError(
-                    f"`{self._noise_name}` gives a covariance that is not positive definite "
-                    f"at x = {x[i].tolist()} (eigenvalues {w[i].tolist()})."
-                )
+            covariance(self._noise_name if self._noise_name == "cov" else "sigma sigma^T", c, x)
+
+
+def _structure_matrices(mobility: Any, antisymmetric: Any, loss: Any, ndim: int | None
+                        ) -> tuple[Array | None, Array | None, int | None]:
+    """Validate ``mobility`` (symmetric PSD) and ``antisymmetric`` (``Q^T = -Q``)."""
+    out = []
+    for name, value in (("mobility", mobility), ("antisymmetric", antisymmetric)):
+        if value is None:
+            out.append(None)
+            continue
+        if loss is None:
+            raise ValueError(f"`{name}` multiplies grad loss: give `loss` too.")
+        if callable(value):
+            raise TypeError(f"`{name}` must be a constant (d, d) matrix, got a callable.")
+        a = np.asarray(value, dtype=float)
+        if a.ndim != 2 or a.shape[0] != a.shape[1] or not np.all(np.isfinite(a)):
+            raise ValueError(f"`{name}` must be a finite square (d, d) matrix, got {a.tolist()}.")
+        if ndim is not None and a.shape[0] != ndim:
+            raise ValueError(f"`{name}` is {a.shape[0]}-dimensional but the SDE is {ndim}-dimensional.")
+        ndim = a.shape[0]
+        scale = max(np.abs(a).max(), 1e-300)
+        if name == "mobility":
+            a = covariance("mobility", a)
+        elif not np.allclose(a, -a.T, rtol=0, atol=1e-12 * scale):
+            raise ValueError(f"`antisymmetric` must satisfy Q^T = -Q, got {a.tolist()}.")
+        out.append(a)
+    return out[0], out[1], ndim

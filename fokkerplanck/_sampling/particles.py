@@ -433,6 +433,8 @@ def simulate(
         raise ValueError(
             f"`x0` points have {d} coordinates but `sde` is {sde.ndim}-dimensional."
         )
+    # the callables, checked where they are first evaluated: at (up to 64 of) the particles
+    sde.check(x_init[np.linspace(0, n_part - 1, min(n_part, 64)).astype(int)])
 
     # ---- time grid and snapshots
     if save_at is not None:

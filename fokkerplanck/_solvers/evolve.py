@@ -11,14 +11,16 @@
     A trapezoidal stage to ``t_n + gamma h`` followed by BDF2 through
     ``t_n, t_n + gamma h, t_{n+1}``, ``gamma = 2 - sqrt 2``. Second order and
     L-stable; both stages solve with the same matrix ``I - (gamma/2) h A``, so one
-    sparse LU serves the whole run.
+    sparse LU serves each step length.
 ``"expm"``
     ``p(t) = exp((t - t0) A) p0`` by :func:`scipy.sparse.linalg.expm_multiply`:
-    exact in time (to round-off), at a cost that grows like ``(t - t0) ||A||_1``.
+    exact in time (to round-off), at a cost that grows like ``(t - t0) ||A||_1``;
+    long horizons go to a dense ``expm`` (small grids) or to TR-BDF2.
 
-Every method conserves mass to round-off when the columns of ``A`` sum to zero
-(reflecting and periodic boundaries); with absorbing walls :attr:`Evolution.mass`
-records the loss.
+Steps grow geometrically once the fast modes have decayed, so any horizon (``t =
+1e20``) costs a few hundred steps, and every method keeps the mass of ``p0`` when
+the columns of ``A`` sum to zero (reflecting and periodic boundaries; see
+:func:`evolve`'s Notes); with absorbing walls :attr:`Evolution.mass` records the loss.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse
 import scipy.sparse.linalg
 
@@ -38,7 +41,8 @@ from .._util.progress import progress_bar
 from .._util.memory import check_memory
 from .._util.validate import positive as _check_positive, positive_int, real_array
 from .._model.grid import Grid
-from .._discretization.generator import check_problem, generator as assemble
+from .._discretization.generator import check_problem, fluxes
+from .resolution import check_resolution
 from .._model.sde import SDE
 
 __all__ = ["evolve", "Evolution", "METHODS"]
@@ -60,6 +64,22 @@ _EXPM_COST_RATIO = 2.0
 
 # Keep this many distinct step sizes' LU factors (non-uniform `t_eval`).
 _LU_CACHE = 4
+
+# TR-BDF2 steps longer than this over ||A||_1 are taken with backward Euler instead: the
+# explicit half-stage multiplies the round-off of A p by h, backward Euler never does.
+_TR_BDF2_CAP = 1e8
+
+# A backward-Euler step longer than this over ||A||_1 is taken with this length: beyond it
+# the identity in I - h A is below the round-off of h A, and a generator whose columns sum
+# to zero exactly makes the factor exactly singular. Such a step already projects onto the
+# stationary density unless the spectral gap is below ~1e-12 ||A||_1, which double
+# precision does not resolve in any case.
+_BE_CAP = 1e12
+
+# expm_multiply costs ~ (t - t0) ||A||_1 products with A; above this many a run uses a
+# dense expm (scaling and squaring, up to _DENSE_EXPM cells) or TR-BDF2 (with a warning).
+_EXPM_MAX_COST = 2e3
+_DENSE_EXPM = 1000
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,11 +224,12 @@ class _Generator:
         self.time_dependent = bool(getattr(sde, "time_dependent", False))
         self.n_assemble = 0
         self._const: scipy.sparse.csc_matrix | None = None
+        self.fluxes: Any = None  # the latest assembled discretization (for the resolution check)
         if generator is None:
             if self.time_dependent:
-                self._fn: Callable[[float], Any] = lambda t: assemble(sde, grid, scheme=scheme, t=t)
+                self._fn: Callable[[float], Any] = lambda t: self._assemble(sde, scheme, t)
             else:
-                self._fn = lambda t: assemble(sde, grid, scheme=scheme)
+                self._fn = lambda t: self._assemble(sde, scheme, None)
         elif callable(generator) and not scipy.sparse.issparse(generator):
             self._fn = generator  # called once (and cached) for a time-independent SDE
         else:
@@ -219,6 +240,10 @@ class _Generator:
                 )
             self._const = _as_matrix(generator, grid, None)
             self._fn = lambda t: generator
+
+    def _assemble(self, sde: SDE, scheme: str, t: float | None) -> Any:
+        self.fluxes = fluxes(sde, self.grid, scheme=scheme, t=t)
+        return self.fluxes.matrix
 
     def __call__(self, t: float) -> scipy.sparse.csc_matrix:
         if self._const is not None:
@@ -264,6 +289,60 @@ def default_dt(method: str, rate: float, t_first: float, rtol: float) -> float:
     return (rtol / (C * worst)) ** (1.0 / q)
 
 
+def growth_rate(method: str, rtol: float) -> float:
+    """``kappa``: steps may grow like ``h <= kappa (t - t0)`` (the rule in :func:`evolve`).
+
+    With ``h(s) = kappa s`` the global error of a mode ``exp(-lambda t)`` at time ``T``
+    is about ``C lambda^(q+1) exp(-lambda T) int_0^T h^q ds
+    = C kappa^q (lambda T)^(q+1) exp(-lambda T) / (q + 1)``, largest at
+    ``lambda T = q + 1``; ``kappa`` makes that largest error ``rtol``.
+    """
+    C, q = _ERROR_CONSTANT[method]
+    peak = ((q + 1) / math.e) ** (q + 1)
+    return float(((q + 1) * rtol / (C * peak)) ** (1.0 / q))
+
+
+def _plan(t_out: np.ndarray, t0: float, h_max: float, kappa: float | None) -> list[list[tuple[int, float]]]:
+    """Steps for each interval between output times, as ``(count, length)`` runs (they
+    sum to the interval).
+
+    The step allowed at elapsed time ``s`` is ``max(h_max, kappa s)``. An interval
+    shorter than ``h / kappa`` (the allowed step ``h`` at its start changes little across
+    it) is split into equal steps, so a uniform ``t_eval`` reuses one factorization; a
+    longer one takes steps ``h_max 2^k`` that double as ``kappa s`` allows
+    (geometric growth: ``O(log(t_end / h_max) / kappa)`` steps to any horizon, one
+    factorization per doubling).
+    """
+    plan: list[list[tuple[int, float]]] = []
+    t_prev = t0
+    for tk in t_out:
+        tk = float(tk)
+        span = tk - t_prev
+        runs: list[tuple[int, float]] = []
+        if span > 0:
+            h_a = h_max if kappa is None else max(h_max, kappa * (t_prev - t0))
+            if kappa is None or span * kappa <= h_a or span <= h_a:
+                n = max(1, int(math.ceil(span / h_a * (1 - 1e-12))))
+                runs = [(n, span / n)]
+            else:
+                t = t_prev
+                while True:
+                    allow = max(h_max, kappa * (t - t0))
+                    h = h_max * 2.0 ** math.floor(math.log2(allow / h_max) + 1e-12)
+                    remaining = tk - t
+                    if remaining <= 2 * h * (1 + 1e-12):
+                        n = max(1, int(math.ceil(remaining / h * (1 - 1e-12))))
+                        runs.append((n, remaining / n))
+                        break
+                    # steps of h until kappa (t - t0) reaches 2 h (or the interval ends)
+                    m = max(1, min(int((2 * h / kappa - (t - t0)) / h), int(remaining / h) - 2))
+                    runs.append((m, h))
+                    t += m * h
+        plan.append(runs)
+        t_prev = tk
+    return plan
+
+
 # --------------------------------------------------------------------- driver
 def evolve(
     sde: SDE,
@@ -300,7 +379,7 @@ def evolve(
         cheap (small ``(t_end - t0) ||A||_1``), else ``"tr-bdf2"``.
     dt : float, optional
         Largest time step. Each interval between output times is split into equal
-        steps no longer than ``dt``. Default: the rule in Notes.
+        steps no longer than ``dt`` (they do not grow). Default: the rule in Notes.
     rtol : float
         Target error of the default step rule, relative to the mass of ``p0``
         (ignored when ``dt`` is given and by ``"expm"``).
@@ -359,7 +438,11 @@ def evolve(
     second order; this costs two assemblies and two LU factorizations per step.
 
     **expm**: :func:`scipy.sparse.linalg.expm_multiply` from one output time to the
-    next; refused for a time-dependent SDE.
+    next; refused for a time-dependent SDE. Its cost grows like ``tau ||A||_1`` for
+    an interval ``tau``: beyond ``2e3`` products a dense ``scipy.linalg.expm``
+    (scaling and squaring, ``O(n^3 log(tau ||A||_1))``) replaces it on grids of up
+    to 1000 cells; on larger grids the run switches to TR-BDF2 with a warning. A
+    long horizon never costs minutes (``t = 1e5`` on 64 cells: milliseconds).
 
     **Default step** (``dt=None``): with ``r = (||A^3 p0||_1/||p0||_1)^(1/3)`` the rate
     of the fastest mode present in ``p0``, and ``t_1`` the first output time after
@@ -369,6 +452,27 @@ def evolve(
     constant: ``sqrt(2)/2 - 2/3`` for TR-BDF2, ``1/2`` for backward Euler). Fast
     modes that have decayed by ``t_1`` do not shrink the step (L-stability damps
     them), so a point mass observed at late times does not force tiny steps.
+
+    **Growing steps** (time-independent SDE, ``dt=None``): at elapsed time ``s`` the
+    step may be ``max(h, kappa s)``, ``h`` the step above. With ``h(s) = kappa s``
+    the error of a mode ``lambda`` at time ``T`` is about
+    ``C kappa^q (lambda T)^(q+1) exp(-lambda T) / (q + 1)``, largest at
+    ``lambda T = q + 1``; ``kappa`` (:func:`growth_rate`) makes that ``rtol``
+    (``kappa = 0.074`` for TR-BDF2 at ``rtol = 1e-4``). Steps are ``h 2^k`` (one
+    factorization per doubling; intervals shorter than ``h / kappa`` keep equal
+    steps, so a uniform ``t_eval`` still shares one factor), and any horizon costs
+    ``O(log(t_end / h) / kappa)`` steps: OU from ``t = 0`` to ``1e20``, ~900.
+    TR-BDF2 steps longer than ``1e8 / ||A||_1`` are taken with backward Euler (the
+    explicit half-stage would multiply the round-off of ``A p`` by ``h``; a huge
+    backward-Euler step projects onto the stationary density).
+
+    **Mass**: every method conserves mass exactly in exact arithmetic when the
+    columns of ``A`` sum to zero. In floating point a step of length ``h`` can move
+    it by about ``eps h ||A||_1``, which dominates for steps far beyond the
+    relaxation time; so when the columns of ``A`` sum to zero (to ``1e-10``
+    relative) each step rescales the density to the mass of ``p0``: a round-off
+    correction, never a modelling one (absorbing walls and user generators with
+    killing are left alone).
 
     **auto**: ``"expm"`` when the SDE is time-independent and
     ``(t_end - t0) ||A||_1 <= 2 * n``, with ``n`` the TR-BDF2 step count of the
@@ -418,42 +522,70 @@ def evolve(
     later = t_out[t_out > t0]
     t_first = float(later[0] - t0) if later.size else 0.0
 
-    def steps_for(h: float) -> int:
-        edges = np.concatenate(([t0], later))
-        return int(np.sum(np.ceil(np.diff(edges) / h * (1 - 1e-12)).clip(min=1)))
+    norm1 = float(abs(A0).sum(axis=0).max())
+    # no growth for a time-dependent SDE (its forcing sets its own time scale) or a given dt
+    grows = not time_dependent
+
+    def count(h: float, kappa: float | None) -> int:
+        return sum(n for runs in _plan(t_out, t0, h, kappa) for n, _ in runs)
 
     if method == "auto":
         if time_dependent or span == 0:
             method = "tr-bdf2" if span > 0 else "expm"
         else:
             h = dt if dt is not None else default_dt("tr-bdf2", _fast_rate(A0, p), t_first, rtol)
-            n_tr = steps_for(min(h, span))
-            norm1 = float(abs(A0).sum(axis=0).max())
+            n_tr = count(min(h, span), growth_rate("tr-bdf2", rtol) if dt is None else None)
             method = "expm" if span * norm1 <= _EXPM_COST_RATIO * n_tr else "tr-bdf2"
 
     if method == "expm":
-        return _run_expm(gen, A0, p, t_out, t0, progress, grid)
+        if span * norm1 > _EXPM_MAX_COST and grid.size > _DENSE_EXPM:
+            warnings.warn(
+                f"method='expm' to t - t0 = {span:.3g} would cost ~{span * norm1:.2g} products "
+                f"with the generator (||A||_1 = {norm1:.3g}) on {grid.size} cells; using "
+                "method='tr-bdf2' (steps that grow with t) instead.",
+                FokkerPlanckWarning, stacklevel=2,
+            )
+            method = "tr-bdf2"
+        else:
+            return _checked(_run_expm(gen, A0, p, t_out, t0, progress, grid, norm1), gen, t0)
 
+    kappa = growth_rate(method, rtol) if grows and dt is None else None
     if span == 0:
         h = math.inf
     elif dt is None:
         h = default_dt(method, _fast_rate(A0, p), t_first, rtol)
         h = min(h, span)
-        n = steps_for(h)
+        n = count(h, kappa)
         if n > max_steps:
-            h_new = span / max_steps
-            while steps_for(h_new) > max_steps:
+            h_new = max(h, span / max_steps)
+            k_new = None if kappa is None else kappa * h_new / h
+            while count(h_new, k_new) > max_steps:
                 h_new *= 1.1
+                k_new = None if k_new is None else k_new * 1.1
             warnings.warn(
                 f"the default step rule asks for {n} steps (dt={h:.3g}) to reach rtol={rtol:g}; "
                 f"taking at most `max_steps={max_steps}` (dt={h_new:.3g}) instead. Pass a "
                 "larger `max_steps`, an explicit `dt`, or a larger `rtol`.",
                 FokkerPlanckWarning, stacklevel=2,
             )
-            h = h_new
+            h, kappa = h_new, k_new
     else:
         h = dt
-    return _run_steps(gen, A0, p, t_out, t0, h, method, time_dependent, progress, grid)
+    plan = _plan(t_out, t0, h, kappa) if span > 0 else [[] for _ in t_out]
+    return _checked(_run_steps(gen, A0, p, t_out, plan, method, time_dependent, progress, grid, norm1),
+                    gen, t0)
+
+
+def _checked(ev: Evolution, gen: _Generator, t0: float) -> Evolution:
+    """Run the resolution check on where the output densities after ``t0`` live (each
+    normalised to unit mass, summed)."""
+    later = ev.density[ev.t > t0]
+    mass = later.reshape(len(later), -1).sum(axis=1)
+    keep = mass > 0
+    if keep.any():
+        scale = (1.0 / mass[keep]).reshape((-1,) + (1,) * ev.grid.ndim)
+        check_resolution(gen.fluxes, (later[keep] * scale).sum(axis=0), "evolve", grid=ev.grid)
+    return ev
 
 
 
@@ -476,18 +608,35 @@ def _finish(grid: Grid, t_out: np.ndarray, out: np.ndarray, method: str, n_steps
     )
 
 
+def _conserves(A: Any, grid: Grid, norm1: float) -> bool:
+    """Whether the columns of ``A`` sum to zero (no absorbing side, no killing)."""
+    if grid.has_absorbing:
+        return False
+    return bool(np.abs(np.asarray(A.sum(axis=0))).max() <= 1e-10 * max(norm1, 1e-300))
+
+
 def _run_expm(gen: _Generator, A: Any, p: np.ndarray, t_out: np.ndarray, t0: float,
-              progress: bool, grid: Grid) -> Evolution:
+              progress: bool, grid: Grid, norm1: float) -> Evolution:
     out = np.empty((len(t_out),) + grid.shape)
     v = p.ravel()
+    mass = float(v.sum())
+    conserves = _conserves(A, grid, norm1)
     t_prev = t0
     trace = float(A.diagonal().sum())
+    dense = None
     bar = progress_bar(len(t_out), progress, "evolve (expm)")
     try:
         for k, tk in enumerate(t_out):
             tau = float(tk - t_prev)
             if tau > 0:
-                v = scipy.sparse.linalg.expm_multiply(tau * A, v, traceA=tau * trace)
+                if tau * norm1 > _EXPM_MAX_COST:  # dense scaling and squaring: O(n^3 log(tau ||A||))
+                    if dense is None:
+                        dense = A.toarray()
+                    v = scipy.linalg.expm(tau * dense) @ v
+                else:
+                    v = scipy.sparse.linalg.expm_multiply(tau * A, v, traceA=tau * trace)
+                if conserves:  # round-off correction (see evolve's Notes)
+                    v = v * (mass / v.sum())
             out[k] = v.reshape(grid.shape)
             t_prev = float(tk)
             if bar is not None:
@@ -498,50 +647,44 @@ def _run_expm(gen: _Generator, A: Any, p: np.ndarray, t_out: np.ndarray, t0: flo
     return _finish(grid, t_out, out, "expm", 0, 0, gen.n_assemble, None)
 
 
-def _run_steps(gen: _Generator, A0: Any, p: np.ndarray, t_out: np.ndarray, t0: float,
-               h_max: float, method: str, time_dependent: bool, progress: bool,
-               grid: Grid) -> Evolution:
+def _run_steps(gen: _Generator, A0: Any, p: np.ndarray, t_out: np.ndarray,
+               plan: list[list[tuple[int, float]]], method: str, time_dependent: bool, progress: bool,
+               grid: Grid, norm1: float) -> Evolution:
     n_cells = grid.size
     eye = scipy.sparse.identity(n_cells, format="csc")
     out = np.empty((len(t_out),) + grid.shape)
     g = GAMMA
     c_old = (1.0 - g) ** 2 / (g * (2.0 - g))
     c_star = 1.0 / (g * (2.0 - g))
-
-    # plan: equal steps inside each interval between output times
-    plan: list[tuple[int, float]] = []
-    t_prev = t0
-    for tk in t_out:
-        span = float(tk - t_prev)
-        if span > 0:
-            n = max(1, int(math.ceil(span / h_max * (1 - 1e-12))))
-            plan.append((n, span / n))
-        else:
-            plan.append((0, 0.0))
-        t_prev = float(tk)
-    n_total = sum(n for n, _ in plan)
+    n_total = sum(n for runs in plan for n, _ in runs)
+    # TR-BDF2 steps beyond the cap go to backward Euler (see _TR_BDF2_CAP)
+    h_cap = _TR_BDF2_CAP / norm1 if norm1 > 0 else math.inf
+    conserves = not time_dependent and _conserves(A0, grid, norm1)
+    mass = float(p.sum())
 
     cache: dict[float, Any] = {}
     nlu = 0
     v = p.ravel().copy()
-    t = t0
     A_now = A0  # A(t) at the current time (time-dependent: reused as the next A_n)
     bar = progress_bar(n_total, progress, f"evolve ({method})")
+    t = _start_time(t_out, plan)
     try:
-        for k, (n, h) in enumerate(plan):
-            c = 0.5 * g * h if method == "tr-bdf2" else h
-            if n and not time_dependent:
-                key = float(f"{h:.12g}")
-                lu = cache.get(key)
-                if lu is None:
-                    lu = _lu(eye - c * A0)
-                    nlu += 1
-                    if len(cache) >= _LU_CACHE:
-                        cache.pop(next(iter(cache)))
-                    cache[key] = lu
-            for i in range(n):
-                t_next = t + h if i < n - 1 else float(t_out[k])
-                if method == "backward_euler":
+        for k, runs in enumerate(plan):
+            steps = [h for n, h in runs for _ in range(n)]
+            for i, h in enumerate(steps):
+                t_next = t + h if i < len(steps) - 1 else float(t_out[k])
+                euler = method == "backward_euler" or h > h_cap
+                c = min(h, _BE_CAP / norm1) if euler and norm1 > 0 else (h if euler else 0.5 * g * h)
+                if not time_dependent:
+                    key = (euler, float(f"{c:.12g}"))
+                    lu = cache.get(key)
+                    if lu is None:
+                        lu = _lu(eye - c * A0)
+                        nlu += 1
+                        if len(cache) >= _LU_CACHE:
+                            cache.pop(next(iter(cache)))
+                        cache[key] = lu
+                if euler:
                     if time_dependent:
                         A_now = gen(t_next)
                         lu = _lu(eye - c * A_now)
@@ -558,6 +701,8 @@ def _run_steps(gen: _Generator, A0: Any, p: np.ndarray, t_out: np.ndarray, t0: f
                     else:
                         star = lu.solve(v + c * (A0 @ v))
                     v = lu.solve(c_star * star - c_old * v)
+                if conserves:  # round-off correction (see evolve's Notes)
+                    v *= mass / v.sum()
                 t = t_next
                 if bar is not None:
                     bar.update(1)
@@ -566,5 +711,10 @@ def _run_steps(gen: _Generator, A0: Any, p: np.ndarray, t_out: np.ndarray, t0: f
     finally:
         if bar is not None:
             bar.close()
-    h_used = max((h for n, h in plan if n), default=None)
+    h_used = max((h for runs in plan for _, h in runs), default=None)
     return _finish(grid, t_out, out, method, n_total, nlu, gen.n_assemble, h_used)
+
+
+def _start_time(t_out: np.ndarray, plan: list[list[tuple[int, float]]]) -> float:
+    """``t0``: the first output time minus the steps before it."""
+    return float(t_out[0]) - float(sum(n * h for n, h in plan[0])) if plan and plan[0] else float(t_out[0])

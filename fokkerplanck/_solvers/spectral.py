@@ -12,7 +12,7 @@ metastable gaps can be tiny.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,6 +22,8 @@ from .._model.grid import Grid
 from .._util.validate import positive_int
 from .._discretization.generator import check_problem, check_tolerance, fluxes
 from .._model.sde import SDE
+from .estimate import ORDER, estimate_error
+from .resolution import check_resolution
 
 __all__ = ["modes", "spectral_gap", "Modes"]
 
@@ -40,6 +42,10 @@ class Modes:
     grid : Grid
     symmetric : bool
         Whether the symmetrized (detailed-balance) path was used.
+    error_estimate : ndarray ``(k,)`` or None
+        Estimated relative discretization error of each rate, from the same modes on
+        a partner grid (Richardson, see :func:`~fokkerplanck.estimate_error`);
+        ``None`` when not asked for.
     """
 
     rates: np.ndarray
@@ -47,9 +53,11 @@ class Modes:
     modes: np.ndarray
     grid: Grid
     symmetric: bool
+    error_estimate: np.ndarray | None = None
 
 
-def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 1e-10) -> Modes:
+def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 1e-10,
+          error_estimate: bool = True) -> Modes:
     """The ``k`` slowest relaxation rates and modes of ``sde`` on ``grid``.
 
     Parameters
@@ -61,6 +69,9 @@ def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 
         Discretization (:func:`fokkerplanck.generator`).
     tol : float
         ARPACK tolerance.
+    error_estimate : bool
+        Also compute the modes on a partner grid (1-D: three times the cells; else
+        half per axis) and report each rate's estimated relative error (default).
 
     Examples
     --------
@@ -107,7 +118,15 @@ def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 
     vecs = vecs / np.abs(vecs).max(axis=0)
     if np.all(np.abs(vals.imag) <= 1e-12 * np.abs(vals)):
         vecs = vecs.real
-    return Modes(-vals.real, vals, vecs.T.reshape((len(vals),) + grid.shape), grid, psi is not None)
+    res = Modes(-vals.real, vals, vecs.T.reshape((len(vals),) + grid.shape), grid, psi is not None)
+    # where the answer lives: the stationary density (detailed balance), else the modes
+    weight = np.exp(-(psi - psi.min())) if psi is not None else np.abs(res.modes).sum(axis=0)
+    check_resolution(fl, weight, "modes", density=psi is not None)
+    if error_estimate:
+        est = estimate_error(lambda g: modes(sde, g, k, scheme=scheme, tol=tol, error_estimate=False).rates,
+                             grid, order=ORDER[scheme], value=res.rates)
+        res = replace(res, error_estimate=np.asarray(est.error, dtype=float))
+    return res
 
 
 def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-10) -> float:
@@ -122,4 +141,4 @@ def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-10
     >>> f"{gap:.4e}"  # second order in h; the exact value is 3.354529e-2
     '3.3545e-02'
     """
-    return float(modes(sde, grid, k=1, scheme=scheme, tol=tol).rates[0])
+    return float(modes(sde, grid, k=1, scheme=scheme, tol=tol, error_estimate=False).rates[0])

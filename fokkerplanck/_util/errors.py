@@ -6,7 +6,7 @@ import sys
 import warnings
 from typing import Any
 
-__all__ = ["ConvergenceError", "FokkerPlanckWarning", "warn"]
+__all__ = ["ConvergenceError", "FokkerPlanckWarning", "ResolutionWarning", "warn"]
 
 
 class ConvergenceError(RuntimeError):
@@ -42,8 +42,25 @@ class FokkerPlanckWarning(UserWarning):
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
     ...     _ = fp.stationary(fp.brownian(1.0), fp.Grid(bounds=[(0, 1)], shape=10))
-    >>> caught[0].category is fp.FokkerPlanckWarning
+    >>> issubclass(caught[0].category, fp.FokkerPlanckWarning)
     True
+    """
+
+
+class ResolutionWarning(FokkerPlanckWarning):
+    """The grid does not resolve the answer: a cell Peclet number above 5 where the
+    answer lives, an answer only a few cells wide, or mass piled against a
+    reflecting wall (see ``docs/trust.md``). At most one per solver call, listing
+    every finding; a ``FokkerPlanckWarning``, so filters on that catch it too.
+
+    Examples
+    --------
+    >>> import warnings, fokkerplanck as fp
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     _ = fp.stationary(fp.brownian(1.0), fp.Grid(bounds=[(0, 1)], shape=10))
+    >>> [w.category.__name__ for w in caught]
+    ['ResolutionWarning']
     """
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-__all__ = ["factorize", "rows_times"]
+__all__ = ["factorize", "rows_times", "psd_factor", "psd_pinv"]
 
 
 def factorize(M: sp.spmatrix) -> Any:
@@ -33,3 +33,34 @@ def rows_times(v: np.ndarray, M: np.ndarray) -> np.ndarray:
     for j in range(1, M.shape[1]):
         out = out + v[..., j:j + 1] * M[:, j]
     return out
+
+
+def psd_factor(c: np.ndarray) -> np.ndarray:
+    """``S`` with ``S S^T = c`` for positive semi-definite ``c`` ``(..., d, d)``.
+
+    The Cholesky factor when every matrix is definite, else the symmetric square
+    root ``V sqrt(max(w, 0)) V^T`` from ``eigh`` (for rank-deficient noise: a
+    degenerate direction gets no noise). Either way ``S`` is ``(..., d, d)``.
+    """
+    c = np.asarray(c, dtype=float)
+    try:
+        return np.linalg.cholesky(c)
+    except np.linalg.LinAlgError:
+        w, V = np.linalg.eigh(c)
+        return (V * np.sqrt(np.maximum(w, 0.0))[..., None, :]) @ np.swapaxes(V, -1, -2)
+
+
+def psd_pinv(D: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray]:
+    """Pseudo-inverse of symmetric PSD ``D`` ``(..., d, d)`` and the projector on its kernel.
+
+    Eigenvalues below ``rtol`` times the largest one of the same matrix count as
+    zero. Returns ``(D^+, P0)`` with ``D D^+ = I - P0``: ``D^+ b`` is the part of a
+    drift ``b`` that diffusion can carry, ``P0 b`` the part it cannot.
+    """
+    D = np.asarray(D, dtype=float)
+    w, V = np.linalg.eigh(D)
+    cut = rtol * np.maximum(w[..., -1:], 0.0)
+    nz = w > np.maximum(cut, 1e-300)
+    inv = np.where(nz, 1.0 / np.where(nz, w, 1.0), 0.0)
+    Vt = np.swapaxes(V, -1, -2)
+    return (V * inv[..., None, :]) @ Vt, (V * (~nz)[..., None, :]) @ Vt

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["positive", "positive_int", "definite_field", "real_array", "show", "nan_rows"]
+__all__ = ["positive", "positive_int", "covariance", "real_array", "show", "nan_rows"]
 
 
 def show(value: Any) -> str:
@@ -92,37 +92,94 @@ def positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def definite_field(name: str, c: np.ndarray, x: np.ndarray, point: str = "x") -> np.ndarray:
-    """Check a covariance field ``c`` ``(..., d, d)`` at points ``x`` ``(..., d)``.
+#: Relative tolerances of :func:`covariance`, against the largest eigenvalue.
+SYMMETRY_RTOL = 1e-10
+NEGATIVE_RTOL = 1e-10
+SINGULAR_RTOL = 1e-12
 
-    Symmetric, no negative eigenvalues, and not singular, where singular is judged
-    against the largest eigenvalue of the whole field (judged per point it means
-    nothing in 1-D). Raises a ``ValueError`` naming the first offending point;
-    returns ``c``.
+
+def covariance(name: str, c: Any, x: np.ndarray | None = None, *, definite: bool = False,
+               point: str = "x", hint: str = "") -> np.ndarray:
+    """Check a covariance matrix ``(d, d)`` or field ``(..., d, d)``; return it as floats.
+
+    The one covariance check of the package. A covariance must be finite, symmetric
+    and have no negative eigenvalue; with ``definite=True`` it must also be
+    non-singular (a Gaussian density or a preconditioner needs that; noise does
+    not). Every tolerance is relative to the largest eigenvalue of the whole field
+    (per point it would mean nothing for a 1-D field that vanishes somewhere):
+    asymmetry up to ``SYMMETRY_RTOL``, negative eigenvalues down to
+    ``-NEGATIVE_RTOL`` (round-off of a semi-definite matrix) are accepted, and
+    ``definite`` refuses eigenvalues below ``SINGULAR_RTOL``.
+
+    Parameters
+    ----------
+    name : str
+        The argument named in errors.
+    c : array_like, ``(d, d)`` or ``(..., d, d)``
+    x : array, ``(..., d)``, optional
+        The points of a field, named in errors.
+    definite : bool
+        Also refuse singular matrices.
+    point : str
+        What the points are called in errors (``"x"``, ``"Phi"``).
+    hint : str
+        Appended to the error about singular matrices.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``, the first offending point and its eigenvalues.
+
+    Examples
+    --------
+    >>> from fokkerplanck._util.validate import covariance
+    >>> covariance("cov", [[1.0, 1.0], [1.0, 1.0]]).tolist()   # singular noise is fine
+    [[1.0, 1.0], [1.0, 1.0]]
+    >>> covariance("cov", [[1.0, 2.0], [2.0, 1.0]])
+    Traceback (most recent call last):
+    ...
+    ValueError: `cov` is not positive semi-definite (eigenvalues [-1.0, 3.0]); a covariance has no negative eigenvalue.
     """
-    c = np.asarray(c, dtype=float)
-    tol = 1e-14 * max(float(np.abs(c).max(initial=0.0)), 1e-300)
-    close = np.isclose(c, np.swapaxes(c, -1, -2), rtol=1e-10, atol=tol).all(axis=(-1, -2))
-    if not np.all(close):
-        i = np.unravel_index(np.argmax(~close), close.shape) if close.ndim else ()
-        raise ValueError(
-            f"`{name}` returned a non-symmetric matrix at {point} = {np.asarray(x[i]).tolist()}: "
-            f"{c[i].tolist()}."
-        )
-    w = np.linalg.eigvalsh(c)
+    try:
+        c = np.asarray(c, dtype=float)
+    except (TypeError, ValueError):
+        raise TypeError(f"`{name}` must be an array of numbers, got {c!r}.") from None
+    if c.ndim < 2 or c.shape[-1] != c.shape[-2]:
+        raise ValueError(f"`{name}` must be square (d, d), got shape {c.shape}.")
+    lead = c.shape[:-2]
+
+    def where(mask: np.ndarray) -> tuple[tuple, str]:
+        if not lead:
+            return (), ""
+        i = np.unravel_index(np.argmax(mask), lead)
+        at = f" at {point} = {np.asarray(x[i]).tolist()}" if x is not None else f" at index {tuple(int(j) for j in i)}"
+        return i, at
+
+    finite = np.isfinite(c).all(axis=(-1, -2))
+    if not finite.all():
+        i, at = where(~finite)
+        raise ValueError(f"`{name}` is not finite{at}: {c[i].tolist()}.")
+    scale = max(float(np.abs(c).max(initial=0.0)), 1e-300)
+    sym = (np.abs(c - np.swapaxes(c, -1, -2)) <= SYMMETRY_RTOL * scale).all(axis=(-1, -2))
+    if not sym.all():
+        i, at = where(~sym)
+        raise ValueError(f"`{name}` is not symmetric{at}: {c[i].tolist()}.")
+    w = np.linalg.eigvalsh(0.5 * (c + np.swapaxes(c, -1, -2)))
     top = max(float(w[..., -1].max(initial=0.0)), 1e-300)
-    for mask, what, fix in (
-        (w[..., 0] < -1e-10 * top, "is not positive semi-definite",
-         "a covariance must have no negative eigenvalues; check the callable there"),
-        (w[..., 0] <= 1e-12 * top, "is singular (the noise vanishes in some direction)",
-         "the Fokker-Planck equation degenerates there: every direction needs some noise at "
-         "every point of the grid, cell faces included; shrink the grid away from that point "
-         "or add a small constant to the covariance"),
-    ):
-        if np.any(mask):
-            i = np.unravel_index(np.argmax(mask), mask.shape) if mask.ndim else ()
+    negative = w[..., 0] < -NEGATIVE_RTOL * top
+    if negative.any():
+        i, at = where(negative)
+        raise ValueError(
+            f"`{name}` is not positive semi-definite{at} (eigenvalues {w[i].tolist()}); a "
+            "covariance has no negative eigenvalue."
+        )
+    if definite:
+        singular = w[..., 0] <= SINGULAR_RTOL * top
+        if singular.any():
+            i, at = where(singular)
             raise ValueError(
-                f"`{name}` {what} at {point} = {np.asarray(x[i]).tolist()} (eigenvalues "
-                f"{w[i].tolist()}); {fix}."
+                f"`{name}` is singular{at} (eigenvalues {w[i].tolist()}); it must be positive "
+                f"definite here.{(' ' + hint) if hint else ''}"
             )
     return c
+
