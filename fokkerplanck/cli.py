@@ -4,19 +4,28 @@ Subcommands::
 
     fokkerplanck demo [--output PNG] [--particles N] [--shape N] [--quick]
     fokkerplanck validate [--quick] [--case NAME ...] [--list] [--outdir DIR]
-    fokkerplanck solve PROBLEM.toml [--output PREFIX] [--method M] [--particles N --t-end T --dt DT]
+    fokkerplanck solve PROBLEM.toml [--output PREFIX] [--method M] [--particles N --t-end T --dt DT] [--force]
+    fokkerplanck evolve PROBLEM.toml --t-end T [--times K] [--start X,Y] [--output PREFIX] [--force]
+    fokkerplanck exit-time PROBLEM.toml [--output PREFIX] [--force]
+    fokkerplanck --version
 
 ``demo`` solves a classic 2-D system (Langevin dynamics in a tilted double
 well) on a grid, checks it against the exact Gibbs density and against Euler–Maruyama
 particles, writes the comparison figure and prints a Markdown table. ``validate`` runs
 the validation suite (``python -m validation``). ``solve`` reads a problem from a TOML
 file — a loss or a drift, and the noise, as expressions in ``x``, ``y``, ``z`` — solves
-for the stationary density and writes it as ``.npz`` with a PNG.
+for the stationary density and writes it as ``.npz`` with a PNG. ``evolve`` evolves a
+density from a uniform start (or a point) over ``[0, T]`` and ``exit-time`` solves for the
+mean exit time through the grid's absorbing walls, from the same problem file. Output
+paths in the file are relative to the file's folder; existing files are not overwritten
+unless ``--force`` is given.
 
 Expressions are parsed with :mod:`ast` and evaluated by walking the tree: only numbers,
 the variables of the grid's axes (``x``, ``y``, ``z``), ``pi``, ``e``, user constants,
-``+ - * / ** %``, unary minus and a whitelist of numpy functions are allowed. User text
-is never passed to ``eval`` or ``exec``.
+``+ - * / ** %``, unary minus and a whitelist of numpy functions, each with exactly its
+number of inputs (no ``out`` argument), are allowed. User text is never passed to ``eval``
+or ``exec``; arithmetic is in float64, so overflow gives ``inf`` (reported) rather than an
+exception.
 
 :func:`main` parses arguments and calls the public API; it returns the exit code
 (0 success, 1 a failed validation, 2 bad input with a message on stderr).
@@ -47,7 +56,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "sqrt": np.sqrt, "abs": np.abs, "sign": np.sign, "floor": np.floor, "ceil": np.ceil,
     "minimum": np.minimum, "maximum": np.maximum, "hypot": np.hypot,
 }
-_CONSTANTS = {"pi": math.pi, "e": math.e}
+_CONSTANTS = {"pi": np.float64(math.pi), "e": np.float64(math.e)}
 _AXES = ("x", "y", "z")
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -55,6 +64,17 @@ _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
 }
 _UNARY: dict[type, Callable[[Any], Any]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 _MAX_LENGTH = 2000
+_MAX_DEPTH = 60
+
+
+def _depth(node: ast.AST) -> int:
+    """Nesting depth of an expression tree, without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((c, d + 1) for c in ast.iter_child_nodes(n))
+    return deepest
 
 
 class ExpressionError(ValueError):
@@ -89,6 +109,8 @@ class Expression:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from fokkerplanck.cli import Expression
     >>> f = Expression("x**2 + a * sin(y)", ["x", "y"], {"a": 2.0})
     >>> float(f(np.array([1.0, 0.0])))
     1.0
@@ -103,7 +125,7 @@ class Expression:
         self.text = str(text)
         self.where = where
         self.variables = tuple(variables)
-        self.constants = {**_CONSTANTS, **(constants or {})}
+        self.constants = {**_CONSTANTS, **{k: np.float64(v) for k, v in (constants or {}).items()}}
         if len(self.text) > _MAX_LENGTH:
             raise ExpressionError(f"`{where}` is longer than {_MAX_LENGTH} characters.")
         try:
@@ -113,6 +135,12 @@ class Expression:
                 f"`{where}` = {self.text!r} is not a valid expression: {exc.msg} "
                 f"(column {exc.offset})."
             ) from None
+        except (RecursionError, MemoryError):
+            raise ExpressionError(f"`{where}` is nested too deeply to parse.") from None
+        depth = _depth(tree.body)
+        if depth > _MAX_DEPTH:
+            raise ExpressionError(
+                f"`{where}` is nested {depth} levels deep, more than {_MAX_DEPTH}; simplify it.")
         self._check(tree.body)
         self._tree = tree.body
         self.names = sorted({n.id for n in ast.walk(tree.body) if isinstance(n, ast.Name)} - set(FUNCTIONS))
@@ -140,6 +168,8 @@ class Expression:
                     hint = f" (this problem has {len(self.variables)} axes: {', '.join(self.variables)})"
                 self._fail(node, f"unknown variable {node.id!r}{hint}")
         elif isinstance(node, ast.BinOp):
+            if isinstance(node.op, ast.BitXor):
+                self._fail(node, "^ is not a power in Python expressions; write ** (x**4, not x^4)")
             if type(node.op) not in _BINOPS:
                 self._fail(node, f"the operator {type(node.op).__name__} is not allowed")
             self._check(node.left)
@@ -155,8 +185,11 @@ class Expression:
                 self._fail(node, f"unknown or forbidden function {node.func.id!r}")
             if node.keywords:
                 self._fail(node, "keyword arguments are not allowed")
-            if not node.args:
-                self._fail(node, f"{node.func.id}() needs an argument")
+            nin = getattr(FUNCTIONS[node.func.id], "nin", 1)
+            if len(node.args) != nin:
+                self._fail(node, f"{node.func.id}() takes {nin} argument{'s' if nin > 1 else ''}, "
+                                 f"got {len(node.args)} (numpy's extra arguments such as `out` "
+                                 "are not allowed)")
             for a in node.args:
                 if isinstance(a, ast.Starred):
                     self._fail(a, "starred arguments are not allowed")
@@ -173,7 +206,7 @@ class Expression:
     # ---------------------------------------------------------------- evaluation
     def _eval(self, node: ast.AST, env: dict[str, Any]) -> Any:
         if isinstance(node, ast.Constant):
-            return float(node.value)
+            return np.float64(node.value)  # float64: overflow and 1/0 give inf, not exceptions
         if isinstance(node, ast.Name):
             return env[node.id] if node.id in env else self.constants[node.id]
         if isinstance(node, ast.BinOp):
@@ -193,9 +226,21 @@ class Expression:
         """Evaluate at points ``(..., d)``; returns ``(...)``."""
         pts = np.asarray(pts, dtype=float)
         env = {v: pts[..., k] for k, v in enumerate(self.variables)}
-        with np.errstate(all="ignore"):
-            val = self._eval(self._tree, env)
-        return np.broadcast_to(np.asarray(val, dtype=float), pts.shape[:-1]).copy()
+        try:
+            with np.errstate(all="ignore"):
+                val = self._eval(self._tree, env)
+        except (ArithmeticError, RecursionError, MemoryError) as exc:
+            raise ExpressionError(f"`{self.where}` = {self.text!r} cannot be evaluated: {exc}.") from None
+        out = np.broadcast_to(np.asarray(val, dtype=float), pts.shape[:-1]).copy()
+        bad = ~np.isfinite(out)
+        if bad.any():
+            i = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
+            at = ", ".join(f"{v} = {float(pts[i][k]):.6g}" for k, v in enumerate(self.variables))
+            raise ExpressionError(
+                f"`{self.where}` = {self.text!r} is not finite ({float(out[i])}) at {at or 'every point'}; "
+                "keep it finite on the whole grid (overflow, division by zero, log of 0 ...)."
+            )
+        return out
 
     def __repr__(self) -> str:
         return f"Expression({self.text!r})"
@@ -230,6 +275,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except FileNotFoundError:
         raise ProblemError(f"problem file {str(path)!r} does not exist.") from None
+    except IsADirectoryError:
+        raise ProblemError(f"{str(path)!r} is a directory, not a problem file.") from None
+    except OSError as exc:
+        raise ProblemError(f"cannot read {str(path)!r}: {exc.strerror or exc}.") from None
+    except UnicodeDecodeError:
+        raise ProblemError(f"{str(path)!r} is not a text (UTF-8) TOML file.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProblemError(f"{str(path)!r} is not valid TOML: {exc}") from None
 
@@ -381,18 +432,141 @@ def load_problem(path: str | Path) -> dict[str, Any]:
     out = doc.get("output", {})
     stem = path.with_suffix("")
     method = doc.get("solver", {}).get("method", "auto")
+    files = {}
+    for key, default in (("npz", stem.with_suffix(".npz")), ("png", stem.with_suffix(".png"))):
+        if key in out and not isinstance(out[key], str):
+            raise ProblemError(f"[output] `{key}` must be a file name (a string), got {out[key]!r}.")
+        files[key] = path.parent / out[key] if key in out else default  # relative to the file
+    _check_suffixes(files["npz"], files["png"], "[output]")
     return {
         "sde": sde, "grid": grid, "title": str(doc.get("title", path.stem)),
-        "npz": Path(out["npz"]) if "npz" in out else stem.with_suffix(".npz"),
-        "png": Path(out["png"]) if "png" in out else stem.with_suffix(".png"),
-        "method": method,
+        "npz": files["npz"], "png": files["png"], "method": method,
     }
+
+
+def _figure_types() -> set[str]:
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    return {f".{k}" for k in FigureCanvasBase.get_supported_filetypes()}
+
+
+def _check_suffixes(npz: Path, png: Path, where: str) -> None:
+    if npz.suffix != ".npz":
+        raise ProblemError(f"{where}: the data file {str(npz)!r} must end in .npz.")
+    if png.suffix.lower() not in _figure_types():
+        raise ProblemError(
+            f"{where}: the figure {str(png)!r} must end in a figure type matplotlib writes "
+            f"({', '.join(sorted(_figure_types()))}), e.g. .png.")
 
 
 # ================================================================ subcommands
 def _fail(prog: str, msg: str) -> int:
     print(f"{prog}: error: {msg}", file=sys.stderr)
     return 2
+
+
+def _outputs(args: argparse.Namespace, prob: dict[str, Any], tag: str) -> tuple[Path, Path]:
+    """The data and figure paths of a command: ``--output PREFIX`` or the problem's
+    ``[output]`` names (``tag`` inserted before the suffix, e.g. ``-evolve``). Refuses to
+    overwrite existing files without ``--force``; creates the folders up front, so no
+    file is written when one of them cannot be."""
+    if args.output:
+        npz, png = Path(args.output + tag + ".npz"), Path(args.output + tag + ".png")
+    else:
+        npz, png = prob["npz"], prob["png"]
+        if tag:
+            npz = npz.with_name(npz.stem + tag + npz.suffix)
+            png = png.with_name(png.stem + tag + png.suffix)
+    _check_suffixes(npz, png, "--output")
+    for f in (npz, png):
+        if f.is_dir():
+            raise ProblemError(f"the output {str(f)!r} is a directory.")
+        if f.exists() and not args.force:
+            raise ProblemError(f"{str(f)!r} exists; pass --force to overwrite it, or --output "
+                               "another prefix.")
+    for f in (npz, png):
+        try:
+            f.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProblemError(f"cannot create the folder of {str(f)!r}: {exc.strerror or exc}.") from None
+    return npz, png
+
+
+def _cmd_evolve(args: argparse.Namespace) -> int:
+    import fokkerplanck as fp
+    from . import plotting
+
+    prog = "fokkerplanck evolve"
+    if not (math.isfinite(args.t_end) and args.t_end > 0):
+        return _fail(prog, f"`--t-end` must be positive and finite, got {args.t_end}.")
+    if args.times < 2:
+        return _fail(prog, f"`--times` must be >= 2, got {args.times}.")
+    try:
+        prob = load_problem(args.problem)
+        npz, png = _outputs(args, prob, "-evolve")
+        grid = prob["grid"]
+        if args.start:
+            try:
+                x = [float(v) for v in args.start.split(",")]
+            except ValueError:
+                raise ProblemError(f"`--start` must be {grid.ndim} comma-separated numbers, got {args.start!r}.") from None
+            p0, start = fp.point_mass(grid, x), f"point mass at {x}"
+        else:
+            p0, start = fp.uniform(grid), "uniform"
+        t = np.linspace(0.0, args.t_end, args.times)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", fp.FokkerPlanckWarning)
+            ev = fp.evolve(prob["sde"], grid, p0, t)
+        seconds = time.perf_counter() - t0
+    except (ProblemError, ExpressionError, ValueError, TypeError) as exc:
+        return _fail(prog, str(exc))
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    arrays = {f"centers_{k}": c for k, c in enumerate(grid.centers)}
+    np.savez(npz, t=ev.t, density=ev.density, mass=ev.mass, bounds=np.array(grid.bounds),
+             shape=np.array(grid.shape), boundary=np.array(grid.boundary), **arrays)
+    plotting.evolution(ev, title=f"{prob['title']}: {start} start", filename=png)
+    print("| t | mass | mean |\n|---|---|---|")
+    for k in range(len(ev.t)):
+        m = ev.mass[k]
+        mean = grid.mean(ev.density[k]) if m > 0 else np.full(grid.ndim, np.nan)
+        print(f"| {ev.t[k]:.4g} | {m:.12f} | {np.array2string(mean, precision=4)} |")
+    print(f"({ev.method}, {ev.n_steps} steps, {seconds:.3f} s)\nwrote {npz} and {png}")
+    return 0
+
+
+def _cmd_exit_time(args: argparse.Namespace) -> int:
+    import fokkerplanck as fp
+    from . import plotting
+
+    prog = "fokkerplanck exit-time"
+    try:
+        prob = load_problem(args.problem)
+        npz, png = _outputs(args, prob, "-exit-time")
+        grid = prob["grid"]
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", fp.FokkerPlanckWarning)
+            tau = fp.exit_time(prob["sde"], grid)
+        seconds = time.perf_counter() - t0
+    except (ProblemError, ExpressionError, ValueError, TypeError) as exc:
+        return _fail(prog, str(exc))
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    arrays = {f"centers_{k}": c for k, c in enumerate(grid.centers)}
+    np.savez(npz, exit_time=tau, bounds=np.array(grid.bounds), shape=np.array(grid.shape),
+             boundary=np.array(grid.boundary), **arrays)
+    plotting.density(tau, grid, label="mean exit time", title=f"{prob['title']}: mean exit time",
+                     filename=png)
+    i = np.unravel_index(int(np.argmax(tau)), tau.shape)
+    where = [float(c[j]) for c, j in zip(grid.centers, i)]
+    print("| problem | grid | max exit time | at | mean over a uniform start | seconds |\n"
+          "|---|---|---|---|---|---|")
+    print(f"| {prob['title']} | {' x '.join(map(str, grid.shape))} | {float(tau.max()):.6g} | "
+          f"{np.array2string(np.array(where), precision=4)} | {float(tau.mean()):.6g} | {seconds:.3f} |")
+    print(f"wrote {npz} and {png}")
+    return 0
 
 
 def _cmd_solve(args: argparse.Namespace) -> int:
@@ -405,12 +579,10 @@ def _cmd_solve(args: argparse.Namespace) -> int:
                            f"t_end={args.t_end}.")
     try:
         prob = load_problem(args.problem)
+        npz, png = _outputs(args, prob, "")
     except (ProblemError, ExpressionError) as exc:
         return _fail(prog, str(exc))
     grid, sde = prob["grid"], prob["sde"]
-    npz, png = prob["npz"], prob["png"]
-    if args.output:
-        npz, png = Path(args.output + ".npz"), Path(args.output + ".png")
     method = args.method or prob["method"]
     t0 = time.perf_counter()
     try:
@@ -422,7 +594,6 @@ def _cmd_solve(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
-    npz.parent.mkdir(parents=True, exist_ok=True)
     arrays = {f"centers_{k}": c for k, c in enumerate(grid.centers)}
     np.savez(
         npz, density=res.density, bounds=np.array(grid.bounds), shape=np.array(grid.shape),
@@ -557,7 +728,10 @@ def _parser() -> argparse.ArgumentParser:
         prog="fokkerplanck",
         description="Densities of SDEs on a grid (Fokker-Planck), validated against particles.",
     )
-    sub = p.add_subparsers(dest="command", metavar="{demo,validate,solve}")
+    from ._util.version import __version__
+
+    p.add_argument("--version", action="version", version=f"fokkerplanck {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="{demo,validate,solve,evolve,exit-time}")
     d = sub.add_parser(
         "demo", help="solve a 2-D Langevin system, validate against particles, write a figure",
         description="Solve 2-D double-well Langevin dynamics on a grid, compare with the exact Gibbs "
@@ -594,7 +768,30 @@ def _parser() -> argparse.ArgumentParser:
                    "make it several relaxation times")
     s.add_argument("--dt", type=float, default=5e-3, help="particle time step (default: %(default)s)")
     s.add_argument("--seed", type=int, default=0, help="particle random seed (default: %(default)s)")
+    s.add_argument("--force", action="store_true", help="overwrite existing output files")
     s.set_defaults(func=_cmd_solve)
+    e = sub.add_parser(
+        "evolve", help="evolve a density of a problem given in a TOML file",
+        description="Read a problem file (as for `solve`), evolve a uniform density (or a point "
+                    "mass, --start) to --t-end, write the densities at --times equally spaced "
+                    "times as .npz and a PNG, and print mass and mean.",
+    )
+    e.add_argument("problem", help="the problem file (.toml)")
+    e.add_argument("--t-end", type=float, required=True, help="final time")
+    e.add_argument("--times", type=int, default=5, help="output times, from 0 to T (default: %(default)s)")
+    e.add_argument("--start", default=None, metavar="X[,Y,Z]", help="start from a point mass there (default: uniform)")
+    e.add_argument("--output", "-o", default=None, help="output prefix: writes PREFIX-evolve.npz and .png")
+    e.add_argument("--force", action="store_true", help="overwrite existing output files")
+    e.set_defaults(func=_cmd_evolve)
+    x = sub.add_parser(
+        "exit-time", help="mean exit time through the absorbing walls of a problem's grid",
+        description="Read a problem file (as for `solve`; [grid] boundary must have an absorbing "
+                    "side), solve for the mean exit time from every cell, write it as .npz and a PNG.",
+    )
+    x.add_argument("problem", help="the problem file (.toml)")
+    x.add_argument("--output", "-o", default=None, help="output prefix: writes PREFIX-exit-time.npz and .png")
+    x.add_argument("--force", action="store_true", help="overwrite existing output files")
+    x.set_defaults(func=_cmd_exit_time)
     return p
 
 
@@ -612,7 +809,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("agg")
-    return int(args.func(args))
+    prog = f"fokkerplanck {args.command}"
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+    except (ProblemError, ExpressionError, ValueError, TypeError, OSError, MemoryError) as exc:
+        # the last line of defence: a message and exit code 2, never a traceback
+        return _fail(prog, f"{exc}" if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,8 @@ import dataclasses
 import importlib
 import json
 import os
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,33 @@ import numpy as np
 
 from ._model.grid import Grid
 
-__all__ = ["save", "load", "info", "to_xarray", "FORMAT_VERSION", "KINDS"]
+__all__ = ["save", "load", "info", "to_xarray", "FileFormatError", "FORMAT_VERSION", "KINDS", "MAX_BYTES"]
+
+#: Default cap on the bytes a file may expand to when loaded (see :func:`load`).
+MAX_BYTES = 2**30
+
+
+class FileFormatError(ValueError):
+    """A file that :func:`load` or :func:`info` cannot accept: not written by
+    :func:`save`, truncated, corrupted (a bit flipped), tampered with (fields that do not
+    fit together: a density that does not match its grid, NaN or complex values where
+    a density is real), from a newer format, or expanding beyond ``max_bytes``.
+
+    A ``ValueError``, so ``except ValueError`` keeps working.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import fokkerplanck as fp
+    >>> path = os.path.join(tempfile.mkdtemp(), "junk.npz")
+    >>> with open(path, "wb") as fh:
+    ...     _ = fh.write(b"PK not really a zip file")
+    >>> try:
+    ...     fp.load(path)
+    ... except fp.io.FileFormatError as err:
+    ...     print("refused:", type(err).__name__)
+    refused: FileFormatError
+    """
 
 #: Version of the file layout written by :func:`save`.
 FORMAT_VERSION = 1
@@ -125,7 +153,7 @@ def _decode(name: str, tag: str, data: Any) -> Any:
         return str(a)
     if tag == "array":
         return a
-    raise ValueError(f"unknown field type {tag!r} for `{name}` in the file; it was written by a newer version.")
+    raise FileFormatError(f"unknown field type {tag!r} for `{name}` in the file; it was written by a newer version.")
 
 
 def save(result: Any, path: str | os.PathLike, *, compress: bool = False) -> Path:
@@ -160,6 +188,7 @@ def save(result: Any, path: str | os.PathLike, *, compress: bool = False) -> Pat
 
     Examples
     --------
+    >>> import numpy as np
     >>> import tempfile, os
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-4, 4)], shape=64)
@@ -193,27 +222,95 @@ def save(result: Any, path: str | os.PathLike, *, compress: bool = False) -> Pat
     return p
 
 
-def _read_meta(path: str | os.PathLike) -> tuple[dict[str, Any], Any]:
+def _check_sizes(path: str | os.PathLike, max_bytes: float) -> None:
+    """Read the archive's directory and every array header (not the data): refuse a
+    file that would expand beyond ``max_bytes``, or whose headers promise more data
+    than the archive holds (a tampered shape would make numpy allocate it)."""
+    total = 0
+    with zipfile.ZipFile(path) as zf:
+        for entry in zf.infolist():
+            total += entry.file_size
+            if total > max_bytes:
+                raise FileFormatError(
+                    f"`path={str(path)!r}` expands to more than `max_bytes={max_bytes:.3g}` bytes "
+                    f"({entry.compress_size} compressed bytes of {entry.filename!r} expand to "
+                    f"{entry.file_size}); pass a larger max_bytes if you trust the file.")
+            with zf.open(entry) as fh:
+                version = np.lib.format.read_magic(fh)
+                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read(fh)
+            if dtype.hasobject:
+                raise FileFormatError(f"`path={str(path)!r}` holds an object array ({entry.filename!r}).")
+            need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if need > entry.file_size:
+                raise FileFormatError(
+                    f"`path={str(path)!r}`: the header of {entry.filename!r} declares shape {shape} "
+                    f"({need} bytes) but the entry holds {entry.file_size} bytes; the file was "
+                    "tampered with or is corrupt.")
+
+
+def _read_meta(path: str | os.PathLike, max_bytes: float = MAX_BYTES) -> tuple[dict[str, Any], Any]:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`path` must be a str or path-like, got {type(path).__name__}.")
+    if os.path.isdir(path):
+        raise FileFormatError(f"`path={str(path)!r}` is a directory, not a file written by fokkerplanck.save.")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"`path={str(path)!r}` does not exist.")
     try:
+        _check_sizes(path, max_bytes)
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as err:
-        if isinstance(err, FileNotFoundError):
-            raise
-        raise ValueError(f"`path={str(path)!r}` is not a .npz file written by fokkerplanck.save ({err}).") from None
-    if not hasattr(data, "files") or "__meta__" not in data.files:
-        raise ValueError(
-            f"`path={str(path)!r}` is not a file written by fokkerplanck.save (no `__meta__` "
-            "header); read plain arrays with numpy.load.")
-    meta = json.loads(str(data["__meta__"]))
-    if meta.get("format") != _MAGIC:
-        raise ValueError(f"`path={str(path)!r}` is not a file written by fokkerplanck.save.")
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise ValueError(
+        if not hasattr(data, "files") or "__meta__" not in data.files:
+            raise FileFormatError(
+                f"`path={str(path)!r}` is not a file written by fokkerplanck.save (no `__meta__` "
+                "header); read plain arrays with numpy.load.")
+        meta = json.loads(str(data["__meta__"]))
+    except FileFormatError:
+        raise
+    except _CORRUPT as err:
+        raise FileFormatError(
+            f"`path={str(path)!r}` is not a readable file written by fokkerplanck.save: it is "
+            f"truncated, corrupt or of another format ({type(err).__name__}: {err}).") from None
+    if not isinstance(meta, dict) or meta.get("format") != _MAGIC:
+        raise FileFormatError(f"`path={str(path)!r}` is not a file written by fokkerplanck.save.")
+    try:
+        version = int(meta.get("format_version", 0))
+    except (TypeError, ValueError):
+        raise FileFormatError(f"`path={str(path)!r}` has a malformed header (format_version).") from None
+    if version > FORMAT_VERSION:
+        raise FileFormatError(
             f"`path={str(path)!r}` has format version {meta['format_version']}, newer than this "
             f"fokkerplanck ({_version()}, format {FORMAT_VERSION}); upgrade the package.")
     return meta, data
+
+
+#: What reading a truncated, bit-flipped or tampered archive can raise.
+_CORRUPT = (ValueError, OSError, EOFError, KeyError, AttributeError, TypeError, IndexError,
+            zipfile.BadZipFile, zlib.error, UnicodeDecodeError, NotImplementedError, OverflowError)
+
+
+def _validate(kind: str, kwargs: dict[str, Any], path: Any) -> None:
+    """Fields that must fit together: a real, finite density of its grid's shape, ..."""
+    def bad(msg: str) -> FileFormatError:
+        return FileFormatError(f"`path={str(path)!r}` ({kind}): {msg}; the file was tampered with or is corrupt.")
+
+    grid = kwargs.get("grid")
+    for name, value in kwargs.items():
+        if not isinstance(value, np.ndarray):
+            continue
+        if value.dtype.kind not in "biufc" or (value.dtype.kind == "c" and name != "eigenvalues"):
+            raise bad(f"field `{name}` has dtype {value.dtype}, not real numbers")
+        if name in ("density", "modes"):
+            if value.dtype.kind != "f" or not np.all(np.isfinite(value)):
+                raise bad(f"field `{name}` holds NaN, inf or non-float values")
+            if isinstance(grid, Grid):
+                lead = {"density": 1 if kind == "Evolution" else 0, "modes": 1}.get(name, 0)
+                if value.ndim != grid.ndim + lead or value.shape[lead:] != grid.shape:
+                    raise bad(f"field `{name}` has shape {value.shape}, which does not fit the grid "
+                              f"of shape {grid.shape}")
+    if kind == "Evolution" and isinstance(kwargs.get("t"), np.ndarray) and isinstance(kwargs.get("density"), np.ndarray):
+        if kwargs["t"].shape[:1] != kwargs["density"].shape[:1]:
+            raise bad(f"{kwargs['t'].shape[0]} times but {kwargs['density'].shape[0]} densities")
 
 
 def info(path: str | os.PathLike) -> dict[str, Any]:
@@ -234,12 +331,16 @@ def info(path: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
-def load(path: str | os.PathLike) -> Any:
+def load(path: str | os.PathLike, *, max_bytes: float = MAX_BYTES) -> Any:
     """Read a result written by :func:`save`.
 
     Parameters
     ----------
     path : str or path-like
+    max_bytes : float
+        Largest number of bytes the file may expand to (default :data:`MAX_BYTES`,
+        1 GiB): checked from the archive's directory and array headers before any
+        data is decompressed, so a small compressed file cannot fill the memory.
 
     Returns
     -------
@@ -251,24 +352,45 @@ def load(path: str | os.PathLike) -> Any:
     ------
     FileNotFoundError
         No such file.
-    ValueError
-        Not a file written by :func:`save`, or written by a newer format.
+    FileFormatError
+        (a ``ValueError``) Not a file written by :func:`save`; truncated, corrupt or
+        tampered with (a density that does not fit its grid, NaN or complex values
+        where a density is real, fields that do not belong to the class); written by a
+        newer format; or expanding beyond ``max_bytes``.
 
     Examples
     --------
     See :func:`save`.
     """
-    meta, data = _read_meta(path)
+    max_bytes = float(max_bytes)
+    meta, data = _read_meta(path, max_bytes)
     with data:
-        kind = meta["kind"]
-        if kind not in KINDS:
-            raise ValueError(f"`path={str(path)!r}` holds an unknown result kind {kind!r}.")
+        kind = meta.get("kind")
+        if not isinstance(kind, str) or kind not in KINDS:
+            raise FileFormatError(f"`path={str(path)!r}` holds an unknown result kind {kind!r}.")
         cls = getattr(importlib.import_module(f"fokkerplanck.{KINDS[kind]}"), kind)
-        kwargs = {name: _decode(name, tag, data) for name, tag in meta["fields"].items()}
+        names = {f.name for f in dataclasses.fields(cls)}
+        fields = meta.get("fields")
+        if not isinstance(fields, dict) or not set(fields) <= names:
+            raise FileFormatError(
+                f"`path={str(path)!r}`: the header's fields do not belong to {kind}; the file was "
+                "tampered with or is corrupt.")
+        try:
+            kwargs = {name: _decode(name, tag, data) for name, tag in fields.items()}
+        except FileFormatError:
+            raise
+        except _CORRUPT as err:
+            raise FileFormatError(
+                f"`path={str(path)!r}` is truncated, corrupt or tampered with: reading its fields "
+                f"failed ({type(err).__name__}: {err}).") from None
+    _validate(kind, kwargs, path)
     for f in dataclasses.fields(cls):
         if f.name not in kwargs and f.init:
             kwargs[f.name] = None
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as err:
+        raise FileFormatError(f"`path={str(path)!r}`: its fields do not make a {kind} ({err}).") from None
 
 
 # ------------------------------------------------------------------- xarray

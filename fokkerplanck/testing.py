@@ -374,6 +374,7 @@ def assert_density_close(p: Any, q: Any, grid: Grid, atol: float, *, normalise: 
     Examples
     --------
     >>> import fokkerplanck as fp
+    >>> from fokkerplanck.testing import assert_density_close
     >>> grid = fp.Grid(bounds=[(-5, 5)], shape=100)
     >>> p = fp.gaussian_density(0.0, 1.0, grid)
     >>> assert_density_close(p, fp.gaussian_density(0.01, 1.0, grid), grid, atol=0.01) < 0.01

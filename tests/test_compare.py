@@ -263,3 +263,11 @@ def test_complex_points_and_densities_are_refused():
         fp.compare(p, np.zeros((5, 1)) + 1j, grid=grid)
     with pytest.raises(TypeError, match="density.*is complex"):
         fp.compare(p + 0j, np.zeros((5, 1)), grid=grid)
+
+
+def test_repr_is_a_short_summary():
+    grid = fp.Grid([(-4, 4)], 400)
+    c = fp.compare(_normal_cells(grid), np.random.default_rng(0).standard_normal((1000, 1)), grid=grid)
+    r = repr(c)
+    assert r.startswith("Comparison(n=1000, n_inside=1000, l1=") and "failed_tests=()" in r
+    assert len(r) < 400 and "array" not in r

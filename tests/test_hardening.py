@@ -581,6 +581,10 @@ def test_one_dimensional_sigma_callables_may_return_a_number_per_point():
 
 def test_messages_format_numpy_numbers_plainly():
     for call in (lambda: fp.simulate(OU, np.zeros((5, 1)), np.float64(-1.0)),
+                 lambda: fp.Grid([(np.float64(1.0), np.float64(0.0))], 10),
+                 lambda: fp.SDE(sigma=1.0, fd_step=np.float64(-1.0)),
+                 lambda: fp.SDE(sigma=1.0, ndim=np.int64(7)),
+                 lambda: fp.compare(P1, np.zeros((5, 1)), grid=G1, alpha=np.float64(2.0)),
                  lambda: fp.Grid([(0, 1)], np.float64(2.0)),
                  lambda: fp.sweep(len, [{}], timeout=np.float64(-1.0))):
         with pytest.raises((TypeError, ValueError)) as info:
@@ -645,3 +649,58 @@ def test_evolve_refuses_output_that_cannot_fit_in_memory():
     p0 = fp.gaussian_density(0.0, 1.0, grid, normalise=True)
     with pytest.raises(ValueError, match=r"Storing the density at .* times \(`t_eval`\) on 30 cells needs about"):
         fp.evolve(OU, grid, p0, np.arange(n_t, dtype=float))
+
+
+INTERRUPTED = {
+    "simulate-threads": """
+import numpy as np, fokkerplanck as fp
+sde = fp.SDE(drift=lambda x: -x, sigma=1.0)
+print('go', flush=True)
+fp.simulate(sde, np.zeros((40000, 1)), 1e3, dt=1e-3, chunk_size=5000, workers=2)
+""",
+    "sweep-processes": """
+import time, fokkerplanck as fp
+from concurrent.futures import ProcessPoolExecutor
+def slow(s):
+    time.sleep(s)
+if __name__ == '__main__':
+    with ProcessPoolExecutor(2) as ex:
+        ex.submit(int, 1).result()
+        print('go', flush=True)
+        fp.sweep(slow, {'s': [120] * 4}, executor=ex)
+""",
+}
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGINT") or __import__("sys").platform == "win32",
+                    reason="POSIX signals")
+@pytest.mark.parametrize("name", sorted(INTERRUPTED))
+def test_ctrl_c_stops_threaded_simulate_and_process_sweeps_promptly(name, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "run.py"
+    # a shell's background job ignores SIGINT, and so would the child: restore Ctrl-C
+    script.write_text("import signal\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                      + INTERRUPTED[name])
+    import os
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(Path(fp.__file__).resolve().parents[1]), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "go"
+        time.sleep(1.0)
+        t0 = time.perf_counter()
+        proc.send_signal(signal.SIGINT)   # to the parent only: worker processes must be stopped by it
+        rc = proc.wait(timeout=30)
+        seconds = time.perf_counter() - t0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert rc != 0 and "KeyboardInterrupt" in proc.stderr.read()
+    assert seconds < 10, seconds   # before the fix: minutes (the whole run)

@@ -134,3 +134,94 @@ def test_to_xarray(stationary_2d):
     assert dsp.x.dims == ("particle", "dim") and dsp.snapshots.shape == (1, 10, 1)
     with pytest.raises(TypeError, match="`result`"):
         to_xarray(np.ones(3))
+
+
+# ------------------------------------------------- issue 16: corrupt, tampered, bombs
+FileFormatError = fp.io.FileFormatError
+
+
+@pytest.fixture
+def saved(tmp_path):
+    grid = fp.Grid([(-4, 4)], 64)
+    res = fp.stationary(fp.ornstein_uhlenbeck(1.0, 1.0), grid)
+    return fp.save(res, tmp_path / "ou"), res
+
+
+def _rewrite(path, tmp_path, **changes):
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays.update(changes)
+    out = tmp_path / "tampered.npz"
+    np.savez(out, **arrays)
+    return out
+
+
+def test_truncated_and_bit_flipped_files_raise_one_documented_error(saved, tmp_path):
+    path, res = saved
+    raw = path.read_bytes()
+    assert issubclass(FileFormatError, ValueError)
+    for cut in (0, 10, len(raw) // 3, len(raw) // 2, len(raw) - 30, len(raw) - 1):
+        bad = tmp_path / f"cut{cut}.npz"
+        bad.write_bytes(raw[:cut])
+        with pytest.raises(FileFormatError):
+            fp.load(bad)
+    rng = np.random.default_rng(0)
+    for k, pos in enumerate(rng.choice(len(raw), 40, replace=False)):
+        flipped = bytearray(raw)
+        flipped[pos] ^= 1 << int(rng.integers(8))
+        bad = tmp_path / f"flip{k}.npz"
+        bad.write_bytes(bytes(flipped))
+        try:
+            back = fp.load(bad)
+        except FileFormatError:
+            continue
+        # a flip the archive cannot see (zip padding, an unused header byte) changes nothing
+        assert back.density.tobytes() == res.density.tobytes()
+    with pytest.raises(FileFormatError, match="directory"):
+        fp.load(tmp_path)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda d: {"density": d[:-1]}, "does not fit the grid"),
+    (lambda d: {"density": np.where(np.arange(d.size) == 5, np.nan, d)}, "NaN"),
+    (lambda d: {"density": d + 1j}, "not real|NaN, inf or non-float"),
+    (lambda d: {"density": d.astype(str)}, "not real numbers"),
+    (lambda d: {"grid.shape": np.array([-3])}, "corrupt|tampered"),
+    (lambda d: {"__meta__": np.asarray("{not json")}, "corrupt"),
+    (lambda d: {"__meta__": np.asarray(json.dumps({"format": "fokkerplanck-result", "format_version": 1,
+                                                   "kind": "StationaryResult", "fields": {"os": "str"}}))},
+     "do not belong"),
+    (lambda d: {"__meta__": np.asarray(json.dumps({"format": "fokkerplanck-result", "format_version": 1,
+                                                   "kind": "Pickle", "fields": {}}))}, "unknown result kind"),
+])
+def test_tampered_files_are_refused_on_load(saved, tmp_path, change, message):
+    path, res = saved
+    bad = _rewrite(path, tmp_path, **change(res.density))
+    with pytest.raises(FileFormatError, match=message):
+        fp.load(bad)
+
+
+def test_decompression_bombs_and_lying_headers_are_refused_before_reading(saved, tmp_path):
+    import tracemalloc
+
+    path, res = saved
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["density_extra"] = np.zeros(25_000_000)     # 200 MB of zeros: ~200 KB compressed
+    bomb = tmp_path / "bomb.npz"
+    np.savez_compressed(bomb, **arrays)
+    assert bomb.stat().st_size < 1_000_000
+    tracemalloc.start()
+    with pytest.raises(FileFormatError, match="max_bytes"):
+        fp.load(bomb, max_bytes=50e6)
+    assert tracemalloc.get_traced_memory()[1] < 20e6   # nothing was decompressed
+    tracemalloc.stop()
+    # a header that declares a larger array than the entry holds
+    raw = bytearray(path.read_bytes())
+    i = raw.find(b"'shape': (64,)")
+    assert i > 0
+    raw[i:i + 14] = b"'shape': (9**9"[:14].replace(b"9**9", b"6400")
+    lying = tmp_path / "lying.npz"
+    lying.write_bytes(bytes(raw))
+    with pytest.raises(FileFormatError):
+        fp.load(lying)

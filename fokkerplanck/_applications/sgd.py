@@ -798,6 +798,7 @@ class SGDRun:
     --------
     Real SGD on ``l_i(w) = (w - y_i)^2 / 2``: iterates scatter around the mean of ``y``.
 
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> y = np.random.default_rng(0).normal(size=(200, 1))
     >>> run = fp.run_sgd(lambda w, yi: w - yi, y, np.zeros(1), lr=0.05, n_steps=400,
@@ -1058,6 +1059,7 @@ def two_temperature(
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid([(-4, 4), (-4, 4)], 64)
     >>> q = lambda u: 0.5 * u[..., 0] ** 2
@@ -1103,6 +1105,7 @@ def sgd_cov(H: Any, cov: Any, lr: float, *, batch_size: int = 1, lr_per_param: A
 
     Examples
     --------
+    >>> import numpy as np
     >>> from fokkerplanck import sgd_cov
     >>> sgd_cov(np.diag([1.0, 4.0]), np.eye(2), 0.1)
     array([[0.05  , 0.    ],
@@ -1239,6 +1242,7 @@ def hessian_coordinates(H: Any, cov: Any, lr: float, *, batch_size: int = 1) -> 
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> hc = fp.hessian_coordinates(np.eye(2), np.diag([1.0, 4.0]), 0.1)
     >>> hc.temperature          # eta sigma_i^2 / 2, ascending

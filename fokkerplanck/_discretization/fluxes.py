@@ -61,6 +61,7 @@ class Fluxes:
     --------
     The divergence of the edge fluxes is the generator, exactly:
 
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-2, 2), (-2, 2)], shape=(12, 10), boundary="periodic")
     >>> fl = fp.fluxes(fp.SDE(drift=lambda x: np.cos(x), cov=[[1, .6], [.6, 1]]), grid)

@@ -556,6 +556,7 @@ def generator(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = Non
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-2, 2), (-2, 2)], shape=(20, 30), boundary="periodic")
     >>> A = fp.generator(fp.SDE(drift=lambda x: np.sin(x), cov=[[1, .9], [.9, 1]]), grid)

@@ -66,6 +66,8 @@ def selling(D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Examples
     --------
+    >>> import numpy as np
+    >>> from fokkerplanck._discretization.lattice import selling
     >>> e, w = selling(np.array([[2.0, 0.9], [0.9, 1.0]]))
     >>> bool(np.allclose(np.einsum("k,ki,kj->ij", w, e, e), [[2.0, 0.9], [0.9, 1.0]]))
     True

@@ -69,6 +69,7 @@ def fitted_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Examples
     --------
+    >>> import numpy as np
     >>> from fokkerplanck._discretization.weights import fitted_pair
     >>> f, fm = fitted_pair(np.array([-50.0, 0.0, 1.0]))
     >>> np.round(f, 4)                       # ~ |z| downhill (upwind), 1 at z = 0

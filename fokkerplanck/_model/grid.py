@@ -182,6 +182,7 @@ class Grid:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-1, 1)], shape=4)
     >>> grid.centers[0]
@@ -222,7 +223,7 @@ class Grid:
         if bad.size:
             k = int(bad[0])
             raise ValueError(
-                f"`bounds` for axis {k} is {tuple(b[k])}: need lo < hi; swap or widen it."
+                f"`bounds` for axis {k} is {tuple(b[k].tolist())}: need lo < hi; swap or widen it."
             )
         shp = _normalise_shape(shape, ndim)
         with np.errstate(over="ignore"):

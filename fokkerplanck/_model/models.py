@@ -29,6 +29,7 @@ def brownian(sigma: float = 1.0, ndim: int = 1) -> SDE:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> fp.brownian(0.5, ndim=2).cov(np.zeros(2))
     array([[0.25, 0.  ],
@@ -55,6 +56,7 @@ def langevin(loss: Callable, sigma: float | np.ndarray, grad: Callable | None = 
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> sde = fp.langevin(lambda x: 0.5 * x[..., 0]**2, sigma=1.0)
     >>> grid = fp.Grid(bounds=[(-6, 6)], shape=120)
@@ -160,6 +162,7 @@ def ornstein_uhlenbeck(H: Any, cov: Any, *, mean: Any = None) -> SDE:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> fp.lyapunov(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]])
     array([[0.5  , 0.1  ],
@@ -208,6 +211,7 @@ def lyapunov(H: Any, cov: Any) -> np.ndarray:
     --------
     A non-commuting Hessian and noise:
 
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> fp.lyapunov(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]])
     array([[0.5  , 0.1  ],
@@ -268,6 +272,7 @@ def gaussian_density(mean: Any, cov: Any, grid: Grid, *, normalise: bool = False
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-10, 10), (-10, 10)], shape=200)
     >>> p = fp.gaussian_density([1.0, 0.0], [[2.0, 0.5], [0.5, 1.0]], grid)

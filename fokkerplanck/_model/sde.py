@@ -187,6 +187,7 @@ class SDE:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> sde = fp.SDE(loss=lambda x: 0.5 * (x**2).sum(-1), sigma=1.0)
     >>> sde.drift(np.array([[2.0]]))
@@ -229,9 +230,9 @@ class SDE:
         if drift is None and loss is None:
             drift = None  # pure diffusion
         if ndim is not None and (int(ndim) != ndim or not 1 <= ndim <= 4):
-            raise ValueError(f"`ndim` must be 1, 2, 3 or 4, got {ndim!r}.")
+            raise ValueError(f"`ndim` must be 1, 2, 3 or 4, got {show(ndim)}.")
         if not isinstance(fd_step, (int, float, np.number)) or not (np.isfinite(fd_step) and fd_step > 0):
-            raise ValueError(f"`fd_step` must be positive and finite, got {fd_step!r}.")
+            raise ValueError(f"`fd_step` must be positive and finite, got {show(fd_step)}.")
 
         for name, fn in (("drift", drift), ("sigma" if sigma is not None else "cov", sigma if sigma is not None else cov)):
             if callable(fn):
@@ -293,6 +294,7 @@ class SDE:
         Kinetic Langevin ``dx = v dt``, ``dv = (-L'(x) - gamma v) dt + sigma dB`` is
         ``H = L(x) + v^2 / 2``, ``M = diag(0, gamma)``, ``Q = [[0, -1], [1, 0]]``:
 
+        >>> import numpy as np
         >>> import fokkerplanck as fp
         >>> gamma, sigma = 2.0, 1.0
         >>> sde = fp.SDE(loss=lambda z: z[..., 0]**2 / 2 + z[..., 1]**2 / 2,

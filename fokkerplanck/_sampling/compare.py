@@ -19,7 +19,7 @@ import numpy as np
 import scipy.special
 
 from .._model.grid import Grid
-from .._util.validate import nan_rows, real_array
+from .._util.validate import nan_rows, real_array, show
 
 __all__ = ["compare", "Comparison"]
 
@@ -83,6 +83,7 @@ class Comparison:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-5, 5)], shape=50)
     >>> p = fp.gaussian_density([0.0], 1.0, grid, normalise=True)
@@ -200,12 +201,21 @@ class Comparison:
                      "different equation (convention, temperature, boundary).")
         else:
             cause = ("Likely cause: a small systematic difference that this many particles resolve: "
-                     "the O(dt) bias of Euler-Maruyama (halve dt), the grid's own discretization "
-                     "error (refine the grid), or particles not yet fully relaxed.")
+                     "the O(dt) bias of Euler-Maruyama (halve dt), the O(eta) gap between SGD and "
+                     "its SDE, the grid's own discretization error (refine the grid), or particles "
+                     "not yet fully relaxed.")
         return f"{head} {cause}"
 
     def __str__(self) -> str:
         return f"{self.table()}\n{self.explain()}"
+
+    def __repr__(self) -> str:
+        return (
+            f"Comparison(n={self.n}, n_inside={self.n_inside}, l1={self.l1:.4g}, "
+            f"noise_floor={self.noise_floor:.4g}, chi2_pvalue={self.chi2_pvalue:.3g}, "
+            f"max_abs_mean_z={float(np.max(np.abs(self.mean_z))):.3g}, "
+            f"consistent={self.consistent}, failed_tests={self.failed_tests}, grid={self.grid!r})"
+        )
 
 
 # ------------------------------------------------------------------- helpers
@@ -399,6 +409,7 @@ def compare(
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-5, 5)], shape=100)
     >>> p = np.exp(-grid.centers[0]**2 / 2) / np.sqrt(2 * np.pi)
@@ -413,7 +424,7 @@ def compare(
     x = _as_points(particles, grid)
     a = float(alpha)
     if not 0 < a < 1:
-        raise ValueError(f"`alpha` must be in (0, 1), got {alpha!r}.")
+        raise ValueError(f"`alpha` must be in (0, 1), got {show(alpha)}.")
     n = x.shape[0]
     d = grid.ndim
 

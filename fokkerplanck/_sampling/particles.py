@@ -60,6 +60,7 @@ class Particles:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> pt = fp.simulate(fp.brownian(1.0), np.zeros((1000, 1)), 1.0, dt=0.01, rng=0)
     >>> pt.n, pt.ndim, bool(pt.alive.all())
@@ -334,6 +335,7 @@ def simulate(
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> sde = fp.SDE(drift=lambda x: -x, sigma=1.0)
     >>> pt = fp.simulate(sde, np.zeros((20000, 1)), 5.0, dt=0.01, rng=1)

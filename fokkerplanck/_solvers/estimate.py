@@ -132,6 +132,7 @@ def to_grid(values: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> from fokkerplanck._solvers.estimate import to_grid
     >>> fine, coarse = fp.Grid(bounds=[(0, 1)], shape=40), fp.Grid(bounds=[(0, 1)], shape=20)
@@ -216,6 +217,7 @@ def estimate_error(solve: Callable[[Grid], Any], grid: Grid, *, order: int = 2,
     --------
     The second moment of the non-equilibrium OU process (exact ``E x^2 = 1/2``):
 
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> sde = fp.ornstein_uhlenbeck(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]])
     >>> grid = fp.Grid(bounds=[(-5, 5), (-3, 3)], shape=64)

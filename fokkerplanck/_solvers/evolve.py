@@ -109,6 +109,7 @@ class Evolution:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-6, 6)], shape=240)
     >>> ev = fp.evolve(fp.brownian(1.0), grid, fp.gaussian(grid, 0.0, 0.25), [0.0, 0.75])

@@ -153,6 +153,7 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
     Brownian motion ``dx = dB`` on ``[0, 1]``, reflecting at 0, absorbing at 1:
     ``tau(x) = 1 - x^2``.
 
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(0, 1)], shape=100, boundary=[("reflecting", "absorbing")])
     >>> tau = fp.exit_time(fp.brownian(1.0), grid)
@@ -455,6 +456,7 @@ class QuasiStationary:
     Brownian motion (``D = 1/2``) on ``[0, 1]`` absorbed at both ends decays at rate
     ``D pi^2``:
 
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> qs = fp.quasi_stationary(fp.brownian(1.0), fp.Grid(bounds=[(0, 1)], shape=400, boundary="absorbing"))
     >>> round(qs.rate, 4), round(0.5 * np.pi**2, 4), qs.success
@@ -590,6 +592,7 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     Brownian motion ``dx = dB`` on ``[0, 1]`` absorbing at both ends: the decay rate
     is ``pi^2 / 2`` and the density ``(pi / 2) sin(pi x)``.
 
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(0, 1)], shape=200, boundary="absorbing")
     >>> q = fp.quasi_stationary(fp.brownian(1.0), grid)
@@ -1029,6 +1032,7 @@ def survival(sde: SDE, grid: Grid, p0: Any, t_eval: Any, **evolve_options: Any) 
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(0, 1)], shape=100, boundary="absorbing")
     >>> q = fp.quasi_stationary(fp.brownian(1.0), grid)
@@ -1236,6 +1240,7 @@ def entropy_production(sde: Any, grid: Grid | None = None, *, scheme: str = "sg"
     ``[[1, .5], [.5, 1]]``; exact ``e_p = 0.6`` (second order in ``h``: 0.5916,
     0.5979, 0.5995 on 48^2, 96^2, 192^2 cells).
 
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> sde = fp.ornstein_uhlenbeck(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]])
     >>> grid = fp.Grid(bounds=[(-4, 4), (-2, 2)], shape=(96, 96))
@@ -1271,6 +1276,7 @@ class Equilibrium:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-4, 4)] * 2, shape=48)
     >>> gibbs = fp.stationary(fp.langevin(lambda x: 0.5 * (x**2).sum(-1), 1.0), grid)
@@ -1323,6 +1329,7 @@ def equilibrium_test(res: Any, grid: Grid | None = None, *, rtol: float = 1e-3, 
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-4, 4), (-2, 2)], shape=(48, 48))
     >>> fp.equilibrium_test(fp.stationary(fp.ornstein_uhlenbeck(np.diag([1.0, 4.0]), 1.0), grid)).equilibrium

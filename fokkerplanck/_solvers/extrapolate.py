@@ -77,6 +77,7 @@ def richardson(solve: Callable[[Grid], np.ndarray], grid: Grid, *, order: int = 
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> H, C = np.diag([1.0, 4.0]), [[1, .5], [.5, 1]]
     >>> sde = fp.ornstein_uhlenbeck(H, C)

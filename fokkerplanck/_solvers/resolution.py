@@ -149,6 +149,7 @@ def check_resolution(fl: Any, weight: np.ndarray | None, who: str, *, grid: Grid
     --------
     A four-cell grid for a double well at temperature 0.1:
 
+    >>> import numpy as np
     >>> import warnings, fokkerplanck as fp
     >>> sde = fp.langevin(lambda x: x[..., 0]**4 / 4 - x[..., 0]**2 / 2, sigma=np.sqrt(0.2))
     >>> with warnings.catch_warnings(record=True) as caught:

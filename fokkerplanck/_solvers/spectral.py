@@ -378,6 +378,7 @@ def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 
     --------
     Ornstein–Uhlenbeck ``dx = -x dt + dB`` relaxes at rates 1, 2, 3, ...:
 
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> m = fp.modes(fp.ornstein_uhlenbeck(1.0, 1.0), fp.Grid(bounds=[(-6, 6)], shape=400), k=3)
     >>> np.round(m.rates, 2)
@@ -517,6 +518,7 @@ def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-10
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> L = lambda x: x[..., 0]**4 / 4 - x[..., 0]**2 / 2
     >>> gap = fp.spectral_gap(fp.langevin(L, sigma=np.sqrt(0.2)), fp.Grid(bounds=[(-3, 3)], shape=2400))

@@ -129,6 +129,7 @@ class StationaryResult:
 
     Examples
     --------
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> res = fp.stationary(fp.ornstein_uhlenbeck(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]]),
     ...                     fp.Grid(bounds=[(-5, 5), (-3, 3)], shape=64))
@@ -394,6 +395,7 @@ def stationary(
     --------
     Langevin dynamics in a double well; the density is Gibbs ``exp(-2 L / sigma^2)``:
 
+    >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> L = lambda x: x[..., 0]**4 / 4 - x[..., 0]**2 / 2
     >>> grid = fp.Grid(bounds=[(-3, 3)], shape=300)

@@ -132,6 +132,7 @@ def covariance(name: str, c: Any, x: np.ndarray | None = None, *, definite: bool
 
     Examples
     --------
+    >>> from fokkerplanck._util.validate import covariance
     >>> covariance("cov", [[1.0, 1.0], [1.0, 1.0]]).tolist()   # singular noise is fine
     [[1.0, 1.0], [1.0, 1.0]]
     >>> covariance("cov", [[1.0, 2.0], [2.0, 1.0]])
