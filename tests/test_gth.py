@@ -263,3 +263,21 @@ def test_factor_refuses_what_it_cannot_do():
     two = sp.block_diag([A, A]).tocsr()
     with pytest.raises(ValueError, match="2 closed classes"):
         factor(two).null_vector()
+
+
+def test_auto_without_an_affordable_certified_solve_warns_instead_of_raising(monkeypatch):
+    """Where GTH's fronts are too large (big 3-D grids), 'auto' returns the uncertified
+    answer with success=False and a warning (it raised before); method='gth' certifies."""
+    import fokkerplanck._solvers.stationary as st
+
+    monkeypatch.setattr(st, "GTH_MAX_FRONT", 10)    # make GTH 'unaffordable' on a small 3-D grid
+    H = np.array([[1.0, 0.5, 0.0], [-0.5, 2.0, 0.3], [0.0, -0.3, 3.0]])
+    sde = fp.SDE(drift=lambda x: -x @ H.T, cov=np.eye(3))
+    grid = fp.Grid(bounds=[(-4, 4)] * 3, shape=16)
+    with pytest.warns(fp.FokkerPlanckWarning, match="NOT certified"):
+        res = fp.stationary(sde, grid, error_estimate=False)
+    assert not res.success and res.method in ("amg", "lu") and res.residual > 1e-6
+    np.testing.assert_allclose(grid.integrate(res.density), 1.0)
+    certified = fp.stationary(sde, grid, method="gth", error_estimate=False)   # asked for: paid for
+    assert certified.success and certified.residual < 1e-12
+    assert grid.integrate(np.abs(certified.density - res.density)) < 1e-6      # the bulk agrees

@@ -274,7 +274,7 @@ def _reduced_eigenvalues(A: sp.csr_matrix, keep: np.ndarray, shape: tuple[int, .
     vec : complex ndarray ``(n, m)`` right eigenvectors (first order in ``E``)
     err : ndarray ``(m,)`` absolute error estimates
     """
-    import mpmath as mp  # a dependency of sympy, hence of findiff
+    import mpmath as mp  # a declared dependency (also that of sympy), imported only here
 
     A = sp.csr_matrix(A)
     K = np.sort(np.asarray(keep))

@@ -69,7 +69,7 @@ import scipy.sparse.linalg as spla
 from .._discretization.generator import Fluxes, check_problem, check_tolerance, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
-from .._util.errors import ConvergenceError
+from .._util.errors import ConvergenceError, warn
 from .._util.linalg import factorize
 from .._util.validate import positive_int
 from . import gth as _gth
@@ -490,7 +490,10 @@ def stationary(
                 used = "gth"
                 p = _gth.factor(A, shape=grid.shape).null_vector()
     seconds = time.perf_counter() - t0
-    res = _finish(p, A, fl, sde, grid, used, tol, iterations, seconds, notes, kappa)
+    # 'auto' where the certified solve is unaffordable (large 3-D fronts) returns the
+    # uncertified answer with success=False and a warning instead of raising
+    lenient = method == "auto" and used != "detailed_balance" and not _gth_affordable(fl, grid)
+    res = _finish(p, A, fl, sde, grid, used, tol, iterations, seconds, notes, kappa, lenient=lenient)
     if error_estimate:
         est = estimate_error(lambda g: stationary(sde, g, method=method, scheme=scheme, tol=tol, maxiter=maxiter,
                                                   error_estimate=False).density,
@@ -527,7 +530,7 @@ def _has_pyamg() -> bool:
 
 def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, method: str,
             tol: float, iterations: int, seconds: float, notes: list[str],
-            kappa: float | None = None) -> StationaryResult:
+            kappa: float | None = None, *, lenient: bool = False) -> StationaryResult:
     if not np.all(np.isfinite(p)):
         why = ("SuperLU found the pinned system exactly singular: the density is numerically "
                "zero at the pinned cell, or the wells are numerically disconnected"
@@ -581,7 +584,12 @@ def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, m
             hint = (" Its nested-dissection fronts on this grid exceed GTH_MAX_FRONT cells: pass "
                     "method='gth' to pay for the certified solve, or use a coarser grid; the "
                     "uncertified answer is attached as .result.")
-        raise ConvergenceError(f"stationary ({method}): " + "; ".join(problems) + "." + hint, res)
+        if not lenient:
+            raise ConvergenceError(f"stationary ({method}): " + "; ".join(problems) + "." + hint, res)
+        warn(f"stationary ({method}): NOT certified (success=False): " + "; ".join(problems)
+             + ". The certified (GTH) solve is too costly on this grid; the answer is the "
+             "normwise solution, accurate where the density is not tiny unless the problem is "
+             "metastable. Pass method='gth' to certify it.")
     # detailed balance reproduces exp(-psi) exactly: a steep density is then no error
     check_resolution(None if method == "detailed_balance" else fl, res.density, "stationary", grid=grid)
     return res
