@@ -90,10 +90,6 @@ GTH_MAX_FRONT = 3500
 #: LU answers whose Skeel condition estimate times ``eps`` exceeds this fail.
 LU_CONDITION_LIMIT = 1e-6
 
-#: Above this many cells a 2-D problem goes to AMG in ``"auto"``.
-AMG_2D_SIZE = 300_000
-
-
 @dataclass(frozen=True, eq=False)
 class StationaryResult:
     """A stationary density and how it was found.
@@ -423,6 +419,7 @@ def stationary(
         )
     fl = fluxes(sde, grid, scheme=scheme)
     A = fl.matrix
+    monotone = _monotone(A)   # GTH and the certificate need a Markov generator
     t0 = time.perf_counter()
     p, used, iterations, notes = None, method, 0, []
 
@@ -437,12 +434,12 @@ def stationary(
                 "two-point); use method='auto'."
             )
     if p is None and method == "auto":
-        used = _auto_method(fl, grid)
+        used = _auto_method(fl, grid, monotone)
     if p is None and fl.longest_offset > 1:
         _check_connected(A, grid, fl.longest_offset)
     kappa = None
     if p is None and used == "gth":
-        if not _monotone(A):
+        if not monotone:
             raise ValueError(
                 f"method='gth' needs non-negative off-diagonal rates (a Markov generator), but "
                 f"scheme={scheme!r} has negative ones; use scheme='sg' (or 'upwind'), or method='lu'."
@@ -482,7 +479,7 @@ def stationary(
                 break
             notes.append(f"re-pinned at the density maximum (pinned value was {p[k] / np.abs(p).max():.1e} of it)")
             k = int(np.argmax(p))
-        if used in ("amg", "eigs") and _monotone(A) and np.all(np.isfinite(p)):
+        if used in ("amg", "eigs") and monotone and np.all(np.isfinite(p)):
             cert = certificate(A, p / np.abs(p).max())
             if cert > certificate_bound(grid.size, grid.ndim) and _gth_affordable(fl, grid):
                 notes.append(f"the {used} answer failed the componentwise certificate ({cert:.1e}); "
@@ -493,7 +490,8 @@ def stationary(
     # 'auto' where the certified solve is unaffordable (large 3-D fronts) returns the
     # uncertified answer with success=False and a warning instead of raising
     lenient = method == "auto" and used != "detailed_balance" and not _gth_affordable(fl, grid)
-    res = _finish(p, A, fl, sde, grid, used, tol, iterations, seconds, notes, kappa, lenient=lenient)
+    res = _finish(p, A, fl, sde, grid, used, tol, iterations, seconds, notes, kappa, lenient=lenient,
+                  monotone=monotone)
     if error_estimate:
         est = estimate_error(lambda g: stationary(sde, g, method=method, scheme=scheme, tol=tol, maxiter=maxiter,
                                                   error_estimate=False).density,
@@ -513,9 +511,9 @@ def _gth_affordable(fl: Fluxes, grid: Grid) -> bool:
     return grid.ndim <= 2 or front <= GTH_MAX_FRONT
 
 
-def _auto_method(fl: Fluxes, grid: Grid) -> str:
+def _auto_method(fl: Fluxes, grid: Grid, monotone: bool) -> str:
     """GTH for monotone schemes while the nested-dissection front fits, else AMG/LU."""
-    if not _monotone(fl.matrix):
+    if not monotone:
         return "lu"
     if _gth_affordable(fl, grid):
         return "gth"
@@ -530,7 +528,7 @@ def _has_pyamg() -> bool:
 
 def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, method: str,
             tol: float, iterations: int, seconds: float, notes: list[str],
-            kappa: float | None = None, *, lenient: bool = False) -> StationaryResult:
+            kappa: float | None, *, monotone: bool, lenient: bool = False) -> StationaryResult:
     if not np.all(np.isfinite(p)):
         why = ("SuperLU found the pinned system exactly singular: the density is numerically "
                "zero at the pinned cell, or the wells are numerically disconnected"
@@ -545,7 +543,6 @@ def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, m
     pmax = np.abs(p).max()
     neg = p < 0
     worst = -p[neg].min() / pmax if neg.any() else 0.0
-    monotone = _monotone(A)
     if worst > 0:
         notes.append(f"clipped negatives down to {worst:.1e} of the maximum")
     raw = residual(A, p)
