@@ -199,6 +199,8 @@ def test_escape_rate_is_the_certified_rate():
     sde = drift(300.0)
     q = fp.quasi_stationary(sde, grid)
     assert fp.escape_rate(sde, grid) == q.rate
+    ref, _ = tridiagonal_rate(fp.generator(sde, grid))         # independent of the package
+    assert fp.escape_rate(sde, grid) == pytest.approx(ref, rel=1e-8)
 
 
 # ------------------------------------------------------------------ exit times

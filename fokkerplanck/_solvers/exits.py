@@ -52,10 +52,7 @@ from .resolution import check_resolution
 from .evolve import evolve
 from .stationary import StationaryResult, stationary
 
-try:  # the subtraction-free sparse elimination (GTH) of the same layer
-    from .gth import factor as _gth_factor
-except ImportError:  # pragma: no cover - before it is merged
-    _gth_factor = None
+from .gth import factor as _gth_factor   # tests set it to None to check the LU path
 
 __all__ = [
     "exit_time", "quasi_stationary", "QuasiStationary", "survival", "escape_rate",
@@ -409,8 +406,7 @@ def _outflow_rate(fl: Any, q: np.ndarray) -> float:
     the rate is a ratio of sums of non-negative terms: accurate even when it is far
     below the round-off of ``A``'s entries (high barriers).
     """
-    out = fl.head < 0
-    return float(np.dot(fl.forward[out], q[fl.tail[out]]) / q.sum())
+    return float(np.dot(_leak(fl), q) / q.sum())
 
 
 # ------------------------------------------------------------ quasi-stationary
@@ -657,7 +653,6 @@ class _Perron:
     message: str
     residual: float
     iterations: int
-    pairs: tuple             # (i, j, log(a_ij / a_ji)) over the edges
     ratios: np.ndarray | None = None   # x / y of the last accurate solve y = M^{-1} x, y = exp(ell)
 
 
@@ -693,7 +688,7 @@ def _scaling_potential(A: sp.spmatrix, pairs: tuple) -> np.ndarray:
                       shape=(E, n))
     L = (G.T @ G).tocsc()
     ridge = 1e-12 * max(float(L.diagonal().mean()), 1.0)
-    lu = spla.splu(L + ridge * sp.identity(n, format="csc"), permc_spec="MMD_AT_PLUS_A")
+    lu = _splu(L + ridge * sp.identity(n, format="csc"))
     psi = lu.solve(G.T @ g)
     for _ in range(2):   # refinement: exact potentials come out exact to round-off
         psi = psi + lu.solve(G.T @ (g - G @ psi))
@@ -999,7 +994,7 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
     with np.errstate(under="ignore"):
         w = np.exp(ell + half - (ell + half).max())   # the iterate in the symmetrized frame
     residual = float(np.abs(_scaled_generator(A, psi) @ w - rate * w).max() / (dmax * w.max()))
-    return _Perron(rate, lower, upper, ell, certified_by, success, msg, residual, iters, pairs,
+    return _Perron(rate, lower, upper, ell, certified_by, success, msg, residual, iters,
                    ratios if certified_by in ("chain", "gth") else None)
 
 

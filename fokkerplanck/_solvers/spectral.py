@@ -45,7 +45,7 @@ from .._discretization.generator import check_problem, check_tolerance, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
 from .._util.errors import ConvergenceError, warn
-from .._util.linalg import factorize
+from .._util.linalg import factorize, is_metzler
 from .._util.validate import positive_int
 from .estimate import ORDER, estimate_error
 from .gth import factor
@@ -458,8 +458,7 @@ def _metastable(A: sp.csr_matrix, grid: Grid, psi: np.ndarray | None, vals: np.n
     cluster = np.abs(vals) < small          # all ARPACK values there, the stationary one too
     if cluster.sum() < 2:
         return reps, rvecs, real, err, False
-    off = A - sp.diags(A.diagonal())
-    monotone = not np.any(off.data < 0)
+    monotone = is_metzler(A)
     keep = _well_bottoms(A, grid, psi) if monotone else np.zeros(0, int)
     hopeless = _ROUNDOFF * _EPS * norm
     if not monotone and np.any(np.abs(reps) < hopeless):

@@ -70,7 +70,7 @@ from .._discretization.generator import Fluxes, check_problem, check_tolerance, 
 from .._model.grid import Grid
 from .._model.sde import SDE
 from .._util.errors import ConvergenceError, warn
-from .._util.linalg import factorize
+from .._util.linalg import factorize, is_metzler
 from .._util.validate import positive_int
 from . import gth as _gth
 from .estimate import ORDER, estimate_error
@@ -419,7 +419,7 @@ def stationary(
         )
     fl = fluxes(sde, grid, scheme=scheme)
     A = fl.matrix
-    monotone = _monotone(A)   # GTH and the certificate need a Markov generator
+    monotone = is_metzler(A)   # GTH and the certificate need a Markov generator
     t0 = time.perf_counter()
     p, used, iterations, notes = None, method, 0, []
 
@@ -498,11 +498,6 @@ def stationary(
                              grid, order=ORDER[scheme], value=res.density)
         res = replace(res, error_estimate=float(est.error))
     return res
-
-
-def _monotone(A: sp.csr_matrix) -> bool:
-    W = A.tocoo()
-    return bool(np.all(W.data[W.row != W.col] >= 0))
 
 
 def _gth_affordable(fl: Fluxes, grid: Grid) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-__all__ = ["factorize", "rows_times", "psd_factor", "psd_pinv"]
+__all__ = ["factorize", "rows_times", "psd_factor", "psd_pinv", "is_metzler"]
 
 
 def factorize(M: sp.spmatrix) -> Any:
@@ -64,3 +64,10 @@ def psd_pinv(D: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray
     inv = np.where(nz, 1.0 / np.where(nz, w, 1.0), 0.0)
     Vt = np.swapaxes(V, -1, -2)
     return (V * inv[..., None, :]) @ Vt, (V * (~nz)[..., None, :]) @ Vt
+
+
+def is_metzler(A: sp.spmatrix) -> bool:
+    """Whether every off-diagonal entry of ``A`` is ``>= 0`` (a Markov generator's sign
+    pattern, which the subtraction-free solvers and the certificate need)."""
+    W = sp.coo_matrix(A)
+    return bool(np.all(W.data[W.row != W.col] >= 0))
