@@ -276,7 +276,6 @@ def _kappa(grid: Grid, k: int, s: np.ndarray, up: np.ndarray, theta: np.ndarray,
     upwind-upwind cell lies beyond a wall keep the blend. Appends the third cell's
     coefficients to ``corr``; returns the new two-point coefficients."""
     n = grid.shape[k]
-    idx = np.arange(grid.size).reshape(grid.shape)
     shape = list(grid.shape)
     shape[k] = s.size
     bc = [1] * grid.ndim
@@ -307,5 +306,4 @@ def _kappa(grid: Grid, k: int, s: np.ndarray, up: np.ndarray, theta: np.ndarray,
         c_far = np.where(up, r_t * np.exp(lt - lf), r_h * np.exp(lh - lf))
     e = np.flatnonzero(ok)
     corr.append((start + e, far_flat[e], w_far * c_far[e]))
-    del idx
     return fa, ba

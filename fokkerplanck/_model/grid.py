@@ -14,7 +14,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from .._util.memory import format_bytes, total_memory
+from .._util.memory import check_memory
 from .._util.validate import nan_rows
 
 __all__ = ["Grid", "BOUNDARY_KINDS"]
@@ -138,14 +138,10 @@ def _check_memory(shp: tuple[int, ...], shape: object) -> None:
             f"`shape={shape!r}` asks for {cells:.3g} cells, more than {MAX_CELLS:.0e}; no generator "
             "of that size can be indexed. Coarsen the grid."
         )
-    need = cells * len(shp) * GENERATOR_BYTES_PER_CELL_AXIS
-    have = total_memory()
-    if have is not None and need > have:
-        raise ValueError(
-            f"`shape={shape!r}` asks for {cells:.3g} cells; a generator on them needs about "
-            f"{format_bytes(need)} ({GENERATOR_BYTES_PER_CELL_AXIS * len(shp)} bytes per cell), more "
-            f"than this machine's {format_bytes(have)} of memory. Coarsen the grid."
-        )
+    check_memory(cells * len(shp) * GENERATOR_BYTES_PER_CELL_AXIS,
+                 f"`shape={shape!r}` ({cells:.3g} cells): a generator on them "
+                 f"({GENERATOR_BYTES_PER_CELL_AXIS * len(shp)} bytes per cell)",
+                 "coarsen the grid.", total=True)
 
 
 @dataclass(frozen=True, eq=False, init=False)

@@ -68,15 +68,16 @@ def format_bytes(n: float) -> str:
     return f"{n:.3g} EiB"  # pragma: no cover
 
 
-def check_memory(need: float, what: str, fix: str) -> None:
+def check_memory(need: float, what: str, fix: str, *, total: bool = False) -> None:
     """Raise a ``ValueError`` when ``need`` bytes exceed the available memory.
 
     ``what`` says who asks for it (``"`n=10000000000` particles"``), ``fix`` what to
-    change. Does nothing when the available memory cannot be read.
+    change. ``total=True`` compares with the machine's whole memory instead (for a
+    need that comes later, such as a grid's generator). Does nothing when the memory
+    cannot be read.
     """
-    have = available_memory()
+    have = total_memory() if total else available_memory()
     if have is not None and need > have:
-        raise ValueError(
-            f"{what} needs about {format_bytes(need)} of memory, more than the "
-            f"{format_bytes(have)} available on this machine; {fix}"
-        )
+        where = (f"this machine's {format_bytes(have)} of memory" if total
+                 else f"the {format_bytes(have)} available on this machine")
+        raise ValueError(f"{what} needs about {format_bytes(need)} of memory, more than {where}; {fix}")
