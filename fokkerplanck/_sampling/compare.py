@@ -86,7 +86,7 @@ class Comparison:
     >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-5, 5)], shape=50)
-    >>> p = fp.gaussian_density([0.0], 1.0, grid, normalise=True)
+    >>> p = fp.gaussian_density(grid, [0.0], 1.0, normalise=True)
     >>> x = np.random.default_rng(0).normal(size=(20_000, 1))
     >>> c = fp.compare(p, x, grid=grid)
     >>> c.consistent, bool(c.l1 < 2 * c.noise_floor)
@@ -154,7 +154,7 @@ class Comparison:
         >>> import numpy as np
         >>> import fokkerplanck as fp
         >>> grid = fp.Grid(bounds=[(-5, 5)], shape=50)
-        >>> p = fp.gaussian_density([0.0], 1.0, grid, normalise=True)
+        >>> p = fp.gaussian_density(grid, [0.0], 1.0, normalise=True)
         >>> x = np.random.default_rng(0).normal(0.1, 1.0, size=(20_000, 1))
         >>> print(fp.compare(p, x, grid=grid).explain())  # doctest: +ELLIPSIS
         INCONSISTENT: the mean test rejects on axis 0 (z = ..., limit 2.81)...

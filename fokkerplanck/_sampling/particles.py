@@ -21,6 +21,7 @@ import numpy as np
 
 from .._model.grid import Grid
 from .._model.sde import SDE
+from .._util.deprecation import renamed_keywords
 from .._util.memory import check_memory, format_bytes
 from .._util.progress import progress_bar
 from .._util.rng import rng_children
@@ -104,7 +105,7 @@ class Particles:
 
 # --------------------------------------------------------------------- helpers
 def _time_grid(t_end: float, dt: float, save_at: np.ndarray | None) -> np.ndarray:
-    """Step times ``0 = t_0 < ... < t_K = t_end``: multiples of ``dt`` plus ``save_at``.
+    """Step times ``0 = t_0 < ... < t_K = t_end``: multiples of ``dt`` plus the output times ``save_at``.
 
     Points closer than ``1e-9 dt`` are merged, so ``t_end = K dt`` up to round-off
     gives exactly ``K`` equal steps.
@@ -240,17 +241,21 @@ def _check_simulate_memory(n: int, d: int, n_steps: float, n_save: int, dt: floa
         )
     what = (f"Simulating {n} particles in {d}-D over {n_steps:.3g} steps"
             + (f" with {n_save} snapshots" if n_save else ""))
-    check_memory(need, what, "use fewer particles (`n`), fewer `save_at` times, or a larger `dt`.")
+    check_memory(need, what, "use fewer particles (`n`), fewer `t_eval` times, or a larger `dt`.")
 
 
 # ------------------------------------------------------------------ simulate
+@renamed_keywords(save_at="t_eval")
 def simulate(
-    sde: SDE, x0: Any, t_end: float, *, dt: float = 1e-3, grid: Grid | None = None,
-    rng: Any = None, save_at: Sequence[float] | np.ndarray | None = None, n: int | None = None,
+    sde: SDE, x0: Any, t_end: float | None = None, *, dt: float = 1e-3, grid: Grid | None = None,
+    rng: Any = None, t_eval: Sequence[float] | np.ndarray | None = None, n: int | None = None,
     progress: bool = False, chunk_size: int = DEFAULT_CHUNK_SIZE, bridge: bool = True,
     workers: int = 1,
 ) -> Particles:
     r"""Advance independent particles of ``sde`` with Euler–Maruyama to ``t_end``.
+
+    The time words are those of :func:`~fokkerplanck.evolve`: ``t_end`` is the
+    final time, ``t_eval`` the times at which the state is returned.
 
     Parameters
     ----------
@@ -265,17 +270,19 @@ def simulate(
         sampler (then ``n`` is required): a callable ``x0(n, rng) -> (n, d)``, or
         an object with scipy's ``rvs(size=n, random_state=rng)`` such as a frozen
         ``scipy.stats`` distribution (a 1-D one may return ``(n,)``).
-    t_end : float
-        Final time, ``> 0``.
+    t_end : float, optional
+        Final time, ``> 0``; default ``max(t_eval)``.
     dt : float
-        Time step, ``0 < dt <= t_end``. If ``t_end`` (or a ``save_at`` time) is
+        Time step, ``0 < dt <= t_end``. If ``t_end`` (or a ``t_eval`` time) is
         not a multiple of ``dt`` a shorter step lands on it exactly.
     grid : Grid, optional
         Domain and boundaries, as the grid solver sees them. ``None``: free space.
     rng : int, Generator or None
         Normalised with :func:`numpy.random.default_rng`.
-    save_at : sequence of float, optional
-        Times in ``[0, t_end]`` at which to store snapshots of all positions.
+    t_eval : sequence of float, optional
+        Times in ``[0, t_end]`` at which to store snapshots of all positions
+        (``Particles.snapshots``; the sorted times are ``Particles.save_at``).
+        Formerly ``save_at=``, accepted for one release with a :class:`DeprecationWarning`.
     n : int, optional
         Number of particles when ``x0`` is a density or a sampler.
     progress : bool
@@ -305,7 +312,7 @@ def simulate(
     ValueError
         Bad ``x0`` (shape, outside a non-periodic grid axis, non-finite), ``dt <= 0``,
         ``dt > t_end``, mismatched dimensions of ``grid``, ``sde`` and ``x0``,
-        ``save_at`` outside ``[0, t_end]``, or non-finite positions during the run
+        ``t_eval`` outside ``[0, t_end]``, or non-finite positions during the run
         (the message names the step and how many particles).
 
     Notes
@@ -339,10 +346,11 @@ def simulate(
     >>> bool(abs(pt.exit_time.mean() - 0.25) < 0.02)   # exact mean exit time x(1-x)/sigma^2
     True
     """
-    t_end, dt, chunk_size, workers, rng = _check_simulate_args(sde, grid, t_end, dt, chunk_size, workers, rng)
-    _check_simulate_memory_for(sde, x0, n, grid, t_end, dt, save_at)
+    t_end, dt, chunk_size, workers, rng = _check_simulate_args(sde, grid, t_end, t_eval, dt, chunk_size,
+                                                               workers, rng)
+    _check_simulate_memory_for(sde, x0, n, grid, t_end, dt, t_eval)
     x_init = _initial_positions(sde, x0, n, grid, rng)
-    sv = _save_times(save_at, t_end)
+    sv = _save_times(t_eval, t_end)
     run = _prepare(sde, x_init, grid, _time_grid(t_end, dt, sv), sv, bridge, progress, chunk_size, rng)
     try:
         _run_chunks(run, x_init, workers)
@@ -356,9 +364,15 @@ def simulate(
 
 
 def _check_simulate_args(
-    sde: Any, grid: Any, t_end: Any, dt: Any, chunk_size: Any, workers: Any, rng: Any,
+    sde: Any, grid: Any, t_end: Any, t_eval: Any, dt: Any, chunk_size: Any, workers: Any, rng: Any,
 ) -> tuple[float, float, int, int, np.random.Generator]:
-    """The scalar arguments of :func:`simulate`, checked and normalised."""
+    """The scalar arguments of :func:`simulate`, checked and normalised (``t_end``
+    defaults to the last of the times ``t_eval``)."""
+    if t_end is None:
+        sv = _save_times(t_eval, math.inf)
+        if sv is None:
+            raise TypeError("`simulate` needs the final time: pass `t_end`, or the output times `t_eval=`.")
+        t_end = sv[-1]
     if not isinstance(sde, SDE):
         raise TypeError(f"`sde` must be a fokkerplanck.SDE, got {type(sde).__name__}.")
     if grid is not None and not isinstance(grid, Grid):
@@ -387,11 +401,11 @@ def _check_simulate_args(
 
 
 def _check_simulate_memory_for(
-    sde: SDE, x0: Any, n: Any, grid: Grid | None, t_end: float, dt: float, save_at: Any,
+    sde: SDE, x0: Any, n: Any, grid: Grid | None, t_end: float, dt: float, t_eval: Any,
 ) -> None:
     """:func:`_check_simulate_memory` for the arguments of :func:`simulate`, before any allocation."""
     sampler = callable(x0) or hasattr(x0, "rvs")
-    n_save = 0 if save_at is None else int(np.size(save_at))
+    n_save = 0 if t_eval is None else int(np.size(t_eval))
     if sampler or n is not None:
         if isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0:
             _check_simulate_memory(int(n), (grid.ndim if grid is not None else sde.ndim) or 1,
@@ -465,15 +479,17 @@ def _check_points(sde: SDE, x0_arr: np.ndarray, grid: Grid | None) -> np.ndarray
     return x_init
 
 
-def _save_times(save_at: Any, t_end: float) -> np.ndarray | None:
+def _save_times(t_eval: Any, t_end: float) -> np.ndarray | None:
     """The snapshot times, sorted, checked to lie in ``[0, t_end]``."""
-    if save_at is None:
+    if t_eval is None:
         return None
-    sv = np.sort(np.atleast_1d(np.asarray(save_at, dtype=float)))
-    if sv.ndim != 1 or not np.all(np.isfinite(sv)) or sv[0] < 0 or sv[-1] > t_end * (1 + 1e-12):
-        raise ValueError(
-            f"`save_at` must be times in [0, t_end={t_end}], got {np.asarray(save_at).tolist()}."
-        )
+    try:
+        sv = np.sort(np.atleast_1d(np.asarray(t_eval, dtype=float)))
+    except (TypeError, ValueError):
+        raise TypeError(f"`t_eval` must be a 1-D array of times, got {t_eval!r}.") from None
+    if sv.ndim != 1 or sv.size == 0 or not np.all(np.isfinite(sv)) or sv[0] < 0 or sv[-1] > t_end * (1 + 1e-12):
+        where = f"[0, t_end={t_end}]" if math.isfinite(t_end) else "[0, inf)"
+        raise ValueError(f"`t_eval` must be a non-empty set of times in {where}, got {np.asarray(t_eval).tolist()}.")
     return np.minimum(sv, t_end)
 
 
