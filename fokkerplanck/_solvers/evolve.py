@@ -371,9 +371,10 @@ def evolve(
         Initial cell-average density at time ``t0`` (>= 0, positive mass; it need
         not be normalised). :func:`~fokkerplanck.gaussian`,
         :func:`~fokkerplanck.point_mass` and :func:`~fokkerplanck.uniform` build one.
-    t_eval : array_like, shape (n_t,)
-        Strictly increasing output times, all ``>= t0``. Steps land on every one
-        exactly (``t_eval[0] == t0`` returns ``p0`` itself first).
+    t_eval : float or array_like, shape (n_t,)
+        Strictly increasing output times, all ``>= t0``; a scalar is one output time,
+        the final one. Steps land on every one exactly (``t_eval[0] == t0`` returns
+        ``p0`` itself first). The same word as in :func:`~fokkerplanck.simulate`.
     method : {"auto", "backward_euler", "tr-bdf2", "expm"}
         See Notes. ``"auto"`` picks ``"expm"`` for a time-independent SDE when it is
         cheap (small ``(t_end - t0) ||A||_1``), else ``"tr-bdf2"``.

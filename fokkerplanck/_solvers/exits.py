@@ -42,6 +42,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .._util.validate import covariance, positive
+from .._util.deprecation import renamed_keywords
 from .._util.errors import ConvergenceError, warn
 from .._util.linalg import factorize as _splu
 from .._model.grid import Grid
@@ -489,7 +490,8 @@ class QuasiStationary:
                 f"method={self.method!r}, grid={self.grid!r})")
 
 
-def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-9,
+@renamed_keywords(tol="rtol")
+def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float = 1e-9,
                      maxiter: int = 300, error_estimate: bool = True) -> QuasiStationary:
     r"""Quasi-stationary density and decay rate with absorbing sides, with certified bounds.
 
@@ -501,9 +503,10 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
         With at least one absorbing side.
     scheme : {"sg", "upwind"}
         Discretization of :func:`~fokkerplanck.generator`.
-    tol : float
+    rtol : float
         Relative width of the certified interval ``rate_bounds`` asked for:
-        ``success`` is ``(upper - lower) <= tol * lower``. Round-off limits it to
+        ``success`` is ``(upper - lower) <= rtol * lower`` (formerly ``tol=``, accepted
+        for one release with a :class:`DeprecationWarning`). Round-off limits it to
         about ``1e-12`` (1-D) and ``10 eps max|a_ii| / rate`` (LU).
     maxiter : int
         Largest number of inverse iterations without a shift.
@@ -521,7 +524,7 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     Raises
     ------
     ValueError
-        No absorbing side; a time-dependent SDE; a non-positive ``tol``; a
+        No absorbing side; a time-dependent SDE; a non-positive ``rtol``; a
         ``maxiter`` below 1.
     ConvergenceError
         No positive lower bound could be certified: escape is too slow for double
@@ -575,7 +578,7 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     whatever the barrier, so the interval is a certificate (widened by
     ``4 n eps``). In 2-D and 3-D sparse LU is used and the interval is widened by
     ``10 eps max|a_ii| / lower``, an estimate of LU's round-off; beyond
-    ``eps max|a_ii| / rate > tol`` it is not narrow and ``success`` is False.
+    ``eps max|a_ii| / rate > rtol`` it is not narrow and ``success`` is False.
 
     ``rate`` is the last shifted lower bound (strong drift) or the outflow of the
     iterate through the absorbing walls divided by its mass (a ratio of sums of
@@ -604,9 +607,9 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     >>> round(q.rate / (1000.0**2 / 2 + np.pi**2 / 2), 2)   # continuum v^2/2 + pi^2/2, to O(h^2)
     1.03
     """
-    qs = _quasi_stationary(sde, grid, scheme, tol, maxiter)
+    qs = _quasi_stationary(sde, grid, scheme, rtol, maxiter)
     if error_estimate:
-        est = estimate_error(lambda g: _quasi_stationary(sde, g, scheme, tol, maxiter).rate, grid,
+        est = estimate_error(lambda g: _quasi_stationary(sde, g, scheme, rtol, maxiter).rate, grid,
                              order=ORDER[scheme], value=qs.rate)
         qs = replace(qs, error_estimate=float(est.error))
     return qs
@@ -616,7 +619,7 @@ def _quasi_stationary(sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: in
     """:func:`quasi_stationary` without the error estimate."""
     _check_sde_grid(sde, grid, "quasi_stationary")
     _need_absorbing(grid, "quasi_stationary")
-    tol = positive("tol", tol, "tolerance")
+    tol = positive("rtol", tol, "tolerance")
     if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
         raise ValueError(f"`maxiter` must be an integer >= 1, got {maxiter!r}.")
     if scheme == "highorder":
@@ -976,7 +979,7 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
            "lu": "sparse LU with a componentwise bound on its error"}[certified_by]
     if success:
         msg = (f"rate {rate:.12g} certified in [{lower:.12g}, {upper:.12g}] (relative width "
-               f"{width:.1e} <= tol={tol:g}); Collatz-Wielandt bounds from {how}.")
+               f"{width:.1e} <= rtol={tol:g}); Collatz-Wielandt bounds from {how}.")
     else:
         if certified_by == "lu" and 10 * _EPS * dmax / lower > tol:
             why = (f"the rate is {dmax / lower:.1e} times below the largest rate of the generator, "
@@ -988,8 +991,8 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
             why = (f"unshifted inverse iteration did not converge in maxiter={maxiter} solves "
                    "(slow decay beside a cluster of nearby rates); raise `maxiter`")
         else:
-            why = "round-off of the solves limits the bounds; ask for a larger `tol`"
-        msg = (f"rate {rate:.12g} NOT certified to tol={tol:g}: the interval [{lower:.12g}, "
+            why = "round-off of the solves limits the bounds; ask for a larger `rtol`"
+        msg = (f"rate {rate:.12g} NOT certified to rtol={tol:g}: the interval [{lower:.12g}, "
                f"{upper:.12g}] has relative width {width:.1e}; {why}.")
     with np.errstate(under="ignore"):
         w = np.exp(ell + half - (ell + half).max())   # the iterate in the symmetrized frame

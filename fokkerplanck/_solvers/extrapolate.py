@@ -83,7 +83,7 @@ def richardson(solve: Callable[[Grid], np.ndarray], grid: Grid, *, order: int = 
     >>> sde = fp.ornstein_uhlenbeck(H, C)
     >>> grid = fp.Grid(bounds=[(-6, 6), (-3.5, 3.5)], shape=64)
     >>> ex = fp.richardson(lambda g: fp.stationary(sde, g).density, grid)
-    >>> exact = fp.gaussian_density(np.zeros(2), fp.lyapunov(H, C), grid)
+    >>> exact = fp.gaussian_density(grid, np.zeros(2), fp.lyapunov(H, C))
     >>> bool(grid.integrate(abs(ex.density - exact)) < 1.5e-6)
     True
     """

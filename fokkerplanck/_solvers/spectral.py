@@ -44,6 +44,7 @@ from .._discretization.fluxes import Fluxes
 from .._discretization.generator import check_problem, check_tolerance, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
+from .._util.deprecation import renamed_keywords
 from .._util.errors import ConvergenceError, warn
 from .._util.linalg import factorize, is_metzler
 from .._util.validate import positive_int
@@ -339,7 +340,8 @@ def _well_bottoms(A: sp.csr_matrix, grid: Grid, psi: np.ndarray | None) -> np.nd
 
 
 # --------------------------------------------------------------------- public
-def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 1e-10,
+@renamed_keywords(tol="rtol")
+def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", rtol: float = 1e-10,
           error_estimate: bool = True) -> Modes:
     """The ``k`` slowest relaxation modes of ``sde`` on ``grid``, ordered by rate.
 
@@ -358,8 +360,9 @@ def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 
         Number of modes besides the stationary one.
     scheme : str
         Discretization (:func:`fokkerplanck.generator`).
-    tol : float
-        ARPACK tolerance (relative, on ``lambda - shift``).
+    rtol : float
+        ARPACK tolerance (relative, on ``lambda - shift``). Formerly ``tol=``,
+        accepted for one release with a :class:`DeprecationWarning`.
     error_estimate : bool
         Also compute the modes on a partner grid (1-D: three times the cells; else
         half per axis) and report each rate's estimated relative error (default).
@@ -394,7 +397,7 @@ def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 
     (array([1., 2.]), array([3., 0.]), array([ True, False]))
     """
     check_problem(sde, grid)
-    tol = check_tolerance(tol)
+    tol = check_tolerance(rtol, "rtol")
     k = positive_int("k", k)
     if sde.time_dependent:
         raise ValueError("`modes` needs a time-independent SDE (`time_dependent=False`).")
@@ -436,7 +439,7 @@ def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 
     weight = np.exp(-(psi - psi.min())) if psi is not None else np.abs(res.modes).sum(axis=0)
     check_resolution(fl, weight, "modes", density=psi is not None)
     if error_estimate:
-        est = estimate_error(lambda g: modes(sde, g, k, scheme=scheme, tol=tol, error_estimate=False).rates,
+        est = estimate_error(lambda g: modes(sde, g, k, scheme=scheme, rtol=tol, error_estimate=False).rates,
                              grid, order=ORDER[scheme], value=res.rates)
         res = replace(res, error_estimate=np.asarray(est.error, dtype=float) + err / res.rates)
     return res
@@ -506,7 +509,8 @@ def _metastable(A: sp.csr_matrix, grid: Grid, psi: np.ndarray | None, vals: np.n
     return reps[order], rvecs[:, order], real[order], err[order], True
 
 
-def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-10) -> float:
+@renamed_keywords(tol="rtol")
+def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float = 1e-10) -> float:
     """Relaxation rate: the smallest nonzero ``-Re(lambda)`` of the generator.
 
     Ranked by real part, so an oscillating pair counts by its decay rate; for the
@@ -531,4 +535,4 @@ def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-10
     >>> f"{fp.spectral_gap(sde, fp.Grid(bounds=[(-3, 3)], shape=2400)):.4e}"
     '8.6175e-23'
     """
-    return modes(sde, grid, k=1, scheme=scheme, tol=tol, error_estimate=False).gap
+    return modes(sde, grid, k=1, scheme=scheme, rtol=rtol, error_estimate=False).gap
