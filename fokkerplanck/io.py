@@ -71,7 +71,7 @@ KINDS = {
     "Evolution": "_solvers.evolve",
     "Particles": "_sampling.particles",
     "QuasiStationary": "_solvers.exits",
-    "Equilibrium": "_solvers.exits",
+    "Equilibrium": "_solvers.irreversibility",
     "Comparison": "_sampling.compare",
     "Modes": "_solvers.spectral",
 }
