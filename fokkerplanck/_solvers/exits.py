@@ -39,6 +39,7 @@ from .._model.grid import Grid
 from .._model.sde import SDE
 from .._util.errors import ConvergenceError, warn
 from .._util.linalg import factorize as _splu
+from .._util.summary import Summary, Text
 from .._util.validate import positive
 from .estimate import ORDER, estimate_error
 from .evolve import evolve
@@ -46,6 +47,8 @@ from .gth import factor as _gth_factor  # tests set it to None to check the LU p
 from .resolution import check_resolution
 
 __all__ = [
+    "EscapeRate",
+    "ExitTime",
     "QuasiStationary",
     "escape_rate",
     "exit_time",
@@ -92,7 +95,69 @@ def _lu(M: sp.spmatrix, what: str) -> Any:
 
 
 # ------------------------------------------------------------------ exit time
-def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
+@dataclass(frozen=True, eq=False, repr=False)
+class ExitTime(Summary):
+    """Mean first-passage times and how far to trust them; returned by
+    ``exit_time(..., full_output=True)``.
+
+    Attributes
+    ----------
+    time : ndarray, ``grid.shape``
+        ``tau`` at the cell centres, ``>= 0`` (what ``exit_time`` returns by default).
+    grid : Grid
+    residual : float
+        Componentwise relative residual of the backward equation ``A^T tau = -1``:
+        ``max_i |(A^T tau)_i + 1| / ((|A|^T tau)_i + 1)``, each cell's imbalance
+        against the rates flowing through it (round-off, ``~1e-16`` to ``1e-13``, for
+        an accurate solve at any barrier).
+    method : str
+        ``"chain"`` (1-D, subtraction-free elimination), ``"gth"`` (detailed
+        balance, forward GTH solve), ``"h-transform"`` (Doob's h-transform, GTH) or
+        ``"lu"`` (sparse LU).
+    success : bool
+        ``residual <= 1e-8``.
+    message : str
+    error_estimate : float
+        Estimated relative L1 discretization error ``integral |tau_h - tau| dx /
+        integral tau_h dx`` against the continuous mean exit time, from one more
+        solve on a partner grid (Richardson, see :func:`~fokkerplanck.estimate_error`);
+        ``inf`` when there is no partner grid, ``nan`` when not asked for.
+
+    Examples
+    --------
+    Brownian motion on ``[0, 1]``, absorbed at both ends: ``tau = x (1 - x)``.
+
+    >>> import numpy as np
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(0, 1)], shape=50, boundary="absorbing")
+    >>> et = fp.exit_time(fp.brownian(1.0), grid, full_output=True)
+    >>> x = grid.centers[0]
+    >>> true = grid.integrate(np.abs(et.time - x * (1 - x))) / grid.integrate(x * (1 - x))
+    >>> et.success, et.method, bool(true / 3 < et.error_estimate < 3 * true)
+    (True, 'chain', True)
+    """
+
+    time: np.ndarray
+    grid: Grid
+    residual: float
+    method: str
+    success: bool
+    message: str
+    error_estimate: float = math.nan
+
+    _error_meaning = "relative L1 norm of the exit time's discretization error"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("method", self.method), ("grid", self.grid), ("max_time", float(self.time.max())),
+                ("residual", self.residual)]
+
+
+#: :attr:`ExitTime.success` needs ``residual`` at most this.
+EXIT_TIME_RESIDUAL = 1e-8
+
+
+def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg", full_output: bool = False,
+              error_estimate: bool = True) -> Any:
     r"""Mean first-passage time ``tau(x)`` to the absorbing sides of ``grid``.
 
     Parameters
@@ -103,11 +168,18 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
         With at least one absorbing side (others reflecting or periodic).
     scheme : {"sg", "upwind"}
         Discretization of :func:`~fokkerplanck.generator` (monotone schemes only).
+    full_output : bool
+        Return an :class:`ExitTime` (``time``, ``residual``, ``method``,
+        ``success``, ``message``, ``error_estimate``) instead of the array.
+    error_estimate : bool
+        With ``full_output``: also solve on a partner grid (1-D: three times the
+        cells; else half per axis) for :attr:`ExitTime.error_estimate` (default).
 
     Returns
     -------
-    ndarray, shape ``grid.shape``
-        ``tau`` at the cell centres, ``>= 0``.
+    ndarray, shape ``grid.shape``, or ExitTime
+        ``tau`` at the cell centres, ``>= 0``; with ``full_output=True`` the
+        :class:`ExitTime` holding it.
 
     Raises
     ------
@@ -151,7 +223,32 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
     >>> x = grid.centers[0]
     >>> bool(np.abs(tau - (1 - x**2)).max() < 1e-4)   # second order: h^2 / 4 here
     True
+
+    With ``full_output=True``, a certificate and an error estimate come along:
+
+    >>> et = fp.exit_time(fp.brownian(1.0), grid, full_output=True)
+    >>> et.success, bool(et.residual < 1e-12), bool(et.error_estimate < 1e-4)
+    (True, True, True)
     """
+    tau, method, fl = _exit_time(sde, grid, scheme)
+    if not full_output:
+        return tau
+    A = sp.csr_matrix(fl.matrix)
+    t = tau.ravel()
+    with np.errstate(invalid="ignore", over="ignore"):
+        residual = float(np.max(np.abs(A.T @ t + 1.0) / (abs(A).T @ t + 1.0)))
+    success = bool(residual <= EXIT_TIME_RESIDUAL)
+    message = (f"backward equation A^T tau = -1 solved by {method}; componentwise residual "
+               f"{residual:.2g}" + ("" if success else f" > {EXIT_TIME_RESIDUAL:g}: not accurate"))
+    res = ExitTime(tau, grid, residual, method, success, message)
+    if error_estimate:
+        est = estimate_error(lambda g: _exit_time(sde, g, scheme)[0], grid, order=ORDER[scheme], value=tau)
+        res = replace(res, error_estimate=float(est.relative))
+    return res
+
+
+def _exit_time(sde: SDE, grid: Grid, scheme: str) -> tuple[np.ndarray, str, Any]:
+    """:func:`exit_time`'s solve: ``(tau of grid.shape, method, fluxes)``."""
     _check_sde_grid(sde, grid, "exit_time")
     _need_absorbing(grid, "exit_time")
     if scheme == "highorder":
@@ -163,12 +260,14 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
     A = fl.matrix
     lu = None
     if grid.ndim == 1 and fl.forward is not None:
-        tau = _exit_time_chain(fl)
+        tau, method = _exit_time_chain(fl), "chain"
     else:
-        tau = _exit_time_reversible(fl)
-        if tau is None:
+        reversible = _exit_time_reversible(fl)
+        if reversible is None:
             lu = _lu(A.T, "exit_time")
-            tau = lu.solve(-np.ones(grid.size))
+            tau, method = lu.solve(-np.ones(grid.size)), "lu"
+        else:
+            tau, method = reversible, "gth"
     if not np.all(np.isfinite(tau)):
         raise ConvergenceError(
             "exit_time: the mean exit time overflows float64 (it grows like exp(barrier / "
@@ -185,9 +284,9 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
         if tau_h is None:
             _check_ill_conditioned(fl, lu, tau)
         else:
-            tau = tau_h
+            tau, method = tau_h, "h-transform"
     check_resolution(fl, None, "exit_time", density=False)  # tau matters in every cell
-    return tau.reshape(grid.shape)
+    return tau.reshape(grid.shape), method, fl
 
 
 class _Chain:
@@ -404,8 +503,8 @@ def _outflow_rate(fl: Any, q: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------ quasi-stationary
-@dataclass(frozen=True, eq=False)
-class QuasiStationary:
+@dataclass(frozen=True, eq=False, repr=False)
+class QuasiStationary(Summary):
     """The quasi-stationary density and its decay rate, with a certified interval.
 
     Attributes
@@ -476,11 +575,12 @@ class QuasiStationary:
         """``exp(-rate t)``: survival of the quasi-stationary density after time ``t``."""
         return np.exp(-self.rate * np.asarray(t, dtype=float))
 
-    def __repr__(self) -> str:
+    _error_meaning = "relative error of the rate"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
         lo, hi = (float(b) for b in self.rate_bounds)
-        return (f"QuasiStationary(rate={self.rate:.10g} in [{lo:.10g}, {hi:.10g}], "
-                f"success={self.success}, mean_exit_time={self.mean_exit_time:.6g}, "
-                f"method={self.method!r}, grid={self.grid!r})")
+        return [("rate", Text(f"{self.rate:.10g} in [{lo:.10g}, {hi:.10g}]")),
+                ("mean_exit_time", self.mean_exit_time), ("method", self.method), ("grid", self.grid)]
 
 
 def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-9,
@@ -1036,7 +1136,56 @@ def survival(sde: SDE, grid: Grid, p0: Any, t_eval: Any, **evolve_options: Any) 
     return ev.mass / grid.integrate(np.asarray(p0, dtype=float))
 
 
-def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") -> float:
+@dataclass(frozen=True, eq=False, repr=False)
+class EscapeRate(Summary):
+    """``1 / E[T_exit]`` from a start; returned by ``escape_rate(..., start=...,
+    full_output=True)`` (without a start it returns the :class:`QuasiStationary`).
+
+    Attributes
+    ----------
+    rate : float
+        ``1 / E[T_exit]`` from ``start``.
+    method : str
+        ``"chain"`` (1-D), ``"gth"`` or ``"exit_time"`` (through :func:`exit_time`).
+    grid : Grid
+    success : bool
+        The rate is finite and positive.
+    message : str
+    error_estimate : float
+        Estimated relative discretization error of ``rate`` (Richardson, one more
+        solve on a partner grid, see :func:`~fokkerplanck.estimate_error`) for a
+        point ``start``; ``nan`` for a density ``start`` (it exists on ``grid``
+        only) or when not asked for.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(0, 1)], shape=100, boundary="absorbing")
+    >>> r = fp.escape_rate(fp.brownian(1.0), grid, start=[0.5], full_output=True)
+    >>> round(r.rate, 3), r.success, bool(r.error_estimate < 1e-4)
+    (4.0, True, True)
+    """
+
+    rate: float
+    method: str
+    grid: Grid
+    success: bool
+    message: str
+    error_estimate: float = math.nan
+
+    _error_meaning = "relative error of the rate"
+
+    @property
+    def mean_exit_time(self) -> float:
+        """``1 / rate``."""
+        return 1.0 / self.rate
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("rate", self.rate), ("method", self.method), ("grid", self.grid)]
+
+
+def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg",
+                full_output: bool = False) -> Any:
     r"""Escape rate through the absorbing sides of ``grid``.
 
     Parameters
@@ -1050,10 +1199,14 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
         :func:`exit_time` interpolated linearly between cell centres for a point).
     scheme : str
         Discretization.
+    full_output : bool
+        Return a result with ``success``, ``message`` and ``error_estimate`` (the
+        rate's estimated relative error) instead of the float: the
+        :class:`QuasiStationary` without ``start``, an :class:`EscapeRate` with one.
 
     Returns
     -------
-    float
+    float, QuasiStationary or EscapeRate
 
     Notes
     -----
@@ -1077,14 +1230,31 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
     4.0
     """
     if start is None:
-        return quasi_stationary(sde, grid, scheme=scheme, error_estimate=False).rate
+        qs = quasi_stationary(sde, grid, scheme=scheme, error_estimate=full_output)
+        return qs if full_output else qs.rate
+    rate, method, point = _escape_rate(sde, grid, start, scheme)
+    if not full_output:
+        return rate
+    ok = bool(math.isfinite(rate) and rate > 0)
+    where = f"the point {np.asarray(start, dtype=float).ravel().tolist()}" if point else "the density `start`"
+    res = EscapeRate(rate, method, grid, ok, f"1 / E[T_exit] from {where} ({method})" if ok else
+                     f"no finite positive rate from {where} ({method}): {rate!r}")
+    if point:
+        est = estimate_error(lambda g: _escape_rate(sde, g, start, scheme)[0], grid,
+                             order=ORDER[scheme], value=rate)
+        res = replace(res, error_estimate=float(est.error))
+    return res
+
+
+def _escape_rate(sde: SDE, grid: Grid, start: Any, scheme: str) -> tuple[float, str, bool]:
+    """:func:`escape_rate` from ``start``: ``(rate, method, start is a point)``."""
     _check_sde_grid(sde, grid, "escape_rate")
     _need_absorbing(grid, "escape_rate")
     s = np.asarray(start, dtype=float)
     if s.shape == grid.shape and grid.size > grid.ndim:
         if not np.all(np.isfinite(s)) or s.min() < 0 or not s.sum() > 0:
             raise ValueError("`start` as a density must be finite, >= 0 and have positive mass.")
-        b = s.ravel()
+        b, point = s.ravel(), False
     else:
         if s.shape not in ((grid.ndim,), (1, grid.ndim)):
             raise ValueError(
@@ -1093,7 +1263,7 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
         s = s.reshape(grid.ndim)
         if not np.all(np.isfinite(s)) or np.any(s < grid.lower) or np.any(s > grid.upper):
             raise ValueError(f"`start={s.tolist()}` must be a finite point inside the grid {list(grid.bounds)}.")
-        b = _point_weights(grid, s)
+        b, point = _point_weights(grid, s), True
     if scheme == "highorder":
         raise ValueError("`scheme='highorder'` has no absorbing walls; use scheme='sg' or 'upwind'.")
     fl = fluxes(sde, grid, scheme=scheme)
@@ -1109,8 +1279,8 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
         y = None
     if y is None or not np.all(np.isfinite(y)):
         tau = exit_time(sde, grid, scheme=scheme).ravel()
-        return float(b.sum() / np.dot(tau, b))
-    return float(b.sum() / y.sum())
+        return float(b.sum() / np.dot(tau, b)), "exit_time", point
+    return float(b.sum() / y.sum()), ("chain" if grid.ndim == 1 and fl.forward is not None else "gth"), point
 
 
 def _point_weights(grid: Grid, x: np.ndarray) -> np.ndarray:
