@@ -1132,6 +1132,7 @@ def survival(sde: SDE, grid: Grid, p0: Any, t_eval: Any, **evolve_options: Any) 
     _check_sde_grid(sde, grid, "survival")
     _need_absorbing(grid, "survival")
 
+    evolve_options.setdefault("error_estimate", False)  # only the mass is returned
     ev = evolve(sde, grid, p0, t_eval, **evolve_options)
     return ev.mass / grid.integrate(np.asarray(p0, dtype=float))
 
