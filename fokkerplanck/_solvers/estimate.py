@@ -38,6 +38,7 @@ import numpy as np
 
 from .._model.grid import Grid
 from .._util.errors import ConvergenceError
+from .._util.summary import Summary
 
 __all__ = ["ORDER", "ErrorEstimate", "estimate_error", "partner_grid", "to_grid"]
 
@@ -51,8 +52,8 @@ MIN_COARSE = 4
 STENCIL = 6
 
 
-@dataclass(frozen=True, eq=False)
-class ErrorEstimate:
+@dataclass(frozen=True, eq=False, repr=False)
+class ErrorEstimate(Summary):
     """A grid answer, the same answer on a partner grid, and the estimated error.
 
     Attributes
@@ -71,6 +72,11 @@ class ErrorEstimate:
         ``error`` relative to the answer (a field: divided by ``integral |Q_h| dx``).
     grid, partner_grid : Grid
     order : int
+    error_estimate : float or ndarray
+        ``error``, under the name every result uses.
+    success : bool
+        Every entry of ``error`` is finite (a partner grid existed and solved).
+    message : str
 
     Examples
     --------
@@ -84,6 +90,26 @@ class ErrorEstimate:
     grid: Grid
     partner_grid: Grid | None
     order: int
+
+    _error_meaning = "L1 for a field, relative for a scalar"
+
+    @property
+    def error_estimate(self) -> Any:
+        return self.error
+
+    @property
+    def success(self) -> bool:
+        return bool(np.all(np.isfinite(self.error)))
+
+    @property
+    def message(self) -> str:
+        if self.partner_grid is None:
+            return "no partner grid: an axis would keep fewer than 4 cells"
+        return "" if self.success else "the solve on the partner grid failed or gave another shape"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("grid", self.grid), ("partner_grid", self.partner_grid), ("order", self.order),
+                ("relative", self.relative)]
 
 
 def partner_grid(grid: Grid, *, coarsen: bool = False) -> Grid | None:

@@ -20,6 +20,7 @@ import numpy as np
 from .._discretization.generator import check_problem
 from .._model.grid import Grid
 from .._model.sde import SDE
+from .._util.summary import Summary
 from .._util.validate import covariance
 from .stationary import StationaryResult, stationary
 
@@ -133,8 +134,8 @@ def entropy_production(sde: Any, grid: Grid | None = None, *, scheme: str = "sg"
     return float(res.grid.integrate(_local_entropy_production(res)))
 
 
-@dataclass(frozen=True, eq=False)
-class Equilibrium:
+@dataclass(frozen=True, eq=False, repr=False)
+class Equilibrium(Summary):
     """Verdict of :func:`equilibrium_test`.
 
     Attributes
@@ -155,6 +156,10 @@ class Equilibrium:
     entropy_production : float
         :func:`entropy_production` of the state.
     message : str
+    success : bool
+        Always True (the verdict is ``equilibrium``).
+    error_estimate : float
+        ``nan``: ``rtol`` sets the discretization error the verdict allows.
 
     Examples
     --------
@@ -175,6 +180,14 @@ class Equilibrium:
     detailed_balance: bool
     entropy_production: float
     message: str
+
+    success = True
+    error_estimate = math.nan
+    _error_meaning = "not computed; rtol is the allowance for discretization error"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("equilibrium", self.equilibrium), ("ratio", self.ratio), ("rtol", self.rtol),
+                ("entropy_production", self.entropy_production), ("detailed_balance", self.detailed_balance)]
 
     def __bool__(self) -> bool:
         return self.equilibrium

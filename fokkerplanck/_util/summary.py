@@ -106,6 +106,9 @@ class Summary:
     #: What ``error_estimate`` measures (printed after it).
     _error_meaning: ClassVar[str] = ""
 
+    #: Whether ``repr`` repeats ``message`` (off where ``str`` shows it in full).
+    _show_message: ClassVar[bool] = True
+
     def _summary_items(self) -> list[tuple[str, Any]]:
         """``(name, value)`` pairs for the first line: what, shape, key numbers."""
         return []
@@ -116,7 +119,7 @@ class Summary:
         err = _error(getattr(self, "error_estimate", math.nan))
         meaning = f" ({self._error_meaning})" if self._error_meaning else ""
         lines.append(f"  success={bool(getattr(self, 'success', True))}, error_estimate={err}{meaning}")
-        message = " ".join(str(getattr(self, "message", "") or "").split())
+        message = " ".join(str(getattr(self, "message", "") or "").split()) if self._show_message else ""
         if message:
             if len(message) > MAX_MESSAGE:
                 message = message[: MAX_MESSAGE - 3].rstrip() + "..."
