@@ -27,6 +27,7 @@ and is non-singular; ``-A`` is a non-singular M-matrix.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -608,9 +609,8 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     Returns
     -------
     QuasiStationary
-        ``rate``, ``rate_bounds``, ``success`` and ``message`` say how far the
-        rate can be trusted; a :class:`~fokkerplanck.FokkerPlanckWarning` repeats
-        the message when ``success`` is False.
+        ``rate``, ``rate_bounds``, ``success``, ``message`` and ``error_estimate``
+        say how far the rate can be trusted.
 
     Raises
     ------
@@ -673,9 +673,9 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
 
     ``rate`` is the last shifted lower bound (strong drift) or the outflow of the
     iterate through the absorbing walls divided by its mass (a ratio of sums of
-    non-negative numbers, inside the bounds). For a high barriers ``rate`` is
-    the escape (Kramers) rate and ``1 / rate`` agrees with the mean exit time
-    from the well bottom up to ``O(exp(-barrier / T))``.
+    non-negative numbers, inside the bounds). For a high barrier it is the escape
+    (Kramers) rate: ``1 / rate`` is the mean exit time from the well bottom up to
+    ``O(exp(-barrier / T))``.
 
     Examples
     --------
@@ -699,11 +699,11 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     1.03
     """
     qs = _quasi_stationary(sde, grid, scheme, tol, maxiter)
-    if error_estimate:
-        est = estimate_error(lambda g: _quasi_stationary(sde, g, scheme, tol, maxiter).rate, grid,
-                             order=ORDER[scheme], value=qs.rate)
-        qs = replace(qs, error_estimate=float(est.error))
-    return qs
+    if not error_estimate:
+        return qs
+    est = estimate_error(lambda g: _quasi_stationary(sde, g, scheme, tol, maxiter).rate, grid,
+                         order=ORDER[scheme], value=qs.rate)
+    return replace(qs, error_estimate=float(est.error))
 
 
 def _quasi_stationary(sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: int) -> QuasiStationary:
@@ -914,43 +914,11 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
     half = 0.5 * psi
     dmax = float(np.abs(A.diagonal()).max())
     leak = _leak(fl)
-    lu_cache: list = []
-
-    def lu_solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
-        if not lu_cache:   # LU of the symmetrized M, factorized once
-            lu_cache.append(_lu(_scaled_generator(A, psi), "quasi_stationary"))
-        lx = ell + half
-        xs = np.exp(lx - lx.max())
-        y = lu_cache[0].solve(xs)
-        with np.errstate(all="ignore"):
-            z = y / xs
-        return z, bool(np.all(np.isfinite(z)) and z.min() > 0 and xs.min() > 0), False
-
-    chain = _Chain(fl) if grid.ndim == 1 and fl.forward is not None else None
-    gth = None
-    if chain is None and _gth_factor is not None:
-        try:
-            gth = _gth_factor(A, leak=leak, shape=grid.shape)
-        except (ValueError, RuntimeError, MemoryError):  # pragma: no cover - falls back to LU
-            gth = None
-    if chain is not None:
-        method = "chain"
-
-        def solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
-            z, clean = chain.frame_solve(ell)
-            return z, clean, True
-    elif gth is not None:
-        method = "gth"
-
-        def solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
-            z, clean = _gth_frame_solve(gth, ell)
-            return (z, True, True) if clean else lu_solve(ell)
-    else:
-        method, solve = "lu", lu_solve
+    method, solve, lu_solve, lu_cache = _perron_solvers(fl, A, psi, leak)
 
     acc_err = 4 * n * _EPS   # O(n eps) entrywise for chain / GTH solves (O'Cinneide 1993)
     ell = -half.copy()
-    last = None
+    last: tuple[float, float, float, bool] | None = None
     iters = 0
     converged = trusted = stalled = converged_arnoldi = False
     ratios = None
@@ -969,7 +937,7 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
         ratios = 1.0 / z if clean and exact else None
         ell = ell + lz
         ell = ell - ell.max()
-        if clean and last[1] - last[0] <= tol * last[0] * (1 - 2 * acc_err):
+        if clean and last is not None and last[1] - last[0] <= tol * last[0] * (1 - 2 * acc_err):
             converged = True
             break
         if clean and stalled:
@@ -991,56 +959,23 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
             ell = v
             ratios = None
             converged_arnoldi = True
-    if not converged and trusted and not converged_arnoldi:
-        s = max(last[0] - 0.01 * (last[1] - last[0]), 0.0)
-        for _ in range(60):
-            B, clipped = _frame_matrix(C, ell, s)
-            try:
-                z = _splu(B).solve(np.ones(n))
-            except RuntimeError:  # exactly singular: the shift hit mu_0
-                break
-            iters += 1
-            if clipped or not (np.all(np.isfinite(z)) and z.min() > 0):
-                break
-            r = 1.0 / z
-            est = s + float(r.min())
+    if not converged and trusted and not converged_arnoldi and last is not None:
+        ell, est, taken = _noda(C, ell, last[0], last[1], tol, dmax)
+        iters += taken
+        if est is not None:
             ratios = None
-            ell = ell + np.log(z)
-            ell = ell - ell.max()
-            if float(r.max() - r.min()) <= 0.01 * tol * est or r.min() <= 100 * _EPS * dmax:
-                break
-            s = s + 0.99 * float(r.min())
     # 3. certify the final iterate: an accurate solve, or LU with a bound on its error
-    certified_by = None
-    if converged and last[3]:
+    certified_by: str | None = None
+    if converged and last is not None and last[3]:
         certified_by = method
     elif method != "lu":
-        # unshifted accurate iterations from here: Noda's LU leaves far tails (density
-        # e^-100 of the maximum, say) unconverged; they relax at their own fast local rates.
-        # Every iterate's bounds are valid, so their intersection is too.
-        best = None
-        prev_width = math.inf
-        for k in range(max(maxiter - iters, 1)):
-            z, clean, exact = solve(ell)
-            iters += 1
-            if not (clean and exact):
-                break
-            lz = np.log(z)
-            lo, hi = float(1.0 / z.max()), float(1.0 / z.min())
-            best = (lo, hi) if best is None else (max(best[0], lo), min(best[1], hi))
-            last = (best[0], best[1], _outflow_rate_log(leak, ell + lz), True)
-            certified_by = method
-            ratios = 1.0 / z
-            ell = ell + lz
-            ell = ell - ell.max()
-            if best[1] - best[0] <= tol * best[0] * (1 - 2 * acc_err):
-                break
-            if k >= 3 and hi - lo <= 1e-6 * lo and hi - lo > 0.5 * prev_width:
-                break   # round-off floor: a narrow interval that stopped shrinking
-            prev_width = hi - lo
+        done = _certify(solve, ell, max(maxiter - iters, 1), leak, tol, acc_err)
+        iters += done[3]
+        if done[0] is not None:
+            last, ratios, ell, certified_by = done[0], done[1], done[2], method
     if certified_by is None and method == "chain":
         last = None   # the chain's pivots or solution under/overflow: nothing LU could add
-    if certified_by is not None:
+    if certified_by is not None and last is not None:
         lower, upper = last[0] * (1 - acc_err), last[1] * (1 + acc_err)
     elif last is None and method == "chain":
         lower = upper = math.nan
@@ -1063,33 +998,140 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
             "noise, or shrink the domain to where the density lives.")
     rate = est if est is not None and lower <= est <= upper else last[2]
     rate = min(max(rate, lower), upper) if math.isfinite(rate) else 0.5 * (lower + upper)
-    width = (upper - lower) / lower
-    success = bool(width <= tol)
-    how = {"chain": "subtraction-free chain elimination (componentwise accurate)",
-           "gth": "subtraction-free GTH elimination (componentwise accurate)",
-           "lu": "sparse LU with a componentwise bound on its error"}[certified_by]
-    if success:
-        msg = (f"rate {rate:.12g} certified in [{lower:.12g}, {upper:.12g}] (relative width "
-               f"{width:.1e} <= tol={tol:g}); Collatz-Wielandt bounds from {how}.")
-    else:
-        if certified_by == "lu" and 10 * _EPS * dmax / lower > tol:
-            why = (f"the rate is {dmax / lower:.1e} times below the largest rate of the generator, "
-                   "beyond what sparse LU resolves (high barrier)"
-                   + (" and the density spans more than float64 holds for the subtraction-free "
-                      "solve" if method == "gth" else "")
-                   + ". Lower the barrier, raise the noise or shrink the domain for a certified rate")
-        elif not converged and not trusted and not stalled:
-            why = (f"unshifted inverse iteration did not converge in maxiter={maxiter} solves "
-                   "(slow decay beside a cluster of nearby rates); raise `maxiter`")
-        else:
-            why = "round-off of the solves limits the bounds; ask for a larger `tol`"
-        msg = (f"rate {rate:.12g} NOT certified to tol={tol:g}: the interval [{lower:.12g}, "
-               f"{upper:.12g}] has relative width {width:.1e}; {why}.")
+    assert certified_by is not None  # every path above certified, or raised
+    success = bool((upper - lower) / lower <= tol)
+    iteration_failed = not converged and not trusted and not stalled
+    msg = _perron_message(rate, lower, upper, tol, certified_by, method, dmax, iteration_failed, maxiter)
     with np.errstate(under="ignore"):
         w = np.exp(ell + half - (ell + half).max())   # the iterate in the symmetrized frame
     residual = float(np.abs(_scaled_generator(A, psi) @ w - rate * w).max() / (dmax * w.max()))
     return _Perron(rate, lower, upper, ell, certified_by, success, msg, residual, iters,
                    ratios if certified_by in ("chain", "gth") else None)
+
+
+def _perron_solvers(fl: Any, A: sp.csr_matrix, psi: np.ndarray, leak: np.ndarray
+                    ) -> tuple[str, Callable[[np.ndarray], tuple[np.ndarray, bool, bool]],
+                               Callable[[np.ndarray], tuple[np.ndarray, bool, bool]], list]:
+    """``(method, solve, lu_solve, lu_cache)`` of :func:`_perron_root`: a solve maps the
+    log-iterate ``ell`` to ``(z = (M^{-1} x) / x, clean, accurate)``; the chain (1-D) or
+    GTH is accurate, LU (factorized once, on first use, into ``lu_cache``) is not."""
+    grid = fl.grid
+    half = 0.5 * psi
+    lu_cache: list = []
+
+    def lu_solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+        if not lu_cache:   # LU of the symmetrized M, factorized once
+            lu_cache.append(_lu(_scaled_generator(A, psi), "quasi_stationary"))
+        lx = ell + half
+        xs = np.exp(lx - lx.max())
+        y = lu_cache[0].solve(xs)
+        with np.errstate(all="ignore"):
+            z = y / xs
+        return z, bool(np.all(np.isfinite(z)) and z.min() > 0 and xs.min() > 0), False
+
+    chain = _Chain(fl) if grid.ndim == 1 and fl.forward is not None else None
+    gth = None
+    if chain is None and _gth_factor is not None:
+        try:
+            gth = _gth_factor(A, leak=leak, shape=grid.shape)
+        except (ValueError, RuntimeError, MemoryError):  # pragma: no cover - falls back to LU
+            gth = None
+    if chain is not None:
+        def chain_solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+            z, clean = chain.frame_solve(ell)
+            return z, clean, True
+        return "chain", chain_solve, lu_solve, lu_cache
+    if gth is not None:
+        def gth_solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+            z, clean = _gth_frame_solve(gth, ell)
+            return (z, True, True) if clean else lu_solve(ell)
+        return "gth", gth_solve, lu_solve, lu_cache
+    return "lu", lu_solve, lu_solve, lu_cache
+
+
+def _noda(C: sp.coo_matrix, ell: np.ndarray, lo: float, hi: float, tol: float, dmax: float
+          ) -> tuple[np.ndarray, float | None, int]:
+    """Noda's iteration from the bounds ``[lo, hi]``: shift by the current lower bound (``M -
+    sI`` stays a non-singular M-matrix) in the frame of the current iterate, by sparse LU.
+    Returns ``(ell, estimate or None, solves)``."""
+    n = ell.size
+    est = None
+    iters = 0
+    s = max(lo - 0.01 * (hi - lo), 0.0)
+    for _ in range(60):
+        B, clipped = _frame_matrix(C, ell, s)
+        try:
+            z = _splu(B).solve(np.ones(n))
+        except RuntimeError:  # exactly singular: the shift hit mu_0
+            break
+        iters += 1
+        if clipped or not (np.all(np.isfinite(z)) and z.min() > 0):
+            break
+        r = 1.0 / z
+        est = s + float(r.min())
+        ell = ell + np.log(z)
+        ell = ell - ell.max()
+        if float(r.max() - r.min()) <= 0.01 * tol * est or r.min() <= 100 * _EPS * dmax:
+            break
+        s = s + 0.99 * float(r.min())
+    return ell, est, iters
+
+
+def _certify(solve: Callable[[np.ndarray], tuple[np.ndarray, bool, bool]], ell: np.ndarray, maxiter: int,
+             leak: np.ndarray, tol: float, acc_err: float
+             ) -> tuple[tuple[float, float, float, bool] | None, np.ndarray | None, np.ndarray, int]:
+    """Unshifted accurate iterations (Noda's LU leaves far tails, density ``e^-100`` of the
+    maximum, say, unconverged; they relax at their own fast local rates). Every iterate's
+    bounds are valid, so their intersection is too. Returns ``(last, ratios, ell, solves)``;
+    ``last`` is None when no accurate solve succeeded."""
+    best = None
+    last = None
+    ratios = None
+    prev_width = math.inf
+    iters = 0
+    for k in range(maxiter):
+        z, clean, exact = solve(ell)
+        iters += 1
+        if not (clean and exact):
+            break
+        lz = np.log(z)
+        lo, hi = float(1.0 / z.max()), float(1.0 / z.min())
+        best = (lo, hi) if best is None else (max(best[0], lo), min(best[1], hi))
+        last = (best[0], best[1], _outflow_rate_log(leak, ell + lz), True)
+        ratios = 1.0 / z
+        ell = ell + lz
+        ell = ell - ell.max()
+        if best[1] - best[0] <= tol * best[0] * (1 - 2 * acc_err):
+            break
+        if k >= 3 and hi - lo <= 1e-6 * lo and hi - lo > 0.5 * prev_width:
+            break   # round-off floor: a narrow interval that stopped shrinking
+        prev_width = hi - lo
+    return last, ratios, ell, iters
+
+
+def _perron_message(rate: float, lower: float, upper: float, tol: float, certified_by: str, method: str,
+                    dmax: float, iteration_failed: bool, maxiter: int) -> str:
+    """What :func:`_perron_root` certified, or why not."""
+    width = (upper - lower) / lower
+    how = {"chain": "subtraction-free chain elimination (componentwise accurate)",
+           "gth": "subtraction-free GTH elimination (componentwise accurate)",
+           "lu": "sparse LU with a componentwise bound on its error"}[certified_by]
+    if width <= tol:
+        return (f"rate {rate:.12g} certified in [{lower:.12g}, {upper:.12g}] (relative width "
+                f"{width:.1e} <= tol={tol:g}); Collatz-Wielandt bounds from {how}.")
+    if certified_by == "lu" and 10 * _EPS * dmax / lower > tol:
+        why = (f"the rate is {dmax / lower:.1e} times below the largest rate of the generator, "
+               "beyond what sparse LU resolves (high barrier)"
+               + (" and the density spans more than float64 holds for the subtraction-free "
+                  "solve" if method == "gth" else "")
+               + ". Lower the barrier, raise the noise or shrink the domain for a certified rate")
+    elif iteration_failed:
+        why = (f"unshifted inverse iteration did not converge in maxiter={maxiter} solves "
+               "(slow decay beside a cluster of nearby rates); raise `maxiter`")
+    else:
+        why = "round-off of the solves limits the bounds; ask for a larger `tol`"
+    return (f"rate {rate:.12g} NOT certified to tol={tol:g}: the interval [{lower:.12g}, "
+            f"{upper:.12g}] has relative width {width:.1e}; {why}.")
 
 
 # ----------------------------------------------------------- survival, rates
@@ -1299,7 +1341,7 @@ def _point_weights(grid: Grid, x: np.ndarray) -> np.ndarray:
         if m == 1:
             i, t = 0, 0.0
         else:
-            i = int(min(max(np.searchsorted(c, xk) - 1, 0), m - 2))
+            i = min(max(int(np.searchsorted(c, xk)) - 1, 0), m - 2)
             t = (xk - float(c[i])) / float(c[i + 1] - c[i])
         w = np.concatenate([w * (1 - t), w * t])
         idx = np.concatenate([idx * m + i, idx * m + min(i + 1, m - 1)])
