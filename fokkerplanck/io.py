@@ -74,6 +74,8 @@ KINDS = {
     "Equilibrium": "_solvers.irreversibility",
     "Comparison": "_sampling.compare",
     "Modes": "_solvers.spectral",
+    "ExitTime": "_solvers.exits",
+    "EscapeRate": "_solvers.exits",
 }
 
 #: Fields that hold callables or derived solver objects; not saved, loaded as None.

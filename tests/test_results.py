@@ -211,3 +211,12 @@ def _drift_exit(v: float, x: float) -> float:
     solution of ``v tau' + tau''/2 = -1``, ``tau(0) = tau(1) = 0``,
     ``tau = ((1 - e^{-2 v x}) / (1 - e^{-2 v}) - x) / v``."""
     return float(((1 - np.exp(-2 * v * x)) / (1 - np.exp(-2 * v)) - x) / v)
+
+
+def test_new_results_save_and_load(tmp_path):
+    for name in ("ExitTime", "EscapeRate", "Evolution"):
+        r = RESULTS[name]
+        back = fp.load(fp.save(r, tmp_path / name))
+        assert type(back) is type(r) and back.success == r.success and back.message == r.message
+        np.testing.assert_array_equal(np.asarray(back.error_estimate), np.asarray(r.error_estimate))
+        assert repr(back) == repr(r)
