@@ -19,6 +19,7 @@ import numpy as np
 import scipy.special
 
 from .._model.grid import Grid
+from .._util.summary import Summary
 from .._util.validate import nan_rows, real_array, show
 
 __all__ = ["Comparison", "compare"]
@@ -32,8 +33,8 @@ _HEADER = (
 )
 
 
-@dataclass(frozen=True, eq=False)
-class Comparison:
+@dataclass(frozen=True, eq=False, repr=False)
+class Comparison(Summary):
     """Result of :func:`compare`.
 
     Attributes
@@ -80,6 +81,14 @@ class Comparison:
     histogram, density : ndarray (grid.shape)
         The particle histogram (density units) and the grid density compared.
     grid : Grid
+    success : bool
+        The statistics could be computed (some particle inside the grid); the
+        verdict itself is ``consistent``.
+    message : str
+        :meth:`explain`: the verdict in words.
+    error_estimate : float
+        ``noise_floor``: the L1 distance that sampling noise alone produces, the
+        uncertainty of ``l1``.
 
     Examples
     --------
@@ -209,13 +218,25 @@ class Comparison:
     def __str__(self) -> str:
         return f"{self.table()}\n{self.explain()}"
 
-    def __repr__(self) -> str:
-        return (
-            f"Comparison(n={self.n}, n_inside={self.n_inside}, l1={self.l1:.4g}, "
-            f"noise_floor={self.noise_floor:.4g}, chi2_pvalue={self.chi2_pvalue:.3g}, "
-            f"max_abs_mean_z={float(np.max(np.abs(self.mean_z))):.3g}, "
-            f"consistent={self.consistent}, failed_tests={self.failed_tests}, grid={self.grid!r})"
-        )
+    _error_meaning = "the noise floor: L1 from sampling alone"
+    _show_message = False  # str() prints the table and explain()
+
+    @property
+    def success(self) -> bool:
+        return bool(self.n_inside > 0)
+
+    @property
+    def message(self) -> str:
+        return self.explain()
+
+    @property
+    def error_estimate(self) -> float:
+        return float(self.noise_floor)
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("n", self.n), ("n_inside", self.n_inside), ("l1", self.l1), ("noise_floor", self.noise_floor),
+                ("chi2_pvalue", self.chi2_pvalue), ("max_abs_mean_z", float(np.max(np.abs(self.mean_z)))),
+                ("consistent", self.consistent), ("failed_tests", self.failed_tests), ("grid", self.grid)]
 
 
 # ------------------------------------------------------------------- helpers

@@ -25,6 +25,7 @@ from .._util.deprecation import renamed_keywords
 from .._util.memory import check_memory, format_bytes
 from .._util.progress import progress_bar
 from .._util.rng import rng_children
+from .._util.summary import Summary, Text
 from .._util.validate import positive as _check_positive
 from .._util.validate import positive_int, real_array
 
@@ -34,8 +35,8 @@ __all__ = ["Particles", "simulate"]
 DEFAULT_CHUNK_SIZE = 2**15
 
 
-@dataclass(frozen=True, eq=False)
-class Particles:
+@dataclass(frozen=True, eq=False, repr=False)
+class Particles(Summary):
     """Particles advanced by :func:`simulate`.
 
     Attributes
@@ -60,6 +61,14 @@ class Particles:
     chunk_size : int
         Particles per chunk (results are reproducible for a fixed ``rng`` and
         ``chunk_size``).
+    success : bool
+        Always True for a returned run (a blow-up raises).
+    message : str
+        How many particles are alive at ``t``.
+    error_estimate : float
+        ``nan``: Euler–Maruyama carries no estimate of its own;
+        :func:`~fokkerplanck.compare` measures sampling noise (``noise_floor``) and
+        the time-step bias against a grid answer.
 
     Examples
     --------
@@ -95,12 +104,18 @@ class Particles:
         s = (self.exit_time[None, :] > tt.reshape(-1, 1)).mean(axis=1)
         return float(s[0]) if tt.ndim == 0 else s.reshape(tt.shape)
 
-    def __repr__(self) -> str:
-        return (
-            f"Particles(n={self.n}, ndim={self.ndim}, t={self.t}, alive={int(self.alive.sum())}, "
-            f"dt={self.dt}, n_steps={self.n_steps}, snapshots="
-            f"{None if self.snapshots is None else self.snapshots.shape})"
-        )
+    success = True
+    error_estimate = math.nan
+    _error_meaning = "not computed: sampling noise and dt bias are measured by fp.compare"
+
+    @property
+    def message(self) -> str:
+        return f"{int(self.alive.sum())} of {self.n} particles alive at t = {self.t:g}"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("n", self.n), ("ndim", self.ndim), ("t", self.t), ("alive", int(self.alive.sum())),
+                ("dt", self.dt), ("n_steps", self.n_steps),
+                ("snapshots", None if self.snapshots is None else Text(str(self.snapshots.shape)))]
 
 
 # --------------------------------------------------------------------- helpers

@@ -72,6 +72,7 @@ from .._model.sde import SDE
 from .._util.deprecation import renamed_keywords
 from .._util.errors import ConvergenceError, warn
 from .._util.linalg import factorize, is_metzler
+from .._util.summary import Summary
 from .._util.validate import positive_int
 from . import gth as _gth
 from .estimate import ORDER, estimate_error
@@ -91,8 +92,8 @@ GTH_MAX_FRONT = 3500
 #: LU answers whose Skeel condition estimate times ``eps`` exceeds this fail.
 LU_CONDITION_LIMIT = 1e-6
 
-@dataclass(frozen=True, eq=False)
-class StationaryResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class StationaryResult(Summary):
     """A stationary density and how it was found.
 
     Attributes
@@ -135,6 +136,10 @@ class StationaryResult:
     >>> np.round(res.cov(), 3)           # exact: [[0.5, 0.1], [0.1, 0.125]]
     array([[0.5  , 0.1  ],
            [0.1  , 0.125]])
+    >>> print(res)                       # doctest: +ELLIPSIS
+    StationaryResult(method='gth', scheme='sg', grid=64x64 on [-5, 5]x[-3, 3], residual=...)
+      success=True, error_estimate=0.000... (L1 norm of the density's discretization error)
+      message: ...
     """
 
     density: np.ndarray
@@ -150,6 +155,12 @@ class StationaryResult:
     fluxes: Fluxes | None = field(default=None, repr=False)
     normwise_residual: float = float("nan")
     error_estimate: float = math.nan
+
+    _error_meaning = "L1 norm of the density's discretization error"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("method", self.method), ("scheme", self.scheme), ("grid", self.grid),
+                ("residual", self.residual)]
 
     def current(self) -> np.ndarray:
         """Probability current ``(ndim, *grid.shape)``, consistent with the generator."""
