@@ -150,9 +150,7 @@ TOO_LONG_FOR_NOW = frozenset({
     "_applications.sgd:sgd_from_data",
     "_applications.sgd:run_sgd",
     "_discretization.structured:structured_fluxes",
-    "_solvers.evolve:evolve",
     "_solvers.exits:quasi_stationary",
-    "_solvers.exits:_perron_root",
     "_solvers.stationary:stationary",
     "_sweep:sweep",
 })
