@@ -128,13 +128,11 @@ def sgd(
     ``1 - beta = gamma sqrt(eta)``, where inertia survives as ``eta -> 0``: with time
     ``t = n sqrt(eta)`` and velocity ``p = m / sqrt(eta)`` one step is a step
     ``sqrt(eta)`` of ``dPhi = p dt``, ``dp = (-g - gamma p) dt + sqrt(sqrt(eta) Sigma / B)
-    dB``, Langevin dynamics with inertia at ``T = eta Sigma / (2 B (1 - beta))``
-    (:mod:`fokkerplanck._applications.momentum`). ``1 - beta`` of order one gives back
-    the plain SGD SDE with rate ``eta / (1 - beta)`` (``gamma -> infinity``). For
-    ``Sigma = s I`` the density is ``exp(-(L + |p|^2 / 2) / T)`` for any loss (the SDE
-    carries that structure, :attr:`SDE.structure`, and the grid keeps it exact). Real
-    heavy ball (:func:`run_sgd` with ``momentum``) deviates by ``O(eta)``: on
-    ``h Phi^2 / 2`` its ``Var Phi`` is ``T / h (1 + eta h / 4 + ...)``.
+    dB`` at ``T = eta Sigma / (2 B (1 - beta))``. For ``Sigma = s I`` its density is
+    ``exp(-(L + |p|^2 / 2) / T)`` for any loss (kept exact on the grid). Real heavy ball
+    (:func:`run_sgd`) matches its variance to ``O(eta)`` and its shape to
+    ``O((1 - beta)^(1/2) / sqrt(B))`` for skewed or heavy-tailed per-example gradients
+    (:mod:`fokkerplanck._applications.momentum`).
 
     Examples
     --------
