@@ -98,7 +98,7 @@ SECTIONS = [
     ("Model systems and exact densities", ["_model.models"],
      "Constructors for Brownian motion, Langevin dynamics and Ornstein–Uhlenbeck "
      "processes, and closed-form reference densities."),
-    ("SGD", ["_applications.sgd"],
+    ("SGD", ["_applications.sgd", "_applications.data", "_applications.minibatch", "_applications.quadratic"],
      "The SGD SDE from a loss or from data, real minibatch SGD, exact quadratic references."),
     ("The generator", ["_discretization.generator", "_discretization.fluxes"],
      "The conservative finite-volume matrix ``A`` with ``dp/dt = A p`` and its edge fluxes."),

@@ -47,8 +47,10 @@ from ._solvers.extrapolate import Extrapolation, richardson
 from ._solvers.estimate import ErrorEstimate, estimate_error
 from ._sampling.particles import Particles, simulate
 from ._sampling.compare import Comparison, compare
-from ._applications.sgd import (HessianCoordinates, SGDRun, data_gradient_stats, discrete_sgd_cov, hessian_coordinates,
-                                run_sgd, sgd, sgd_cov, sgd_from_data, two_temperature)
+from ._applications.sgd import sgd
+from ._applications.data import data_gradient_stats, sgd_from_data
+from ._applications.minibatch import SGDRun, run_sgd
+from ._applications.quadratic import HessianCoordinates, discrete_sgd_cov, hessian_coordinates, sgd_cov, two_temperature
 from ._sweep import SweepError, SweepResult, sweep
 from ._sweep import expand as expand_params
 from .io import load, save
