@@ -585,7 +585,7 @@ def heavy_ball_sde_density(prob: dict[str, Any], eta: float, beta: float, B: int
     sde = fp.sgd_from_data(heavy_ball_grad, prob["data"], eta, B, kind="grad", ndim=1, momentum=beta)
     if np.allclose(prob["data"][:, 0], 1.0):    # constant noise: exp(-(L + p^2 / 2) / T) exactly
         h, w0 = prob["h"], prob["w_star"]
-        p = fp.gibbs(lambda z: 0.5 * h * (z[..., 0] - w0) ** 2 + 0.5 * z[..., 1] ** 2, T, grid)
+        p = fp.gibbs(grid, lambda z: 0.5 * h * (z[..., 0] - w0) ** 2 + 0.5 * z[..., 1] ** 2, T)
         return p, grid
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
