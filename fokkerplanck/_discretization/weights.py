@@ -1,11 +1,15 @@
-r"""Two-point edge weights: the Bernoulli pair and the fitted pair with flattened conductance.
+r"""Two-point edge weights: the Bernoulli pair, the flattened conductance and a per-edge split.
 
 A monotone two-point flux along an edge with potential drop ``z`` is
 ``F = w [f(z) p_i - f(-z) p_j]``; it vanishes on the local equilibrium
-``p_j / p_i = e^{-z}`` when ``f(z) / f(-z) = e^{-z}``. :func:`bernoulli_pair` gives
-Scharfetter–Gummel's ``f = B``; :func:`fitted_pair` (the default of the package) the
-same ratio with a conductance that is flat for small ``|z|`` (see its docstring and
-docs/numerics.md).
+``p_j / p_i = e^{-z}`` when ``f(z) / f(-z) = e^{-z}``, i.e. ``f(z) = e^{-z/2} g(z)`` with
+an even conductance ``g``. :func:`bernoulli_pair` gives Scharfetter–Gummel's ``f = B``
+(``g = s(z) = (z/2) / sinh(z/2)``); :func:`fitted_pair` (the default of the package) the
+flattened ``g_K``. With ``a = log(p_i / p_j)`` and ``c = z - a`` the flux is exactly
+``-w sqrt(p_i p_j) c g(z) / s(c)``: the truncation error of the weight depends on the
+part ``c`` of ``z`` that drives a current, which ``z`` alone does not carry, so no
+function of ``z`` is best for every drift (docs/numerics.md, "The conductance").
+:func:`split_weights` estimates ``c`` per edge by a Hodge split (:func:`split_pair`).
 """
 
 from __future__ import annotations
@@ -67,8 +71,11 @@ def fitted_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     by a rotational drift ``v`` (``v . grad U = 0``), a conductance
     ``g = 1 + kappa z^2 + ...`` leaves a residual containing
     ``4 kappa (h^2 / T^3) (v_x d_x U)^2 p``, of one sign along the whole orbit, which
-    vanishes only for ``kappa = 0``; Scharfetter–Gummel has ``kappa = -1/24`` (14x
-    less accurate shallow-well mass on the metastable torus of the tests). ``g = 1``
+    vanishes only for ``kappa = 0``; Scharfetter–Gummel has ``kappa = -1/24`` (16x
+    less accurate shallow-well mass on the metastable torus of the tests). Where the
+    drift is not balanced by the density gradient (running states, fast rotations) it
+    is the other way round: Scharfetter–Gummel's advective flux is exact at every
+    Péclet number, this one is off by ``1 / s(z) - 1 ~ z^2 / 24`` (docs/numerics.md). ``g = 1``
     instead lets the downhill rate grow like ``e^{|z|/2}`` rather than ``|z|``
     (inconsistent advection at high cell Péclet numbers). The package therefore uses
 
