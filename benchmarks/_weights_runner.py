@@ -5,7 +5,10 @@ problem and size per call; prints ``RESULT {json}`` lines. Driven by
 Candidates (same edges, same ``Delta psi``, only the conductance ``g`` differs; every
 one keeps ``f(z) / f(-z) = e^{-z}``): ``sg`` (Scharfetter–Gummel, ``g = s``), ``flat``
 (the flattened conductance of ``fitted_pair``, the default), ``split`` (the per-edge
-conductance ``split_pair`` from the Hodge split of ``Delta psi``).
+conductance ``split_pair`` from the Hodge split of ``Delta psi``), ``twopass`` (the same
+conductance with ``c = z - log(p_i / p_j)`` from a first, Scharfetter–Gummel, stationary
+density: the split the analysis asks for, at the price of a second solve), ``iterK`` (``K``
+such passes: the fixed point).
 
 Problems: ``torus T lam`` (the metastable torus with rotation ``lam``: shallow-well
 mass, L1, max |log p - log p_exact| on the cells holding 1 - 1e-6 of the mass),
@@ -28,6 +31,7 @@ import scipy.sparse.linalg as spla
 import fokkerplanck as fp
 from fokkerplanck._discretization.weights import (
     bernoulli_pair,
+    density_split_weights,
     fitted_pair,
     hodge_split,
     split_pair,
@@ -48,11 +52,22 @@ def generator_with(sde, grid, weights):
         f, fm = bernoulli_pair(z)
     elif weights == "flat":
         f, fm = fitted_pair(z)
-    else:
+    elif weights == "split":
         _, c = hodge_split(t, h, z, w, n)
         direction = np.unique(fl.delta, axis=0, return_inverse=True)[1].ravel()
         f, fm = split_pair(z, c, transverse_square(t, h, direction, z - c, n))
-    f, fm = w * f, w * fm
+    else:  # "twopass" / "iterK": c = z - log(p_i / p_j) from the previous pass's stationary density
+        passes = 1 if weights == "twopass" else int(weights[4:])
+        A = generator_with(sde, grid, "sg")
+        for _ in range(passes):
+            p0 = factor(A, shape=grid.shape).null_vector()
+            f, fm = density_split_weights(t, h, z, fl.delta, p0, n)
+            A = _matrix(t, h, w * f, w * fm, n)
+        return A
+    return _matrix(t, h, w * f, w * fm, n)
+
+
+def _matrix(t, h, f, fm, n):
     diag = -np.bincount(t, f, minlength=n) - np.bincount(h, fm, minlength=n)
     return sp.csr_matrix((np.r_[f, fm, diag], (np.r_[h, t, np.arange(n)], np.r_[t, h, np.arange(n)])), shape=(n, n))
 

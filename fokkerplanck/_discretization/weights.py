@@ -23,6 +23,7 @@ __all__ = [
     "FLATNESS",
     "bernoulli",
     "bernoulli_pair",
+    "density_split_weights",
     "fitted_pair",
     "hodge_split",
     "log_s",
@@ -237,3 +238,30 @@ def split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarr
     _, c = hodge_split(tail, head, z, w, n)
     direction = np.unique(delta, axis=0, return_inverse=True)[1].ravel()
     return split_pair(z, c, transverse_square(tail, head, direction, z - c, n))
+
+
+def density_split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, delta: np.ndarray, p: np.ndarray,
+                          n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(f(z), f(-z))`` of :func:`split_pair` with the split taken from a density ``p``.
+
+    ``a = log(p[tail] / p[head])`` is the equilibrium drop and ``c = z - a`` the part
+    that drives the current: the split the truncation-error analysis asks for (the
+    Hodge split of :func:`split_weights` is its density-free estimate). With ``p`` the
+    stationary density of the generator built from these weights (a fixed point,
+    reached in a few passes from the Scharfetter–Gummel density) the leading
+    weight-dependent error of the stationary density vanishes on every edge. ``p``
+    must be positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fokkerplanck._discretization.weights import density_split_weights, fitted_pair
+    >>> tail, head, z = np.array([0, 1]), np.array([1, 2]), np.array([0.5, -1.0])
+    >>> p = np.exp(-np.array([0.0, 0.5, -0.5]))            # in equilibrium with z: c = 0
+    >>> f, fm = density_split_weights(tail, head, z, np.ones((2, 1)), p, 3)
+    >>> bool(np.allclose(f, fitted_pair(z)[0]))
+    True
+    """
+    a = np.log(p[tail]) - np.log(p[head])
+    direction = np.unique(delta, axis=0, return_inverse=True)[1].ravel()
+    return split_pair(z, z - a, transverse_square(tail, head, direction, a, n))
