@@ -127,6 +127,11 @@ if __name__ == "__main__":
     problem, n, weights = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     args = [float(a) for a in sys.argv[4:]]
     t0 = time.perf_counter()
-    rec = {"torus": torus, "ou": ou, "ring": ring}[problem](n, *args, weights)
+    if problem == "torus":
+        rec = torus(n, args[0], args[1], weights)
+    elif problem == "ou":
+        rec = ou(n, args[0], weights)
+    else:
+        rec = ring(n, args[0], args[1], weights)
     print("RESULT " + json.dumps(dict(problem=problem, N=n, args=args, weights=weights,
                                       seconds=time.perf_counter() - t0, **rec)), flush=True)
