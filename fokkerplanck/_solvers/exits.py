@@ -22,6 +22,38 @@ and is non-singular; ``-A`` is a non-singular M-matrix.
   ``<tau, q> = -<1, q> / lambda_0``).
 * **Survival** ``S(t) = integral p(t)`` for a density evolved with the absorbing
   generator (:func:`~fokkerplanck.evolve`).
+
+Quasi-stationary rates: how the certificate of :func:`quasi_stationary` is kept
+-------------------------------------------------------------------------------
+
+**Iteration.** Inverse iteration ``x <- M^{-1} x`` converges like
+``(mu_0 / mu_1)^k``: fast for a metastable well (``mu_0 << mu_1``), hopeless
+for strong drift, where the spectrum clusters (``mu_0 ~ v^2 / (4 D)`` with
+gaps ``~ D pi^2``: ``mu_0 / mu_1 = 1 - 3e-5`` for ``v = 1000``). There the
+shift is the current lower bound ``s`` (Noda's iteration): ``M - s I`` is
+still a non-singular M-matrix, the iterates stay positive, and the bounds
+converge superlinearly (7–8 sparse LU factorizations for ``v`` up to 1000 in
+1-D and 2-D). Shifted solves by LU are accurate only while
+``eps max|a_ii| / rate`` is small; below that (high barriers) only unshifted
+iterations with the subtraction-free solver are used.
+
+**Scaling.** The density varies like ``exp(-psi)`` with the edge potential
+``psi`` of the scheme (``exp(2 v x / sigma^2)`` for a drift ``v``: beyond
+float64 at ``v = 355``). Every solve works in the symmetrized frame
+``S^{-1} A S``, ``S = diag(exp(-psi / 2))``, whose entries are
+``sqrt(a_ij a_ji)`` for reversible rates (``psi`` is the least-squares fit
+of ``log(a_ij / a_ji)`` over the edges, exact in 1-D and for detailed
+balance), and iterates are kept as logarithms: the eigenvector of the
+constant drift is ``sin(pi x)`` there, and nothing overflows. The bounds are
+invariant under the similarity.
+
+**Accuracy of the bounds.** In 1-D the solves use Grassmann–Taksar–Heyman
+elimination of the chain in the frame of the current iterate (only sums and
+products of non-negative numbers): componentwise accurate to ``O(n eps)``,
+whatever the barrier, so the interval is a certificate (widened by
+``4 n eps``). In 2-D and 3-D sparse LU is used and the interval is widened by
+``10 eps max|a_ii| / lower``, an estimate of LU's round-off; beyond
+``eps max|a_ii| / rate > rtol`` it is not narrow and ``success`` is False.
 """
 
 from __future__ import annotations
@@ -645,34 +677,8 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float = 
     brackets the rate ever more tightly, and the bracket is a certificate
     whenever ``M^{-1}x`` is accurate *componentwise*.
 
-    **Iteration.** Inverse iteration ``x <- M^{-1} x`` converges like
-    ``(mu_0 / mu_1)^k``: fast for a metastable well (``mu_0 << mu_1``), hopeless
-    for strong drift, where the spectrum clusters (``mu_0 ~ v^2 / (4 D)`` with
-    gaps ``~ D pi^2``: ``mu_0 / mu_1 = 1 - 3e-5`` for ``v = 1000``). There the
-    shift is the current lower bound ``s`` (Noda's iteration): ``M - s I`` is
-    still a non-singular M-matrix, the iterates stay positive, and the bounds
-    converge superlinearly (7–8 sparse LU factorizations for ``v`` up to 1000 in
-    1-D and 2-D). Shifted solves by LU are accurate only while
-    ``eps max|a_ii| / rate`` is small; below that (high barriers) only unshifted
-    iterations with the subtraction-free solver are used.
-
-    **Scaling.** The density varies like ``exp(-psi)`` with the edge potential
-    ``psi`` of the scheme (``exp(2 v x / sigma^2)`` for a drift ``v``: beyond
-    float64 at ``v = 355``). Every solve works in the symmetrized frame
-    ``S^{-1} A S``, ``S = diag(exp(-psi / 2))``, whose entries are
-    ``sqrt(a_ij a_ji)`` for reversible rates (``psi`` is the least-squares fit
-    of ``log(a_ij / a_ji)`` over the edges, exact in 1-D and for detailed
-    balance), and iterates are kept as logarithms: the eigenvector of the
-    constant drift is ``sin(pi x)`` there, and nothing overflows. The bounds are
-    invariant under the similarity.
-
-    **Accuracy of the bounds.** In 1-D the solves use Grassmann–Taksar–Heyman
-    elimination of the chain in the frame of the current iterate (only sums and
-    products of non-negative numbers): componentwise accurate to ``O(n eps)``,
-    whatever the barrier, so the interval is a certificate (widened by
-    ``4 n eps``). In 2-D and 3-D sparse LU is used and the interval is widened by
-    ``10 eps max|a_ii| / lower``, an estimate of LU's round-off; beyond
-    ``eps max|a_ii| / rate > rtol`` it is not narrow and ``success`` is False.
+    How the iterates are shifted, scaled and solved so that the interval is a
+    certificate at any barrier height or drift: the module notes (``fokkerplanck._solvers.exits``).
 
     ``rate`` is the last shifted lower bound (strong drift) or the outflow of the
     iterate through the absorbing walls divided by its mass (a ratio of sums of
