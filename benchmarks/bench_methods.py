@@ -33,8 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np
 from _harness import HERE, core_version, fmt_t, load_line
 
-SIZES = {"rotational2d": [64, 128, 256, 512, 1024], "torus2d": [64, 128, 256, 512],
-         "fullcov3d": [16, 24, 32, 48, 64]}
+SIZES = {"rotational2d": [64, 128, 256, 512], "torus2d": [64, 128, 256, 512],
+         "fullcov3d": [16, 24, 32]}
 QUICK = {"rotational2d": [64, 128], "torus2d": [64, 128], "fullcov3d": [12, 16]}
 METHODS = ("gth", "lu", "amg")
 
@@ -63,8 +63,8 @@ def measure(problems, methods, sizes, repeats, limit):
                 for _ in range(repeats):
                     rec = run(problem, method, n, limit)
                     runs.append(rec)
-                    if "error" in rec or rec["seconds"] > limit:
-                        break
+                    if "error" in rec or rec["seconds"] > min(limit, 10.0):
+                        break   # one run of a slow configuration
                 ok = [r for r in runs if "error" not in r]
                 rec = dict(ok[0] if ok else runs[0])
                 if ok:
