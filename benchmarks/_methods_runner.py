@@ -94,6 +94,7 @@ def main(name, method, sizes):
         rec["seconds"] = time.perf_counter() - t0
         rec["solve_s"] = float(res.seconds)
         rec["used"] = res.method
+        rec["message"] = str(res.message)[:160]
         rec.setdefault("certified", bool(res.success))
         q = np.exp(logq - logq.max())
         q = q / q.sum()

@@ -9,7 +9,7 @@ Problems and their exact densities: see ``benchmarks/_methods_runner.py`` (2-D r
 drift with reflecting walls, the periodic metastable torus at ``T = 0.1``, and a 3-D
 non-gradient drift with a full constant covariance). Each (problem, method) runs in one
 fresh process over increasing sizes; a size is repeated ``--repeats`` times (median
-reported) in its own process, and the larger sizes of a method are skipped once one takes
+reported; once when the first run takes over 10 s) in its own process, and the larger sizes of a method are skipped once one takes
 more than ``--limit`` seconds.
 
 For each problem the table gives the wall time of ``fp.stationary(..., method=m,
