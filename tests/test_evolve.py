@@ -8,7 +8,7 @@ orders. Rates are measured by least-squares slopes over a refinement sequence.
 from __future__ import annotations
 
 import doctest
-import sys
+import importlib
 import warnings
 
 import numpy as np
@@ -21,8 +21,8 @@ from scipy.special import rel_entr
 
 import fokkerplanck as fp
 
-evolve_module = sys.modules["fokkerplanck._solvers.evolve"]
-initial_module = sys.modules["fokkerplanck._model.initial"]
+evolve_module = importlib.import_module("fokkerplanck._solvers.evolve")  # the package imports names lazily
+initial_module = importlib.import_module("fokkerplanck._model.initial")
 
 
 def slope(h, err):

@@ -2,9 +2,9 @@
 LocalCluster gives identical arrays; failures name their parameter set."""
 
 import faulthandler
+import importlib
 import multiprocessing
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -300,7 +300,7 @@ def test_progress_bar(capsys):
 
 def test_sweep_is_the_function_and_its_classes_are_exported():
     """`fp.sweep` is the function defined in the private module `fokkerplanck._sweep`."""
-    assert sys.modules["fokkerplanck._sweep"].sweep is fp.sweep
+    assert importlib.import_module("fokkerplanck._sweep").sweep is fp.sweep
     assert fp.sweep(lambda T: T, {"T": [1]}).results == (1,)
     assert fp.sweep(lambda T: T, {"T": [2]}).results == (2,)
     assert fp.SweepError is SweepError and fp.SweepResult is SweepResult
