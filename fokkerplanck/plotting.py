@@ -166,6 +166,27 @@ def _names(d: int, xlabel: str | None, ylabel: str | None) -> list[str]:
     return names
 
 
+def _colorbar(ax: Any, mappable: Any, label: str | None, slot: int = 0) -> Any:
+    """A colorbar 11 points wide glued to the right of ``ax`` as drawn (after its aspect
+    shrinks it), as tall as ``ax``; ``slot=1`` puts a second one beyond the first's labels."""
+    from matplotlib.transforms import Bbox
+
+    fig = ax.figure
+
+    def locate(cax: Any, renderer: Any) -> Any:
+        ax.apply_aspect()
+        bb = ax.get_position(original=False)
+        w_in, _ = fig.get_size_inches()
+        x0 = bb.x1 + (6 + 62 * slot) / 72 / w_in
+        return Bbox.from_bounds(x0, bb.y0, 11 / 72 / w_in, bb.height)
+
+    cax = ax.inset_axes((1.0, 0.0, 0.05, 1.0))
+    cax.set_axes_locator(locate)
+    cb = fig.colorbar(mappable, cax=cax, label=label)
+    cax.set_label("<colorbar>")
+    return cb
+
+
 def _label_map(ax: Any, names: Sequence[str]) -> None:
     ax.set_xlabel(names[0])
     ax.set_ylabel(names[1])
@@ -193,7 +214,7 @@ def _heatmap(ax: Any, p2: np.ndarray, grid: Grid, names: Sequence[str], *, vmax:
         levels = np.linspace(0, float(c.max()), contours + 2)[1:-1]
         ax.contour(X, Y, c, levels=levels, colors="w", linewidths=0.7)
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, label=label, fraction=0.046, pad=0.03)
+        _colorbar(ax, im, label)
     _label_map(ax, names)
     return im
 
@@ -203,7 +224,7 @@ def _signed(ax: Any, f2: np.ndarray, grid: Grid, names: Sequence[str], *, label:
     v = float(np.abs(f2).max()) or 1.0
     im = ax.imshow(f2.T, origin="lower", extent=_extent(grid), aspect=_aspect(grid), cmap="RdBu_r",
                    vmin=-v, vmax=v, interpolation="nearest")
-    ax.figure.colorbar(im, ax=ax, label=label, fraction=0.046, pad=0.03)
+    _colorbar(ax, im, label)
     _label_map(ax, names)
     return im
 
@@ -258,7 +279,8 @@ def density(
         The exact density at the cell centres (or a callable of points ``(..., d)``):
         a dashed curve in 1-D, dashed red contours in 2-D (the panel title says so).
     label : str
-        Legend label of the grid density (1-D), colorbar label (2-D).
+        Legend label of the grid density (1-D); colorbar label in 2-D (default there
+        ``"density"``).
     log : bool
         Logarithmic density axis (1-D) or colour scale of ``log10 p`` (2-D).
     xlabel, ylabel : str, optional
@@ -284,8 +306,8 @@ def density(
     >>> grid = fp.Grid([(-3, 3), (-3, 3)], 40)
     >>> res = fp.stationary(fp.ornstein_uhlenbeck(np.eye(2), np.eye(2)), grid)
     >>> fig = plotting.density(res, xlabel="position", ylabel="velocity", title="OU")
-    >>> fig.axes[0].get_xlabel(), fig.axes[1].get_label()
-    ('position', '<colorbar>')
+    >>> fig.axes[0].get_xlabel(), [c.get_ylabel() for c in fig.axes[0].child_axes]   # its colorbar
+    ('position', ['density'])
     """
     p, grid = _unpack(result_or_density, grid)
     e = _exact_array(exact, grid)
@@ -305,10 +327,11 @@ def density(
             _legend(a)
         elif grid.ndim == 2:
             fig, (a,) = _axes(ax, 1, panel=_map_panel(grid, 4.4, 1.4))
+            label = "density" if label == "grid" else label     # the colorbar's label
             if log:
                 lp = np.log10(np.maximum(p, p.max() * 1e-12))
                 im = a.imshow(lp.T, origin="lower", extent=_extent(grid), aspect=_aspect(grid))
-                fig.colorbar(im, ax=a, label=f"log10 {label}")
+                _colorbar(a, im, f"log10 {label}")
                 _label_map(a, names)
             elif p.min() < 0:
                 _signed(a, p, grid, names, label=label)
@@ -447,10 +470,10 @@ def compare(
             vmax = float(max(p.max(), 1e-300))
             _heatmap(axs[0], p, g, names, vmax=vmax)
             drawn = _exact_contours(axs[0], e, g, vmax)
-            axs[0].set_title("grid density, white contours"
-                             + ("; exact density: dashed red" if drawn else ""), fontsize=9)
+            axs[0].set_title("grid density (white contours)"
+                             + (", exact (dashed red)" if drawn else ""), fontsize=9)
             _heatmap(axs[1], hist, g, names, vmax=vmax, contour_of=p, label="particle density")
-            axs[1].set_title(f"particles (n={len(x)}), white: grid contours", fontsize=9)
+            axs[1].set_title(f"particles (n={len(x)}), grid contours", fontsize=9)
             _marginal_panels(axs[2:], g, p, hist, e, names)
             if stats:
                 axs[2].set_title(stats, fontsize=8)
@@ -561,7 +584,7 @@ def _streamlines(a: Any, p: np.ndarray, J: np.ndarray, grid: Grid, floor: float,
         kw.update(color="w")
     sp = a.streamplot(X, Y, u, v, **kw)
     if colour:
-        a.figure.colorbar(sp.lines, ax=a, label="|J| (current)", fraction=0.046, pad=0.03)
+        _colorbar(a, sp.lines, "|J| (current)", slot=1)
     a.set_xlim(*grid.bounds[0])
     a.set_ylim(*grid.bounds[1])
     a.set_title(f"current where p > {floor:g} max p: max |J| = {smax:.3g}", fontsize=9)

@@ -25,7 +25,8 @@ def _panels(fig):
 
 
 def _colorbars(fig):
-    return [a for a in fig.axes if a.get_label() == "<colorbar>"]
+    """Colorbars: figure-level ones and those glued to a panel (its child axes)."""
+    return [c for a in fig.axes for c in [a, *a.child_axes] if c.get_label() == "<colorbar>"]
 
 
 @pytest.fixture(scope="module")
