@@ -155,8 +155,7 @@ def test_convergence_names_reference_slopes_in_the_legend_not_on_the_data():
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("N", "L1 error")
 
 
-def test_legend_sits_where_the_curves_are_not(ou):
-    _, grid, res = ou
+def test_legend_sits_where_the_curves_are_not():
     grid1 = fp.Grid([(-4, 4)], 80)
     r1 = fp.stationary(fp.ornstein_uhlenbeck(1.0, 1.0), grid1)
     fig = plotting.density(r1, exact=fp.gaussian_density(0.0, 0.5, grid1, normalise=True))
