@@ -18,7 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .._util.validate import positive as _check_positive, positive_int, real_array
+from .._util.validate import positive as _check_positive, positive_int, real_array, show
 from .._util.memory import check_memory, format_bytes
 from .._util.progress import progress_bar
 from .._util.rng import rng_children
@@ -138,7 +138,7 @@ def sample_density(p: np.ndarray, grid: Grid, n: int, rng: np.random.Generator) 
     if not np.all(np.isfinite(p)) or np.any(p < 0):
         raise ValueError(
             "`x0` (a density on the grid) must be finite and non-negative; "
-            f"its minimum is {np.nanmin(p)!r}."
+            f"its minimum is {show(np.nanmin(p))}."
         )
     cdf = np.cumsum(p.ravel())
     if not cdf[-1] > 0:

@@ -37,6 +37,7 @@ import numpy as np
 
 from .._model.grid import Grid
 from .._util.errors import ConvergenceError
+from .._util.validate import show
 from .extrapolate import richardson
 
 __all__ = ["ErrorEstimate", "estimate_error", "partner_grid", "to_grid", "ORDER"]
@@ -228,7 +229,7 @@ def estimate_error(solve: Callable[[Grid], Any], grid: Grid, *, order: int = 2,
     True
     """
     if int(order) != order or order < 1:
-        raise ValueError(f"`order` must be a positive integer (2 for scheme='sg'), got {order!r}.")
+        raise ValueError(f"`order` must be a positive integer (2 for scheme='sg'), got {show(order)}.")
     if value is None:
         value = solve(grid)
     partner = partner_grid(grid)

@@ -39,7 +39,7 @@ from .._util.errors import FokkerPlanckWarning
 from .._util.linalg import factorize as _lu
 from .._util.progress import progress_bar
 from .._util.memory import check_memory
-from .._util.validate import positive as _check_positive, positive_int, real_array
+from .._util.validate import positive as _check_positive, positive_int, real_array, show
 from .._model.grid import Grid
 from .._discretization.generator import check_problem, fluxes
 from .resolution import check_resolution
@@ -181,7 +181,7 @@ def _check_p0(p0: Any, grid: Grid) -> np.ndarray:
 
 def _check_times(t_eval: Any, t0: float) -> np.ndarray:
     if not np.isfinite(t0):
-        raise ValueError(f"`t0` must be finite, got {t0!r}.")
+        raise ValueError(f"`t0` must be finite, got {show(t0)}.")
     try:
         t = np.atleast_1d(np.asarray(t_eval, dtype=float))
     except (TypeError, ValueError):

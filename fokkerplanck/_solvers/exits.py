@@ -41,7 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .._util.validate import covariance, positive
+from .._util.validate import covariance, positive, show
 from .._util.errors import ConvergenceError, warn
 from .._util.linalg import factorize as _splu
 from .._model.grid import Grid
@@ -618,7 +618,7 @@ def _quasi_stationary(sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: in
     _need_absorbing(grid, "quasi_stationary")
     tol = positive("tol", tol, "tolerance")
     if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
-        raise ValueError(f"`maxiter` must be an integer >= 1, got {maxiter!r}.")
+        raise ValueError(f"`maxiter` must be an integer >= 1, got {show(maxiter)}.")
     if scheme == "highorder":
         raise ValueError("`scheme='highorder'` has no absorbing walls; use scheme='sg' or 'upwind'.")
     fl = fluxes(sde, grid, scheme=scheme)
@@ -1334,7 +1334,7 @@ def equilibrium_test(res: Any, grid: Grid | None = None, *, rtol: float = 1e-3, 
     (False, True)
     """
     if not (isinstance(rtol, (int, float)) and math.isfinite(rtol) and rtol >= 0):
-        raise ValueError(f"`rtol` must be a non-negative number, got {rtol!r}.")
+        raise ValueError(f"`rtol` must be a non-negative number, got {show(rtol)}.")
     res = _stationary_of(res, grid, scheme, "equilibrium_test")
     g = res.grid
     p = np.asarray(res.density, dtype=float)
