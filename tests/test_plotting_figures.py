@@ -164,3 +164,16 @@ def test_legend_sits_where_the_curves_are_not():
     box = ax.get_legend().get_window_extent()
     xy = ax.transData.transform(np.column_stack([grid1.centers[0], r1.density]))
     assert not ((xy[:, 0] > box.x0) & (xy[:, 0] < box.x1) & (xy[:, 1] > box.y0) & (xy[:, 1] < box.y1)).any()
+
+
+def test_demo_shows_particle_progress_and_explains_its_contours(tmp_path, capsys):
+    from fokkerplanck.cli import main
+
+    out = tmp_path / "demo.png"
+    assert main(["demo", "--quick", "--particles", "2000", "--shape", "32", "-o", str(out)]) == 0
+    cap = capsys.readouterr()
+    assert "simulate" in cap.err and "100%" in cap.err          # the tqdm bar of the particle step
+    assert "dashed red" in cap.out and "simulating 2000 particles" in cap.out
+    assert main(["demo", "--quick", "--particles", "2000", "--shape", "32", "-o", str(out),
+                 "--no-progress"]) == 0
+    assert "simulate" not in capsys.readouterr().err
