@@ -658,6 +658,7 @@ def _demo_grad(x: np.ndarray) -> np.ndarray:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     import fokkerplanck as fp
+
     from . import plotting
 
     prog = "fokkerplanck demo"
@@ -685,7 +686,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     x0 = np.clip(np.concatenate([half, -half]), -2.999, 2.999)
     t0 = time.perf_counter()
     print(f"grid {shape} x {shape} solved in {t_grid:.2f} s; simulating {n} particles to t = {t_end:g} "
-          f"(dt = {dt:g}, {int(round(t_end / dt))} steps)", flush=True)
+          f"(dt = {dt:g}, {round(t_end / dt)} steps)", flush=True)
     pt = fp.simulate(sde, x0, t_end, dt=dt, grid=grid, rng=args.seed + 1, progress=not args.no_progress)
     t_part = time.perf_counter() - t0
     cmp = fp.compare(res, pt)
