@@ -14,7 +14,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.integrate
@@ -27,8 +28,11 @@ from fokkerplanck import data_gradient_stats, sgd_cov
 from ._common import fields_by, pyplot, standalone
 
 __all__ = [
-    "case_sgd_linear_regression", "case_sgd_logistic_regression",
-    "case_sgd_two_temperature", "case_sgd_double_well", "CASES",
+    "CASES",
+    "case_sgd_double_well",
+    "case_sgd_linear_regression",
+    "case_sgd_logistic_regression",
+    "case_sgd_two_temperature",
 ]
 
 
@@ -118,13 +122,13 @@ def case_sgd_linear_regression(quick: bool = False) -> dict[str, Any]:
             warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
             res = fp.stationary(sde, grid)
         lam_min = np.linalg.eigvalsh(ex["H"])[0]
-        n_steps = int(math.ceil(12.0 / (eta * lam_min)))
+        n_steps = math.ceil(12.0 / (eta * lam_min))
         run = fp.run_sgd(_linreg_grad, data, ex["phi_star"], eta, n_steps,
                          n_chains=n_chains, rng=100 + k)
         cmp = fp.compare(res, run.x)
         c_grid = grid.cov(res.density)
         c_sgd = np.cov(run.x.T)
-        rel = lambda a, b: float(np.linalg.norm(a - b) / np.linalg.norm(b))  # noqa: E731
+        rel = lambda a, b: float(np.linalg.norm(a - b) / np.linalg.norm(b))
         row = {
             "lr": eta,
             "steps": n_steps,
@@ -256,7 +260,7 @@ def case_sgd_logistic_regression(quick: bool = False) -> dict[str, Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
             res = fp.stationary(sde, grid)
-        steps = int(math.ceil(40.0 / (eta * lam_min)))
+        steps = math.ceil(40.0 / (eta * lam_min))
         run = fp.run_sgd(_logistic_grad, data, phi_star, eta, steps, n_chains=n_chains, rng=200 + k)
         cmp = fp.compare(res, run.x)
         gauss = fp.gaussian_density(phi_star, sgd_cov(H, S_star, eta), grid, normalise=True)
@@ -344,21 +348,21 @@ def case_sgd_two_temperature(quick: bool = False) -> dict[str, Any]:
     exactly ``Sigma``.
     """
     plt = pyplot()
-    Lx = lambda u: (u[..., 0] ** 2 - 1) ** 2 / 4  # noqa: E731
-    Ly = lambda u: 0.5 * u[..., 0] ** 2  # noqa: E731
-    loss = lambda p: Lx(p[..., :1]) + Ly(p[..., 1:])  # noqa: E731
-    grad_loss = lambda p: np.stack([p[..., 0] ** 3 - p[..., 0], p[..., 1]], -1)  # noqa: E731
+    Lx = lambda u: (u[..., 0] ** 2 - 1) ** 2 / 4
+    Ly = lambda u: 0.5 * u[..., 0] ** 2
+    loss = lambda p: Lx(p[..., :1]) + Ly(p[..., 1:])
+    grad_loss = lambda p: np.stack([p[..., 0] ** 3 - p[..., 0], p[..., 1]], -1)
     eta, s2 = 0.02, np.array([15.0, 60.0])          # temperatures 0.15 and 0.6
     eta_prime = 0.3                                  # forced temperature 0.15
     rates = eta_prime / s2
     rng = np.random.default_rng(21)
     xi = _gaussian_noise_data(4000, np.diag(s2), rng)
-    per_example = lambda p, e: grad_loss(p) - e  # noqa: E731
+    per_example = lambda p, e: grad_loss(p) - e
     grid = fp.Grid([(-2.2, 2.2), (-4.0, 4.0)], (88, 80) if quick else (176, 160))
     n_chains = 4000 if quick else 20000
     t0 = time.perf_counter()
     out: dict[str, Any] = {}
-    fig, axes = plt.subplots(2, 3, figsize=(13, 8))
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8.4), layout="constrained")
     X, Y = np.meshgrid(*grid.centers, indexing="ij")
     for row, (name, P, exact, steps) in enumerate((
         ("two_temperature", None, fp.two_temperature(Lx, Ly, eta, s2[0] ** 0.5, s2[1] ** 0.5, grid), 6000),
@@ -387,7 +391,9 @@ def case_sgd_two_temperature(quick: bool = False) -> dict[str, Any]:
             f"{name}_mass_right": mass_right,
         })
         ax = axes[row, 0]
-        ax.contourf(X, Y, res.density, 12)
+        cs = ax.contourf(X, Y, res.density, 12)
+        ax.set_aspect("equal")
+        fig.colorbar(cs, ax=ax, label="stationary density", fraction=0.046, pad=0.03)
         ax.set_title(("plain SGD: two temperatures" if row == 0 else
                       "eta_i = eta'/sigma_i^2: Gibbs") + f"\nL1 to closed form {err:.1e}", fontsize=9)
         ax.set_xlabel("x")
@@ -400,9 +406,10 @@ def case_sgd_two_temperature(quick: bool = False) -> dict[str, Any]:
             ax.step(c, grid.marginal(grid.histogram(run.x), j), "C1", where="mid", lw=0.8,
                     label="real SGD")
             ax.set_xlabel("xy"[j])
+            ax.set_ylabel(f"marginal density of {'xy'[j]}")
             ax.set_title(f"marginal of {'xy'[j]}; SGD l1/noise {cmp.l1_ratio:.2f}", fontsize=9)
-            ax.legend(fontsize=7)
-    fig.tight_layout()
+            ax.set_ylim(0, 1.3 * ax.get_ylim()[1])
+            ax.legend(fontsize=8, loc="upper right")
     out["temperature_x_y_plain"] = [float(eta * s2[0] / 2), float(eta * s2[1] / 2)]
     out["temperature_forced"] = eta_prime / 2
     out.update(
@@ -437,9 +444,9 @@ def case_sgd_double_well(quick: bool = False) -> dict[str, Any]:
     """
     plt = pyplot()
     c_tilt, s0sq, eta = 0.05, 3.2, 0.05
-    dL = lambda p: p**3 - p - c_tilt  # noqa: E731
-    loss = lambda p: (p[..., 0] ** 2 - 1) ** 2 / 4 - c_tilt * p[..., 0]  # noqa: E731
-    sig2 = lambda p: s0sq * (1 + 3 * scipy.special.expit(4 * p))  # noqa: E731
+    dL = lambda p: p**3 - p - c_tilt
+    loss = lambda p: (p[..., 0] ** 2 - 1) ** 2 / 4 - c_tilt * p[..., 0]
+    sig2 = lambda p: s0sq * (1 + 3 * scipy.special.expit(4 * p))
     rng = np.random.default_rng(33)
     xi = _gaussian_noise_data(2000, np.eye(1), rng)
 
@@ -477,7 +484,7 @@ def case_sgd_double_well(quick: bool = False) -> dict[str, Any]:
     out["l1_grid_vs_exact_ito"] = float(grid.integrate(np.abs(res.density - p_ito)))
     out["spectral_gap"] = float(gap)
     n_chains = 5000 if quick else 20000
-    steps = int(math.ceil(8.0 / (gap * eta)))
+    steps = math.ceil(8.0 / (gap * eta))
     x0 = np.where(np.arange(n_chains) % 2 == 0, -1.0, 1.0)[:, None]
     run = fp.run_sgd(per_example, xi, x0, eta, steps, rng=7)
     f = float(np.mean(run.x[:, 0] > 0))
@@ -493,24 +500,26 @@ def case_sgd_double_well(quick: bool = False) -> dict[str, Any]:
     z_iso = (f - out["mass_right_exact_isothermal"]) / out["mass_right_real_sgd_se"]
     out["z_sgd_vs_ito"], out["z_sgd_vs_isothermal"] = float(z_ito), float(z_iso)
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained")
+    hist = grid.histogram(run.x)
+    ax.step(x, hist, "C1", where="mid", lw=0.6, label="real SGD (histogram)")
     ax.plot(x, res.density, "C0-", lw=2, label="SGD SDE (grid, Ito)")
     ax.plot(fine, refs["ito"], "k:", label="exact Ito")
     ax.plot(fine, refs["isothermal"], "C2--", lw=0.8, label="isothermal reading")
     ax.plot(x, fp.gibbs(loss, eta * s0sq / 2, grid), "C3-.", lw=0.8, label="Gibbs at the left temperature")
-    hist = grid.histogram(run.x)
-    ax.step(x, hist, "C1", where="mid", lw=0.6, label="real SGD")
-    ax.set_xlabel("phi")
+    ax.set_xlabel("parameter phi")
+    ax.set_ylabel("stationary density")
+    ax.set_ylim(0, 1.4 * ax.get_ylim()[1])
     ax.set_title(f"mass right of 0: SDE {out['mass_right_sde_grid']:.3f}, SGD {f:.3f}, "
-                 f"Gibbs {out['mass_right_gibbs_T_left']:.3f}", fontsize=9)
-    ax.legend(fontsize=7)
-    ax2.plot(fine, (fine**2 - 1) ** 2 / 4 - c_tilt * fine, "k-", label="loss L")
-    ax2.plot(fine, sig2(fine) / (4 * s0sq), "C1--", label="Sigma / (4 s0^2)")
-    ax2.set_ylim(-0.2, 1.2)
-    ax2.set_xlabel("phi")
-    ax2.legend(fontsize=8)
-    ax2.set_title("the deeper well is the noisier one", fontsize=9)
-    fig.tight_layout()
+                 f"Gibbs {out['mass_right_gibbs_T_left']:.3f}", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", ncols=2)
+    ax2.plot(fine, (fine**2 - 1) ** 2 / 4 - c_tilt * fine, "k-", label="loss L(phi)")
+    ax2.plot(fine, sig2(fine) / (4 * s0sq), "C1--", label="gradient-noise variance Sigma(phi) / (4 s0^2)")
+    ax2.set_ylim(-0.2, 1.5)
+    ax2.set_xlabel("parameter phi")
+    ax2.set_ylabel("loss, scaled noise variance")
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2)
+    ax2.set_title("the deeper well is the noisier one", fontsize=10)
     out.update(
         passed=bool(out["l1_grid_vs_exact_ito"] < 5e-3
                     and out["mass_right_sde_grid"] < 0.5 < out["mass_right_gibbs_T_left"]
