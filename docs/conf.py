@@ -110,7 +110,7 @@ SECTIONS = [
      "Densities over time and initial densities."),
     ("Particles and comparison", ["_sampling.particles", "_sampling.compare"],
      "Euler–Maruyama particles with the same SDE and boundaries; grid vs particles statistics."),
-    ("Exit problems and irreversibility", ["_solvers.exits"],
+    ("Exit problems and irreversibility", ["_solvers.exits", "_solvers.irreversibility"],
      "Mean first-passage times, quasi-stationary densities, survival, escape rates, "
      "detailed balance and entropy production."),
     ("Sweeps and files", ["_sweep", "io"],

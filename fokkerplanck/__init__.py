@@ -40,8 +40,9 @@ from ._solvers.stationary import certificate as stationary_certificate
 from ._solvers.stationary import certificate_bound as stationary_certificate_bound
 from ._solvers.spectral import Modes, modes, spectral_gap
 from ._solvers.evolve import Evolution, evolve
-from ._solvers.exits import (Equilibrium, QuasiStationary, entropy_production, equilibrium_test,
-                             escape_rate, exit_time, quasi_stationary, survival)
+from ._solvers.exits import (EscapeRate, ExitTime, QuasiStationary, escape_rate, exit_time, quasi_stationary,
+                             survival)
+from ._solvers.irreversibility import Equilibrium, entropy_production, equilibrium_test
 from ._solvers.extrapolate import Extrapolation, richardson
 from ._solvers.estimate import ErrorEstimate, estimate_error
 from ._sampling.particles import Particles, simulate
@@ -66,7 +67,7 @@ __all__ = [
     "stationary_certificate_bound",
     "spectral_gap", "modes", "Modes",
     "evolve", "Evolution",
-    "exit_time", "quasi_stationary", "QuasiStationary", "survival", "escape_rate",
+    "exit_time", "ExitTime", "quasi_stationary", "QuasiStationary", "survival", "escape_rate", "EscapeRate",
     "entropy_production", "equilibrium_test", "Equilibrium",
     "richardson", "Extrapolation", "estimate_error", "ErrorEstimate",
     # sampling

@@ -47,7 +47,7 @@ def ev2(ou):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
         ev = fp.evolve(sde, grid, p0, t)
-    pt = fp.simulate(sde, p0, 1.6, dt=0.02, grid=grid, n=400, save_at=t, rng=3)
+    pt = fp.simulate(sde, p0, 1.6, dt=0.02, grid=grid, n=400, t_eval=t, rng=3)
     return ev, pt
 
 
@@ -126,7 +126,7 @@ def test_current_streamlines_only_where_the_density_matters(ou):
 
 def test_maps_label_axes_and_explain_dashed_contours(ou, tmp_path):
     sde, grid, res = ou
-    exact = fp.gaussian_density(0.0, fp.lyapunov(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]]), grid,
+    exact = fp.gaussian_density(grid, 0.0, fp.lyapunov(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]]),
                                 normalise=True)
     f = tmp_path / "d.png"
     fig = plotting.density(res, exact=exact, xlabel="u", ylabel="v", filename=f)
@@ -158,7 +158,7 @@ def test_convergence_names_reference_slopes_in_the_legend_not_on_the_data():
 def test_legend_sits_where_the_curves_are_not():
     grid1 = fp.Grid([(-4, 4)], 80)
     r1 = fp.stationary(fp.ornstein_uhlenbeck(1.0, 1.0), grid1)
-    fig = plotting.density(r1, exact=fp.gaussian_density(0.0, 0.5, grid1, normalise=True))
+    fig = plotting.density(r1, exact=fp.gaussian_density(grid1, 0.0, 0.5, normalise=True))
     ax = fig.axes[0]
     fig.canvas.draw()
     box = ax.get_legend().get_window_extent()

@@ -69,7 +69,7 @@ def test_two_temperature_density_is_the_lecture_product():
     assert np.abs(res.density - ref).max() < 1e-10 * ref.max()
     # and it is not Gibbs at any single temperature: the best one misses by far
     best = min(
-        GRID2.integrate(np.abs(res.density - fp.gibbs(separable, T, GRID2)))
+        GRID2.integrate(np.abs(res.density - fp.gibbs(GRID2, separable, T)))
         for T in np.linspace(0.1, 1.0, 91)
     )
     assert best > 0.1
@@ -86,7 +86,7 @@ def test_forcing_gibbs(form):
         loss, P = coupled, etap * np.linalg.inv(S)
     grid = fp.Grid([(-2.5, 2.5), (-4, 4)], (120, 160))
     res = fp.stationary(fp.sgd(loss, eta, S, lr_per_param=P), grid)
-    gibbs = fp.gibbs(loss, etap / 2, grid)
+    gibbs = fp.gibbs(grid, loss, etap / 2)
     assert grid.integrate(np.abs(res.density - gibbs)) < 1e-8
     # the same loss without the per-parameter rates is measurably not Gibbs
     plain = fp.stationary(fp.sgd(loss, etap, S), grid).density

@@ -108,7 +108,7 @@ def test_serial_is_the_plain_loop_in_product_order(serial):
     # the rotation leaves the Gibbs density stationary: without it the grid reproduces Gibbs
     # to round-off (loss differences), with it to the scheme's O(h^2) (measured L1 5.2e-3,
     # 3.4e-3, 2.6e-3 at these temperatures; the bound leaves a factor 2)
-    gibbs = np.stack([fp.gibbs(_well, T, grid) for T in TEMPERATURES])
+    gibbs = np.stack([fp.gibbs(grid, _well, T) for T in TEMPERATURES])
     l1 = np.abs(stacked - gibbs[:, None]).sum(axis=(2, 3)) * grid.cell_volume
     assert np.all(l1[:, 0] < 1e-12), l1
     assert np.all(l1[:, 1] < 1.1e-2), l1

@@ -263,7 +263,7 @@ def case_sgd_logistic_regression(quick: bool = False) -> dict[str, Any]:
         steps = math.ceil(40.0 / (eta * lam_min))
         run = fp.run_sgd(_logistic_grad, data, phi_star, eta, steps, n_chains=n_chains, rng=200 + k)
         cmp = fp.compare(res, run.x)
-        gauss = fp.gaussian_density(phi_star, sgd_cov(H, S_star, eta), grid, normalise=True)
+        gauss = fp.gaussian_density(grid, phi_star, sgd_cov(H, S_star, eta), normalise=True)
         c_grid, c_sgd = grid.cov(res.density), np.cov(run.x.T)
         m_grid = grid.mean(res.density)
         m_sgd = run.x.mean(0)
@@ -366,7 +366,7 @@ def case_sgd_two_temperature(quick: bool = False) -> dict[str, Any]:
     X, Y = np.meshgrid(*grid.centers, indexing="ij")
     for row, (name, P, exact, steps) in enumerate((
         ("two_temperature", None, fp.two_temperature(Lx, Ly, eta, s2[0] ** 0.5, s2[1] ** 0.5, grid), 6000),
-        ("forced_gibbs", rates, fp.gibbs(loss, eta_prime / 2, grid), 8000),
+        ("forced_gibbs", rates, fp.gibbs(grid, loss, eta_prime / 2), 8000),
     )):
         sde = fp.sgd(loss, eta, s2, grad=grad_loss, lr_per_param=P)
         res = fp.stationary(sde, grid)
@@ -476,7 +476,7 @@ def case_sgd_double_well(quick: bool = False) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for name, T in (("gibbs_T_left", eta * s0sq / 2), ("gibbs_T_right", eta * 4 * s0sq / 2)):
-        out[f"mass_right_{name}"] = float(grid.integrate(fp.gibbs(loss, T, grid) * (x > 0)))
+        out[f"mass_right_{name}"] = float(grid.integrate(fp.gibbs(grid, loss, T) * (x > 0)))
     out["mass_right_exact_ito"] = mass_right_fine(refs["ito"])
     out["mass_right_exact_isothermal"] = mass_right_fine(refs["isothermal"])
     out["mass_right_sde_grid"] = float(grid.integrate(res.density * (x > 0)))
@@ -506,7 +506,7 @@ def case_sgd_double_well(quick: bool = False) -> dict[str, Any]:
     ax.plot(x, res.density, "C0-", lw=2, label="SGD SDE (grid, Ito)")
     ax.plot(fine, refs["ito"], "k:", label="exact Ito")
     ax.plot(fine, refs["isothermal"], "C2--", lw=0.8, label="isothermal reading")
-    ax.plot(x, fp.gibbs(loss, eta * s0sq / 2, grid), "C3-.", lw=0.8, label="Gibbs at the left temperature")
+    ax.plot(x, fp.gibbs(grid, loss, eta * s0sq / 2), "C3-.", lw=0.8, label="Gibbs at the left temperature")
     ax.set_xlabel("parameter phi")
     ax.set_ylabel("stationary density")
     ax.set_ylim(0, 1.4 * ax.get_ylim()[1])

@@ -33,6 +33,7 @@ Functions
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence, Union
 
@@ -40,6 +41,7 @@ import numpy as np
 import scipy.linalg
 
 from .._util.errors import ConvergenceError
+from .._util.summary import Summary, Text
 from .._util.validate import covariance, positive, positive_int
 from .._model.grid import Grid
 from .._model.models import lyapunov
@@ -771,8 +773,8 @@ def sgd_from_data(
 
 
 # ============================================================== real SGD
-@dataclass(frozen=True, eq=False)
-class SGDRun:
+@dataclass(frozen=True, eq=False, repr=False)
+class SGDRun(Summary):
     """Iterates of :func:`run_sgd`.
 
     Attributes
@@ -793,6 +795,9 @@ class SGDRun:
     v : ndarray (n_kept * n_chains, d) or None
         With momentum, the velocities ``m / sqrt(lr)`` of the records (see
         :attr:`phase`).
+    success, message, error_estimate
+        True, ``""`` and ``nan``: samples carry no error estimate of their own
+        (:func:`~fokkerplanck.compare` measures them against a grid answer).
 
     Examples
     --------
@@ -834,6 +839,16 @@ class SGDRun:
     def final(self) -> Array:
         """Last iterate of every chain, ``(n_chains, d)``."""
         return self.chains[-1]
+
+    success = True
+    message = ""
+    error_estimate = math.nan
+    _error_meaning = "not computed: fp.compare measures samples against a grid answer"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("points", Text(str(self.x.shape))), ("chains", int(self.chains.shape[1])),
+                ("records", int(self.chains.shape[0])), ("lr", self.lr), ("batch_size", self.batch_size),
+                ("momentum", self.momentum), ("t", float(self.t[-1]) if len(self.t) else math.nan)]
 
 
 def _subsets(rng: np.random.Generator, n_chains: int, N: int, B: int) -> Array:
@@ -1172,8 +1187,8 @@ def discrete_sgd_cov(
     return 0.5 * (C + C.T)
 
 
-@dataclass(frozen=True, eq=False)
-class HessianCoordinates:
+@dataclass(frozen=True, eq=False, repr=False)
+class HessianCoordinates(Summary):
     r"""Hessian-normalized mode coordinates of a quadratic minimum.
 
     ``u = transform @ Phi = U^T H^(1/2) Phi``: in ``z = H^(1/2) Phi`` the loss is
@@ -1196,6 +1211,8 @@ class HessianCoordinates:
         variance of mode ``i``.
     cov : (d, d)
         The implied covariance of ``Phi``, ``eta H^-1 Sigma H^-1 / (2 B)``.
+    success, message, error_estimate
+        True, ``""`` and ``nan``: closed forms, exact up to round-off.
 
     Notes
     -----
@@ -1215,6 +1232,14 @@ class HessianCoordinates:
     cov: Array
     lr: float
     batch_size: int
+
+    success = True
+    message = ""
+    error_estimate = math.nan
+    _error_meaning = "closed form"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("temperature", self.temperature), ("lr", self.lr), ("batch_size", self.batch_size)]
 
     def to_modes(self, phi: Array) -> Array:
         """``u = transform Phi`` for points ``(..., d)``."""

@@ -69,8 +69,10 @@ import scipy.sparse.linalg as spla
 from .._discretization.generator import Fluxes, check_problem, check_tolerance, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
+from .._util.deprecation import renamed_keywords
 from .._util.errors import ConvergenceError, warn
 from .._util.linalg import factorize, is_metzler
+from .._util.summary import Summary
 from .._util.validate import positive_int
 from . import gth as _gth
 from .estimate import ORDER, estimate_error
@@ -90,8 +92,8 @@ GTH_MAX_FRONT = 3500
 #: LU answers whose Skeel condition estimate times ``eps`` exceeds this fail.
 LU_CONDITION_LIMIT = 1e-6
 
-@dataclass(frozen=True, eq=False)
-class StationaryResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class StationaryResult(Summary):
     """A stationary density and how it was found.
 
     Attributes
@@ -134,6 +136,10 @@ class StationaryResult:
     >>> np.round(res.cov(), 3)           # exact: [[0.5, 0.1], [0.1, 0.125]]
     array([[0.5  , 0.1  ],
            [0.1  , 0.125]])
+    >>> print(res)                       # doctest: +ELLIPSIS
+    StationaryResult(method='gth', scheme='sg', grid=64x64 on [-5, 5]x[-3, 3], residual=...)
+      success=True, error_estimate=0.000... (L1 norm of the density's discretization error)
+      message: ...
     """
 
     density: np.ndarray
@@ -149,6 +155,12 @@ class StationaryResult:
     fluxes: Fluxes | None = field(default=None, repr=False)
     normwise_residual: float = float("nan")
     error_estimate: float = math.nan
+
+    _error_meaning = "L1 norm of the density's discretization error"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("method", self.method), ("scheme", self.scheme), ("grid", self.grid),
+                ("residual", self.residual)]
 
     def current(self) -> np.ndarray:
         """Probability current ``(ndim, *grid.shape)``, consistent with the generator."""
@@ -172,7 +184,7 @@ def residual(A: sp.spmatrix, p: np.ndarray) -> float:
     >>> grid = fp.Grid(bounds=[(-3, 3)], shape=100)
     >>> L = lambda x: x[..., 0]**4 / 4 - x[..., 0]**2 / 2
     >>> A = fp.generator(fp.langevin(L, 0.5), grid)
-    >>> bool(fp.stationary_residual(A, fp.gibbs(L, 0.125, grid)) < 1e-14)
+    >>> bool(fp.stationary_residual(A, fp.gibbs(grid, L, 0.125)) < 1e-14)
     True
     """
     p = np.asarray(p).ravel()
@@ -197,7 +209,7 @@ def certificate(A: sp.spmatrix, p: np.ndarray) -> float:
     >>> grid = fp.Grid(bounds=[(-3, 3)], shape=100)
     >>> L = lambda x: x[..., 0]**4 / 4 - x[..., 0]**2 / 2
     >>> A = fp.generator(fp.langevin(L, 0.5), grid)
-    >>> p = fp.gibbs(L, 0.125, grid).ravel()
+    >>> p = fp.gibbs(grid, L, 0.125).ravel()
     >>> float(p.min()) < 1e-40, bool(fp.stationary_certificate(A, p) < 1e-14)
     (True, True)
     """
@@ -338,13 +350,14 @@ def _solve_eigs(A: sp.csr_matrix, tol: float) -> np.ndarray:
     return v.real
 
 
+@renamed_keywords(tol="rtol")
 def stationary(
     sde: SDE,
     grid: Grid,
     *,
     method: str = "auto",
     scheme: str = "sg",
-    tol: float = 1e-10,
+    rtol: float = 1e-10,
     maxiter: int = 200,
     error_estimate: bool = True,
 ) -> StationaryResult:
@@ -363,8 +376,9 @@ def stationary(
         subtraction-free GTH elimination.
     scheme : {"sg", "upwind", "highorder"}
         Discretization, see :func:`fokkerplanck.generator`.
-    tol : float
-        Relative tolerance of the iterative solves (``"amg"``, ``"eigs"``).
+    rtol : float
+        Relative tolerance of the iterative solves (``"amg"``, ``"eigs"``). Formerly
+        ``tol=``, accepted for one release with a :class:`DeprecationWarning`.
     maxiter : int
         Maximum GMRES restarts for ``"amg"``.
     error_estimate : bool
@@ -402,7 +416,7 @@ def stationary(
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
     check_problem(sde, grid)
-    tol = check_tolerance(tol)
+    tol = check_tolerance(rtol, "rtol")
     maxiter = positive_int("maxiter", maxiter)
     if sde.time_dependent:
         raise ValueError(
@@ -493,7 +507,7 @@ def stationary(
     res = _finish(p, A, fl, sde, grid, used, tol, iterations, seconds, notes, kappa, lenient=lenient,
                   monotone=monotone)
     if error_estimate:
-        est = estimate_error(lambda g: stationary(sde, g, method=method, scheme=scheme, tol=tol, maxiter=maxiter,
+        est = estimate_error(lambda g: stationary(sde, g, method=method, scheme=scheme, rtol=tol, maxiter=maxiter,
                                                   error_estimate=False).density,
                              grid, order=ORDER[scheme], value=res.density)
         res = replace(res, error_estimate=float(est.error))
