@@ -326,7 +326,6 @@ def _case_convention(convention: str, quick: bool) -> dict[str, Any]:
     ax.legend(fontsize=8)
     fig.suptitle(f"drift -x, C(x) = (1+x^2)/2, {convention}: grid vs exact vs {convention} particles",
                  fontsize=10)
-    fig.tight_layout()
     _f, x2_inf = _CONV_EXACT[convention]
     out = {
         "system": f"dx = -x dt + sqrt((1+x^2)/2) dB, {convention}",
