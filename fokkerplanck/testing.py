@@ -67,6 +67,7 @@ import numpy as np
 from ._model.grid import Grid
 from ._model.models import gibbs
 from ._model.sde import SDE
+from ._util.validate import show
 
 __all__ = [
     "Problem", "gibbs_problems", "lyapunov_problems", "rotational_problems", "problems",
@@ -383,7 +384,7 @@ def assert_density_close(p: Any, q: Any, grid: Grid, atol: float, *, normalise: 
     if not isinstance(grid, Grid):
         raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
     if not (isinstance(atol, (int, float, np.floating, np.integer)) and math.isfinite(atol) and atol >= 0):
-        raise ValueError(f"`atol` must be a non-negative number, got {atol!r}.")
+        raise ValueError(f"`atol` must be a non-negative number, got {show(atol)}.")
     pre = f"{err_msg}: " if err_msg else ""
     a = np.asarray(p, dtype=float)
     b = np.asarray(q, dtype=float)

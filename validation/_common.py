@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-__all__ = ["pyplot", "comparison_fields", "fields_by", "standalone"]
+__all__ = ["comparison_fields", "fields_by", "pyplot", "standalone"]
 
 
 def pyplot() -> Any:
@@ -33,7 +34,7 @@ def comparison_fields(cmp: Any) -> dict[str, Any]:
     }
 
 
-def fields_by(rows: list[Mapping[str, Any]], key: str) -> dict[str, Any]:
+def fields_by(rows: Sequence[Mapping[str, Any]], key: str) -> dict[str, Any]:
     """One flat dict from rows of metrics: ``"<metric>@<row[key]>"`` for every other field."""
     return {f"{name}@{r[key]}": v for r in rows for name, v in r.items() if name != key}
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.integrate
@@ -27,8 +28,7 @@ import scipy.special
 import scipy.stats
 
 import fokkerplanck as fp
-from fokkerplanck import plotting
-from fokkerplanck import sgd_cov
+from fokkerplanck import plotting, sgd_cov
 
 from ._common import comparison_fields, pyplot
 
@@ -37,11 +37,11 @@ __all__ = ["CASES"]
 
 # ------------------------------------------------------------------ helpers
 class _Timer:
-    def __enter__(self) -> "_Timer":
+    def __enter__(self) -> _Timer:  # noqa: PYI034 - Self needs Python 3.11
         self.t0 = time.perf_counter()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.seconds = time.perf_counter() - self.t0
 
 
@@ -97,7 +97,9 @@ def case_brownian_heat_kernel(quick: bool = False) -> dict[str, Any]:
     with _Timer() as tp:
         x0 = s0 * rng.standard_normal((n, 1))
         pt = fp.simulate(sde, x0, float(times[-1]), dt=0.05, grid=grid, t_eval=times, rng=12)
-    cmps = [fp.compare(ev.density[k], pt.snapshots[k], grid=grid) for k in range(1, len(times))]
+    snaps = pt.snapshots
+    assert snaps is not None  # t_eval was given
+    cmps = [fp.compare(ev.density[k], snaps[k], grid=grid) for k in range(1, len(times))]
     final = cmps[-1]
     var_grid = float(ev.cov()[-1][0, 0])
     var_exact = s0**2 + sigma**2 * times[-1]
@@ -239,7 +241,7 @@ def case_langevin_2d(quick: bool = False) -> dict[str, Any]:
         pt = fp.simulate(sde, x0, 5.0, dt=dt, grid=grid, rng=32)
     cmp = fp.compare(res, pt)
     plt = pyplot()
-    fig = plt.figure(figsize=(16, 8.6))
+    fig = plt.figure(figsize=(16, 9.0), layout="constrained")
     axs = [fig.add_subplot(2, 3, k) for k in (1, 2, 4, 5)]
     plotting.compare(res, pt, exact=exact, comparison=cmp, ax=axs)
     axc = fig.add_subplot(2, 3, 3)
@@ -250,7 +252,6 @@ def case_langevin_2d(quick: bool = False) -> dict[str, Any]:
     plotting.density(res_d.density - exact, grid, ax=ax6, label="grid - Gibbs")
     ax6.set_title(f"drift-only grid minus Gibbs at {shape}", fontsize=9)
     fig.suptitle("Langevin 2-D: tilted rippled double well, sigma = 0.8 — grid vs Gibbs vs particles")
-    fig.tight_layout()
     rate = float(-np.polyfit(np.log(ns), np.log(conv), 1)[0])
     out = {
         "system": "Langevin 2-D, U = (x^2-1)^2/4 + (y-x/2)^2/2 + 0.15 cos 2x cos y, sigma = 0.8",
@@ -325,8 +326,7 @@ def _case_convention(convention: str, quick: bool) -> dict[str, Any]:
     ax.legend(fontsize=8)
     fig.suptitle(f"drift -x, C(x) = (1+x^2)/2, {convention}: grid vs exact vs {convention} particles",
                  fontsize=10)
-    fig.tight_layout()
-    f, x2_inf = _CONV_EXACT[convention]
+    _f, x2_inf = _CONV_EXACT[convention]
     out = {
         "system": f"dx = -x dt + sqrt((1+x^2)/2) dB, {convention}",
         "grid": _shape(grid),
@@ -467,7 +467,7 @@ def case_quadratic_noncommuting(quick: bool = False) -> dict[str, Any]:
     sd = np.sqrt(np.diag(C))
     b = 6 * sd
     grid = fp.Grid([(-b[0], b[0]), (-b[1], b[1])], (80, 80) if quick else (200, 200))
-    loss = lambda x: 0.5 * np.einsum("...i,ij,...j->...", x, H, x)  # noqa: E731
+    loss = lambda x: 0.5 * np.einsum("...i,ij,...j->...", x, H, x)
     sde = fp.sgd(loss, eta, Sigma, grad=lambda x: x @ H.T)
     with _Timer() as tg:
         res = _quiet(fp.stationary, sde, grid)
@@ -488,30 +488,31 @@ def case_quadratic_noncommuting(quick: bool = False) -> dict[str, Any]:
         pt = fp.simulate(sde, x0, 6.0, dt=dt, grid=grid, rng=62)
     cmp = fp.compare(res, pt)
     plt = pyplot()
-    fig = plt.figure(figsize=(16, 8.6))
-    axs = [fig.add_subplot(2, 3, k) for k in (1, 2, 4, 5)]
+    fig = plt.figure(figsize=(16, 8.6), layout="constrained")
+    gs = fig.add_gridspec(2, 3, height_ratios=[1, 1.5])
+    axs = [fig.add_subplot(gs[r, c]) for r, c in ((0, 0), (0, 1), (1, 0), (1, 1))]
     plotting.compare(res, pt, exact=exact, comparison=cmp, ax=axs)
-    axj = fig.add_subplot(2, 3, 3)
+    axj = fig.add_subplot(gs[0, 2])
     plotting.current(res, ax=axj)
     axj.set_title(f"stationary current (rel. error vs exact {j_err:.1e})", fontsize=9)
-    ax6 = fig.add_subplot(2, 3, 6)
+    ax6 = fig.add_subplot(gs[1, 2])
     labels = ["C_xx", "C_xy", "C_yy"]
     idx = [(0, 0), (0, 1), (1, 1)]
     vals = {
         "Lyapunov (exact)": [C[i] for i in idx],
         "grid": [res.cov()[i] for i in idx],
         "particles": [cmp.cov[i] for i in idx],
-        "lecture's mode formula (exact only for H^-1-preconditioned SGD)": [hc.cov[i] for i in idx],
+        "Hessian-coordinates formula (exact only for H^-1-preconditioned SGD)": [hc.cov[i] for i in idx],
     }
     w = 0.2
     for k, (lab, v) in enumerate(vals.items()):
         ax6.bar(np.arange(3) + (k - 1.5) * w, v, w, label=lab)
     ax6.set_xticks(range(3), labels)
     ax6.axhline(0, color="0.5", lw=0.6)
-    ax6.legend(fontsize=7)
+    ax6.set_ylabel("covariance entry")
+    ax6.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncols=2)
     ax6.set_title("stationary covariance", fontsize=9)
     fig.suptitle("SGD SDE, L = Phi^T H Phi/2, H = diag(1, 4), Sigma = [[1, .8], [.8, 1]], eta = 0.5")
-    fig.tight_layout()
     out = {
         "system": "SGD SDE, quadratic loss H = diag(1,4), Sigma = [[1,.8],[.8,1]] (non-commuting), eta = 0.5",
         "grid": _shape(grid),

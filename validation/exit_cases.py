@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy import integrate
@@ -31,7 +32,7 @@ import fokkerplanck as fp
 
 from ._common import pyplot, standalone
 
-__all__ = ["case_exit_time", "CASES", "exact_mfpt", "kramers_rate"]
+__all__ = ["CASES", "case_exit_time", "exact_mfpt", "kramers_rate"]
 
 A, B = -3.0, 1.0   # reflecting wall, absorbing wall
 
@@ -73,7 +74,7 @@ def case_exit_time(quick: bool = False) -> dict[str, Any]:
     grid = fp.Grid([(A, B)], n, boundary=[("reflecting", "absorbing")])
     x = grid.centers[0]
     grid_sym = fp.Grid([(-3.0, 3.0)], 300 if quick else 600)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for T in temps:
         sde = _sde(T)
         ts = time.perf_counter()
@@ -85,10 +86,10 @@ def case_exit_time(quick: bool = False) -> dict[str, Any]:
         k = kramers_rate(T)
         # relaxation between the wells (reflecting on [-3, 3]): spectral gap ~ k_LR + k_RL = 2 k
         gap = fp.spectral_gap(sde, grid_sym)
-        rows.append(dict(T=T, exact=ex, grid=g, grid_rel=g / ex - 1, qsd_time=q.mean_exit_time, gap=gap,
-                         gap_over_2_over_mfpt=gap * ex / 2,
-                         qsd_rel=q.mean_exit_time / ex - 1, kramers_time=1 / k,
-                         kramers_rel=1 / (k * ex) - 1, seconds=solve, tau=tau, qsd=q.density))
+        rows.append({"T": T, "exact": ex, "grid": g, "grid_rel": g / ex - 1, "qsd_time": q.mean_exit_time, "gap": gap,
+                         "gap_over_2_over_mfpt": gap * ex / 2,
+                         "qsd_rel": q.mean_exit_time / ex - 1, "kramers_time": 1 / k,
+                         "kramers_rel": 1 / (k * ex) - 1, "seconds": solve, "tau": tau, "qsd": q.density})
 
     # particles at the highest temperature (shortest exit times)
     Tp = 0.25
@@ -111,21 +112,18 @@ def case_exit_time(quick: bool = False) -> dict[str, Any]:
 
     # ---- figure
     plt = pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(20, 4.4))
+    fig, axs = plt.subplots(2, 2, figsize=(13, 9.5), layout="constrained")
+    axes = axs.ravel()
     ax = axes[0]
     ax.semilogy(x, tau_prof, "C0-", label=f"grid tau(x), T={T_prof}")
     ax.semilogy(probes, exact_prof, "ko", ms=4, label="exact double integral")
     ax.semilogy(x, tau_p, "C1-", label=f"grid tau(x), T={Tp}")
     ax.errorbar([-1.0], [pm], yerr=[2 * pse], fmt="s", color="C3", ms=5,
                 label=f"particles (n={n_p}, dt={dt}), +-2 SE")
-    ax2 = ax.twinx()
-    r0 = rows[len(rows) // 2]
-    ax2.plot(x, r0["qsd"], "C2:", lw=1)
-    ax2.set_ylabel(f"QSD, T={r0['T']}", color="C2", fontsize=8)
     ax.set_xlabel("start x")
     ax.set_ylabel("mean exit time")
-    ax.set_title("Mean first-passage time to x = 1", fontsize=10)
-    ax.legend(fontsize=7, loc="lower left")
+    ax.set_title("Mean first-passage time to x = 1 (absorbing wall)")
+    ax.legend(fontsize=9, loc="lower left")
     ax = axes[1]
     invT = np.array([1 / r["T"] for r in rows])
     ax.semilogy(invT, [1 / r["exact"] for r in rows], "ko", label="1 / exact MFPT")
@@ -137,28 +135,34 @@ def case_exit_time(quick: bool = False) -> dict[str, Any]:
                 label="spectral gap / 2 (reflecting [-3, 3])")
     ax.set_xlabel("1 / T")
     ax.set_ylabel("escape rate")
-    ax.set_title("Arrhenius plot", fontsize=10)
-    ax.legend(fontsize=7)
+    ax.set_title("Arrhenius plot")
+    ax.legend(fontsize=9, loc="upper right")
     ax = axes[2]
     Ts = np.array([r["T"] for r in rows])
     ax.plot(Ts, [r["kramers_rel"] for r in rows], "C3o-", label="k_exact / k_Kramers - 1")
     ax.plot(Ts, -1.5 * Ts, "k--", lw=0.8, label="-1.5 T (first Laplace correction)")
     ax.plot(Ts, [r["qsd_rel"] for r in rows], "C2s-", ms=4, label="1/(rate MFPT) - 1 (quasi-stationary)")
     ax.axhline(0, color="0.6", lw=0.5)
-    ax.set_xlabel("T")
-    ax.set_title("Kramers' relative error is O(T)", fontsize=10)
-    ax.legend(fontsize=7)
+    ax.set_xlabel("temperature T")
+    ax.set_ylabel("relative error")
+    ax.set_title("Kramers' relative error is O(T)")
+    ax.legend(fontsize=9, loc="lower left")
     ax = axes[3]
     T_m = 0.1
     m = fp.modes(_sde(T_m), grid_sym, k=3)
     xs = grid_sym.centers[0]
     for j in range(3):
         ax.plot(xs, m.modes[j], f"C{j}-", lw=1.2, label=f"mode {j + 1}: rate {m.rates[j]:.4g}")
+    r0 = rows[len(rows) // 2]
+    qsd = np.asarray(r0["qsd"], dtype=float)
+    ax.fill_between(x, 0.0, qsd / qsd.max(), color="C2", alpha=0.2,
+                    label=f"QSD, T={r0['T']}, scaled to max 1")
     ax.axhline(0, color="0.6", lw=0.5)
     ax.set_xlabel("x")
-    ax.set_title(f"Slowest relaxation modes, T={T_m} (fp.modes)", fontsize=10)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax.set_ylabel("mode (max |mode| = 1)")
+    ax.set_ylim(-1.15, 1.6)
+    ax.set_title(f"Slowest modes at T={T_m} (fp.modes); QSD = quasi-stationary density")
+    ax.legend(fontsize=8, loc="upper left", ncols=2)
 
     low = [r for r in rows if r["T"] <= 0.05]
     grid_rel = max(abs(r["grid_rel"]) for r in rows)

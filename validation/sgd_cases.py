@@ -363,7 +363,7 @@ def case_sgd_two_temperature(quick: bool = False) -> dict[str, Any]:
     n_chains = 4000 if quick else 20000
     t0 = time.perf_counter()
     out: dict[str, Any] = {}
-    fig, axes = plt.subplots(2, 3, figsize=(13, 8))
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8.4), layout="constrained")
     X, Y = np.meshgrid(*grid.centers, indexing="ij")
     for row, (name, P, exact, steps) in enumerate((
         ("two_temperature", None, fp.two_temperature(Lx, Ly, eta, s2[0] ** 0.5, s2[1] ** 0.5, grid), 6000),
@@ -392,7 +392,9 @@ def case_sgd_two_temperature(quick: bool = False) -> dict[str, Any]:
             f"{name}_mass_right": mass_right,
         })
         ax = axes[row, 0]
-        ax.contourf(X, Y, res.density, 12)
+        cs = ax.contourf(X, Y, res.density, 12)
+        ax.set_aspect("equal")
+        fig.colorbar(cs, ax=ax, label="stationary density", fraction=0.046, pad=0.03)
         ax.set_title(("plain SGD: two temperatures" if row == 0 else
                       "eta_i = eta'/sigma_i^2: Gibbs") + f"\nL1 to closed form {err:.1e}", fontsize=9)
         ax.set_xlabel("x")
@@ -405,9 +407,10 @@ def case_sgd_two_temperature(quick: bool = False) -> dict[str, Any]:
             ax.step(c, grid.marginal(grid.histogram(run.x), j), "C1", where="mid", lw=0.8,
                     label="real SGD")
             ax.set_xlabel("xy"[j])
+            ax.set_ylabel(f"marginal density of {'xy'[j]}")
             ax.set_title(f"marginal of {'xy'[j]}; SGD l1/noise {cmp.l1_ratio:.2f}", fontsize=9)
-            ax.legend(fontsize=7)
-    fig.tight_layout()
+            ax.set_ylim(0, 1.3 * ax.get_ylim()[1])
+            ax.legend(fontsize=8, loc="upper right")
     out["temperature_x_y_plain"] = [float(eta * s2[0] / 2), float(eta * s2[1] / 2)]
     out["temperature_forced"] = eta_prime / 2
     out.update(
@@ -498,24 +501,26 @@ def case_sgd_double_well(quick: bool = False) -> dict[str, Any]:
     z_iso = (f - out["mass_right_exact_isothermal"]) / out["mass_right_real_sgd_se"]
     out["z_sgd_vs_ito"], out["z_sgd_vs_isothermal"] = float(z_ito), float(z_iso)
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 5), layout="constrained")
+    hist = grid.histogram(run.x)
+    ax.step(x, hist, "C1", where="mid", lw=0.6, label="real SGD (histogram)")
     ax.plot(x, res.density, "C0-", lw=2, label="SGD SDE (grid, Ito)")
     ax.plot(fine, refs["ito"], "k:", label="exact Ito")
     ax.plot(fine, refs["isothermal"], "C2--", lw=0.8, label="isothermal reading")
     ax.plot(x, fp.gibbs(grid, loss, eta * s0sq / 2), "C3-.", lw=0.8, label="Gibbs at the left temperature")
-    hist = grid.histogram(run.x)
-    ax.step(x, hist, "C1", where="mid", lw=0.6, label="real SGD")
-    ax.set_xlabel("phi")
+    ax.set_xlabel("parameter phi")
+    ax.set_ylabel("stationary density")
+    ax.set_ylim(0, 1.4 * ax.get_ylim()[1])
     ax.set_title(f"mass right of 0: SDE {out['mass_right_sde_grid']:.3f}, SGD {f:.3f}, "
-                 f"Gibbs {out['mass_right_gibbs_T_left']:.3f}", fontsize=9)
-    ax.legend(fontsize=7)
-    ax2.plot(fine, (fine**2 - 1) ** 2 / 4 - c_tilt * fine, "k-", label="loss L")
-    ax2.plot(fine, sig2(fine) / (4 * s0sq), "C1--", label="Sigma / (4 s0^2)")
-    ax2.set_ylim(-0.2, 1.2)
-    ax2.set_xlabel("phi")
-    ax2.legend(fontsize=8)
-    ax2.set_title("the deeper well is the noisier one", fontsize=9)
-    fig.tight_layout()
+                 f"Gibbs {out['mass_right_gibbs_T_left']:.3f}", fontsize=10)
+    ax.legend(fontsize=8, loc="upper center", ncols=2)
+    ax2.plot(fine, (fine**2 - 1) ** 2 / 4 - c_tilt * fine, "k-", label="loss L(phi)")
+    ax2.plot(fine, sig2(fine) / (4 * s0sq), "C1--", label="gradient-noise variance Sigma(phi) / (4 s0^2)")
+    ax2.set_ylim(-0.2, 1.5)
+    ax2.set_xlabel("parameter phi")
+    ax2.set_ylabel("loss, scaled noise variance")
+    ax2.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=2)
+    ax2.set_title("the deeper well is the noisier one", fontsize=10)
     out.update(
         passed=bool(out["l1_grid_vs_exact_ito"] < 5e-3
                     and out["mass_right_sde_grid"] < 0.5 < out["mass_right_gibbs_T_left"]

@@ -27,7 +27,7 @@ from .._util.progress import progress_bar
 from .._util.rng import rng_children
 from .._util.summary import Summary, Text
 from .._util.validate import positive as _check_positive
-from .._util.validate import positive_int, real_array
+from .._util.validate import positive_int, real_array, show
 
 __all__ = ["Particles", "simulate"]
 
@@ -156,7 +156,7 @@ def sample_density(p: np.ndarray, grid: Grid, n: int, rng: np.random.Generator) 
     if not np.all(np.isfinite(p)) or np.any(p < 0):
         raise ValueError(
             "`x0` (a density on the grid) must be finite and non-negative; "
-            f"its minimum is {np.nanmin(p)!r}."
+            f"its minimum is {show(np.nanmin(p))}."
         )
     cdf = np.cumsum(p.ravel())
     if not cdf[-1] > 0:

@@ -39,6 +39,7 @@ import numpy as np
 from .._model.grid import Grid
 from .._util.errors import ConvergenceError
 from .._util.summary import Summary
+from .._util.validate import show
 
 __all__ = ["ORDER", "ErrorEstimate", "estimate_error", "partner_grid", "to_grid"]
 
@@ -283,7 +284,7 @@ def estimate_error(solve: Callable[[Grid], Any], grid: Grid, *, order: int = 2,
     True
     """
     if int(order) != order or order < 1:
-        raise ValueError(f"`order` must be a positive integer (2 for scheme='sg'), got {order!r}.")
+        raise ValueError(f"`order` must be a positive integer (2 for scheme='sg'), got {show(order)}.")
     if value is None:
         value = solve(grid)
     if partner is None:

@@ -123,7 +123,7 @@ from .._util.memory import check_memory
 from .._util.progress import progress_bar
 from .._util.summary import Summary
 from .._util.validate import positive as _check_positive
-from .._util.validate import positive_int, real_array
+from .._util.validate import positive_int, real_array, show
 from .estimate import ORDER, estimate_error, partner_grid, to_grid
 from .resolution import check_resolution
 
@@ -280,7 +280,7 @@ def _check_p0(p0: Any, grid: Grid) -> np.ndarray:
 
 def _check_times(t_eval: Any, t0: float) -> np.ndarray:
     if not np.isfinite(t0):
-        raise ValueError(f"`t0` must be finite, got {t0!r}.")
+        raise ValueError(f"`t0` must be finite, got {show(t0)}.")
     try:
         t = np.atleast_1d(np.asarray(t_eval, dtype=float))
     except (TypeError, ValueError):

@@ -74,7 +74,7 @@ from .._util.deprecation import renamed_keywords
 from .._util.errors import ConvergenceError, warn
 from .._util.linalg import factorize as _splu
 from .._util.summary import Summary, Text
-from .._util.validate import positive
+from .._util.validate import positive, show
 from .estimate import ORDER, estimate_error
 from .evolve import evolve
 from .gth import factor as _gth_factor  # tests set it to None to check the LU path
@@ -721,7 +721,7 @@ def _quasi_stationary(sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: in
     _need_absorbing(grid, "quasi_stationary")
     tol = positive("rtol", tol, "tolerance")
     if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
-        raise ValueError(f"`maxiter` must be an integer >= 1, got {maxiter!r}.")
+        raise ValueError(f"`maxiter` must be an integer >= 1, got {show(maxiter)}.")
     if scheme == "highorder":
         raise ValueError("`scheme='highorder'` has no absorbing walls; use scheme='sg' or 'upwind'.")
     fl = fluxes(sde, grid, scheme=scheme)

@@ -23,6 +23,7 @@ import numpy as np
 
 from .._model.grid import Grid
 from .._util.summary import Summary
+from .._util.validate import show
 
 __all__ = ["Extrapolation", "richardson"]
 
@@ -109,10 +110,10 @@ def richardson(solve: Callable[[Grid], np.ndarray], grid: Grid, *, order: int = 
     if int(factor) != factor or factor < 3 or factor % 2 == 0:
         raise ValueError(
             f"`factor` must be an odd integer >= 3 (so that coarse and fine cell centres "
-            f"coincide), got {factor!r}."
+            f"coincide), got {show(factor)}."
         )
     if int(order) != order or order < 1:
-        raise ValueError(f"`order` must be a positive integer, got {order!r}.")
+        raise ValueError(f"`order` must be a positive integer, got {show(order)}.")
     coarse = np.asarray(solve(grid), dtype=float)
     fine_grid = grid.refined(int(factor))
     fine = np.asarray(solve(fine_grid), dtype=float)

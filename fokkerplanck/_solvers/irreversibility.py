@@ -21,7 +21,7 @@ from .._discretization.generator import check_problem
 from .._model.grid import Grid
 from .._model.sde import SDE
 from .._util.summary import Summary
-from .._util.validate import covariance
+from .._util.validate import covariance, show
 from .stationary import StationaryResult, stationary
 
 __all__ = ["Equilibrium", "entropy_production", "equilibrium_test"]
@@ -234,7 +234,7 @@ def equilibrium_test(res: Any, grid: Grid | None = None, *, rtol: float = 1e-3, 
     (False, True)
     """
     if not (isinstance(rtol, (int, float)) and math.isfinite(rtol) and rtol >= 0):
-        raise ValueError(f"`rtol` must be a non-negative number, got {rtol!r}.")
+        raise ValueError(f"`rtol` must be a non-negative number, got {show(rtol)}.")
     res = _stationary_of(res, grid, scheme, "equilibrium_test")
     g = res.grid
     p = np.asarray(res.density, dtype=float)
