@@ -238,7 +238,7 @@ def test_entropy_production_zero_for_gradient_systems():
     assert t.equilibrium and t.detailed_balance and bool(t)
 
 
-def test_entropy_production_lecture_ou_exact_and_second_order():
+def test_entropy_production_noncommuting_ou_exact_and_second_order():
     H = np.diag([1.0, 4.0])
     C = np.array([[1.0, 0.5], [0.5, 1.0]])
     D = C / 2

@@ -62,7 +62,7 @@ def test_module_stays_callable_after_submodule_import():
 
 
 # ------------------------------------------------------------------ stationary densities
-def test_two_temperature_density_is_the_lecture_product():
+def test_two_temperature_density_is_the_product_of_two_gibbs_densities():
     eta, sx, sy = 0.4, 1.0, 2.0
     res = fp.stationary(fp.sgd(separable, eta, [sx**2, sy**2]), GRID2)
     ref = fp.two_temperature(Lx, Ly, eta, sx, sy, GRID2)
@@ -158,7 +158,7 @@ def test_discrete_sgd_cov():
 
 
 def test_hessian_coordinates():
-    # the lecture with Hessian I: variance eta sigma_i^2 / 2 per noise mode (not / 4)
+    # Hessian I: variance eta sigma_i^2 / 2 per noise mode (not / 4)
     S = np.array([[2.0, 0.8], [0.8, 1.0]])
     hc = fp.hessian_coordinates(np.eye(2), S, 0.1)
     np.testing.assert_allclose(hc.temperature, 0.1 * np.linalg.eigvalsh(S) / 2)

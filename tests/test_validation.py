@@ -17,7 +17,7 @@ FIELDS = ("system", "grid", "grid_error", "n_particles", "chi2_pvalue", "verdict
           "t_particles", "passed", "summary", "figure")
 
 
-def test_every_lecture_system_has_a_case():
+def test_every_model_system_has_a_case():
     names = set(CASES)
     for needed in ("brownian_heat_kernel", "langevin_1d", "langevin_2d", "convention_ito",
                    "convention_stratonovich", "convention_isothermal", "two_temperature",

@@ -1,4 +1,4 @@
-"""Validation cases: one per system of the lecture notes.
+"""Validation cases: one per model system.
 
 Every case is a function ``case_xxx(quick: bool) -> dict``. The dict holds
 
@@ -76,10 +76,10 @@ def _symmetric_gaussian(n: int, mean: np.ndarray, sd: np.ndarray, rng: np.random
 
 # ======================================================= 1. Brownian motion
 def case_brownian_heat_kernel(quick: bool = False) -> dict[str, Any]:
-    """Brownian motion ``dx = sigma dB`` (the lecture's diffusion): evolve vs heat kernel vs particles.
+    """Brownian motion ``dx = sigma dB`` (pure diffusion): evolve vs heat kernel vs particles.
 
     The density starts as ``N(0, s0^2)``; at time ``t`` it is ``N(0, s0^2 + sigma^2 t)``
-    (the lecture's ``z(t) = z(0) + eps``, ``eps ~ N(0, t sigma^2)``). The grid evolves
+    (``z(t) = z(0) + eps``, ``eps ~ N(0, t sigma^2)``). The grid evolves
     with TR-BDF2; particles take exact Gaussian increments (Euler–Maruyama is exact for
     Brownian motion), so every difference is the grid's or sampling noise.
     """
@@ -442,7 +442,7 @@ def _case_sgd_separable(quick: bool, forced: bool) -> dict[str, Any]:
 
 
 def case_two_temperature(quick: bool = False) -> dict[str, Any]:
-    """The lecture's 2-D stationary density with two temperatures ``eta sigma_x^2/2``, ``eta sigma_y^2/2``."""
+    """The 2-D stationary density with two temperatures ``eta sigma_x^2/2``, ``eta sigma_y^2/2``."""
     return _case_sgd_separable(quick, forced=False)
 
 
@@ -457,7 +457,7 @@ def case_quadratic_noncommuting(quick: bool = False) -> dict[str, Any]:
 
     The SGD SDE is an OU process: Gaussian with ``H C + C H = eta Sigma`` (Lyapunov), a
     nonzero stationary current (no detailed balance), ``E[L] = eta tr(Sigma)/4``. The
-    lecture's per-mode formula (Hessian-normalized coordinates) is exact only when
+    per-mode formula (Hessian-normalized coordinates) is exact only when
     ``H`` and ``Sigma`` commute; its covariance is reported beside the Lyapunov one.
     """
     H = np.array([[1.0, 0.0], [0.0, 4.0]])
@@ -642,7 +642,7 @@ def case_diffusion_flow_alpha(quick: bool = False) -> dict[str, Any]:
     b.set_xlabel("u")
     b.set_title(f"alpha = 2 int u Phi(-u) du = {alpha_quad:.12f} (quadrature)", fontsize=9)
     b.legend(fontsize=8)
-    fig.suptitle("The lecture's diffusion flow -alpha sigma^2 p'(x), alpha = 1/2")
+    fig.suptitle("The diffusion flow -alpha sigma^2 p'(x), alpha = 1/2")
     fig.tight_layout()
     z_alpha = (alpha_hat - 0.5) / alpha_se
     out = {

@@ -1,6 +1,6 @@
 """Run the validation cases and write ``validation-report/report.md`` with PNG figures.
 
-``python -m validation`` runs every case (the lecture's systems from
+``python -m validation`` runs every case (the model systems from
 :mod:`validation.cases` and the SGD cases of :mod:`validation.sgd_cases`);
 ``--quick`` runs the reduced setting (fewer particles, coarser grids) for CI;
 ``--case NAME`` (repeatable) runs some; ``--list`` lists them. The exit code is 0 when
@@ -243,7 +243,7 @@ def _write_report(path: Path, results: dict[str, dict[str, Any]], pngs: dict[str
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m validation",
-        description="Validate fokkerplanck on the lecture's systems: grid vs exact densities, "
+        description="Validate fokkerplanck on its model systems: grid vs exact densities, "
                     "grid vs particles; writes validation-report/report.md and PNG figures.",
     )
     p.add_argument("--quick", action="store_true",

@@ -338,7 +338,7 @@ def _gaussian_noise_data(n: int, cov: np.ndarray, rng: np.random.Generator) -> n
 
 
 def case_sgd_two_temperature(quick: bool = False) -> dict[str, Any]:
-    """The lecture's two temperatures and its "forcing a Gibbs distribution" fix.
+    """Two temperatures from per-coordinate noise, and the "forcing a Gibbs distribution" fix.
 
     Separable loss ``L = (x^2 - 1)^2 / 4 + y^2 / 2``, gradient noise
     ``Sigma = diag(sigma_x^2, sigma_y^2)``. Plain SGD: the product density with
@@ -440,7 +440,7 @@ def case_sgd_double_well(quick: bool = False) -> dict[str, Any]:
     variance ``Sigma(phi) = s0^2 (1 + 3 expit(4 phi))``, four times larger in the right
     well; the SGD SDE (Ito) then holds most of its mass in the *shallower* left well.
     Exact 1-D references: Ito ``p ~ exp(-int 2 L' / C) / C`` with ``C = eta Sigma``,
-    and the isothermal (Hänggi) reading of the lecture's diffusion flow,
+    and the isothermal (Hänggi) reading of the diffusion flow -(1/2) C grad p,
     ``p ~ exp(-int 2 L' / C)``; real SGD decides between them.
     """
     plt = pyplot()
