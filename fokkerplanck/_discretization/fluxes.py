@@ -12,6 +12,7 @@ matrix) from :mod:`.highorder`.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
@@ -21,8 +22,18 @@ import scipy.sparse as sp
 
 from .._model.grid import Grid
 
-__all__ = ["Fluxes", "TwoPointFluxes", "MatrixFluxes", "EdgePotential", "Segment", "Triplets",
-           "EdgeBuilder", "block", "block_centres", "edge_indices"]
+__all__ = [
+    "EdgeBuilder",
+    "EdgePotential",
+    "Fluxes",
+    "MatrixFluxes",
+    "Segment",
+    "Triplets",
+    "TwoPointFluxes",
+    "block",
+    "block_centres",
+    "edge_indices",
+]
 
 
 def block(grid: Grid, ranges: list[np.ndarray]) -> np.ndarray:
@@ -272,7 +283,9 @@ class TwoPointFluxes(Fluxes):
         cols = [self.tail, self.head[inner]]
         vals = [self.forward, -self.backward[inner]]
         if self.third is not None:
-            rows.append(self.third.edge), cols.append(self.third.cell), vals.append(self.third.value)
+            rows.append(self.third.edge)
+            cols.append(self.third.cell)
+            vals.append(self.third.value)
         return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
                              shape=(E, n))
 
@@ -314,10 +327,11 @@ class EdgeBuilder:
     def add(self, tail: np.ndarray, head: np.ndarray, step: np.ndarray, fwd: np.ndarray, bwd: np.ndarray,
             dpsi: np.ndarray, peclet: np.ndarray, weight: np.ndarray) -> None:
         """One group: distinct tails, distinct heads, one physical ``step``."""
-        self.tail.append(tail), self.head.append(head)
+        for store, value in ((self.tail, tail), (self.head, head), (self.fwd, fwd), (self.bwd, bwd),
+                             (self.dpsi, dpsi), (self.peclet, peclet)):
+            store.append(value)
         self.delta.append(np.broadcast_to(step, (tail.size, self.d)))
-        self.fwd.append(fwd), self.bwd.append(bwd), self.dpsi.append(dpsi)
-        self.peclet.append(peclet), self.weight.append(np.asarray(weight, dtype=float))
+        self.weight.append(np.asarray(weight, dtype=float))
         self.size += tail.size
 
     def build(self, grid: Grid, scheme: str, longest: int, potential: bool, general: bool = False
@@ -358,7 +372,7 @@ def _direct_csr(fl: TwoPointFluxes, diag: np.ndarray) -> sp.csr_matrix | None:
     spacing = np.asarray(fl.grid.spacing, dtype=float)
     slots: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = [(0, np.arange(n), np.arange(n), diag)]
     bounds = list(fl.groups) + [E]
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         if b <= a:
             continue
         t, h, fw, bw = fl.tail[a:b], fl.head[a:b], fl.forward[a:b], fl.backward[a:b]

@@ -37,24 +37,24 @@ outflow is a half-edge flux. Reflecting walls drop the edges that would cross th
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._model.grid import Grid
+from .._model.sde import SDE
 from .._util.errors import warn
 from .._util.linalg import psd_pinv, rows_times
 from .._util.validate import covariance, positive
-from .._model.grid import Grid
-from .fluxes import (EdgeBuilder, Fluxes, Segment, Triplets, TwoPointFluxes, block, block_centres,
-                     edge_indices)
+from .fluxes import EdgeBuilder, Fluxes, Segment, Triplets, TwoPointFluxes, block, block_centres, edge_indices
 from .highorder import highorder_fluxes
 from .lattice import selling
 from .structured import structured_fluxes
 from .weights import bernoulli, bernoulli_pair, fitted_pair  # noqa: F401  (public here too)
-from .._model.sde import SDE
 
-__all__ = ["generator", "fluxes", "Fluxes", "SCHEMES", "bernoulli", "fitted_pair"]
+__all__ = ["SCHEMES", "Fluxes", "bernoulli", "fitted_pair", "fluxes", "generator"]
 
 #: Discretizations understood by :func:`generator`.
 SCHEMES = ("sg", "upwind", "highorder", "sg2")

@@ -101,7 +101,8 @@ def highorder_fluxes(sde: SDE, grid: Grid, t: float | None) -> MatrixFluxes:
         ranges = [np.arange(m) for m in fshape]
         tail = block(grid, ranges)
         head = block(grid, ranges[:k] + [(ranges[k] + 1) % n] + ranges[k + 1:])
-        tails.append(tail), heads.append(head)
+        tails.append(tail)
+        heads.append(head)
         deltas.append(np.broadcast_to(np.eye(d)[k] * h[k], (len(tail), d)))
     return MatrixFluxes(grid, np.concatenate(tails), np.concatenate(heads), np.concatenate(deltas),
                         "highorder", given=sp.csr_matrix(sp.vstack(blocks)))

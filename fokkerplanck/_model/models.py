@@ -7,20 +7,28 @@ Constructors: :func:`brownian`, :func:`langevin`, :func:`ornstein_uhlenbeck`
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import scipy.linalg
 
-from .._util.validate import covariance as _covariance
-from .._util.validate import positive as _positive, real_array, show
-from .grid import Grid
 from .._util.linalg import rows_times
+from .._util.validate import covariance as _covariance
+from .._util.validate import positive as _positive
+from .._util.validate import real_array, show
+from .grid import Grid
 from .sde import SDE
 
 __all__ = [
-    "brownian", "langevin", "underdamped_langevin", "ornstein_uhlenbeck",
-    "gibbs", "gaussian_density", "heat_kernel", "lyapunov",
+    "brownian",
+    "gaussian_density",
+    "gibbs",
+    "heat_kernel",
+    "langevin",
+    "lyapunov",
+    "ornstein_uhlenbeck",
+    "underdamped_langevin",
 ]
 
 

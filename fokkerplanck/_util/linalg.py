@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-__all__ = ["factorize", "rows_times", "psd_factor", "psd_pinv", "is_metzler"]
+__all__ = ["factorize", "is_metzler", "psd_factor", "psd_pinv", "rows_times"]
 
 
 def factorize(M: sp.spmatrix) -> Any:
