@@ -388,13 +388,15 @@ def _direct_csr(fl: TwoPointFluxes, diag: np.ndarray) -> sp.csr_matrix | None:
     count = np.zeros(n, dtype=np.int64)
     before, wrapped = [], np.zeros(n, dtype=bool)
     total = 0
+    periodic = any(fl.grid.periodic)
     for base, rows, cols, _ in slots:
         before.append(count[rows])
         count[rows] += 1
         total += rows.size
-        wrap = cols - rows != base
-        if wrap.any():
-            wrapped[rows[wrap]] = True
+        if periodic:
+            wrap = cols - rows != base
+            if wrap.any():
+                wrapped[rows[wrap]] = True
     if int(count.sum()) != total:  # a row twice in one group: not a stencil layout
         return None
     # equal flat offsets from different groups (e.g. diffusion and advection edges
