@@ -106,13 +106,15 @@ def _hinge_log_rho(sde: SDE, grid: Grid, k: int, l: int, T: float) -> np.ndarray
     return lh
 
 
-def _face_rates(sde: SDE, grid: Grid, k: int, Q: np.ndarray, T: float, lc: np.ndarray, tail_idx: np.ndarray,
+def _face_rates(sde: SDE, grid: Grid, k: int, Q: np.ndarray, T: float, lc: np.ndarray,
+                hinges: dict[tuple[int, int], np.ndarray], tail_idx: np.ndarray,
                 head_idx: np.ndarray, face_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``c_f / rho_tail`` and ``c_f / rho_head`` on the faces along axis ``k``.
 
     ``tail_idx``, ``head_idx``: cell indices along ``k`` of the two sides (``-1``: no
     cell, an absorbing wall), ``face_idx``: the face index along ``k``. Arrays have the
-    grid's shape with axis ``k`` of the faces' length.
+    grid's shape with axis ``k`` of the faces' length. ``hinges``: the hinge values of
+    each plane ``(k, l)``, ``k < l``, filled on first use.
     """
     h = np.asarray(grid.spacing)
     shape = list(grid.shape)
@@ -123,7 +125,10 @@ def _face_rates(sde: SDE, grid: Grid, k: int, Q: np.ndarray, T: float, lc: np.nd
     for l in range(grid.ndim):
         if l == k or Q[k, l] == 0:
             continue
-        lh = np.take(_hinge_log_rho(sde, grid, k, l, T), face_idx, axis=k)
+        pair = (min(k, l), max(k, l))  # the (k, l) and (l, k) hinges are the same points
+        if pair not in hinges:
+            hinges[pair] = _hinge_log_rho(sde, grid, k, l, T)
+        lh = np.take(hinges[pair], face_idx, axis=k)
         n_l = grid.shape[l]
         plus = np.take(lh, (np.arange(n_l) + 1) % lh.shape[l], axis=l)
         minus = np.take(lh, np.arange(n_l), axis=l)
@@ -175,6 +180,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg") -> TwoPointFluxe
     h = np.asarray(grid.spacing)
     lc = (-sde.loss(grid.points()) / T).reshape(grid.shape)
     lflat = lc.ravel()
+    hinges: dict[tuple[int, int], np.ndarray] = {}  # -H/T at the hinges of each plane, computed once
     no_dpsi = np.zeros(0)  # the rotational part has no edge potential
     edges = EdgeBuilder(d)  # (edges.third, scheme "sg2": the third cell of upwind-biased faces)
     # ---- symmetric part: exact edge potentials along the stencil of T M
@@ -208,7 +214,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg") -> TwoPointFluxe
         fa = ba = np.zeros(tail.size)
         if rotating:
             s = np.arange(n if grid.periodic[k] else n - 1)
-            r_t, r_h = _face_rates(sde, grid, k, Q, T, lc, s, (s + 1) % n, (s + 1) % len(_face_positions(grid, k)))
+            r_t, r_h = _face_rates(sde, grid, k, Q, T, lc, hinges, s, (s + 1) % n, (s + 1) % len(_face_positions(grid, k)))
             r_t, r_h = r_t.ravel(), r_h.ravel()
             up = r_t >= 0  # c_f >= 0: flows tail -> head
             # the most central blend that keeps both off-diagonals >= 0
@@ -242,7 +248,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg") -> TwoPointFluxe
                 out += 2 * W * fitted_pair(z)[0]
             if np.any(Q[k] != 0):
                 face = np.array([0 if side < 0 else len(_face_positions(grid, k)) - 1])
-                r_t, _ = _face_rates(sde, grid, k, Q, T, lc, cell, cell, face)
+                r_t, _ = _face_rates(sde, grid, k, Q, T, lc, hinges, cell, cell, face)
                 out += np.maximum(side * r_t.ravel(), 0.0)
             edges.add(tail, np.full(tail.size, -1), e * h, out, np.zeros(tail.size), no_dpsi, np.zeros(tail.size),
                       np.full(tail.size, W))
