@@ -25,7 +25,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from ._util.version import __version__
+from ._util.version import __version__ as __version__
 from ._util.errors import ConvergenceError, FokkerPlanckWarning, ResolutionWarning
 from ._model.grid import Grid
 from ._model.sde import SDE

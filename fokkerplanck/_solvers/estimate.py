@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,7 @@ from .._model.grid import Grid
 from .._util.errors import ConvergenceError
 from .extrapolate import richardson
 
-__all__ = ["ErrorEstimate", "estimate_error", "partner_grid", "to_grid", "ORDER"]
+__all__ = ["ORDER", "ErrorEstimate", "estimate_error", "partner_grid", "to_grid"]
 
 #: Order of the leading error term of each scheme.
 ORDER = {"sg": 2, "sg2": 2, "upwind": 1, "highorder": 4}
@@ -78,8 +79,8 @@ class ErrorEstimate:
 
     value: Any
     partner: Any
-    error: float
-    relative: float
+    error: float | np.ndarray
+    relative: float | np.ndarray
     grid: Grid
     partner_grid: Grid | None
     order: int
@@ -161,8 +162,8 @@ def _compare(value: Any, other: Any, grid: Grid, partner: Grid, order: int) -> t
                 diff = np.abs(f - c) / (_ratio(grid, partner) ** order - 1.0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 rel = np.where(f != 0, diff / np.abs(f), np.where(diff == 0, 0.0, math.inf))
-        rel = float(rel) if rel.ndim == 0 else rel
-        return rel, rel
+        out: float | np.ndarray = float(rel) if rel.ndim == 0 else rel
+        return out, out
     f = np.asarray(value, dtype=float)
     c = np.asarray(other, dtype=float)
     if partner.size > grid.size:  # 1-D, three times the cells: richardson's coincident centres

@@ -14,14 +14,14 @@ which is the cheapest way to a small error for a smooth density.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from .._model.grid import Grid
 
-__all__ = ["richardson", "Extrapolation"]
+__all__ = ["Extrapolation", "richardson"]
 
 
 @dataclass(frozen=True, eq=False)

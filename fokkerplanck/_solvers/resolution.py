@@ -36,7 +36,7 @@ import numpy as np
 from .._model.grid import Grid
 from .._util.errors import ResolutionWarning, warn
 
-__all__ = ["check_resolution", "PECLET_LIMIT", "MIN_WIDTH", "WALL_MASS", "FLOOR"]
+__all__ = ["FLOOR", "MIN_WIDTH", "PECLET_LIMIT", "WALL_MASS", "check_resolution"]
 
 #: ``|Delta psi|`` (cell Peclet number) above which the grid does not resolve the density.
 PECLET_LIMIT = 5.0
@@ -79,9 +79,9 @@ def _peclet(fl: Any, w: np.ndarray) -> list[str]:
         return []
     bad = bad[np.argsort(-worst[bad])]
     names = ", ".join(f"{_direction(dirs[i])} ({worst[i]:.1f})" for i in bad)
-    return [f"the cell Peclet number exceeds {PECLET_LIMIT:g} where the answer lives, along "
-            f"{names}: the density changes by more than e^{PECLET_LIMIT:g} from one cell to "
-            "the next there; refine along that direction"]
+    return [(f"the cell Peclet number exceeds {PECLET_LIMIT:g} where the answer lives, along "
+             f"{names}: the density changes by more than e^{PECLET_LIMIT:g} from one cell to "
+             "the next there; refine along that direction")]
 
 
 def _width(grid: Grid, w: np.ndarray) -> list[str]:
@@ -118,8 +118,8 @@ def _walls(grid: Grid, w: np.ndarray) -> list[str]:
     mass = float(q[seen].sum()) / total
     if mass <= WALL_MASS:
         return []
-    return [f"{mass:.1e} of the mass sits in the outermost cells of the reflecting walls "
-            f"({'; '.join(parts)}): if the process is not confined there, widen `bounds`"]
+    return [(f"{mass:.1e} of the mass sits in the outermost cells of the reflecting walls "
+             f"({'; '.join(parts)}): if the process is not confined there, widen `bounds`")]
 
 
 def check_resolution(fl: Any, weight: np.ndarray | None, who: str, *, grid: Grid | None = None,
@@ -159,6 +159,8 @@ def check_resolution(fl: Any, weight: np.ndarray | None, who: str, *, grid: Grid
     ['ResolutionWarning']
     """
     grid = fl.grid if fl is not None else grid
+    if grid is None:
+        raise TypeError("check_resolution needs `fl` or `grid`.")
     if weight is None:
         w = np.ones(grid.size)
     else:
