@@ -283,6 +283,21 @@ class _Potential:
     def g(self, x: np.ndarray, D: np.ndarray | None = None, check: bool = True) -> np.ndarray:
         return _apply(self._inverse(x, D, check)[0], self._drift(x))
 
+    def _g_columns(self, x: np.ndarray, axes: np.ndarray) -> list[np.ndarray]:
+        """Components ``axes`` of ``g`` at ``x`` (with constant noise only those are
+        computed, by the same operations as :func:`rows_times`)."""
+        if self.inverse is None:
+            g = self.g(x)
+            return [g[:, k] for k in axes]
+        b, M = self._drift(x), self.inverse[0]
+        out = []
+        for k in axes:
+            col = b[..., 0] * M[k, 0]
+            for j in range(1, M.shape[1]):
+                col = col + b[..., j] * M[k, j]
+            out.append(col)
+        return out
+
     def rest(self, x: np.ndarray) -> np.ndarray:
         """``P0 b``: the drift that no diffusion carries (zero where ``D`` is regular)."""
         if not self.degenerate:
@@ -294,12 +309,18 @@ class _Potential:
         """``Delta psi`` on the edges ``tail -> head`` of one offset (physical ``step``);
         ``g_mid``: ``g`` at the midpoints, if already evaluated."""
         out = np.zeros(len(tail))
-        if self.integrate:
-            end = self.gc[head]
-            if wrap.any():
-                end[wrap] = self.g(x[wrap] + step)
-            mid = self.g(x + 0.5 * step) if g_mid is None else g_mid
-            out -= _along(self.gc[tail] + 4 * mid + end, step) / 6.0
+        if self.integrate:  # only the components along the step are needed
+            axes = np.flatnonzero(step)
+            g_wrap = self.g(x[wrap] + step) if wrap.any() else None
+            mid = (self._g_columns(x + 0.5 * step, axes) if g_mid is None
+                   else [g_mid[:, k] for k in axes])
+            acc = np.zeros(len(tail))
+            for k, mid_k in zip(axes, mid):
+                end = self.gc[head, k]
+                if g_wrap is not None:
+                    end[wrap] = g_wrap[:, k]
+                acc += (self.gc[tail, k] + 4 * mid_k + end) * step[k]
+            out -= acc / 6.0
         if self.exact_loss:
             dL = self.Lc[head] - self.Lc[tail]
             if wrap.any():
