@@ -532,8 +532,8 @@ def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) 
             "or use fp.evolve, which does so at every step."
         )
     tt = t if sde.time_dependent else None
-    pts = grid.points().reshape(-1, grid.ndim)
-    sde.check(pts[np.linspace(0, len(pts) - 1, min(len(pts), 64)).astype(int)], tt)
+    sample = np.unravel_index(np.linspace(0, grid.size - 1, min(grid.size, 64)).astype(int), grid.shape)
+    sde.check(np.stack([np.asarray(c)[i] for c, i in zip(grid.centers, sample)], axis=-1), tt)  # 64 centres
     if scheme == "highorder":
         return highorder_fluxes(sde, grid, tt)
     structure = getattr(sde, "structure", None)
