@@ -4,9 +4,9 @@ A discretization is a set of edges between cells (``tail -> head``, ``head = -1`
 for an absorbing wall) with a net flux ``F_e`` that is linear in the density.
 :class:`Fluxes` turns them into the generator (``divergence(flux(p)) == A p``), the
 probability current and, when the rates satisfy detailed balance, the potential.
-Two kinds exist: :class:`TwoPointFluxes` (``F_e = forward_e p_tail - backward_e
+Two kinds exist: ``TwoPointFluxes`` (``F_e = forward_e p_tail - backward_e
 p_head``, plus, for scheme ``"sg2"``, a third cell on some faces) from
-:mod:`.generator` and :mod:`.structured`, and :class:`MatrixFluxes` (any flux
+:mod:`.generator` and :mod:`.structured`, and ``MatrixFluxes`` (any flux
 matrix) from :mod:`.highorder`.
 """
 
@@ -112,7 +112,7 @@ class Fluxes:
     wall). ``flux(p)`` gives ``F`` as a linear function of ``p`` and
     ``divergence(F)`` the change of ``p`` it causes, so that
     ``divergence(flux(p)) == generator @ p``. The concrete kinds are
-    :class:`TwoPointFluxes` and :class:`MatrixFluxes`.
+    ``TwoPointFluxes`` and ``MatrixFluxes``.
 
     Attributes
     ----------
@@ -148,7 +148,7 @@ class Fluxes:
         """``psi`` with ``p = exp(-psi)`` stationary, if the rates satisfy detailed balance.
 
         ``None`` unless the scheme is two-point and gives edge potentials (see
-        :meth:`TwoPointFluxes.potential`).
+        ``TwoPointFluxes.potential``).
         """
         return None
 
@@ -214,8 +214,10 @@ class MatrixFluxes(Fluxes):
 class TwoPointFluxes(Fluxes):
     """Two-point fluxes ``F_e = forward_e p_tail - backward_e p_head``.
 
-    Attributes (besides those of :class:`Fluxes`)
-    ---------------------------------------------
+    Besides the attributes of :class:`Fluxes`:
+
+    Attributes
+    ----------
     forward, backward : arrays ``(E,)``
         The rates, ``>= 0`` for the monotone schemes (``backward = 0`` on absorbing
         half-edges).

@@ -91,7 +91,7 @@ def _diffusion_at(sde: SDE, x: np.ndarray, t: float | None, h: np.ndarray,
                   exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``D = C / 2`` at points ``x``, regularized where no stencil can carry it.
 
-    See :func:`_regularized`. Returns ``(D, regularized)``, the mask of points changed.
+    See ``_regularized``. Returns ``(D, regularized)``, the mask of points changed.
     """
     return _regularized(0.5 * np.asarray(sde.cov(x, t), dtype=float), h, exact)
 
@@ -182,7 +182,7 @@ class _Stencil(NamedTuple):
 
 
 def _decomposition(sde: SDE, grid: Grid, t: float | None, Dc: np.ndarray | None) -> _Stencil:
-    """The stencil of ``D`` (see :class:`_Stencil`). Zero weights (no noise along an
+    """The stencil of ``D`` (see ``_Stencil``). Zero weights (no noise along an
     axis) are kept; the caller drops their edges."""
     d = grid.ndim
     h = np.asarray(grid.spacing)
@@ -285,7 +285,7 @@ class _Potential:
 
     def _g_columns(self, x: np.ndarray, axes: np.ndarray) -> list[np.ndarray]:
         """Components ``axes`` of ``g`` at ``x`` (with constant noise only those are
-        computed, by the same operations as :func:`rows_times`)."""
+        computed, by the same operations as ``rows_times``)."""
         if self.inverse is None:
             g = self.g(x)
             return [g[:, k] for k in axes]
