@@ -199,18 +199,18 @@ class Fluxes:
         return J.reshape((d,) + self.grid.shape)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class MatrixFluxes(Fluxes):
     """Fluxes given by a general flux matrix ``F = given @ p`` (multi-point stencils)."""
 
-    given: sp.csr_matrix = field(default_factory=lambda: sp.csr_matrix((0, 0)), repr=False)
+    given: sp.csr_matrix = field(repr=False)
 
     @cached_property
     def flux_matrix(self) -> sp.csr_matrix:
         return self.given
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class TwoPointFluxes(Fluxes):
     """Two-point fluxes ``F_e = forward_e p_tail - backward_e p_head``.
 
@@ -237,10 +237,10 @@ class TwoPointFluxes(Fluxes):
         ``forward``/``backward`` are then the two-point part of the flux matrix.
     """
 
-    forward: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
-    backward: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
-    peclet: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
-    weight: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)
+    forward: np.ndarray = field(repr=False)
+    backward: np.ndarray = field(repr=False)
+    peclet: np.ndarray = field(repr=False)
+    weight: np.ndarray = field(repr=False)
     groups: tuple[int, ...] = ()
     edge_potential: EdgePotential | None = field(default=None, repr=False)
     third: Triplets | None = field(default=None, repr=False)
