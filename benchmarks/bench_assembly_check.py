@@ -16,7 +16,6 @@ import sys
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 
 import fokkerplanck as fp
 
@@ -141,7 +140,7 @@ def main(argv=None):
             if kind == "error":
                 arrays[key + "|error"] = np.array(val)
             else:
-                ip, ix, dv, shape = val
+                ip, ix, dv, _shape = val
                 arrays[key + "|indptr"], arrays[key + "|indices"], arrays[key + "|data"] = ip, ix, dv
         np.savez_compressed(a.save, **arrays)
         ok = sum(k == "ok" for k, _ in res.values())
