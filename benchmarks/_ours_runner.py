@@ -47,7 +47,7 @@ def make_ref(n, variant, path):
     import fokkerplanck as fp
     grid = fp.Grid(bounds=[(P.LO, P.HI)] * 2, shape=(n, n), boundary="reflecting")
     t0 = time.perf_counter()
-    res = fp.stationary(make_sde(fp, variant), grid, method="amg", tol=1e-12)
+    res = fp.stationary(make_sde(fp, variant), grid, method="amg", rtol=1e-12)
     np.save(path, res.density)
     P.emit({"code": "ours", "variant": variant, "N": n, "ref": path, "seconds": time.perf_counter() - t0,
             "method": res.method, "residual": float(res.residual), "L1": P.l1(res.density, n)})

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             if scheme == "highorder" and n > 128:
                 continue  # its wider stencil fills the LU factors: 15 s at 128^2, minutes beyond
             grid = fp.Grid(bounds=[(-2.5, 2.5)] * 2, shape=n)
-            exact = fp.gibbs(lambda z: U(z) + 0.5 * z[..., 1] ** 2, T, grid)
+            exact = fp.gibbs(grid, lambda z: U(z) + 0.5 * z[..., 1] ** 2, T)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
                 t, k, res = median_time(lambda: fp.stationary(sde, grid, scheme=scheme))
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
           "particle time (s, extrapolated) | ratio |\n|---|---|---|---|---|---|---|")
     for name, n, t, l1 in rows:
         grid = fp.Grid(bounds=[(-2.5, 2.5)] * 2, shape=n)
-        exact = fp.gibbs(lambda z: U(z) + 0.5 * z[..., 1] ** 2, T, grid)
+        exact = fp.gibbs(grid, lambda z: U(z) + 0.5 * z[..., 1] ** 2, T)
         l1p = float(grid.integrate(np.abs(grid.histogram(pt.x) - exact)))
         need = n0 * (l1p / max(l1, 1e-300)) ** 2
         tp = need * steps * per

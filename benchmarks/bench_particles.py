@@ -222,7 +222,7 @@ def print_throughput(rows, load):
 # ------------------------------------------------------------- (b)+(c) time to L1
 def setup(prob):
     grid = prob["grid"]
-    gib = fp.gibbs(prob["U"], prob["T"], grid)
+    gib = fp.gibbs(grid, prob["U"], prob["T"])
     prob["gibbs"] = gib
     prob["cell_avg"] = outer_all([gibbs_cells_1d(Uc, T, prob["nbins"]) for _, T, Uc in prob["chains"]])
     prob["ref_mismatch"] = float(np.abs(prob["cell_avg"] - gib * grid.cell_volume).sum())

@@ -98,7 +98,7 @@ SECTIONS = [
     ("Model systems and exact densities", ["_model.models"],
      "Constructors for Brownian motion, Langevin dynamics and Ornstein–Uhlenbeck "
      "processes, and closed-form reference densities."),
-    ("SGD", ["_applications.sgd"],
+    ("SGD", ["_applications.sgd", "_applications.data", "_applications.minibatch", "_applications.quadratic"],
      "The SGD SDE from a loss or from data, real minibatch SGD, exact quadratic references."),
     ("The generator", ["_discretization.generator", "_discretization.fluxes"],
      "The conservative finite-volume matrix ``A`` with ``dp/dt = A p`` and its edge fluxes."),
@@ -110,7 +110,7 @@ SECTIONS = [
      "Densities over time and initial densities."),
     ("Particles and comparison", ["_sampling.particles", "_sampling.compare"],
      "Euler–Maruyama particles with the same SDE and boundaries; grid vs particles statistics."),
-    ("Exit problems and irreversibility", ["_solvers.exits"],
+    ("Exit problems and irreversibility", ["_solvers.exits", "_solvers.irreversibility"],
      "Mean first-passage times, quasi-stationary densities, survival, escape rates, "
      "detailed balance and entropy production."),
     ("Sweeps and files", ["_sweep", "io"],

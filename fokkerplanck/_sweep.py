@@ -28,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import itertools
+import math
 import pickle
 import time
 import traceback
@@ -39,6 +40,7 @@ import numpy as np
 
 from ._util.progress import progress_bar
 from ._util.rng import rng_children
+from ._util.summary import Summary, Text
 from ._util.validate import positive
 
 __all__ = ["ERRORS", "SweepError", "SweepResult", "expand", "sweep"]
@@ -78,8 +80,8 @@ class SweepError(RuntimeError):
         return (type(self), (str(self), self.index, self.params))
 
 
-@dataclass(frozen=True, eq=False)
-class SweepResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class SweepResult(Summary):
     """Results of :func:`sweep`, in the order of the parameter sets.
 
     Attributes
@@ -101,6 +103,12 @@ class SweepResult:
         Wall time of the whole sweep, as seen by the caller.
     executor : str
         Where the calls ran (``"serial"`` or the executor's class name).
+    success : bool
+        Every parameter set succeeded.
+    message : str
+        How many failed, and the first failure.
+    error_estimate : float
+        ``nan``: each result carries its own.
     """
 
     params: tuple[dict, ...]
@@ -115,6 +123,22 @@ class SweepResult:
     def success(self) -> bool:
         """True when every parameter set succeeded."""
         return not self.errors
+
+    @property
+    def message(self) -> str:
+        if not self.errors:
+            return ""
+        i = min(self.errors)
+        return (f"{len(self.errors)} of {len(self)} parameter sets failed; the first, {i}: "
+                f"{type(self.errors[i]).__name__}: {self.errors[i]}")
+
+    error_estimate = math.nan
+    _error_meaning = "not computed: each result carries its own"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("n", len(self)), ("shape", Text(str(self.shape))),
+                ("keys", Text(str(sorted({k for p in self.params for k in p})))),
+                ("failed", len(self.errors)), ("executor", self.executor), ("wall_seconds", self.wall_seconds)]
 
     def __len__(self) -> int:
         return len(self.results)
@@ -192,13 +216,6 @@ class SweepResult:
             ]
         return cols
 
-    def __repr__(self) -> str:
-        keys = sorted({k for p in self.params for k in p})
-        return (
-            f"SweepResult(n={len(self)}, shape={self.shape}, keys={keys}, "
-            f"failed={len(self.errors)}, executor={self.executor!r}, "
-            f"wall_seconds={self.wall_seconds:.3g})"
-        )
 
 
 def _is_scalar(v: Any) -> bool:

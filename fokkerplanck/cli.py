@@ -678,7 +678,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
         res = fp.stationary(sde, grid)
     t_grid = time.perf_counter() - t0
-    exact = fp.gibbs(_demo_loss, T, grid)
+    exact = fp.gibbs(grid, _demo_loss, T)
     l1_exact = float(grid.integrate(np.abs(res.density - exact)))
     rng = np.random.default_rng(args.seed)
     half = rng.standard_normal((n // 2, 2)) * 0.8

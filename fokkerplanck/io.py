@@ -72,9 +72,11 @@ KINDS = {
     "Evolution": "_solvers.evolve",
     "Particles": "_sampling.particles",
     "QuasiStationary": "_solvers.exits",
-    "Equilibrium": "_solvers.exits",
+    "Equilibrium": "_solvers.irreversibility",
     "Comparison": "_sampling.compare",
     "Modes": "_solvers.spectral",
+    "ExitTime": "_solvers.exits",
+    "EscapeRate": "_solvers.exits",
 }
 
 #: Fields that hold callables or derived solver objects; not saved, loaded as None.

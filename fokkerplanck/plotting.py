@@ -461,7 +461,7 @@ def _snapshots(particles_snapshots: Any, n_t: int, d: int) -> list[np.ndarray] |
         return None
     s = getattr(particles_snapshots, "snapshots", particles_snapshots)
     if s is None:
-        raise ValueError("`particles_snapshots` has no snapshots: simulate with `save_at=ev.t`.")
+        raise ValueError("`particles_snapshots` has no snapshots: simulate with `t_eval=ev.t`.")
     s = [np.asarray(v, dtype=float) for v in s]
     if len(s) != n_t:
         raise ValueError(f"`particles_snapshots` holds {len(s)} snapshots for {n_t} times; pass one per time.")
@@ -485,7 +485,7 @@ def evolution(
     ev : Evolution
         ``ev.t``, ``ev.density`` ``(n_t, *grid.shape)``, ``ev.grid``.
     particles_snapshots : Particles or sequence of (n, d) arrays, optional
-        Particles simulated with ``save_at=ev.t`` (their ``.snapshots``), or one array
+        Particles simulated with ``t_eval=ev.t`` (their ``.snapshots``), or one array
         of positions per time.
     exact : callable or sequence of arrays, optional
         ``exact(t) -> density on the grid`` or one array per time (dashed).

@@ -65,7 +65,7 @@ def _resolve(importer: str, node: ast.ImportFrom) -> str | None:
 def _imports(module: str) -> list[tuple[str, list[str], int]]:
     """(target module, imported names, line) for every package import in ``module``."""
     tree = ast.parse(MODULES[module].read_text())
-    found = []
+    found: list[tuple[str, list[str], int]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             target = _resolve(module, node)
@@ -135,3 +135,65 @@ def test_the_check_sees_a_violation(tmp_path, monkeypatch):
     (target, names, _), = _imports("_model.bad")
     assert target == "_solvers.stationary" and names == ["_pin_guess"]
     assert _layer(target) > _layer("_model.bad")
+
+
+# ------------------------------------------------------------ function length
+#: Longest function allowed, in source lines from ``def`` (or its first decorator) to
+#: its last line, docstring included.
+MAX_FUNCTION_LINES = 120
+
+#: Functions still over the limit, ``"module:qualified.name"``. Other branches are
+#: splitting them; the list only shrinks: an entry that is no longer too long fails
+#: the test too, so it is removed when its function is split. Nothing may be added.
+TOO_LONG_FOR_NOW = frozenset({
+    "_discretization.structured:structured_fluxes",
+    "_solvers.stationary:stationary",
+    "_sweep:sweep",
+})
+
+
+def _function_lengths(module: str) -> dict[str, int]:
+    """``"module:qualified.name" -> lines`` for every function and method of ``module``."""
+    out: dict[str, int] = {}
+
+    def walk(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([child.lineno] + [d.lineno for d in child.decorator_list])
+                name = f"{prefix}{child.name}"
+                out[f"{module}:{name}"] = (child.end_lineno or child.lineno) - first + 1
+                walk(child, f"{name}.")
+            elif isinstance(child, ast.ClassDef):
+                walk(child, f"{prefix}{child.name}.")
+            else:
+                walk(child, prefix)
+
+    walk(ast.parse(MODULES[module].read_text()), "")
+    return out
+
+
+def _too_long() -> dict[str, int]:
+    lengths = {k: v for m in MODULES for k, v in _function_lengths(m).items()}
+    return {k: v for k, v in lengths.items() if v > MAX_FUNCTION_LINES}
+
+
+def test_no_function_over_120_lines():
+    long = _too_long()
+    new = {k: v for k, v in long.items() if k not in TOO_LONG_FOR_NOW}
+    assert not new, (
+        f"functions over {MAX_FUNCTION_LINES} lines: {new}; split them into named steps "
+        "(a frozen dataclass for state that several steps share)."
+    )
+    done = sorted(TOO_LONG_FOR_NOW - long.keys())
+    assert not done, f"{done} are no longer over {MAX_FUNCTION_LINES} lines: remove them from TOO_LONG_FOR_NOW."
+
+
+def test_the_length_check_sees_a_long_function(tmp_path, monkeypatch):
+    fake = tmp_path / "_model" / "long.py"
+    fake.parent.mkdir()
+    body = "".join(f"        x{i} = {i}\n" for i in range(MAX_FUNCTION_LINES))
+    fake.write_text(f"class A:\n    @staticmethod\n    def f():\n{body}\n\ndef g():\n    pass\n")
+    monkeypatch.setitem(MODULES, "_model.long", fake)
+    lengths = _function_lengths("_model.long")
+    assert lengths == {"_model.long:A.f": MAX_FUNCTION_LINES + 2, "_model.long:g": 2}
+    assert "_model.long:A.f" in _too_long()

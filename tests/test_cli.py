@@ -52,7 +52,7 @@ def test_solve_matches_gibbs(tmp_path, capsys):
     data = np.load(tmp_path / "p.npz")
     grid = fp.Grid([(-3, 3), (-3, 3)], (48, 40))
     L = lambda x: (x[..., 0] ** 2 - 1) ** 2 / 4 + (x[..., 1] - 0.5 * x[..., 0]) ** 2 / 2  # noqa: E731
-    assert np.abs(data["density"] - fp.gibbs(L, 0.32, grid)).max() < 1e-10
+    assert np.abs(data["density"] - fp.gibbs(grid, L, 0.32)).max() < 1e-10
     assert np.allclose(data["centers_1"], grid.centers[1])
     assert (tmp_path / "p.png").stat().st_size > 10_000
 

@@ -219,7 +219,7 @@ def test_comparison_is_frozen(grid1):
 # ------------------------------------------------------- verdicts that explain
 def test_explain_names_the_failed_test_and_the_likely_cause():
     grid = fp.Grid([(-5, 5)], 50)
-    p = fp.gaussian_density([0.0], 1.0, grid, normalise=True)
+    p = fp.gaussian_density(grid, [0.0], 1.0, normalise=True)
     rng = np.random.default_rng(0)
     # a shift of 0.03 sd at n = 20000: only the mean test sees it (z ~ 4.9, L1/floor ~ 1.4)
     c = fp.compare(p, rng.normal(0.03, 1.0, (20_000, 1)), grid=grid)

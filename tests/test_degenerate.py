@@ -70,7 +70,7 @@ def test_gaussians_still_need_a_definite_covariance():
     with pytest.raises(ValueError, match="singular.*no density"):
         fp.gaussian(grid, [0, 0], [[1.0, 1.0], [1.0, 1.0]])
     with pytest.raises(ValueError, match="singular"):
-        fp.gaussian_density([0, 0], [[1.0, 0.0], [0.0, 0.0]], grid)
+        fp.gaussian_density(grid, [0, 0], [[1.0, 0.0], [0.0, 0.0]])
 
 
 # ------------------------------------------------------------------ generator
@@ -139,7 +139,7 @@ def test_kramers_stationary_density_is_the_phase_space_gibbs_density():
     sde = fp.underdamped_langevin(L, gamma, sigma, grad=lambda x: x**3 - x)
     assert sde.structure is not None and sde.structure.temperature == pytest.approx(T)
     grid = fp.Grid(bounds=[(-2.2, 2.2), (-2.2, 2.2)], shape=48)
-    assert _l1(grid, _quiet(fp.stationary, sde, grid).density, fp.gibbs(H, T, grid)) < 1e-12
+    assert _l1(grid, _quiet(fp.stationary, sde, grid).density, fp.gibbs(grid, H, T)) < 1e-12
     # the same drift as a plain SDE takes the general degenerate path: upwind along x,
     # first order, positive
     plain = fp.SDE(drift=lambda z: np.stack([z[..., 1], -(z[..., 0] ** 3 - z[..., 0]) - gamma * z[..., 1]], -1),
@@ -149,7 +149,7 @@ def test_kramers_stationary_density_is_the_phase_space_gibbs_density():
         grid = fp.Grid(bounds=[(-2.2, 2.2), (-2.2, 2.2)], shape=n)
         res = _quiet(fp.stationary, plain, grid)
         assert res.density.min() >= 0
-        errs.append(_l1(grid, res.density, fp.gibbs(H, T, grid)))
+        errs.append(_l1(grid, res.density, fp.gibbs(grid, H, T)))
     order = np.log2(errs[0] / errs[1])
     assert errs[1] < 0.06 and order > 0.85, (errs, order)
 
@@ -163,7 +163,7 @@ def test_hypoelliptic_ou_with_rank_one_noise_matches_its_lyapunov_gaussian():
     for n in (40, 80):
         grid = fp.Grid(bounds=[(-3.5, 3.5), (-3.5, 3.5)], shape=n)
         res = _quiet(fp.stationary, sde, grid)
-        errs.append(_l1(grid, res.density, fp.gaussian_density([0, 0], S, grid, normalise=True)))
+        errs.append(_l1(grid, res.density, fp.gaussian_density(grid, [0, 0], S, normalise=True)))
         covs.append(res.cov())
     assert np.log2(errs[0] / errs[1]) > 0.85, errs
     assert np.abs(covs[1] - S).max() < 0.6 * np.abs(covs[0] - S).max()
@@ -240,7 +240,7 @@ def test_heavy_ball_sgd_sde_has_the_phase_space_gibbs_density():
     grid = fp.Grid(bounds=[(-1.5, 1.5)] * 2, shape=96)
     p = _quiet(fp.stationary, sde, grid).density
     assert sde.structure is not None
-    assert _l1(grid, p, fp.gibbs(lambda z: 0.5 * (z**2).sum(-1), T, grid)) < 1e-12
+    assert _l1(grid, p, fp.gibbs(grid, lambda z: 0.5 * (z**2).sum(-1), T)) < 1e-12
     with pytest.raises(ValueError, match="momentum"):
         fp.sgd(lambda p: (p**2).sum(-1), 0.1, 1.0, ndim=1, momentum=1.0)
     with pytest.raises(ValueError, match="`momentum` with `lr_per_param`"):

@@ -23,7 +23,7 @@ def test_ou_nonequilibrium_density_2d():
     H, C = np.diag([1.0, 4.0]), [[1, .5], [.5, 1]]
     sde = fp.ornstein_uhlenbeck(H, C)
     grid = fp.Grid(bounds=[(-6, 6), (-3.5, 3.5)], shape=64)
-    exact = fp.gaussian_density(np.zeros(2), fp.lyapunov(H, C), grid)
+    exact = fp.gaussian_density(grid, np.zeros(2), fp.lyapunov(H, C))
     for scheme in ("sg", "highorder"):
         res = fp.stationary(sde, grid, scheme=scheme)
         true = grid.integrate(np.abs(res.density - exact))

@@ -305,8 +305,8 @@ def test_exit_problems_bad_arguments():
         fp.exit_time(fp.SDE(drift=lambda x, t: -x, sigma=1.0, time_dependent=True, ndim=1), grid)
     with pytest.raises(ValueError, match="highorder"):
         fp.exit_time(fp.brownian(1.0), grid, scheme="highorder")
-    with pytest.raises(ValueError, match="`tol`"):
-        fp.quasi_stationary(fp.brownian(1.0), grid, tol=-1.0)
+    with pytest.raises(ValueError, match="`rtol`"):
+        fp.quasi_stationary(fp.brownian(1.0), grid, rtol=-1.0)
     with pytest.raises(ValueError, match="`rtol`"):
         fp.equilibrium_test(fp.stationary(fp.brownian(1.0), fp.Grid([(0, 1)], 20)), rtol=-1)
     with pytest.raises(TypeError, match="entropy_production"):

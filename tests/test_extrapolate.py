@@ -14,10 +14,10 @@ def test_richardson_makes_sg_fourth_order_on_the_nonequilibrium_ou():
     for n in (32, 48):
         grid = fp.Grid(bounds=[(-6, 6), (-3.5, 3.5)], shape=n)
         ex = fp.richardson(lambda g: fp.stationary(sde, g).density, grid)
-        exact = fp.gaussian_density(np.zeros(2), S, grid)
+        exact = fp.gaussian_density(grid, np.zeros(2), S)
         errs.append(grid.integrate(np.abs(ex.density - exact)))
         fine_grid = grid.refined(3)
-        fine_err = fine_grid.integrate(np.abs(ex.fine - fp.gaussian_density(np.zeros(2), S, fine_grid)))
+        fine_err = fine_grid.integrate(np.abs(ex.fine - fp.gaussian_density(fine_grid, np.zeros(2), S)))
         estimates.append((ex.error_estimate, fine_err))
     assert np.log(errs[0] / errs[1]) / np.log(48 / 32) > 3.5
     assert errs[1] < 5e-6

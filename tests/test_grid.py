@@ -18,7 +18,7 @@ def test_geometry_and_quadrature():
 def test_moments_of_a_gaussian():
     g = fp.Grid(bounds=[(-12, 12), (-12, 12)], shape=(240, 240))
     C = np.array([[1.0, 0.6], [0.6, 2.0]])
-    p = fp.gaussian_density([0.5, -1.0], C, g)
+    p = fp.gaussian_density(g, [0.5, -1.0], C)
     assert g.integrate(p) == pytest.approx(1, abs=1e-9)
     np.testing.assert_allclose(g.mean(p), [0.5, -1.0], atol=1e-9)
     np.testing.assert_allclose(g.cov(p), C, atol=1e-8)  # midpoint rule: spectral for Gaussians

@@ -246,7 +246,7 @@ def test_gibbs_is_exact_for_gradient_drifts_at_any_temperature(T, seed):
         warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
         sde = fp.langevin(U, np.sqrt(2 * T))
         res = fp.stationary(sde, grid, method="gth")
-    exact = fp.gibbs(U, T, grid)
+    exact = fp.gibbs(grid, U, T)
     assert res.success and res.residual < 1e-13
     normal = exact >= np.finfo(float).tiny
     np.testing.assert_allclose(res.density[normal], exact[normal], rtol=1e-10, atol=0)

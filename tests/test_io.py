@@ -64,7 +64,7 @@ def test_particles_round_trip_with_and_without_snapshots(tmp_path):
     grid = fp.Grid([(0, 1), (0, 1)], 10, boundary="absorbing")
     x0 = np.full((50, 2), 0.5)
     for save_at in (None, [0.01, 0.05]):
-        pt = fp.simulate(fp.brownian(1.0, ndim=2), x0, 0.05, dt=1e-3, grid=grid, rng=1, save_at=save_at)
+        pt = fp.simulate(fp.brownian(1.0, ndim=2), x0, 0.05, dt=1e-3, grid=grid, rng=1, t_eval=save_at)
         back = fp.load(fp.save(pt, tmp_path / "pt.npz"))
         assert_same(pt, back)
         assert np.isnan(back.x).any() and np.isinf(back.exit_time).any()   # NaN / inf survive
@@ -129,7 +129,7 @@ def test_to_xarray(stationary_2d):
     dse = to_xarray(ev)
     assert dse.density.dims == ("t", "x0") and dse.mass.shape == (3,)
     assert float(dse.density.isel(t=-1).sum() * grid.cell_volume) == pytest.approx(1.0)
-    pt = fp.simulate(fp.brownian(1.0), np.zeros((10, 1)), 0.1, dt=0.01, save_at=[0.05], rng=0)
+    pt = fp.simulate(fp.brownian(1.0), np.zeros((10, 1)), 0.1, dt=0.01, t_eval=[0.05], rng=0)
     dsp = to_xarray(pt)
     assert dsp.x.dims == ("particle", "dim") and dsp.snapshots.shape == (1, 10, 1)
     with pytest.raises(TypeError, match="`result`"):

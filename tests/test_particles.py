@@ -71,7 +71,7 @@ def test_time_dependent_drift_follows_the_em_mean_recursion():
     a, sigma, dt, n, t_end = 2.0, 0.7, 0.05, 50_000, 3.0
     sde = fp.SDE(drift=lambda x, t: -x + a * np.cos(t), sigma=lambda x, t: sigma * np.ones(x.shape + (1,)),
                  time_dependent=True)
-    pt = fp.simulate(sde, np.zeros((n, 1)), t_end, dt=dt, rng=5, save_at=[1.0, 2.0])
+    pt = fp.simulate(sde, np.zeros((n, 1)), t_end, dt=dt, rng=5, t_eval=[1.0, 2.0])
     m, ms = 0.0, {}
     for k in range(int(round(t_end / dt))):
         m = (1 - dt) * m + a * np.cos(k * dt) * dt
@@ -204,9 +204,9 @@ def test_x0_from_a_sampler():
         fp.simulate(ou, lambda m: np.zeros((m, 1)), 0.5, n=10)
 
 
-def test_snapshots_and_save_at_times_between_steps():
+def test_snapshots_and_t_eval_times_between_steps():
     n = 40_000
-    pt = fp.simulate(fp.brownian(1.0), np.zeros((n, 1)), 1.0, dt=0.1, rng=2, save_at=[0.25, 0.0, 1.0])
+    pt = fp.simulate(fp.brownian(1.0), np.zeros((n, 1)), 1.0, dt=0.1, rng=2, t_eval=[0.25, 0.0, 1.0])
     assert pt.snapshots.shape == (3, n, 1)
     np.testing.assert_array_equal(pt.save_at, [0.0, 0.25, 1.0])
     np.testing.assert_array_equal(pt.snapshots[0], 0.0)
@@ -220,7 +220,7 @@ def test_deterministic_for_fixed_rng_and_chunk_size():
     grid = fp.Grid([(0, 1)], 10, boundary=[("reflecting", "absorbing")])
     sde = fp.SDE(drift=lambda x: 0.5 - x, sigma=lambda x: (0.3 + 0.2 * x)[..., None])
     x0 = np.full((5000, 1), 0.4)
-    kw = dict(dt=1e-2, grid=grid, chunk_size=1024, save_at=[0.5])
+    kw = dict(dt=1e-2, grid=grid, chunk_size=1024, t_eval=[0.5])
     a = fp.simulate(sde, x0, 2.0, rng=9, **kw)
     b = fp.simulate(sde, x0, 2.0, rng=np.random.default_rng(9), progress=True, **kw)
     assert np.array_equal(a.x, b.x, equal_nan=True)
@@ -293,7 +293,7 @@ def test_density_x0_needs_n_and_must_be_nonnegative(grid2):
         (dict(dt=-1e-3), "`dt` must be positive"),
         (dict(dt=float("nan")), "`dt` must be positive"),
         (dict(dt=2.0), r"`dt=2.0` is larger than `t_end=1.0`"),
-        (dict(save_at=[0.5, 1.5]), r"`save_at` must be times in \[0, t_end=1.0\]"),
+        (dict(t_eval=[0.5, 1.5]), r"`t_eval` must be a non-empty set of times in \[0, t_end=1.0\]"),
         (dict(chunk_size=0), "`chunk_size` must be a positive integer"),
         (dict(workers=0), "`workers` must be a positive integer, got 0"),
     ],

@@ -20,7 +20,7 @@ def ou2():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
         res = fp.stationary(sde, grid)
-    exact = fp.gaussian_density(0.0, fp.lyapunov(H, C), grid, normalise=True)
+    exact = fp.gaussian_density(grid, 0.0, fp.lyapunov(H, C), normalise=True)
     x = np.random.default_rng(0).multivariate_normal([0, 0], fp.lyapunov(H, C), size=4000)
     return sde, grid, res, exact, x
 
@@ -30,7 +30,7 @@ def ou1():
     grid = fp.Grid([(-4, 4)], 80)
     sde = fp.ornstein_uhlenbeck(1.0, 1.0)
     res = fp.stationary(sde, grid)
-    exact = fp.gaussian_density(0.0, 0.5, grid, normalise=True)
+    exact = fp.gaussian_density(grid, 0.0, 0.5, normalise=True)
     x = np.random.default_rng(1).normal(0, np.sqrt(0.5), size=(3000, 1))
     return sde, grid, res, exact, x
 
@@ -136,13 +136,13 @@ def test_evolution_1d_and_2d(ou1, ou2):
     sde, grid, _, _, _ = ou1
     t = [0.0, 0.2, 1.0]
     ev = fp.evolve(sde, grid, fp.gaussian(grid, 1.0, 0.05), t)
-    pt = fp.simulate(sde, fp.gaussian(grid, 1.0, 0.05), 1.0, dt=0.05, grid=grid, n=500, save_at=t, rng=0)
+    pt = fp.simulate(sde, fp.gaussian(grid, 1.0, 0.05), 1.0, dt=0.05, grid=grid, n=500, t_eval=t, rng=0)
     fig = plotting.evolution(ev, pt, exact=lambda s: None)
     assert len([a for a in fig.axes if a.get_visible()]) == 3
     assert fig.axes[1].get_title() == "t = 0.2"
     sde2, grid2, _, _, _ = ou2
     ev2 = fp.evolve(sde2, grid2, fp.gaussian(grid2, [1, 0], 0.1), t)
-    pt2 = fp.simulate(sde2, fp.gaussian(grid2, [1, 0], 0.1), 1.0, dt=0.05, grid=grid2, n=500, save_at=t, rng=0)
+    pt2 = fp.simulate(sde2, fp.gaussian(grid2, [1, 0], 0.1), 1.0, dt=0.05, grid=grid2, n=500, t_eval=t, rng=0)
     fig2 = plotting.evolution(ev2, pt2)
     assert len(_images(fig2)) == 6
     with pytest.raises(ValueError, match="snapshots"):

@@ -131,7 +131,7 @@ def test_1d_tolerance_below_round_off_is_reported_not_claimed():
     sde = drift(500.0)
     ref, err = tridiagonal_rate(fp.generator(sde, grid))
     with pytest.warns(fp.FokkerPlanckWarning, match="NOT certified"):
-        q = fp.quasi_stationary(sde, grid, tol=1e-15)
+        q = fp.quasi_stationary(sde, grid, rtol=1e-15)
     assert not q.success and "NOT certified" in q.message
     assert q.rate == pytest.approx(ref, rel=1e-8)
     assert q.rate_bounds[0] - err <= ref <= q.rate_bounds[1] + err

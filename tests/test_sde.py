@@ -124,3 +124,20 @@ def test_import_needs_neither_sympy_nor_scipy_stats():
             "bad = [m for m in ('sympy', 'findiff', 'scipy.stats') if m in sys.modules]\n"
             "assert not bad, bad\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_import_is_lazy_and_the_solvers_need_neither_sympy_nor_scipy_stats():
+    """`import fokkerplanck` loads no NumPy, SciPy or optional dependency (0.3 s budget);
+    the stationary solver, once touched, still needs neither sympy nor scipy.stats."""
+    import subprocess
+    import sys
+
+    heavy = ("numpy", "scipy", "scipy.sparse", "sympy", "findiff", "scipy.stats", "pyamg", "matplotlib")
+    code = ("import sys, fokkerplanck as fp\n"
+            f"bad = [m for m in {heavy!r} if m in sys.modules]\n"
+            "assert not bad, bad\n"
+            "assert sorted(n for n in fp.__all__ if not hasattr(fp, n)) == []\n"
+            "fp.stationary, fp.generator, fp.Grid, fp.SDE\n"
+            "bad = [m for m in ('sympy', 'findiff', 'scipy.stats', 'matplotlib') if m in sys.modules]\n"
+            "assert not bad, bad\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,4 @@
-"""The SGD SDE (fokkerplanck/sgd.py) against closed forms and real minibatch SGD."""
+"""The SGD SDE (fokkerplanck/_applications/) against closed forms and real minibatch SGD."""
 
 import warnings
 
@@ -9,8 +9,8 @@ import fokkerplanck as fp
 from fokkerplanck import data_gradient_stats, sgd_cov
 
 # ------------------------------------------------------------------ helpers
-Lx = lambda u: (u[..., 0] ** 2 - 1) ** 2 / 4          # noqa: E731  (a double well)
-Ly = lambda u: 0.5 * u[..., 0] ** 2 + 0.1 * u[..., 0] ** 4  # noqa: E731
+Lx = lambda u: (u[..., 0] ** 2 - 1) ** 2 / 4
+Ly = lambda u: 0.5 * u[..., 0] ** 2 + 0.1 * u[..., 0] ** 4
 
 
 def separable(p):
@@ -69,7 +69,7 @@ def test_two_temperature_density_is_the_lecture_product():
     assert np.abs(res.density - ref).max() < 1e-10 * ref.max()
     # and it is not Gibbs at any single temperature: the best one misses by far
     best = min(
-        GRID2.integrate(np.abs(res.density - fp.gibbs(separable, T, GRID2)))
+        GRID2.integrate(np.abs(res.density - fp.gibbs(GRID2, separable, T)))
         for T in np.linspace(0.1, 1.0, 91)
     )
     assert best > 0.1
@@ -86,7 +86,7 @@ def test_forcing_gibbs(form):
         loss, P = coupled, etap * np.linalg.inv(S)
     grid = fp.Grid([(-2.5, 2.5), (-4, 4)], (120, 160))
     res = fp.stationary(fp.sgd(loss, eta, S, lr_per_param=P), grid)
-    gibbs = fp.gibbs(loss, etap / 2, grid)
+    gibbs = fp.gibbs(grid, loss, etap / 2)
     assert grid.integrate(np.abs(res.density - gibbs)) < 1e-8
     # the same loss without the per-parameter rates is measurably not Gibbs
     plain = fp.stationary(fp.sgd(loss, etap, S), grid).density
@@ -225,13 +225,13 @@ def test_data_stats_are_stable_far_from_the_mean():
     # mean gradient 1e6 with unit spread: E[g g^T] - g g^T would lose every digit
     rng = np.random.default_rng(2)
     xs = rng.normal(size=(500, 1))
-    mu, S = data_gradient_stats(lambda p, x: p - x + 1e6, xs, np.zeros(1), kind="grad", chunk_elements=40)
+    _, S = data_gradient_stats(lambda p, x: p - x + 1e6, xs, np.zeros(1), kind="grad", chunk_elements=40)
     assert S[0, 0] == pytest.approx(xs.var(), rel=1e-9)
 
 
 def test_data_sde_minibatch_without_replacement_sampling(rng):
     """The finite-population factor is what minibatches without replacement do."""
-    from fokkerplanck._applications.sgd import _subsets
+    from fokkerplanck._applications.minibatch import subsets as _subsets
 
     N, B = 9, 4
     sel = _subsets(rng, 40000, N, B)
@@ -305,7 +305,7 @@ def test_run_sgd_divergence_is_reported():
 
 # ------------------------------------------------------------------ bad input
 def test_bad_learning_rates():
-    L = lambda p: (p**2).sum(-1)  # noqa: E731
+    L = lambda p: (p**2).sum(-1)
     data = np.zeros((5, 2)) + np.arange(5)[:, None]
     for bad in (0.0, -0.1, np.nan):
         with pytest.raises(ValueError, match="`lr`"):
@@ -338,7 +338,7 @@ def test_gradient_of_wrong_shape():
     with pytest.raises(ValueError, match="`grad` returned shape"):   # checked where evaluated
         sde.drift(np.zeros((3, 2)))
     data = linreg_data(np.random.default_rng(0), n=10)
-    wrong = lambda p, r: linreg_grad(p, r)[..., 0]  # noqa: E731
+    wrong = lambda p, r: linreg_grad(p, r)[..., 0]
     with pytest.raises(ValueError, match="`per_example`.*returned shape"):  # on the grid
         fp.generator(fp.sgd_from_data(wrong, data, 0.1, 2, kind="grad", ndim=2), fp.Grid([(-1, 1)] * 2, 8))
     with pytest.raises(ValueError, match="`per_example`.*returned shape"):
@@ -392,11 +392,11 @@ def test_lr_per_param_wrong_length():
 # ------------------------------------------------------------------ state-dependent noise
 def test_state_dependent_noise_1d_is_ito():
     """1-D, Sigma(phi) callable: p ~ exp(-int 2 L' / C) / C with C = eta Sigma (Ito)."""
-    from scipy.integrate import cumulative_trapezoid
+    from scipy.integrate import cumulative_trapezoid  # type: ignore[import-untyped]
 
     eta = 0.05
-    dL = lambda p: p**3 - p - 0.05  # noqa: E731
-    sig2 = lambda p: 3.2 * (1 + 3 / (1 + np.exp(-4 * p)))  # noqa: E731
+    dL = lambda p: p**3 - p - 0.05
+    sig2 = lambda p: 3.2 * (1 + 3 / (1 + np.exp(-4 * p)))
     sde = fp.sgd(lambda p: (p[..., 0] ** 2 - 1) ** 2 / 4 - 0.05 * p[..., 0], eta,
                  lambda p: sig2(p)[..., None], ndim=1)
     grid = fp.Grid([(-3.0, 3.0)], 600)
@@ -438,8 +438,8 @@ def test_least_squares_sde_covariance_with_state_dependent_noise():
 
 
 # ------------------------------------------------------------------ properties
-from hypothesis import given  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @given(seed=st.integers(0, 2**32 - 1), d=st.integers(1, 4), log_eta=st.floats(-4, -1))

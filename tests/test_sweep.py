@@ -2,9 +2,9 @@
 LocalCluster gives identical arrays; failures name their parameter set."""
 
 import faulthandler
+import importlib
 import multiprocessing
 import os
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -108,7 +108,7 @@ def test_serial_is_the_plain_loop_in_product_order(serial):
     # the rotation leaves the Gibbs density stationary: without it the grid reproduces Gibbs
     # to round-off (loss differences), with it to the scheme's O(h^2) (measured L1 5.2e-3,
     # 3.4e-3, 2.6e-3 at these temperatures; the bound leaves a factor 2)
-    gibbs = np.stack([fp.gibbs(_well, T, grid) for T in TEMPERATURES])
+    gibbs = np.stack([fp.gibbs(grid, _well, T) for T in TEMPERATURES])
     l1 = np.abs(stacked - gibbs[:, None]).sum(axis=(2, 3)) * grid.cell_volume
     assert np.all(l1[:, 0] < 1e-12), l1
     assert np.all(l1[:, 1] < 1.1e-2), l1
@@ -300,7 +300,7 @@ def test_progress_bar(capsys):
 
 def test_sweep_is_the_function_and_its_classes_are_exported():
     """`fp.sweep` is the function defined in the private module `fokkerplanck._sweep`."""
-    assert sys.modules["fokkerplanck._sweep"].sweep is fp.sweep
+    assert importlib.import_module("fokkerplanck._sweep").sweep is fp.sweep
     assert fp.sweep(lambda T: T, {"T": [1]}).results == (1,)
     assert fp.sweep(lambda T: T, {"T": [2]}).results == (2,)
     assert fp.SweepError is SweepError and fp.SweepResult is SweepResult

@@ -96,8 +96,8 @@ def test_particles_of_a_generated_problem_pass_assert_consistent():
 
 def test_assert_density_close_messages():
     grid = fp.Grid([(-5, 5)], 100)
-    p = fp.gaussian_density(0.0, 1.0, grid)
-    q = fp.gaussian_density(0.3, 1.0, grid)
+    p = fp.gaussian_density(grid, 0.0, 1.0)
+    q = fp.gaussian_density(grid, 0.3, 1.0)
     assert assert_density_close(p, p, grid, atol=0.0) == 0.0
     with pytest.raises(AssertionError, match=r"L1 = .* > atol") as info:
         assert_density_close(p, q, grid, atol=0.1, err_msg="my solver")
@@ -117,7 +117,7 @@ def test_assert_density_close_messages():
 
 def test_assert_consistent_rejects_wrong_samplers(rng):
     grid = fp.Grid([(-5, 5)], 50)
-    p = fp.gaussian_density(0.0, 1.0, grid, normalise=True)
+    p = fp.gaussian_density(grid, 0.0, 1.0, normalise=True)
     x = rng.standard_normal((20000, 1))
     assert_consistent(p, x, grid)
     with pytest.raises(AssertionError, match="not consistent"):

@@ -91,12 +91,12 @@ def case_brownian_heat_kernel(quick: bool = False) -> dict[str, Any]:
     with _Timer() as tg:
         p0 = fp.gaussian(grid, 0.0, s0**2)
         ev = fp.evolve(sde, grid, p0, times, method="tr-bdf2", dt=0.01 if quick else 0.004)
-    exact = [fp.heat_kernel(0.0, sigma, t + s0**2 / sigma**2, grid) for t in times]
+    exact = [fp.heat_kernel(grid, 0.0, sigma, t + s0**2 / sigma**2) for t in times]
     errors = [_l1(ev.density[k], exact[k], grid) for k in range(len(times))]
     rng = np.random.default_rng(11)
     with _Timer() as tp:
         x0 = s0 * rng.standard_normal((n, 1))
-        pt = fp.simulate(sde, x0, float(times[-1]), dt=0.05, grid=grid, save_at=times, rng=12)
+        pt = fp.simulate(sde, x0, float(times[-1]), dt=0.05, grid=grid, t_eval=times, rng=12)
     cmps = [fp.compare(ev.density[k], pt.snapshots[k], grid=grid) for k in range(1, len(times))]
     final = cmps[-1]
     var_grid = float(ev.cov()[-1][0, 0])
@@ -153,7 +153,7 @@ def case_langevin_1d(quick: bool = False) -> dict[str, Any]:
     sde = fp.langevin(_double_well, sigma, grad=lambda x: x**3 - x)
     with _Timer() as tg:
         res = fp.stationary(sde, grid)
-    exact = fp.gibbs(_double_well, T, grid)
+    exact = fp.gibbs(grid, _double_well, T)
     x2 = float(grid.integrate(res.density * grid.centers[0] ** 2))
     n = 20_000 if quick else 100_000
     dt = 5e-3
@@ -226,12 +226,12 @@ def case_langevin_2d(quick: bool = False) -> dict[str, Any]:
     with _Timer() as tg:
         res = _quiet(fp.stationary, sde, grid)
     res_d = _quiet(fp.stationary, sde_drift, grid)
-    exact = fp.gibbs(_dw2, T, grid)
+    exact = fp.gibbs(grid, _dw2, T)
     ns = [20, 40, 80] if quick else [20, 40, 80, 160, 320]
     conv = []
     for m in ns:
         g = fp.Grid(bounds, (m, m))
-        conv.append(_l1(_quiet(fp.stationary, sde_drift, g).density, fp.gibbs(_dw2, T, g), g))
+        conv.append(_l1(_quiet(fp.stationary, sde_drift, g).density, fp.gibbs(g, _dw2, T), g))
     n = 30_000 if quick else 100_000
     dt = 1e-2 if quick else 5e-3
     with _Timer() as tp:
@@ -400,8 +400,8 @@ def _case_sgd_separable(quick: bool, forced: bool) -> dict[str, Any]:
     with _Timer() as tg:
         res = _quiet(fp.stationary, sde, grid)
     exact = fp.two_temperature(_lx, _ly, rates, sx, sy, grid)
-    gibbs_x = fp.gibbs(_loss_sep, Tx, grid)
-    gibbs_y = fp.gibbs(_loss_sep, Ty, grid)
+    gibbs_x = fp.gibbs(grid, _loss_sep, Tx)
+    gibbs_y = fp.gibbs(grid, _loss_sep, Ty)
     n = 30_000 if quick else 100_000
     dt = 1e-2 if quick else 5e-3
     t_end = 8.0
@@ -471,7 +471,7 @@ def case_quadratic_noncommuting(quick: bool = False) -> dict[str, Any]:
     sde = fp.sgd(loss, eta, Sigma, grad=lambda x: x @ H.T)
     with _Timer() as tg:
         res = _quiet(fp.stationary, sde, grid)
-    exact = fp.gaussian_density(0.0, C, grid, normalise=True)
+    exact = fp.gaussian_density(grid, 0.0, C, normalise=True)
     J = res.current()
     # exact current of a Gaussian OU: J = (-H x + 1/2 eta Sigma C^-1 x) p
     pts = grid.points()

@@ -27,7 +27,7 @@ def main() -> None:
     for scheme, ns in (("sg", (32, 64, 128)), ("highorder", (64, 128))):
         for n in ns:
             grid = fp.Grid(bounds=[(-6, 6), (-3.5, 3.5)], shape=n)
-            exact = fp.gaussian_density(np.zeros(2), fp.lyapunov(H, C), grid)
+            exact = fp.gaussian_density(grid, np.zeros(2), fp.lyapunov(H, C))
             res = fp.stationary(sde, grid, scheme=scheme)
             row(f"OU H=diag(1,4), C=[[1,.5],[.5,1]], {scheme}", "density L1", grid, res.error_estimate,
                 grid.integrate(abs(res.density - exact)))

@@ -86,7 +86,7 @@ def case_kramers_double_well(quick: bool = False) -> dict[str, Any]:
     tg = time.perf_counter()
     res = _quiet(fp.stationary, sde0, grid)
     t_grid = time.perf_counter() - tg
-    exact = fp.gibbs(lambda z: _U(z) + 0.5 * z[..., 1] ** 2, T, grid)
+    exact = fp.gibbs(grid, lambda z: _U(z) + 0.5 * z[..., 1] ** 2, T)
     l1 = float(grid.integrate(np.abs(res.density - exact)))
     # --- particles from the exact density: Euler-Maruyama keeps it up to O(dt)
     n = 20_000 if quick else 100_000
@@ -189,7 +189,7 @@ def case_hypoelliptic_ou(quick: bool = False) -> dict[str, Any]:
     for n in ns:
         grid = fp.Grid(bounds=[(-4.5, 4.5), (-3.0, 3.0)], shape=n)
         res = _quiet(fp.stationary, sde, grid)
-        errs.append(float(grid.integrate(np.abs(res.density - fp.gaussian_density([0, 0], S, grid, normalise=True)))))
+        errs.append(float(grid.integrate(np.abs(res.density - fp.gaussian_density(grid, [0, 0], S, normalise=True)))))
         cov_errs.append(float(np.abs(res.cov() - S).max()))
         grids.append(grid)
         results.append(res)
@@ -197,7 +197,7 @@ def case_hypoelliptic_ou(quick: bool = False) -> dict[str, Any]:
     order = math.log2(errs[0] / errs[1])
     # "sg2": third-order upwind-biased faces along the noiseless axis (second order, not monotone)
     errs2 = [float(g.integrate(np.abs(_quiet(fp.stationary, sde, g, scheme="sg2").density
-                                       - fp.gaussian_density([0, 0], S, g, normalise=True)))) for g in grids]
+                                       - fp.gaussian_density(g, [0, 0], S, normalise=True)))) for g in grids]
     order2 = math.log2(errs2[0] / errs2[1])
     gap = float(_quiet(fp.spectral_gap, sde, grids[0]))
     n = 20_000 if quick else 100_000
@@ -211,7 +211,7 @@ def case_hypoelliptic_ou(quick: bool = False) -> dict[str, Any]:
     fig, axs = plt.subplots(1, 2, figsize=(12, 4.6))
     g, r = grids[-1], results[-1]
     axs[0].contourf(g.centers[0], g.centers[1], r.density.T, levels=20, cmap="viridis")
-    axs[0].contour(g.centers[0], g.centers[1], fp.gaussian_density([0, 0], S, g).T, levels=8, colors="w",
+    axs[0].contour(g.centers[0], g.centers[1], fp.gaussian_density(g, [0, 0], S).T, levels=8, colors="w",
                    linewidths=0.6)
     axs[0].set_title("density (filled: grid, lines: Lyapunov Gaussian)", fontsize=9)
     axs[0].set_xlabel("x (no noise)")

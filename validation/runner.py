@@ -31,6 +31,7 @@ QUICK_CASES = (
     "two_temperature", "forcing_gibbs", "quadratic_noncommuting", "diffusion_flow_alpha",
     "sgd_two_temperature", "sgd_double_well", "exit_time",
     "kramers_double_well", "hypoelliptic_ou", "sgd_product_balance", "heavy_ball_sgd",
+    "metastable_torus",
 )
 
 

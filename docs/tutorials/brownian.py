@@ -44,12 +44,12 @@ p0 = fp.gaussian(grid, mean=[0.0], cov=s0)
 t_eval = np.array([0.0, 0.25, 0.5, 1.0, 2.0, 4.0])
 ev = fp.evolve(sde, grid, p0, t_eval)                            # TR-BDF2 by default
 pt = fp.simulate(sde, np.sqrt(s0) * rng.standard_normal((100_000, 1)), t_end=4.0,
-                 dt=1e-2, grid=grid, rng=1, save_at=t_eval)
+                 dt=1e-2, grid=grid, rng=1, t_eval=t_eval)
 
 
 def exact(t):
     """Heat kernel convolved with the initial N(0, s0)."""
-    return fp.gaussian_density([0.0], s0 + sigma**2 * t, grid)
+    return fp.gaussian_density(grid, [0.0], s0 + sigma**2 * t)
 
 
 for k, t in enumerate(t_eval):

@@ -27,7 +27,7 @@ sde = fp.underdamped_langevin(U, gamma, sigma=math.sqrt(2 * gamma * T), grad=dU)
 grid = fp.Grid(bounds=[(-2.2, 2.2), (-1.6, 1.6)], shape=128)
 res = fp.stationary(sde, grid)
 H = lambda z: U(z) + 0.5 * z[..., 1] ** 2
-exact = fp.gibbs(H, T, grid)
+exact = fp.gibbs(grid, H, T)
 print(f"gamma = {gamma}: L1(grid, exp(-(U + v^2/2)/T)) = {grid.integrate(abs(res.density - exact)):.2e}, "
       f"E v^2 = {grid.integrate(res.density * grid.points()[..., 1] ** 2):.4f} (T = {T})")
 

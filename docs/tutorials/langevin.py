@@ -24,7 +24,7 @@ for T, ref in [(0.25, 0.832745), (0.1, 0.871363), (0.05, 0.936834)]:
     res = fp.stationary(fp.langevin(U, sigma=np.sqrt(2 * T)), grid)
     ex2 = grid.integrate(res.density * x**2)
     print(f"T = {T:4.2f}: method {res.method!r}, E x^2 = {ex2:.6f} (reference {ref}), "
-          f"max |p - Gibbs| = {np.abs(res.density - fp.gibbs(U, T, grid)).max():.1e}")
+          f"max |p - Gibbs| = {np.abs(res.density - fp.gibbs(grid, U, T)).max():.1e}")
     ax.plot(x, res.density, label=f"T = sigma^2/2 = {T}")
 top = ax.get_ylim()[1]
 ax.plot(x, (U(x[:, None]) + 0.25) * top / 2, "k:", lw=1, label="L(x) (shifted, scaled)")

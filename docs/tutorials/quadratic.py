@@ -34,7 +34,7 @@ C = sgd_cov(H, Sigma, eta)                              # H C + C H = eta Sigma
 print("Lyapunov covariance C =", np.round(C, 4).tolist())
 print("grid covariance       =", np.round(grid.cov(res.density), 4).tolist())
 print(f"E[L] grid {grid.integrate(res.density * L(grid.points())):.5f}, eta tr(Sigma)/4 = {eta * np.trace(Sigma) / 4:.5f}")
-print(f"L1(grid, Gaussian(0, C)) = {grid.integrate(abs(res.density - fp.gaussian_density([0, 0], C, grid))):.1e}")
+print(f"L1(grid, Gaussian(0, C)) = {grid.integrate(abs(res.density - fp.gaussian_density(grid, [0, 0], C))):.1e}")
 print(f"entropy production {fp.entropy_production(res):.4f} (0 only at equilibrium); "
       f"{fp.equilibrium_test(res).message}")
 fp.plotting.current(res, title="Stationary current of SGD near a minimum, H and Sigma not commuting")
@@ -44,7 +44,7 @@ T = eta * np.trace(Sigma) / 4 / 1.0                      # E[L] = T for a 2-D Gi
 fig, axs = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
 X, Y = np.meshgrid(*grid.centers, indexing="ij")
 axs[0].contour(X, Y, res.density, 6, colors="C0")
-axs[0].contour(X, Y, fp.gibbs(L, T, grid), 6, colors="C3", linestyles="--")
+axs[0].contour(X, Y, fp.gibbs(grid, L, T), 6, colors="C3", linestyles="--")
 axs[0].set(title="plain SGD (blue) vs Gibbs exp(-L/T), same E[L] (red)", xlabel="Phi_1", ylabel="Phi_2")
 
 # --- the lecture's mode picture, with SGD preconditioned by eta H^-1 ----------------
@@ -55,7 +55,7 @@ print("mode temperatures T_i = eta sigma_i^2 / 2:", np.round(hc.temperature, 4).
 u_cov = hc.transform @ grid.cov(res_pre.density) @ hc.transform.T
 print("preconditioned SGD, covariance of the modes u (diagonal = T_i):", np.round(u_cov, 4).tolist())
 axs[1].contour(X, Y, res_pre.density, 6, colors="C2")
-axs[1].contour(X, Y, fp.gaussian_density([0, 0], hc.cov, grid), 6, colors="k", linestyles=":")
+axs[1].contour(X, Y, fp.gaussian_density(grid, [0, 0], hc.cov), 6, colors="k", linestyles=":")
 for k in range(2):
     v = hc.inverse[:, k] * np.sqrt(hc.temperature[k])
     axs[1].annotate("", xy=v, xytext=(0, 0), arrowprops=dict(arrowstyle="->", color="k"))

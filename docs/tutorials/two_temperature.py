@@ -28,7 +28,7 @@ grid = fp.Grid(bounds=[(-2.2, 2.2), (-4, 4)], shape=(132, 120))
 plain = fp.stationary(fp.sgd(L, eta, s2), grid)
 forced = fp.stationary(fp.sgd(L, eta, s2, lr_per_param=eta_prime / s2), grid)
 two_T = fp.two_temperature(Lx, Ly, eta, np.sqrt(s2[0]), np.sqrt(s2[1]), grid)
-gibbs = fp.gibbs(L, eta_prime / 2, grid)
+gibbs = fp.gibbs(grid, L, eta_prime / 2)
 print(f"temperatures eta sigma_i^2 / 2 = {eta * s2 / 2}")
 print(f"plain rates:  L1(grid, two-temperature formula) = {grid.integrate(abs(plain.density - two_T)):.1e}, "
       f"L1(grid, Gibbs at T = {eta_prime / 2}) = {grid.integrate(abs(plain.density - gibbs)):.2f}")
@@ -59,7 +59,7 @@ fig.tight_layout()
 Lc = lambda p: (p[..., 0] ** 2 - 1) ** 2 / 4 + 0.5 * (p[..., 1] - 0.8 * p[..., 0]) ** 2
 forced_c = fp.stationary(fp.sgd(Lc, eta, s2, lr_per_param=eta_prime / s2), grid)
 print(f"coupled loss, forced rates: L1(grid, Gibbs) = "
-      f"{grid.integrate(abs(forced_c.density - fp.gibbs(Lc, eta_prime / 2, grid))):.1e} "
+      f"{grid.integrate(abs(forced_c.density - fp.gibbs(grid, Lc, eta_prime / 2))):.1e} "
       f"(method {forced_c.method!r})")
 rng = np.random.default_rng(0)
 pt = fp.simulate(fp.sgd(Lc, eta, s2, lr_per_param=eta_prime / s2), rng.uniform([-1.5, -2], [1.5, 2], size=(20_000, 2)),

@@ -169,7 +169,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg") -> TwoPointFluxe
     ...              antisymmetric=[[0, -1], [1, 0]])
     >>> grid = fp.Grid(bounds=[(-2.5, 2.5), (-3, 3)], shape=(40, 30))
     >>> A = fp.generator(sde, grid)
-    >>> p = fp.gibbs(lambda z: z[..., 0]**4 / 4 - z[..., 0]**2 / 2 + z[..., 1]**2 / 2, T, grid)
+    >>> p = fp.gibbs(grid, lambda z: z[..., 0]**4 / 4 - z[..., 0]**2 / 2 + z[..., 1]**2 / 2, T)
     >>> bool(abs(A @ p.ravel()).max() < 1e-12 * abs(A).max() * p.max())
     True
     """

@@ -1,18 +1,36 @@
-r"""Two-point edge weights: the Bernoulli pair and the fitted pair with flattened conductance.
+r"""Two-point edge weights: the Bernoulli pair, the flattened conductance and a per-edge split.
 
 A monotone two-point flux along an edge with potential drop ``z`` is
 ``F = w [f(z) p_i - f(-z) p_j]``; it vanishes on the local equilibrium
-``p_j / p_i = e^{-z}`` when ``f(z) / f(-z) = e^{-z}``. :func:`bernoulli_pair` gives
-Scharfetter–Gummel's ``f = B``; :func:`fitted_pair` (the default of the package) the
-same ratio with a conductance that is flat for small ``|z|`` (see its docstring and
-docs/numerics.md).
+``p_j / p_i = e^{-z}`` when ``f(z) / f(-z) = e^{-z}``, i.e. ``f(z) = e^{-z/2} g(z)`` with
+an even conductance ``g``. :func:`bernoulli_pair` gives Scharfetter–Gummel's ``f = B``
+(``g = s(z) = (z/2) / sinh(z/2)``); :func:`fitted_pair` (the default of the package) the
+flattened ``g_K``. With ``a = log(p_i / p_j)`` and ``c = z - a`` the flux is exactly
+``-w sqrt(p_i p_j) c g(z) / s(c)``: the truncation error of the weight depends on the
+part ``c`` of ``z`` that drives a current, which ``z`` alone does not carry, so no
+function of ``z`` is best for every drift (docs/numerics.md, "The conductance").
+:func:`split_weights` estimates ``c`` per edge by a Hodge split (:func:`split_pair`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.sparse.csgraph import connected_components
 
-__all__ = ["bernoulli_pair", "bernoulli", "fitted_pair", "FLATNESS"]
+__all__ = [
+    "FLATNESS",
+    "bernoulli",
+    "bernoulli_pair",
+    "density_split_weights",
+    "fitted_pair",
+    "hodge_split",
+    "log_s",
+    "split_pair",
+    "split_weights",
+    "transverse_square",
+]
 
 #: ``K`` of the flattened conductance ``g = 1 - (1 - s)^K (1 + (K - 1) s)`` of :func:`fitted_pair`.
 FLATNESS = 6
@@ -54,8 +72,11 @@ def fitted_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     by a rotational drift ``v`` (``v . grad U = 0``), a conductance
     ``g = 1 + kappa z^2 + ...`` leaves a residual containing
     ``4 kappa (h^2 / T^3) (v_x d_x U)^2 p``, of one sign along the whole orbit, which
-    vanishes only for ``kappa = 0``; Scharfetter–Gummel has ``kappa = -1/24`` (14x
-    less accurate shallow-well mass on the metastable torus of the tests). ``g = 1``
+    vanishes only for ``kappa = 0``; Scharfetter–Gummel has ``kappa = -1/24`` (16x
+    less accurate shallow-well mass on the metastable torus of the tests). Where the
+    drift is not balanced by the density gradient (running states, fast rotations) it
+    is the other way round: Scharfetter–Gummel's advective flux is exact at every
+    Péclet number, this one is off by ``1 / s(z) - 1 ~ z^2 / 24`` (docs/numerics.md). ``g = 1``
     instead lets the downhill rate grow like ``e^{|z|/2}`` rather than ``|z|``
     (inconsistent advection at high cell Péclet numbers). The package therefore uses
 
@@ -78,6 +99,21 @@ def fitted_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     True
     """
     b, bm = bernoulli_pair(z)
+    ratio = _ratio_flat(z)
+    return b * ratio, bm * ratio
+
+
+def log_s(z: np.ndarray) -> np.ndarray:
+    """``log s(z)`` with ``s(z) = (z/2) / sinh(z/2)``, stable for all real ``z`` (0 at 0)."""
+    a = 0.5 * np.abs(np.asarray(z, dtype=float))
+    tiny = a < 1e-4
+    safe = np.where(tiny, 1.0, a)
+    big = np.log(safe) - safe - np.log1p(-np.exp(-2 * safe)) + np.log(2.0)
+    return np.where(tiny, -a * a / 6, big)  # log s = -a^2/6 + O(a^4)
+
+
+def _ratio_flat(z: np.ndarray) -> np.ndarray:
+    """``g_K(z) / s(z)`` of :func:`fitted_pair` (between 1 and 2.4), stable for all ``z``."""
     half = 0.5 * np.abs(np.asarray(z, dtype=float))
     tiny, huge = half < 1e-8, half >= 700.0
     with np.errstate(over="ignore", divide="ignore"):
@@ -86,5 +122,146 @@ def fitted_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         K = FLATNESS
         g = -np.expm1(K * np.log1p(-s) + np.log1p((K - 1) * s))
         # g / s -> 1 as s -> 0 (g = s + K (K - 1) s^2 / 2 + ...)
-        ratio = np.where(s > 1e-12, g / np.where(s > 1e-12, s, 1.0), 1.0 + 0.5 * K * (K - 1) * s)
-    return b * ratio, bm * ratio
+        return np.where(s > 1e-12, g / np.where(s > 1e-12, s, 1.0), 1.0 + 0.5 * K * (K - 1) * s)
+
+
+def hodge_split(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarray, n: int
+                ) -> tuple[np.ndarray, np.ndarray]:
+    r"""Split edge potentials ``z`` into a gradient part and a divergence-free rest.
+
+    ``a = phi[head] - phi[tail]`` with ``phi`` minimising
+    ``sum_e w_e (z_e - phi[head_e] + phi[tail_e])^2`` (a weighted graph Laplacian,
+    one cell of every connected component pinned), and ``c = z - a``: the discrete
+    Helmholtz–Hodge decomposition, ``sum_e w_e c_e = 0`` into every cell. For a drift
+    ``-(M + Q) grad H`` with ``Q grad H`` divergence-free in the metric of ``D``, ``a``
+    is the drop of ``H / T`` (the local equilibrium) and ``c`` the part that drives the
+    stationary current. Gradient drifts give ``c = 0`` (to the solver's round-off).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fokkerplanck._discretization.weights import hodge_split
+    >>> tail, head = np.array([0, 1, 2, 3]), np.array([1, 2, 3, 0])   # a 4-cycle
+    >>> a, c = hodge_split(tail, head, np.array([1.0, 1.0, 1.0, 1.0]), np.ones(4), 4)
+    >>> np.round(a, 12) + 0.0, c                                      # pure circulation
+    (array([0., 0., 0., 0.]), array([1., 1., 1., 1.]))
+    """
+    E = z.size
+    rows = np.concatenate([np.arange(E), np.arange(E)])
+    G = sp.csr_matrix((np.concatenate([np.ones(E), -np.ones(E)]), (rows, np.concatenate([head, tail]))),
+                      shape=(E, n))
+    L = (G.T @ sp.diags(w) @ G).tocsc()
+    _, label = connected_components(L, directed=False)
+    pins = np.unique(label, return_index=True)[1]
+    L = L + sp.csc_matrix((np.ones(pins.size), (pins, pins)), shape=(n, n))
+    phi = spla.spsolve(L, G.T @ (w * z), permc_spec="MMD_AT_PLUS_A")
+    a = phi[head] - phi[tail]
+    return a, z - a
+
+
+def transverse_square(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a: np.ndarray, n: int
+                      ) -> np.ndarray:
+    """For every edge, ``sum`` over the other directions of the mean ``a^2`` of their edges
+    touching its two cells (``direction``: an integer label per edge, e.g. the offset)."""
+    out = np.zeros(a.size)
+    labels = np.unique(direction)
+    mean = {}
+    for j in labels:
+        on = direction == j
+        acc = np.bincount(tail[on], a[on] ** 2, minlength=n) + np.bincount(head[on], a[on] ** 2, minlength=n)
+        cnt = np.bincount(tail[on], minlength=n) + np.bincount(head[on], minlength=n)
+        mean[j] = acc / np.maximum(cnt, 1)
+    for k in labels:
+        on = np.flatnonzero(direction == k)
+        for j in labels:
+            if j != k:
+                out[on] += 0.5 * (mean[j][tail[on]] + mean[j][head[on]])
+    return out
+
+
+def split_pair(z: np.ndarray, c: np.ndarray, perp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""``(f(z), f(-z))`` with the per-edge conductance of the truncation-error analysis.
+
+    ``g = min(s(c), g_K(z)) exp(perp / 24)``: ``c`` the part of the edge potential ``z``
+    that drives a stationary current (its divergence-free part), ``perp`` the mean
+    square equilibrium drop across the edge (:func:`hodge_split`,
+    :func:`transverse_square`), ``g_K`` the flattened conductance of
+    :func:`fitted_pair`. To leading order in the cell Péclet number this makes the
+    two-point flux of a stationary current equal to its average over the face
+    (docs/numerics.md, "The conductance"): ``s(c)`` cancels the ``c^2 / 24`` of the
+    exponential fit, ``exp(perp / 24)`` is the face average of ``e^{-phi}``. ``g_K(z)``
+    bounds it by upwinding once ``|z|`` is large. ``f(z) / f(-z) = e^{-z}`` holds
+    exactly, so Gibbs exactness, monotonicity and detailed balance (when it holds) are
+    kept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fokkerplanck._discretization.weights import bernoulli_pair, fitted_pair, split_pair
+    >>> z = np.array([-3.0, 0.5, 2.0])
+    >>> f, fm = split_pair(z, c=z, perp=np.zeros(3))   # all of z drives a current: SG
+    >>> bool(np.allclose(f, bernoulli_pair(z)[0]))
+    True
+    >>> f, fm = split_pair(z, c=0 * z, perp=np.zeros(3))  # none of it: the flattened pair
+    >>> bool(np.allclose(f, fitted_pair(z)[0]))
+    True
+    """
+    z = np.asarray(z, dtype=float)
+    b, bm = bernoulli_pair(z)
+    log_flat = np.log(_ratio_flat(z))  # log(g_K / s)
+    log_r = np.minimum(log_s(c) - log_s(z), log_flat) + np.asarray(perp, dtype=float) / 24
+    r = np.exp(np.clip(log_r, -50.0, 50.0))  # never 0 (irreducible) nor inf
+    return b * r, bm * r
+
+
+def split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarray, delta: np.ndarray, n: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(f(z), f(-z))`` of :func:`split_pair` for a whole set of two-point edges.
+
+    ``tail, head`` (cells, no wall half-edges), ``z`` the edge potentials, ``w`` the
+    edge weights of the diffusion (the metric of the Hodge split), ``delta`` the edge
+    vectors (edges with equal vectors are one direction), ``n`` the number of cells.
+    One sparse symmetric solve (:func:`hodge_split`) plus ``O(E)`` work.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import fokkerplanck as fp
+    >>> from fokkerplanck._discretization.weights import split_weights
+    >>> grid = fp.Grid(bounds=[(-3, 3), (-3, 3)], shape=16)
+    >>> fl = fp.fluxes(fp.SDE(drift=lambda x: -x, sigma=1.0), grid)   # a gradient drift
+    >>> f, fm = split_weights(fl.tail, fl.head, fl.dpsi, np.broadcast_to(fl.weight, fl.dpsi.shape),
+    ...                       fl.delta, grid.size)
+    >>> bool(np.allclose(fm / f, np.exp(fl.dpsi)))   # the equilibrium ratio is untouched
+    True
+    """
+    _, c = hodge_split(tail, head, z, w, n)
+    direction = np.unique(delta, axis=0, return_inverse=True)[1].ravel()
+    return split_pair(z, c, transverse_square(tail, head, direction, z - c, n))
+
+
+def density_split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, delta: np.ndarray, p: np.ndarray,
+                          n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(f(z), f(-z))`` of :func:`split_pair` with the split taken from a density ``p``.
+
+    ``a = log(p[tail] / p[head])`` is the equilibrium drop and ``c = z - a`` the part
+    that drives the current: the split the truncation-error analysis asks for (the
+    Hodge split of :func:`split_weights` is its density-free estimate). With ``p`` the
+    stationary density of the generator built from these weights (a fixed point,
+    reached in a few passes from the Scharfetter–Gummel density) the leading
+    weight-dependent error of the stationary density vanishes on every edge. ``p``
+    must be positive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fokkerplanck._discretization.weights import density_split_weights, fitted_pair
+    >>> tail, head, z = np.array([0, 1]), np.array([1, 2]), np.array([0.5, -1.0])
+    >>> p = np.exp(-np.array([0.0, 0.5, -0.5]))            # in equilibrium with z: c = 0
+    >>> f, fm = density_split_weights(tail, head, z, np.ones((2, 1)), p, 3)
+    >>> bool(np.allclose(f, fitted_pair(z)[0]))
+    True
+    """
+    a = np.log(p[tail]) - np.log(p[head])
+    direction = np.unique(delta, axis=0, return_inverse=True)[1].ravel()
+    return split_pair(z, z - a, transverse_square(tail, head, direction, a, n))

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from .._util.deprecation import old_argument_order
 from .._util.linalg import rows_times
 from .._util.validate import covariance as _covariance
 from .._util.validate import positive as _positive
@@ -69,7 +70,7 @@ def langevin(loss: Callable, sigma: float | np.ndarray, grad: Callable | None = 
     >>> sde = fp.langevin(lambda x: 0.5 * x[..., 0]**2, sigma=1.0)
     >>> grid = fp.Grid(bounds=[(-6, 6)], shape=120)
     >>> p = fp.stationary(sde, grid).density
-    >>> bool(np.allclose(p, fp.gibbs(lambda x: 0.5 * x[..., 0]**2, 0.5, grid), rtol=1e-10))
+    >>> bool(np.allclose(p, fp.gibbs(grid, lambda x: 0.5 * x[..., 0]**2, 0.5), rtol=1e-10))
     True
     """
     try:
@@ -135,7 +136,7 @@ def underdamped_langevin(loss: Callable, gamma: float, sigma: float, grad: Calla
     >>> sde = fp.underdamped_langevin(lambda x: 0.5 * x[..., 0]**2, gamma=1.0, sigma=1.0)
     >>> grid = fp.Grid(bounds=[(-4, 4), (-4, 4)], shape=64)
     >>> p = fp.stationary(sde, grid).density
-    >>> exact = fp.gibbs(lambda z: 0.5 * (z**2).sum(-1), 0.5, grid)   # T = 1 / 2
+    >>> exact = fp.gibbs(grid, lambda z: 0.5 * (z**2).sum(-1), 0.5)   # T = 1 / 2
     >>> bool(grid.integrate(abs(p - exact)) < 1e-12)
     True
     >>> sde.structure.temperature
@@ -254,40 +255,57 @@ def _normalised(logp: np.ndarray, grid: Grid) -> np.ndarray:
     return p / grid.integrate(p)
 
 
-def gibbs(loss: Callable, temperature: float, grid: Grid) -> np.ndarray:
+def _check_grid(grid: Any) -> Grid:
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
+    return grid
+
+
+@old_argument_order(("loss", "temperature", "grid"), new_first=Grid)
+def gibbs(grid: Grid, loss: Callable, temperature: float) -> np.ndarray:
     """Gibbs density ``exp(-L / T) / Z`` at the cell centres, normalised on ``grid``.
 
-    For Langevin dynamics with noise ``sigma``, ``T = sigma^2 / 2``.
+    For Langevin dynamics with noise ``sigma``, ``T = sigma^2 / 2``. Like every
+    density builder the grid comes first; the old order ``gibbs(loss, temperature,
+    grid)`` still works for one release, with a :class:`DeprecationWarning`.
 
     Examples
     --------
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-8, 8)], shape=160)
-    >>> p = fp.gibbs(lambda x: 0.5 * x[..., 0]**2, 1.0, grid)   # N(0, 1)
+    >>> p = fp.gibbs(grid, lambda x: 0.5 * x[..., 0]**2, 1.0)   # N(0, 1)
     >>> round(grid.integrate(p), 12), round(grid.integrate(p * grid.centers[0]**2), 6)
     (1.0, 1.0)
     """
+    grid = _check_grid(grid)
+    if not callable(loss):
+        raise TypeError(f"`loss` must be callable, got {type(loss).__name__}.")
     T = _positive("temperature", temperature)
     return _normalised(-np.asarray(loss(grid.points()), dtype=float) / T, grid)
 
 
-def gaussian_density(mean: Any, cov: Any, grid: Grid, *, normalise: bool = False) -> np.ndarray:
+@old_argument_order(("mean", "cov", "grid"), new_first=Grid)
+def gaussian_density(grid: Grid, mean: Any, cov: Any, *, normalise: bool = False) -> np.ndarray:
     """Gaussian density ``N(mean, cov)`` at the cell centres.
 
     With ``normalise=True`` it is rescaled to unit mass on the grid (the exact
     density of the truncated problem up to the box); otherwise the exact
-    free-space density.
+    free-space density. The grid comes first, as in :func:`~fokkerplanck.gaussian`
+    (the initial density, always normalised); the old order
+    ``gaussian_density(mean, cov, grid)`` still works for one release, with a
+    :class:`DeprecationWarning`.
 
     Examples
     --------
     >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-10, 10), (-10, 10)], shape=200)
-    >>> p = fp.gaussian_density([1.0, 0.0], [[2.0, 0.5], [0.5, 1.0]], grid)
+    >>> p = fp.gaussian_density(grid, [1.0, 0.0], [[2.0, 0.5], [0.5, 1.0]])
     >>> np.round(grid.cov(p), 6)
     array([[2. , 0.5],
            [0.5, 1. ]])
     """
+    grid = _check_grid(grid)
     d = grid.ndim
     m = np.broadcast_to(np.asarray(mean, dtype=float), (d,))
     c = np.asarray(cov, dtype=float)
@@ -301,15 +319,20 @@ def gaussian_density(mean: Any, cov: Any, grid: Grid, *, normalise: bool = False
     return _normalised(logp, grid) if normalise else np.exp(logp)
 
 
-def heat_kernel(x0: Any, sigma: float, t: float, grid: Grid) -> np.ndarray:
+@old_argument_order(("x0", "sigma", "t", "grid"), new_first=Grid)
+def heat_kernel(grid: Grid, x0: Any, sigma: float, t: float) -> np.ndarray:
     """Density of ``x0 + sigma B_t`` (free space): ``N(x0, sigma^2 t I)`` at the centres.
+
+    The grid comes first, as for every density builder; the old order
+    ``heat_kernel(x0, sigma, t, grid)`` still works for one release, with a
+    :class:`DeprecationWarning`.
 
     Examples
     --------
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-10, 10)], shape=400)
-    >>> p = fp.heat_kernel([0.0], sigma=0.5, t=4.0, grid=grid)   # variance 0.25 * 4
+    >>> p = fp.heat_kernel(grid, [0.0], sigma=0.5, t=4.0)   # variance 0.25 * 4
     >>> round(grid.integrate(p * grid.centers[0]**2), 6)
     1.0
     """
-    return gaussian_density(x0, _positive("sigma", sigma) ** 2 * _positive("t", t), grid)
+    return gaussian_density(grid, x0, _positive("sigma", sigma) ** 2 * _positive("t", t))

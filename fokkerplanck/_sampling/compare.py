@@ -19,9 +19,10 @@ import numpy as np
 import scipy.special
 
 from .._model.grid import Grid
+from .._util.summary import Summary
 from .._util.validate import nan_rows, real_array, show
 
-__all__ = ["compare", "Comparison"]
+__all__ = ["Comparison", "compare"]
 
 #: Expected count below which cells are pooled for the chi-square test.
 MIN_EXPECTED = 5.0
@@ -32,8 +33,8 @@ _HEADER = (
 )
 
 
-@dataclass(frozen=True, eq=False)
-class Comparison:
+@dataclass(frozen=True, eq=False, repr=False)
+class Comparison(Summary):
     """Result of :func:`compare`.
 
     Attributes
@@ -80,13 +81,21 @@ class Comparison:
     histogram, density : ndarray (grid.shape)
         The particle histogram (density units) and the grid density compared.
     grid : Grid
+    success : bool
+        The statistics could be computed (some particle inside the grid); the
+        verdict itself is ``consistent``.
+    message : str
+        :meth:`explain`: the verdict in words.
+    error_estimate : float
+        ``noise_floor``: the L1 distance that sampling noise alone produces, the
+        uncertainty of ``l1``.
 
     Examples
     --------
     >>> import numpy as np
     >>> import fokkerplanck as fp
     >>> grid = fp.Grid(bounds=[(-5, 5)], shape=50)
-    >>> p = fp.gaussian_density([0.0], 1.0, grid, normalise=True)
+    >>> p = fp.gaussian_density(grid, [0.0], 1.0, normalise=True)
     >>> x = np.random.default_rng(0).normal(size=(20_000, 1))
     >>> c = fp.compare(p, x, grid=grid)
     >>> c.consistent, bool(c.l1 < 2 * c.noise_floor)
@@ -154,7 +163,7 @@ class Comparison:
         >>> import numpy as np
         >>> import fokkerplanck as fp
         >>> grid = fp.Grid(bounds=[(-5, 5)], shape=50)
-        >>> p = fp.gaussian_density([0.0], 1.0, grid, normalise=True)
+        >>> p = fp.gaussian_density(grid, [0.0], 1.0, normalise=True)
         >>> x = np.random.default_rng(0).normal(0.1, 1.0, size=(20_000, 1))
         >>> print(fp.compare(p, x, grid=grid).explain())  # doctest: +ELLIPSIS
         INCONSISTENT: the mean test rejects on axis 0 (z = ..., limit 2.81)...
@@ -209,13 +218,25 @@ class Comparison:
     def __str__(self) -> str:
         return f"{self.table()}\n{self.explain()}"
 
-    def __repr__(self) -> str:
-        return (
-            f"Comparison(n={self.n}, n_inside={self.n_inside}, l1={self.l1:.4g}, "
-            f"noise_floor={self.noise_floor:.4g}, chi2_pvalue={self.chi2_pvalue:.3g}, "
-            f"max_abs_mean_z={float(np.max(np.abs(self.mean_z))):.3g}, "
-            f"consistent={self.consistent}, failed_tests={self.failed_tests}, grid={self.grid!r})"
-        )
+    _error_meaning = "the noise floor: L1 from sampling alone"
+    _show_message = False  # str() prints the table and explain()
+
+    @property
+    def success(self) -> bool:
+        return bool(self.n_inside > 0)
+
+    @property
+    def message(self) -> str:
+        return self.explain()
+
+    @property
+    def error_estimate(self) -> float:
+        return float(self.noise_floor)
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("n", self.n), ("n_inside", self.n_inside), ("l1", self.l1), ("noise_floor", self.noise_floor),
+                ("chi2_pvalue", self.chi2_pvalue), ("max_abs_mean_z", float(np.max(np.abs(self.mean_z)))),
+                ("consistent", self.consistent), ("failed_tests", self.failed_tests), ("grid", self.grid)]
 
 
 # ------------------------------------------------------------------- helpers
@@ -427,7 +448,32 @@ def compare(
         raise ValueError(f"`alpha` must be in (0, 1), got {show(alpha)}.")
     n = x.shape[0]
     d = grid.ndim
+    P, p_out = _cell_masses(p, grid)
+    counts = _cell_counts(x, grid)
+    n_in = int(counts.sum())
+    l1, tv, hellinger, noise_floor = _distances(P, p_out, counts, n)
+    chi2, dof, pval, k = _chi_square(P, p_out, counts, n)
+    ks_stat, ks_p = _ks_1d(x, P, grid) if d == 1 and n_in > 0 else (None, None)
+    mean, mean_se, cov, cov_se = _particle_moments(x, d)
+    Pin = P.reshape(grid.shape)
+    grid_mean = grid.mean(Pin) if Pin.sum() > 0 else np.full(d, np.nan)
+    grid_cov = grid.cov(Pin) if Pin.sum() > 0 else np.full((d, d), np.nan)
+    mean_z = _binned_mean_z(Pin, counts, n_in, grid)
+    z_crit = float(-scipy.special.ndtri(a / (4 * d)))
+    consistent = bool(pval >= a / 2 and np.all(np.abs(mean_z) <= z_crit))
 
+    return Comparison(
+        n=int(n), n_inside=n_in, l1=l1, tv=tv, hellinger=hellinger, noise_floor=noise_floor,
+        chi2=chi2, chi2_dof=int(dof), chi2_pvalue=pval, n_bins=int(k),
+        ks_statistic=ks_stat, ks_pvalue=ks_p, mean=mean, mean_se=mean_se, cov=cov,
+        cov_se=cov_se, grid_mean=grid_mean, grid_cov=grid_cov, mean_z=mean_z, alpha=a,
+        consistent=consistent, histogram=counts.reshape(grid.shape) / (n * grid.cell_volume),
+        density=p, grid=grid,
+    )
+
+
+def _cell_masses(p: np.ndarray, grid: Grid) -> tuple[np.ndarray, float]:
+    """Cell masses ``P_b`` (flattened) and the mass outside the grid, ``1 - sum P_b``."""
     P = p.ravel() * grid.cell_volume
     mass = float(P.sum())
     if mass > 1.01:
@@ -441,21 +487,26 @@ def compare(
     p_out = 1.0 - mass
     if p_out < 1e-12:  # round-off of a density of unit mass: nothing outside the grid
         p_out = 0.0
-    counts = _cell_counts(x, grid)
-    n_in = int(counts.sum())
-    c_out = n - n_in
-    freq = counts / n
+    return P, p_out
 
-    # ---- distances and noise floor
+
+def _distances(P: np.ndarray, p_out: float, counts: np.ndarray, n: int) -> tuple[float, float, float, float]:
+    """L1, total variation, Hellinger distance and the L1 noise floor."""
+    c_out = n - int(counts.sum())
+    freq = counts / n
     l1 = float(np.abs(P - freq).sum())
-    tv = 0.5 * l1
     with np.errstate(invalid="ignore"):
         hell2 = 0.5 * (float(((np.sqrt(P) - np.sqrt(freq)) ** 2).sum())
                        + (math.sqrt(p_out) - math.sqrt(c_out / n)) ** 2)
     hellinger = math.sqrt(max(hell2, 0.0))
     noise_floor = math.sqrt(2.0 / (math.pi * n)) * float(np.sqrt(P * np.clip(1.0 - P, 0.0, None)).sum())
+    return l1, 0.5 * l1, hellinger, noise_floor
 
-    # ---- chi-square with pooled bins (the outside of the grid is one more cell)
+
+def _chi_square(P: np.ndarray, p_out: float, counts: np.ndarray, n: int) -> tuple[float, int, float, int]:
+    """Pearson's chi-square over pooled bins (the outside of the grid is one more cell):
+    statistic, degrees of freedom, p-value and number of bins."""
+    c_out = n - int(counts.sum())
     expected = np.append(P * n, p_out * n)
     observed = np.append(counts, float(c_out))
     if p_out == 0.0 and c_out == 0:
@@ -464,72 +515,69 @@ def compare(
     e_b, o_b = _pool(expected, observed)
     k = e_b.size
     if impossible:
-        chi2, dof, pval = math.inf, max(k - 1, 1), 0.0
-    elif k < 2:
-        chi2, dof, pval = 0.0, 0, 1.0
-    else:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(e_b > 0, (o_b - e_b) ** 2 / np.where(e_b > 0, e_b, 1.0),
-                             np.where(o_b > 0, np.inf, 0.0))
-        chi2 = float(terms.sum())
-        dof = k - 1
-        pval = float(scipy.special.chdtrc(dof, chi2)) if math.isfinite(chi2) else 0.0
+        return math.inf, max(k - 1, 1), 0.0, k
+    if k < 2:
+        return 0.0, 0, 1.0, k
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(e_b > 0, (o_b - e_b) ** 2 / np.where(e_b > 0, e_b, 1.0),
+                         np.where(o_b > 0, np.inf, 0.0))
+    chi2 = float(terms.sum())
+    dof = k - 1
+    pval = float(scipy.special.chdtrc(dof, chi2)) if math.isfinite(chi2) else 0.0
+    return chi2, dof, pval, k
 
-    # ---- Kolmogorov–Smirnov (1-D)
-    ks_stat = ks_p = None
-    inside_pts = None
-    if d == 1 and n_in > 0:
-        xf = x[np.isfinite(x).all(axis=1), 0]
-        lo, hi = grid.bounds[0]
-        if grid.periodic[0]:
-            xf = lo + np.mod(xf - lo, hi - lo)
-        inside_pts = xf[(xf >= lo) & (xf <= hi)]
-        if P.sum() > 0 and inside_pts.size:
-            from scipy.stats import kstest  # only here: importing scipy.stats costs ~0.5 s
 
-            res = kstest(inside_pts, _grid_cdf_1d(P, grid))
-            ks_stat, ks_p = float(res.statistic), float(res.pvalue)
+def _ks_1d(x: np.ndarray, P: np.ndarray, grid: Grid) -> tuple[float | None, float | None]:
+    """One-sample Kolmogorov–Smirnov test of the particles inside a 1-D grid against its CDF."""
+    xf = x[np.isfinite(x).all(axis=1), 0]
+    lo, hi = grid.bounds[0]
+    if grid.periodic[0]:
+        xf = lo + np.mod(xf - lo, hi - lo)
+    inside_pts = xf[(xf >= lo) & (xf <= hi)]
+    if not (P.sum() > 0 and inside_pts.size):
+        return None, None
+    from scipy.stats import kstest  # only here: importing scipy.stats costs ~0.5 s
 
-    # ---- moments
+    res = kstest(inside_pts, _grid_cdf_1d(P, grid))
+    return float(res.statistic), float(res.pvalue)
+
+
+def _particle_moments(x: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, its standard error, covariance and the standard errors of its entries
+    (particles with finite positions; NaN with fewer than two)."""
     xin = x[np.isfinite(x).all(axis=1)]
-    if xin.shape[0] >= 2:
-        mean = xin.mean(axis=0)
-        xc = xin - mean
-        cov = xc.T @ xc / (xin.shape[0] - 1)
-        mean_se = np.sqrt(np.diag(cov) / xin.shape[0])
-        cov_se = np.empty((d, d))
-        for i in range(d):
-            for j in range(i + 1):
-                cov_se[i, j] = cov_se[j, i] = (xc[:, i] * xc[:, j]).std(ddof=1) / math.sqrt(xin.shape[0])
-    else:
+    if xin.shape[0] < 2:
         mean = xin.mean(axis=0) if xin.shape[0] else np.full(d, np.nan)
-        cov = cov_se = np.full((d, d), np.nan)
-        mean_se = np.full(d, np.nan)
-    Pin = P.reshape(grid.shape)
-    grid_mean = grid.mean(Pin) if Pin.sum() > 0 else np.full(d, np.nan)
-    grid_cov = grid.cov(Pin) if Pin.sum() > 0 else np.full((d, d), np.nan)
+        nan = np.full((d, d), np.nan)
+        return mean, np.full(d, np.nan), nan, nan
+    mean = xin.mean(axis=0)
+    xc = xin - mean
+    cov = xc.T @ xc / (xin.shape[0] - 1)
+    mean_se = np.sqrt(np.diag(cov) / xin.shape[0])
+    cov_se = np.empty((d, d))
+    for i in range(d):
+        for j in range(i + 1):
+            cov_se[i, j] = cov_se[j, i] = (xc[:, i] * xc[:, j]).std(ddof=1) / math.sqrt(xin.shape[0])
+    return mean, mean_se, cov, cov_se
+
+
+def _binned_mean_z(Pin: np.ndarray, counts: np.ndarray, n_in: int, grid: Grid) -> np.ndarray:
+    """Per axis, the z-score of the particles' binned mean against the density's mean,
+    with the standard error under the density."""
+    d = grid.ndim
     mean_z = np.zeros(d)
-    if n_in > 0 and Pin.sum() > 0:
-        for ax in range(d):
-            w = Pin.sum(axis=tuple(j for j in range(d) if j != ax))
-            w = w / w.sum()
-            c = grid.centers[ax]
-            mu = float(w @ c)
-            var = float(w @ (c - mu) ** 2)
-            cnt = counts.reshape(grid.shape).sum(axis=tuple(j for j in range(d) if j != ax))
-            binned_mean = float(cnt @ c) / n_in
-            se = math.sqrt(var / n_in) if var > 0 else 0.0
-            diff = binned_mean - mu
-            mean_z[ax] = diff / se if se > 0 else (0.0 if abs(diff) < 1e-12 else math.inf)
-    z_crit = float(-scipy.special.ndtri(a / (4 * d)))
-    consistent = bool(pval >= a / 2 and np.all(np.abs(mean_z) <= z_crit))
-
-    return Comparison(
-        n=int(n), n_inside=n_in, l1=l1, tv=tv, hellinger=hellinger, noise_floor=noise_floor,
-        chi2=chi2, chi2_dof=int(dof), chi2_pvalue=pval, n_bins=int(k),
-        ks_statistic=ks_stat, ks_pvalue=ks_p, mean=mean, mean_se=mean_se, cov=cov,
-        cov_se=cov_se, grid_mean=grid_mean, grid_cov=grid_cov, mean_z=mean_z, alpha=a,
-        consistent=consistent, histogram=counts.reshape(grid.shape) / (n * grid.cell_volume),
-        density=p, grid=grid,
-    )
-
+    if not (n_in > 0 and Pin.sum() > 0):
+        return mean_z
+    for ax in range(d):
+        others = tuple(j for j in range(d) if j != ax)
+        w = Pin.sum(axis=others)
+        w = w / w.sum()
+        c = grid.centers[ax]
+        mu = float(w @ c)
+        var = float(w @ (c - mu) ** 2)
+        cnt = counts.reshape(grid.shape).sum(axis=others)
+        binned_mean = float(cnt @ c) / n_in
+        se = math.sqrt(var / n_in) if var > 0 else 0.0
+        diff = binned_mean - mu
+        mean_z[ax] = diff / se if se > 0 else (0.0 if abs(diff) < 1e-12 else math.inf)
+    return mean_z

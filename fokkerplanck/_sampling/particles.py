@@ -13,26 +13,30 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from .._util.validate import positive as _check_positive, positive_int, real_array
+from .._model.grid import Grid
+from .._model.sde import SDE
+from .._util.deprecation import renamed_keywords
 from .._util.memory import check_memory, format_bytes
 from .._util.progress import progress_bar
 from .._util.rng import rng_children
-from .._model.grid import Grid
-from .._model.sde import SDE
+from .._util.summary import Summary, Text
+from .._util.validate import positive as _check_positive
+from .._util.validate import positive_int, real_array
 
-__all__ = ["simulate", "Particles"]
+__all__ = ["Particles", "simulate"]
 
 #: Default number of particles advanced together (a memory chunk).
 DEFAULT_CHUNK_SIZE = 2**15
 
 
-@dataclass(frozen=True, eq=False)
-class Particles:
+@dataclass(frozen=True, eq=False, repr=False)
+class Particles(Summary):
     """Particles advanced by :func:`simulate`.
 
     Attributes
@@ -57,6 +61,14 @@ class Particles:
     chunk_size : int
         Particles per chunk (results are reproducible for a fixed ``rng`` and
         ``chunk_size``).
+    success : bool
+        Always True for a returned run (a blow-up raises).
+    message : str
+        How many particles are alive at ``t``.
+    error_estimate : float
+        ``nan``: Euler–Maruyama carries no estimate of its own;
+        :func:`~fokkerplanck.compare` measures sampling noise (``noise_floor``) and
+        the time-step bias against a grid answer.
 
     Examples
     --------
@@ -92,23 +104,29 @@ class Particles:
         s = (self.exit_time[None, :] > tt.reshape(-1, 1)).mean(axis=1)
         return float(s[0]) if tt.ndim == 0 else s.reshape(tt.shape)
 
-    def __repr__(self) -> str:
-        return (
-            f"Particles(n={self.n}, ndim={self.ndim}, t={self.t}, alive={int(self.alive.sum())}, "
-            f"dt={self.dt}, n_steps={self.n_steps}, snapshots="
-            f"{None if self.snapshots is None else self.snapshots.shape})"
-        )
+    success = True
+    error_estimate = math.nan
+    _error_meaning = "not computed: sampling noise and dt bias are measured by fp.compare"
+
+    @property
+    def message(self) -> str:
+        return f"{int(self.alive.sum())} of {self.n} particles alive at t = {self.t:g}"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("n", self.n), ("ndim", self.ndim), ("t", self.t), ("alive", int(self.alive.sum())),
+                ("dt", self.dt), ("n_steps", self.n_steps),
+                ("snapshots", None if self.snapshots is None else Text(str(self.snapshots.shape)))]
 
 
 # --------------------------------------------------------------------- helpers
 def _time_grid(t_end: float, dt: float, save_at: np.ndarray | None) -> np.ndarray:
-    """Step times ``0 = t_0 < ... < t_K = t_end``: multiples of ``dt`` plus ``save_at``.
+    """Step times ``0 = t_0 < ... < t_K = t_end``: multiples of ``dt`` plus the output times ``save_at``.
 
     Points closer than ``1e-9 dt`` are merged, so ``t_end = K dt`` up to round-off
     gives exactly ``K`` equal steps.
     """
     tol = 1e-9 * dt
-    k = int(math.floor(t_end / dt + 1e-9))
+    k = math.floor(t_end / dt + 1e-9)
     times = np.arange(k + 1) * dt
     if t_end - times[-1] > tol:
         times = np.append(times, t_end)
@@ -238,26 +256,21 @@ def _check_simulate_memory(n: int, d: int, n_steps: float, n_save: int, dt: floa
         )
     what = (f"Simulating {n} particles in {d}-D over {n_steps:.3g} steps"
             + (f" with {n_save} snapshots" if n_save else ""))
-    check_memory(need, what, "use fewer particles (`n`), fewer `save_at` times, or a larger `dt`.")
+    check_memory(need, what, "use fewer particles (`n`), fewer `t_eval` times, or a larger `dt`.")
 
 
 # ------------------------------------------------------------------ simulate
+@renamed_keywords(save_at="t_eval")
 def simulate(
-    sde: SDE,
-    x0: np.ndarray,
-    t_end: float,
-    *,
-    dt: float = 1e-3,
-    grid: Grid | None = None,
-    rng: Any = None,
-    save_at: Sequence[float] | np.ndarray | None = None,
-    n: int | None = None,
-    progress: bool = False,
-    chunk_size: int = DEFAULT_CHUNK_SIZE,
-    bridge: bool = True,
+    sde: SDE, x0: Any, t_end: float | None = None, *, dt: float = 1e-3, grid: Grid | None = None,
+    rng: Any = None, t_eval: Sequence[float] | np.ndarray | None = None, n: int | None = None,
+    progress: bool = False, chunk_size: int = DEFAULT_CHUNK_SIZE, bridge: bool = True,
     workers: int = 1,
 ) -> Particles:
     r"""Advance independent particles of ``sde`` with Euler–Maruyama to ``t_end``.
+
+    The time words are those of :func:`~fokkerplanck.evolve`: ``t_end`` is the
+    final time, ``t_eval`` the times at which the state is returned.
 
     Parameters
     ----------
@@ -272,17 +285,19 @@ def simulate(
         sampler (then ``n`` is required): a callable ``x0(n, rng) -> (n, d)``, or
         an object with scipy's ``rvs(size=n, random_state=rng)`` such as a frozen
         ``scipy.stats`` distribution (a 1-D one may return ``(n,)``).
-    t_end : float
-        Final time, ``> 0``.
+    t_end : float, optional
+        Final time, ``> 0``; default ``max(t_eval)``.
     dt : float
-        Time step, ``0 < dt <= t_end``. If ``t_end`` (or a ``save_at`` time) is
+        Time step, ``0 < dt <= t_end``. If ``t_end`` (or a ``t_eval`` time) is
         not a multiple of ``dt`` a shorter step lands on it exactly.
     grid : Grid, optional
         Domain and boundaries, as the grid solver sees them. ``None``: free space.
     rng : int, Generator or None
         Normalised with :func:`numpy.random.default_rng`.
-    save_at : sequence of float, optional
-        Times in ``[0, t_end]`` at which to store snapshots of all positions.
+    t_eval : sequence of float, optional
+        Times in ``[0, t_end]`` at which to store snapshots of all positions
+        (``Particles.snapshots``; the sorted times are ``Particles.save_at``).
+        Formerly ``save_at=``, accepted for one release with a :class:`DeprecationWarning`.
     n : int, optional
         Number of particles when ``x0`` is a density or a sampler.
     progress : bool
@@ -312,7 +327,7 @@ def simulate(
     ValueError
         Bad ``x0`` (shape, outside a non-periodic grid axis, non-finite), ``dt <= 0``,
         ``dt > t_end``, mismatched dimensions of ``grid``, ``sde`` and ``x0``,
-        ``save_at`` outside ``[0, t_end]``, or non-finite positions during the run
+        ``t_eval`` outside ``[0, t_end]``, or non-finite positions during the run
         (the message names the step and how many particles).
 
     Notes
@@ -346,6 +361,33 @@ def simulate(
     >>> bool(abs(pt.exit_time.mean() - 0.25) < 0.02)   # exact mean exit time x(1-x)/sigma^2
     True
     """
+    t_end, dt, chunk_size, workers, rng = _check_simulate_args(sde, grid, t_end, t_eval, dt, chunk_size,
+                                                               workers, rng)
+    _check_simulate_memory_for(sde, x0, n, grid, t_end, dt, t_eval)
+    x_init = _initial_positions(sde, x0, n, grid, rng)
+    sv = _save_times(t_eval, t_end)
+    run = _prepare(sde, x_init, grid, _time_grid(t_end, dt, sv), sv, bridge, progress, chunk_size, rng)
+    try:
+        _run_chunks(run, x_init, workers)
+    finally:
+        if run.bar is not None:
+            run.bar.close()
+    return Particles(
+        x=run.x_out, t=t_end, snapshots=run.snapshots, save_at=sv, exit_time=run.exit_time,
+        alive=np.isinf(run.exit_time), dt=dt, n_steps=run.steps.size, chunk_size=chunk_size,
+    )
+
+
+def _check_simulate_args(
+    sde: Any, grid: Any, t_end: Any, t_eval: Any, dt: Any, chunk_size: Any, workers: Any, rng: Any,
+) -> tuple[float, float, int, int, np.random.Generator]:
+    """The scalar arguments of :func:`simulate`, checked and normalised (``t_end``
+    defaults to the last of the times ``t_eval``)."""
+    if t_end is None:
+        sv = _save_times(t_eval, math.inf)
+        if sv is None:
+            raise TypeError("`simulate` needs the final time: pass `t_end`, or the output times `t_eval=`.")
+        t_end = sv[-1]
     if not isinstance(sde, SDE):
         raise TypeError(f"`sde` must be a fokkerplanck.SDE, got {type(sde).__name__}.")
     if grid is not None and not isinstance(grid, Grid):
@@ -365,15 +407,20 @@ def simulate(
             "use a grid with one axis per SDE coordinate."
         )
     try:
-        rng = np.random.default_rng(rng)
+        gen = np.random.default_rng(rng)
     except (TypeError, ValueError):
         raise TypeError(
             f"`rng` must be None, an int seed, a SeedSequence or a numpy Generator, got {rng!r}."
         ) from None
+    return t_end, dt, chunk_size, workers, gen
 
-    # ---- memory, before anything is allocated
+
+def _check_simulate_memory_for(
+    sde: SDE, x0: Any, n: Any, grid: Grid | None, t_end: float, dt: float, t_eval: Any,
+) -> None:
+    """:func:`_check_simulate_memory` for the arguments of :func:`simulate`, before any allocation."""
     sampler = callable(x0) or hasattr(x0, "rvs")
-    n_save = 0 if save_at is None else int(np.size(save_at))
+    n_save = 0 if t_eval is None else int(np.size(t_eval))
     if sampler or n is not None:
         if isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0:
             _check_simulate_memory(int(n), (grid.ndim if grid is not None else sde.ndim) or 1,
@@ -383,7 +430,10 @@ def simulate(
     else:
         _check_simulate_memory(1, 1, t_end / dt, n_save, dt)
 
-    # ---- initial positions
+
+def _initial_positions(sde: SDE, x0: Any, n: Any, grid: Grid | None, rng: np.random.Generator) -> np.ndarray:
+    """The starting points ``(n, d)`` of :func:`simulate` from points, a density or a sampler."""
+    sampler = callable(x0) or hasattr(x0, "rvs")
     if sampler:
         x0 = _draw(x0, n, rng, grid.ndim if grid is not None else sde.ndim)
         n = None
@@ -402,32 +452,7 @@ def simulate(
                 f"`n={n}` is only used when `x0` is a density on the grid; `x0` has shape "
                 f"{x0_arr.shape}, read as points. Drop `n`."
             )
-        d_expect = grid.ndim if grid is not None else sde.ndim
-        if x0_arr.ndim != 2 or (d_expect is not None and x0_arr.shape[1] != d_expect) or x0_arr.shape[0] == 0:
-            dd = d_expect if d_expect is not None else "d"
-            hint = " For 1-D points write x0[:, None]." if x0_arr.ndim == 1 else ""
-            dens = f" or a density of the grid shape {grid.shape} (with n=...)" if grid is not None else ""
-            raise ValueError(
-                f"`x0` must be an array of points of shape (n, {dd}){dens}; got shape "
-                f"{x0_arr.shape}.{hint}"
-            )
-        if not np.all(np.isfinite(x0_arr)):
-            raise ValueError("`x0` contains NaN or inf; give finite starting points.")
-        x_init = x0_arr
-        if grid is not None:
-            per = np.asarray(grid.periodic)
-            outside = ((x_init < grid.lower) | (x_init > grid.upper)) & ~per
-            if outside.any():
-                i, k = np.argwhere(outside)[0]
-                raise ValueError(
-                    f"`x0` has {int(outside.any(axis=1).sum())} points outside the grid; the "
-                    f"first, x0[{i}] = {x_init[i].tolist()}, is outside axis {k} bounds "
-                    f"{grid.bounds[k]}. Start the particles inside the grid."
-                )
-            if per.any():
-                x_init = x_init.copy()
-                lo, L = grid.lower[per], (grid.upper - grid.lower)[per]
-                x_init[:, per] = lo + np.mod(x_init[:, per] - lo, L)
+        x_init = _check_points(sde, x0_arr, grid)
     n_part, d = x_init.shape
     if sde.ndim is not None and d != sde.ndim:
         raise ValueError(
@@ -435,28 +460,82 @@ def simulate(
         )
     # the callables, checked where they are first evaluated: at (up to 64 of) the particles
     sde.check(x_init[np.linspace(0, n_part - 1, min(n_part, 64)).astype(int)])
+    return x_init
 
-    # ---- time grid and snapshots
-    if save_at is not None:
-        sv = np.sort(np.atleast_1d(np.asarray(save_at, dtype=float)))
-        if sv.ndim != 1 or not np.all(np.isfinite(sv)) or sv[0] < 0 or sv[-1] > t_end * (1 + 1e-12):
+
+def _check_points(sde: SDE, x0_arr: np.ndarray, grid: Grid | None) -> np.ndarray:
+    """Starting points given as an array: shape, finiteness, inside the grid (periodic axes wrapped)."""
+    d_expect = grid.ndim if grid is not None else sde.ndim
+    if x0_arr.ndim != 2 or (d_expect is not None and x0_arr.shape[1] != d_expect) or x0_arr.shape[0] == 0:
+        dd = d_expect if d_expect is not None else "d"
+        hint = " For 1-D points write x0[:, None]." if x0_arr.ndim == 1 else ""
+        dens = f" or a density of the grid shape {grid.shape} (with n=...)" if grid is not None else ""
+        raise ValueError(
+            f"`x0` must be an array of points of shape (n, {dd}){dens}; got shape "
+            f"{x0_arr.shape}.{hint}"
+        )
+    if not np.all(np.isfinite(x0_arr)):
+        raise ValueError("`x0` contains NaN or inf; give finite starting points.")
+    x_init = x0_arr
+    if grid is not None:
+        per = np.asarray(grid.periodic)
+        outside = ((x_init < grid.lower) | (x_init > grid.upper)) & ~per
+        if outside.any():
+            i, k = np.argwhere(outside)[0]
             raise ValueError(
-                f"`save_at` must be times in [0, t_end={t_end}], got {np.asarray(save_at).tolist()}."
+                f"`x0` has {int(outside.any(axis=1).sum())} points outside the grid; the "
+                f"first, x0[{i}] = {x_init[i].tolist()}, is outside axis {k} bounds "
+                f"{grid.bounds[k]}. Start the particles inside the grid."
             )
-        sv = np.minimum(sv, t_end)
-    else:
-        sv = None
-    times = _time_grid(t_end, dt, sv)
-    n_steps = times.size - 1
-    snap_index = None
-    snapshots = None
-    if sv is not None:
-        # the step time nearest each save time (searchsorted: no dense save-by-step matrix)
-        i = np.clip(np.searchsorted(times, sv), 1, times.size - 1)
-        snap_index = np.where(sv - times[i - 1] <= times[i] - sv, i - 1, i)
-        snapshots = np.full((sv.size, n_part, d), np.nan)
+        if per.any():
+            x_init = x_init.copy()
+            lo, L = grid.lower[per], (grid.upper - grid.lower)[per]
+            x_init[:, per] = lo + np.mod(x_init[:, per] - lo, L)
+    return x_init
 
-    # ---- noise set-up
+
+def _save_times(t_eval: Any, t_end: float) -> np.ndarray | None:
+    """The snapshot times, sorted, checked to lie in ``[0, t_end]``."""
+    if t_eval is None:
+        return None
+    try:
+        sv = np.sort(np.atleast_1d(np.asarray(t_eval, dtype=float)))
+    except (TypeError, ValueError):
+        raise TypeError(f"`t_eval` must be a 1-D array of times, got {t_eval!r}.") from None
+    if sv.ndim != 1 or sv.size == 0 or not np.all(np.isfinite(sv)) or sv[0] < 0 or sv[-1] > t_end * (1 + 1e-12):
+        where = f"[0, t_end={t_end}]" if math.isfinite(t_end) else "[0, inf)"
+        raise ValueError(f"`t_eval` must be a non-empty set of times in {where}, got {np.asarray(t_eval).tolist()}.")
+    return np.minimum(sv, t_end)
+
+
+def _snaps_at(snap_index: np.ndarray | None) -> dict[int, list[int]]:
+    """Step index -> the snapshot numbers taken there."""
+    snaps_at: dict[int, list[int]] = {}
+    if snap_index is not None:
+        for j, k in enumerate(snap_index):
+            snaps_at.setdefault(int(k), []).append(j)
+    return snaps_at
+
+
+@dataclass(frozen=True, eq=False)
+class _Noise:
+    """How a step draws its noise increment ``sigma sqrt(dt) Z``.
+
+    ``kind`` is ``"scalar"``, ``"diag"`` or ``"full"`` for a constant noise matrix
+    ``S`` (``d x m``), ``"state"`` when ``sigma`` is evaluated at every step;
+    ``C_diag`` is the constant diagonal of ``S S^T`` (``None`` for ``"state"``).
+    """
+
+    kind: str
+    S: np.ndarray | None
+    C_diag: np.ndarray | None
+    m: int
+    has_drift: bool
+
+
+def _noise_of(sde: SDE, x_init: np.ndarray) -> _Noise:
+    """The :class:`_Noise` of ``sde`` (constant noise is factored once)."""
+    d = x_init.shape[1]
     t_probe = 0.0 if sde.time_dependent else None
     const_noise = sde.noise_is_constant
     if const_noise:
@@ -464,120 +543,126 @@ def simulate(
         m = S.shape[1]
         if m == d and np.all(S == np.diag(np.diag(S))):
             sdiag = np.diag(S).copy()
-            S_kind = "scalar" if np.all(sdiag == sdiag[0]) else "diag"
+            kind = "scalar" if np.all(sdiag == sdiag[0]) else "diag"
         else:
-            S_kind = "full"
-        C_diag = (S**2).sum(axis=1)
-    else:
-        m = np.asarray(sde.sigma(x_init[:1], t_probe)).shape[-1]
-        S_kind = "state"
-        C_diag = None
-    has_drift = sde.has_drift or (not const_noise and sde.convention != "ito")
+            kind = "full"
+        return _Noise(kind, S, (S**2).sum(axis=1), m, sde.has_drift)
+    m = np.asarray(sde.sigma(x_init[:1], t_probe)).shape[-1]
+    return _Noise("state", None, None, m, sde.has_drift or sde.convention != "ito")
 
+
+@dataclass(frozen=True, eq=False)
+class _Run:
+    """What every chunk of one :func:`simulate` call shares.
+
+    The inputs are read only; the outputs (``x_out``, ``exit_time``, ``snapshots``)
+    are written by each chunk in its own rows, so chunks can run in threads.
+    ``bridge`` is the Brownian-bridge test, on only when there is an absorbing wall;
+    ``stop`` is set when the run is abandoned (an error in another chunk, Ctrl-C).
+    """
+
+    sde: SDE
+    times: np.ndarray
+    steps: np.ndarray
+    sqrt_steps: np.ndarray
+    walls: _Walls
+    noise: _Noise
+    bridge: bool
+    x_out: np.ndarray
+    exit_time: np.ndarray
+    snapshots: np.ndarray | None
+    snaps_at: dict[int, list[int]]
+    bar: Any
+    stop: threading.Event
+    chunk_size: int
+    rngs: list[np.random.Generator]
+
+
+def _prepare(
+    sde: SDE, x_init: np.ndarray, grid: Grid | None, times: np.ndarray, sv: np.ndarray | None,
+    bridge: bool, progress: bool, chunk_size: int, rng: np.random.Generator,
+) -> _Run:
+    """The :class:`_Run` of :func:`simulate`: noise, walls, outputs, one generator per chunk."""
+    n_part, d = x_init.shape
+    snap_index = None
+    snapshots = None
+    if sv is not None:
+        # the step time nearest each save time (searchsorted: no dense save-by-step matrix)
+        i = np.clip(np.searchsorted(times, sv), 1, times.size - 1)
+        snap_index = np.where(sv - times[i - 1] <= times[i] - sv, i - 1, i)
+        snapshots = np.full((sv.size, n_part, d), np.nan)
+    noise = _noise_of(sde, x_init)
     walls = _Walls(grid)
-    exit_time = np.full(n_part, np.inf)
-    x_out = np.empty((n_part, d))
     n_chunks = max(1, -(-n_part // chunk_size))
-    children = rng_children(rng, n_chunks)
-
-    bar = progress_bar(n_chunks * n_steps, progress, "simulate")
-
+    rngs = rng_children(rng, n_chunks)
     steps = np.diff(times)
-    sqrt_steps = np.sqrt(steps)
-    stop = threading.Event()
-
-    def run(c: int) -> None:
-        lo_i, hi_i = c * chunk_size, min(n_part, (c + 1) * chunk_size)
-        _run_chunk(
-            sde, x_init[lo_i:hi_i], lo_i, times, steps, sqrt_steps, children[c],
-            walls, S_kind, S if const_noise else None, C_diag, m, has_drift,
-            x_out, exit_time, snapshots, snap_index, bar, bridge, stop,
-        )
-
-    try:
-        if workers == 1 or n_chunks == 1:
-            for c in range(n_chunks):
-                run(c)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
-
-            pool = ThreadPoolExecutor(max_workers=min(workers, n_chunks))
-            try:
-                for fut in [pool.submit(run, c) for c in range(n_chunks)]:
-                    fut.result()  # re-raise the first error, in chunk order
-            except BaseException:
-                # Ctrl-C or a failed chunk: running chunks stop at their next step,
-                # pending ones never start
-                stop.set()
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            pool.shutdown(wait=True)
-    finally:
-        if bar is not None:
-            bar.close()
-
-    return Particles(
-        x=x_out, t=t_end, snapshots=snapshots, save_at=sv, exit_time=exit_time,
-        alive=np.isinf(exit_time), dt=dt, n_steps=n_steps, chunk_size=chunk_size,
+    return _Run(
+        sde=sde, times=times, steps=steps, sqrt_steps=np.sqrt(steps), walls=walls, noise=noise,
+        bridge=bridge and bool(walls.axes) and bool(walls.absorbing),
+        x_out=np.empty((n_part, d)), exit_time=np.full(n_part, np.inf),
+        snapshots=snapshots, snaps_at=_snaps_at(snap_index),
+        bar=progress_bar(n_chunks * steps.size, progress, "simulate"), stop=threading.Event(),
+        chunk_size=chunk_size, rngs=rngs,
     )
 
 
-def _run_chunk(
-    sde: SDE, x_start: np.ndarray, offset: int, times: np.ndarray, steps: np.ndarray,
-    sqrt_steps: np.ndarray, rng: np.random.Generator, walls: _Walls, S_kind: str,
-    S: np.ndarray | None, C_diag: np.ndarray | None, m: int, has_drift: bool,
-    x_out: np.ndarray, exit_time: np.ndarray, snapshots: np.ndarray | None,
-    snap_index: np.ndarray | None, bar: Any, bridge: bool, stop: threading.Event,
-) -> None:
+def _run_chunks(run: _Run, x_init: np.ndarray, workers: int) -> None:
+    """Advance every chunk of ``x_init``, in order or on ``workers`` threads."""
+    n_part, size = x_init.shape[0], run.chunk_size
+    n_chunks = len(run.rngs)
+
+    def one(c: int) -> None:
+        lo_i, hi_i = c * size, min(n_part, (c + 1) * size)
+        _run_chunk(run, x_init[lo_i:hi_i], lo_i, run.rngs[c])
+
+    if workers == 1 or n_chunks == 1:
+        for c in range(n_chunks):
+            one(c)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=min(workers, n_chunks))
+    try:
+        for fut in [pool.submit(one, c) for c in range(n_chunks)]:
+            fut.result()  # re-raise the first error, in chunk order
+    except BaseException:
+        # Ctrl-C or a failed chunk: running chunks stop at their next step,
+        # pending ones never start
+        run.stop.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_chunk(run: _Run, x_start: np.ndarray, offset: int, rng: np.random.Generator) -> None:
     """Advance one chunk of particles through all time steps (in place into the outputs)."""
     n0, d = x_start.shape
     x = np.array(x_start, dtype=float, order="C")
     ids = np.arange(offset, offset + n0)  # global index of each active row
-    zbuf = np.empty((n0, m))
-    nbuf = np.empty((n0, d)) if S_kind == "full" else None
-    td = sde.time_dependent
-    absorbing = bridge and bool(walls.axes) and bool(walls.absorbing)
-    snaps_at: dict[int, list[int]] = {}  # step index -> snapshot numbers taken there
-    if snap_index is not None:
-        for j, k in enumerate(snap_index):
-            snaps_at.setdefault(int(k), []).append(j)
-    if 0 in snaps_at:
-        for j in snaps_at[0]:
-            snapshots[j, ids] = x
+    noise, steps, bar = run.noise, run.steps, run.bar
+    zbuf = np.empty((n0, noise.m))
+    nbuf = np.empty((n0, d)) if noise.kind == "full" else None
+    td = run.sde.time_dependent
+    _snapshot(run, 0, ids, x)
 
     for k in range(steps.size):
-        if stop.is_set():  # another chunk failed, or Ctrl-C: the run is abandoned
+        if run.stop.is_set():  # another chunk failed, or Ctrl-C: the run is abandoned
             return
         na = x.shape[0]
         if na == 0:
             if bar is not None:
                 bar.update(steps.size - k)
             break
-        t = float(times[k]) if td else None
-        h, sh = float(steps[k]), float(sqrt_steps[k])
+        t = float(run.times[k]) if td else None
+        h = float(steps[k])
         z = zbuf[:na]
         rng.standard_normal(out=z)
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                # ---- noise increment sigma sqrt(dt) Z
-                if S_kind == "scalar":
-                    z *= S[0, 0] * sh
-                    inc = z
-                elif S_kind == "diag":
-                    z *= np.diag(S) * sh
-                    inc = z
-                elif S_kind == "full":
-                    inc = nbuf[:na]
-                    np.matmul(z, S.T, out=inc)
-                    inc *= sh
-                else:
-                    Sx = sde.sigma(x, t)  # (na, d, m)
-                    inc = np.einsum("nij,nj->ni", Sx, z)
-                    inc *= sh
-                x_prev = x.copy() if absorbing else None
-                # ---- drift
-                if has_drift:
-                    mu = np.asarray(sde.ito_drift(x, t), dtype=float)
+                inc, Sx = _increment(run, z, nbuf, x, t, float(run.sqrt_steps[k]))
+                x_prev = x.copy() if run.bridge else None
+                if noise.has_drift:
+                    mu = np.asarray(run.sde.ito_drift(x, t), dtype=float)
                     if mu.flags.writeable and mu.shape == x.shape and not np.shares_memory(mu, x):
                         mu *= h
                         x += mu
@@ -586,56 +671,96 @@ def _run_chunk(
                 x += inc
                 total = np.add.reduce(x, axis=None)
         except ValueError as err:
-            hint = ""
-            if "non-finite" in str(err):
-                with np.errstate(invalid="ignore", over="ignore"):
-                    fin = np.abs(x[np.isfinite(x)])  # the positions at the start of the step
-                reach = float(fin.max(initial=0.0))
-                start = float(np.abs(x_start).max(initial=0.0))
-                if k > 0 and reach > 100.0 * (1.0 + start):
-                    hint = (
-                        f" The particles started within |x| <= {start:.3g} and had grown to |x| = "
-                        f"{reach:.3g} after {k} steps: explicit Euler–Maruyama is unstable when "
-                        f"`dt={steps[k]:.3g}` is too large for the drift's stiffness (about dt > "
-                        "2 / |d drift / dx|); reduce dt."
-                    )
-            raise ValueError(
-                f"Euler–Maruyama step {k + 1} of {steps.size} (t = {times[k]:.6g}), "
-                f"{na} particles active in this chunk: {err}{hint}"
-            ) from err
+            raise _step_error(run, err, k, x, x_start, na) from err
         if not math.isfinite(total):
-            bad = ~np.isfinite(x).all(axis=1)
-            nbad = int(bad.sum())
-            if nbad:
-                i = int(ids[np.argmax(bad)])
-                raise ValueError(
-                    f"Non-finite particle positions at step {k + 1} of {steps.size} "
-                    f"(t = {times[k + 1]:.6g}): {nbad} of {na} particles in this chunk "
-                    f"(first: particle {i}). The drift or noise blows up there, or `dt={steps[k]:.3g}` "
-                    "is too large for the drift's stiffness; reduce dt or use a grid with walls."
-                )
+            _check_finite(run, k, x, ids)
         # ---- boundaries
-        dead = walls.apply(x) if walls.axes else None
-        if absorbing:
-            if S_kind == "state":
-                cd = (Sx**2).sum(axis=-1)  # (na, d): C_kk at the step start
-            else:
-                cd = C_diag
-            extra = _bridge_crossings(x_prev, x, walls, cd, h, rng)
+        dead = run.walls.apply(x) if run.walls.axes else None
+        if x_prev is not None:  # the Brownian-bridge test is on
+            cd = (Sx**2).sum(axis=-1) if Sx is not None else noise.C_diag  # C_kk at the step start
+            assert cd is not None
+            extra = _bridge_crossings(x_prev, x, run.walls, cd, h, rng)
             if extra is not None:
                 dead = extra if dead is None else (dead | extra)
         if dead is not None and dead.any():
-            exit_time[ids[dead]] = times[k] + 0.5 * h
+            run.exit_time[ids[dead]] = run.times[k] + 0.5 * h
             keep = ~dead
             x = x[keep]
             ids = ids[keep]
-        if k + 1 in snaps_at:
-            for j in snaps_at[k + 1]:
-                snapshots[j, ids] = x
+        _snapshot(run, k + 1, ids, x)
         if bar is not None:
             bar.update(1)
-    x_out[offset:offset + n0] = np.nan
-    x_out[ids] = x
+    run.x_out[offset:offset + n0] = np.nan
+    run.x_out[ids] = x
+
+
+def _snapshot(run: _Run, step: int, ids: np.ndarray, x: np.ndarray) -> None:
+    """Store the positions ``x`` of particles ``ids`` in every snapshot taken at ``step``."""
+    if run.snapshots is not None:
+        for j in run.snaps_at.get(step, ()):
+            run.snapshots[j, ids] = x
+
+
+def _increment(
+    run: _Run, z: np.ndarray, nbuf: np.ndarray | None, x: np.ndarray, t: float | None, sh: float,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The noise increment ``sigma sqrt(dt) Z`` (in ``z`` or ``nbuf`` where it can be), and
+    the state-dependent ``sigma(x)`` (``None`` for constant noise)."""
+    noise = run.noise
+    if noise.kind == "state":
+        Sx = run.sde.sigma(x, t)  # (na, d, m)
+        inc = np.einsum("nij,nj->ni", Sx, z)
+        inc *= sh
+        return inc, Sx
+    S = noise.S
+    assert S is not None  # constant noise: factored once
+    if noise.kind == "scalar":
+        np.multiply(z, S[0, 0] * sh, out=z)
+        return z, None
+    if noise.kind == "diag":
+        np.multiply(z, np.diag(S) * sh, out=z)
+        return z, None
+    assert nbuf is not None  # "full": the increment has its own buffer
+    inc = nbuf[:z.shape[0]]
+    np.matmul(z, S.T, out=inc)
+    inc *= sh
+    return inc, None
+
+
+def _step_error(run: _Run, err: ValueError, k: int, x: np.ndarray, x_start: np.ndarray, na: int) -> ValueError:
+    """The error of a failed step ``k``: where and, for a blow-up, why (dt too large)."""
+    steps = run.steps
+    hint = ""
+    if "non-finite" in str(err):
+        with np.errstate(invalid="ignore", over="ignore"):
+            fin = np.abs(x[np.isfinite(x)])  # the positions at the start of the step
+        reach = float(fin.max(initial=0.0))
+        start = float(np.abs(x_start).max(initial=0.0))
+        if k > 0 and reach > 100.0 * (1.0 + start):
+            hint = (
+                f" The particles started within |x| <= {start:.3g} and had grown to |x| = "
+                f"{reach:.3g} after {k} steps: explicit Euler–Maruyama is unstable when "
+                f"`dt={steps[k]:.3g}` is too large for the drift's stiffness (about dt > "
+                "2 / |d drift / dx|); reduce dt."
+            )
+    return ValueError(
+        f"Euler–Maruyama step {k + 1} of {steps.size} (t = {run.times[k]:.6g}), "
+        f"{na} particles active in this chunk: {err}{hint}"
+    )
+
+
+def _check_finite(run: _Run, k: int, x: np.ndarray, ids: np.ndarray) -> None:
+    """Raise if a particle left the finite numbers in step ``k``."""
+    bad = ~np.isfinite(x).all(axis=1)
+    nbad = int(bad.sum())
+    if nbad:
+        i = int(ids[np.argmax(bad)])
+        raise ValueError(
+            f"Non-finite particle positions at step {k + 1} of {run.steps.size} "
+            f"(t = {run.times[k + 1]:.6g}): {nbad} of {x.shape[0]} particles in this chunk "
+            f"(first: particle {i}). The drift or noise blows up there, or `dt={run.steps[k]:.3g}` "
+            "is too large for the drift's stiffness; reduce dt or use a grid with walls."
+        )
 
 
 def _bridge_crossings(

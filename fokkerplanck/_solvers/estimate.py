@@ -38,7 +38,7 @@ import numpy as np
 
 from .._model.grid import Grid
 from .._util.errors import ConvergenceError
-from .extrapolate import richardson
+from .._util.summary import Summary
 
 __all__ = ["ORDER", "ErrorEstimate", "estimate_error", "partner_grid", "to_grid"]
 
@@ -52,8 +52,8 @@ MIN_COARSE = 4
 STENCIL = 6
 
 
-@dataclass(frozen=True, eq=False)
-class ErrorEstimate:
+@dataclass(frozen=True, eq=False, repr=False)
+class ErrorEstimate(Summary):
     """A grid answer, the same answer on a partner grid, and the estimated error.
 
     Attributes
@@ -64,13 +64,19 @@ class ErrorEstimate:
         The answer on ``partner_grid`` (``None`` when there was none).
     error : float or ndarray
         Estimated ``|Q_h - Q|``: the L1 norm ``integral |Q_h - Q| dx`` for a field
-        (the L1 error of a density), the relative error ``|Q_h - Q| / |Q_h|`` for a
-        scalar (elementwise for a vector of scalars, e.g. rates); ``inf`` without a
-        partner, or when the partner's vector has another length.
+        (the L1 error of a density; one per field of a stack ``(n, *grid.shape)``),
+        the relative error ``|Q_h - Q| / |Q_h|`` for a scalar (elementwise for a
+        vector of scalars, e.g. rates); ``inf`` without a partner, or when the
+        partner's vector has another length.
     relative : float or ndarray
         ``error`` relative to the answer (a field: divided by ``integral |Q_h| dx``).
     grid, partner_grid : Grid
     order : int
+    error_estimate : float or ndarray
+        ``error``, under the name every result uses.
+    success : bool
+        Every entry of ``error`` is finite (a partner grid existed and solved).
+    message : str
 
     Examples
     --------
@@ -79,17 +85,39 @@ class ErrorEstimate:
 
     value: Any
     partner: Any
-    error: float | np.ndarray
-    relative: float | np.ndarray
+    error: Any
+    relative: Any
     grid: Grid
     partner_grid: Grid | None
     order: int
 
+    _error_meaning = "L1 for a field, relative for a scalar"
 
-def partner_grid(grid: Grid) -> Grid | None:
+    @property
+    def error_estimate(self) -> Any:
+        return self.error
+
+    @property
+    def success(self) -> bool:
+        return bool(np.all(np.isfinite(self.error)))
+
+    @property
+    def message(self) -> str:
+        if self.partner_grid is None:
+            return "no partner grid: an axis would keep fewer than 4 cells"
+        return "" if self.success else "the solve on the partner grid failed or gave another shape"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("grid", self.grid), ("partner_grid", self.partner_grid), ("order", self.order),
+                ("relative", self.relative)]
+
+
+def partner_grid(grid: Grid, *, coarsen: bool = False) -> Grid | None:
     """The second grid of an error estimate (see the module docstring): three times the
-    cells in 1-D, half the cells per axis (rounded down) in more dimensions, ``None``
-    when an axis would keep fewer than :data:`MIN_COARSE` cells.
+    cells in 1-D, half the cells per axis (rounded down) in more dimensions or with
+    ``coarsen=True`` (for solvers whose cost grows fast with the cells, such as
+    :func:`~fokkerplanck.evolve`), ``None`` when an axis would keep fewer than
+    :data:`MIN_COARSE` cells.
 
     Examples
     --------
@@ -100,7 +128,7 @@ def partner_grid(grid: Grid) -> Grid | None:
     >>> partner_grid(fp.Grid(bounds=[(0, 1), (0, 2)], shape=(64, 33))).shape
     (32, 16)
     """
-    if grid.ndim == 1:
+    if grid.ndim == 1 and not coarsen:
         return grid.refined(3)
     shape = tuple(n // 2 for n in grid.shape)
     if min(shape) < MIN_COARSE:
@@ -129,7 +157,7 @@ def _lagrange(x_from: np.ndarray, x_to: np.ndarray, periodic: bool) -> tuple[np.
 def to_grid(values: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
     """A cell field on ``source`` interpolated to the centres of ``target`` (same box):
     separable six-point Lagrange interpolation, periodic axes wrapped, one-sided near
-    walls.
+    walls. ``values`` may carry leading axes (a stack of fields, ``(..., *source.shape)``).
 
     Examples
     --------
@@ -142,16 +170,23 @@ def to_grid(values: np.ndarray, source: Grid, target: Grid) -> np.ndarray:
     True
     """
     out = np.asarray(values, dtype=float)
+    lead = out.ndim - source.ndim
     for k in range(source.ndim):
         idx, w = _lagrange(source.centers[k], target.centers[k], source.periodic[k])
-        moved = np.moveaxis(out, k, 0)
-        out = np.moveaxis(np.einsum("ms,ms...->m...", w, moved[idx]), 0, k)
+        moved = np.moveaxis(out, lead + k, 0)
+        out = np.moveaxis(np.einsum("ms,ms...->m...", w, moved[idx]), 0, lead + k)
     return out
+
+
+def _is_field(value: Any, grid: Grid) -> bool:
+    """A cell field, or a stack of them ``(n, *grid.shape)``."""
+    shape = np.shape(value)
+    return shape == grid.shape or (len(shape) == grid.ndim + 1 and shape[1:] == grid.shape)
 
 
 def _compare(value: Any, other: Any, grid: Grid, partner: Grid, order: int) -> tuple[Any, Any]:
     """``(error, relative)`` of ``value`` from ``other`` on ``partner``."""
-    if np.shape(value) != grid.shape:  # a scalar or a vector of scalars: relative, elementwise
+    if not _is_field(value, grid):  # a scalar or a vector of scalars: relative, elementwise
         f, c = np.asarray(value, dtype=float), np.asarray(other, dtype=float)
         if f.shape != c.shape:
             rel = np.full(f.shape, math.inf)
@@ -162,19 +197,27 @@ def _compare(value: Any, other: Any, grid: Grid, partner: Grid, order: int) -> t
                 diff = np.abs(f - c) / (_ratio(grid, partner) ** order - 1.0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 rel = np.where(f != 0, diff / np.abs(f), np.where(diff == 0, 0.0, math.inf))
-        out: float | np.ndarray = float(rel) if rel.ndim == 0 else rel
+        out: Any = float(rel) if rel.ndim == 0 else rel
         return out, out
     f = np.asarray(value, dtype=float)
     c = np.asarray(other, dtype=float)
-    if partner.size > grid.size:  # 1-D, three times the cells: richardson's coincident centres
-        with np.errstate(all="ignore"):  # its extrapolated density is not used here
-            ex = richardson(lambda g: f if g is grid else c, grid, order=order, factor=3)
-        err = ex.error_estimate * 3.0**order  # richardson estimates the fine error
+    if c.shape[:f.ndim - grid.ndim] != f.shape[:f.ndim - grid.ndim]:  # stacks of other lengths
+        inf = math.inf if f.ndim == grid.ndim else np.full(f.shape[0], math.inf)
+        return inf, inf
+    if partner.size > grid.size:  # three times the cells: fine centres 3 i + 1 coincide
+        w = 3.0**order
+        centre: Any = (Ellipsis, *[slice(1, None, 3)] * grid.ndim)
+        restricted = c[centre]
+        err = grid.integrate(np.abs(f - restricted)) * w / (w - 1.0)  # as fp.richardson
     else:
         r = _ratio(grid, partner)
-        err = float(partner.integrate(np.abs(to_grid(f, grid, partner) - c))) / (r**order - 1.0)
-    size = float(grid.integrate(np.abs(f)))
-    return err, (err / size if size > 0 else math.inf)
+        err = partner.integrate(np.abs(to_grid(f, grid, partner) - c)) / (r**order - 1.0)
+    size = grid.integrate(np.abs(f))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(size > 0, err / np.where(size > 0, size, 1.0), math.inf)
+    if np.ndim(err) == 0:
+        return float(err), float(rel)
+    return np.asarray(err, dtype=float), rel
 
 
 def _ratio(grid: Grid, partner: Grid) -> float:
@@ -182,14 +225,18 @@ def _ratio(grid: Grid, partner: Grid) -> float:
 
 
 def _none(value: Any, grid: Grid, partner: Grid | None, order: int) -> ErrorEstimate:
-    """No estimate: ``inf`` (one per element for a vector of scalars)."""
+    """No estimate: ``inf`` (one per element for a vector of scalars, one per field of
+    a stack)."""
     shape = np.shape(value)
-    inf = math.inf if shape in ((), grid.shape) else np.full(shape, math.inf)
+    if shape in ((), grid.shape):
+        inf: Any = math.inf
+    else:
+        inf = np.full(shape[:1] if _is_field(value, grid) else shape, math.inf)
     return ErrorEstimate(value, None, inf, inf, grid, partner, int(order))
 
 
 def estimate_error(solve: Callable[[Grid], Any], grid: Grid, *, order: int = 2,
-                   value: Any = None) -> ErrorEstimate:
+                   value: Any = None, partner: Grid | None = None) -> ErrorEstimate:
     """Estimate the discretization error of ``solve(grid)`` from one more solve on a
     partner grid (Richardson; see the module docstring for the grids and formulas).
 
@@ -200,19 +247,26 @@ def estimate_error(solve: Callable[[Grid], Any], grid: Grid, *, order: int = 2,
     ----------
     solve : callable
         ``grid -> answer``: a cell field of shape ``grid.shape`` (density, exit
-        times, ...), a scalar (rate, moment, ...) or a vector of scalars (rates). Warnings raised on the partner grid
-        are silenced (the answer on ``grid`` is the one to check).
+        times, ...), a stack of fields ``(n, *grid.shape)`` (densities at ``n``
+        times: one L1 error per field), a scalar (rate, moment, ...) or a vector of
+        scalars (rates). Warnings raised on the partner grid are silenced (the
+        answer on ``grid`` is the one to check).
     grid : Grid
     order : int
         Order of the scheme: 2 for ``"sg"`` (default), 4 for ``"highorder"``,
         1 for ``"upwind"`` (:data:`ORDER`).
     value : optional
         ``solve(grid)``, when already computed.
+    partner : Grid, optional
+        The second grid (same box and boundaries): default :func:`partner_grid`.
+        Three times the cells per axis, or fewer cells per axis, as the formulas of
+        the module docstring need.
 
     Returns
     -------
     ErrorEstimate
-        ``error`` (L1 for a field, relative for a scalar), ``relative``, both answers.
+        ``error`` (L1 for a field, one per field of a stack, relative for a
+        scalar), ``relative``, both answers.
 
     Examples
     --------
@@ -232,7 +286,15 @@ def estimate_error(solve: Callable[[Grid], Any], grid: Grid, *, order: int = 2,
         raise ValueError(f"`order` must be a positive integer (2 for scheme='sg'), got {order!r}.")
     if value is None:
         value = solve(grid)
-    partner = partner_grid(grid)
+    if partner is None:
+        partner = partner_grid(grid)
+    elif partner.bounds != grid.bounds or partner.boundary != grid.boundary or not (
+            partner.shape == tuple(3 * n for n in grid.shape)
+            or all(m < n for m, n in zip(partner.shape, grid.shape))):
+        raise ValueError(
+            f"`partner` must cover the box of `grid` with the same boundaries and either three "
+            f"times the cells per axis or fewer on every axis; got shape {partner.shape} for "
+            f"grid shape {grid.shape}.")
     if partner is None:
         return _none(value, grid, None, order)
     with warnings.catch_warnings():

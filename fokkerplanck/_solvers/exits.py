@@ -1,5 +1,6 @@
-r"""Exit problems and irreversibility: mean first-passage times, quasi-stationary
-densities, survival, escape rates, detailed balance and entropy production.
+r"""Exit problems: mean first-passage times, quasi-stationary densities, survival
+and escape rates (irreversibility of stationary states lives in
+``_solvers.irreversibility``).
 
 Exit problems need at least one absorbing side (``Grid(boundary=...)``, e.g.
 ``[("reflecting", "absorbing")]``). The generator ``A`` of
@@ -22,18 +23,43 @@ and is non-singular; ``-A`` is a non-singular M-matrix.
 * **Survival** ``S(t) = integral p(t)`` for a density evolved with the absorbing
   generator (:func:`~fokkerplanck.evolve`).
 
-For stationary states (reflecting/periodic boundaries):
+Quasi-stationary rates: how the certificate of :func:`quasi_stationary` is kept
+-------------------------------------------------------------------------------
 
-* :func:`equilibrium_test` compares the stationary current with the diffusive
-  flux scale ``|D grad p|``; at equilibrium (detailed balance) ``J = 0``.
-* :func:`entropy_production` is the rate
-  ``e_p = integral J^T D^{-1} J / p dx`` with ``D = C / 2``: zero exactly for
-  reversible systems, positive with a stationary current.
+**Iteration.** Inverse iteration ``x <- M^{-1} x`` converges like
+``(mu_0 / mu_1)^k``: fast for a metastable well (``mu_0 << mu_1``), hopeless
+for strong drift, where the spectrum clusters (``mu_0 ~ v^2 / (4 D)`` with
+gaps ``~ D pi^2``: ``mu_0 / mu_1 = 1 - 3e-5`` for ``v = 1000``). There the
+shift is the current lower bound ``s`` (Noda's iteration): ``M - s I`` is
+still a non-singular M-matrix, the iterates stay positive, and the bounds
+converge superlinearly (7–8 sparse LU factorizations for ``v`` up to 1000 in
+1-D and 2-D). Shifted solves by LU are accurate only while
+``eps max|a_ii| / rate`` is small; below that (high barriers) only unshifted
+iterations with the subtraction-free solver are used.
+
+**Scaling.** The density varies like ``exp(-psi)`` with the edge potential
+``psi`` of the scheme (``exp(2 v x / sigma^2)`` for a drift ``v``: beyond
+float64 at ``v = 355``). Every solve works in the symmetrized frame
+``S^{-1} A S``, ``S = diag(exp(-psi / 2))``, whose entries are
+``sqrt(a_ij a_ji)`` for reversible rates (``psi`` is the least-squares fit
+of ``log(a_ij / a_ji)`` over the edges, exact in 1-D and for detailed
+balance), and iterates are kept as logarithms: the eigenvector of the
+constant drift is ``sin(pi x)`` there, and nothing overflows. The bounds are
+invariant under the similarity.
+
+**Accuracy of the bounds.** In 1-D the solves use Grassmann–Taksar–Heyman
+elimination of the chain in the frame of the current iterate (only sums and
+products of non-negative numbers): componentwise accurate to ``O(n eps)``,
+whatever the barrier, so the interval is a certificate (widened by
+``4 n eps``). In 2-D and 3-D sparse LU is used and the interval is widened by
+``10 eps max|a_ii| / lower``, an estimate of LU's round-off; beyond
+``eps max|a_ii| / rate > rtol`` it is not narrow and ``success`` is False.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,22 +67,28 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .._util.validate import covariance, positive
+from .._discretization.fluxes import TwoPointFluxes
+from .._discretization.generator import check_problem, fluxes
+from .._model.grid import Grid
+from .._model.sde import SDE
+from .._util.deprecation import renamed_keywords
 from .._util.errors import ConvergenceError, warn
 from .._util.linalg import factorize as _splu
-from .._model.grid import Grid
-from .._discretization.generator import check_problem, fluxes
-from .._model.sde import SDE
+from .._util.summary import Summary, Text
+from .._util.validate import positive
 from .estimate import ORDER, estimate_error
-from .resolution import check_resolution
 from .evolve import evolve
-from .stationary import StationaryResult, stationary
-
-from .gth import factor as _gth_factor   # tests set it to None to check the LU path
+from .gth import factor as _gth_factor  # tests set it to None to check the LU path
+from .resolution import check_resolution
 
 __all__ = [
-    "exit_time", "quasi_stationary", "QuasiStationary", "survival", "escape_rate",
-    "equilibrium_test", "Equilibrium", "entropy_production",
+    "EscapeRate",
+    "ExitTime",
+    "QuasiStationary",
+    "escape_rate",
+    "exit_time",
+    "quasi_stationary",
+    "survival",
 ]
 
 #: ``max tau * max|a_ii|`` above which :func:`exit_time` (n-D, sparse LU) verifies its
@@ -98,7 +130,69 @@ def _lu(M: sp.spmatrix, what: str) -> Any:
 
 
 # ------------------------------------------------------------------ exit time
-def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
+@dataclass(frozen=True, eq=False, repr=False)
+class ExitTime(Summary):
+    """Mean first-passage times and how far to trust them; returned by
+    ``exit_time(..., full_output=True)``.
+
+    Attributes
+    ----------
+    time : ndarray, ``grid.shape``
+        ``tau`` at the cell centres, ``>= 0`` (what ``exit_time`` returns by default).
+    grid : Grid
+    residual : float
+        Componentwise relative residual of the backward equation ``A^T tau = -1``:
+        ``max_i |(A^T tau)_i + 1| / ((|A|^T tau)_i + 1)``, each cell's imbalance
+        against the rates flowing through it (round-off, ``~1e-16`` to ``1e-13``, for
+        an accurate solve at any barrier).
+    method : str
+        ``"chain"`` (1-D, subtraction-free elimination), ``"gth"`` (detailed
+        balance, forward GTH solve), ``"h-transform"`` (Doob's h-transform, GTH) or
+        ``"lu"`` (sparse LU).
+    success : bool
+        ``residual <= 1e-8``.
+    message : str
+    error_estimate : float
+        Estimated relative L1 discretization error ``integral |tau_h - tau| dx /
+        integral tau_h dx`` against the continuous mean exit time, from one more
+        solve on a partner grid (Richardson, see :func:`~fokkerplanck.estimate_error`);
+        ``inf`` when there is no partner grid, ``nan`` when not asked for.
+
+    Examples
+    --------
+    Brownian motion on ``[0, 1]``, absorbed at both ends: ``tau = x (1 - x)``.
+
+    >>> import numpy as np
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(0, 1)], shape=50, boundary="absorbing")
+    >>> et = fp.exit_time(fp.brownian(1.0), grid, full_output=True)
+    >>> x = grid.centers[0]
+    >>> true = grid.integrate(np.abs(et.time - x * (1 - x))) / grid.integrate(x * (1 - x))
+    >>> et.success, et.method, bool(true / 3 < et.error_estimate < 3 * true)
+    (True, 'chain', True)
+    """
+
+    time: np.ndarray
+    grid: Grid
+    residual: float
+    method: str
+    success: bool
+    message: str
+    error_estimate: float = math.nan
+
+    _error_meaning = "relative L1 norm of the exit time's discretization error"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("method", self.method), ("grid", self.grid), ("max_time", float(self.time.max())),
+                ("residual", self.residual)]
+
+
+#: :attr:`ExitTime.success` needs ``residual`` at most this.
+EXIT_TIME_RESIDUAL = 1e-8
+
+
+def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg", full_output: bool = False,
+              error_estimate: bool = True) -> Any:
     r"""Mean first-passage time ``tau(x)`` to the absorbing sides of ``grid``.
 
     Parameters
@@ -109,11 +203,18 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
         With at least one absorbing side (others reflecting or periodic).
     scheme : {"sg", "upwind"}
         Discretization of :func:`~fokkerplanck.generator` (monotone schemes only).
+    full_output : bool
+        Return an :class:`ExitTime` (``time``, ``residual``, ``method``,
+        ``success``, ``message``, ``error_estimate``) instead of the array.
+    error_estimate : bool
+        With ``full_output``: also solve on a partner grid (1-D: three times the
+        cells; else half per axis) for :attr:`ExitTime.error_estimate` (default).
 
     Returns
     -------
-    ndarray, shape ``grid.shape``
-        ``tau`` at the cell centres, ``>= 0``.
+    ndarray, shape ``grid.shape``, or ExitTime
+        ``tau`` at the cell centres, ``>= 0``; with ``full_output=True`` the
+        :class:`ExitTime` holding it.
 
     Raises
     ------
@@ -157,7 +258,32 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
     >>> x = grid.centers[0]
     >>> bool(np.abs(tau - (1 - x**2)).max() < 1e-4)   # second order: h^2 / 4 here
     True
+
+    With ``full_output=True``, a certificate and an error estimate come along:
+
+    >>> et = fp.exit_time(fp.brownian(1.0), grid, full_output=True)
+    >>> et.success, bool(et.residual < 1e-12), bool(et.error_estimate < 1e-4)
+    (True, True, True)
     """
+    tau, method, fl = _exit_time(sde, grid, scheme)
+    if not full_output:
+        return tau
+    A = sp.csr_matrix(fl.matrix)
+    t = tau.ravel()
+    with np.errstate(invalid="ignore", over="ignore"):
+        residual = float(np.max(np.abs(A.T @ t + 1.0) / (abs(A).T @ t + 1.0)))
+    success = bool(residual <= EXIT_TIME_RESIDUAL)
+    message = (f"backward equation A^T tau = -1 solved by {method}; componentwise residual "
+               f"{residual:.2g}" + ("" if success else f" > {EXIT_TIME_RESIDUAL:g}: not accurate"))
+    res = ExitTime(tau, grid, residual, method, success, message)
+    if error_estimate:
+        est = estimate_error(lambda g: _exit_time(sde, g, scheme)[0], grid, order=ORDER[scheme], value=tau)
+        res = replace(res, error_estimate=float(est.relative))
+    return res
+
+
+def _exit_time(sde: SDE, grid: Grid, scheme: str) -> tuple[np.ndarray, str, Any]:
+    """:func:`exit_time`'s solve: ``(tau of grid.shape, method, fluxes)``."""
     _check_sde_grid(sde, grid, "exit_time")
     _need_absorbing(grid, "exit_time")
     if scheme == "highorder":
@@ -168,13 +294,15 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
     fl = fluxes(sde, grid, scheme=scheme)
     A = fl.matrix
     lu = None
-    if grid.ndim == 1 and fl.forward is not None:
-        tau = _exit_time_chain(fl)
+    if grid.ndim == 1 and isinstance(fl, TwoPointFluxes):
+        tau, method = _exit_time_chain(fl), "chain"
     else:
-        tau = _exit_time_reversible(fl)
-        if tau is None:
+        reversible = _exit_time_reversible(fl)
+        if reversible is None:
             lu = _lu(A.T, "exit_time")
-            tau = lu.solve(-np.ones(grid.size))
+            tau, method = lu.solve(-np.ones(grid.size)), "lu"
+        else:
+            tau, method = reversible, "gth"
     if not np.all(np.isfinite(tau)):
         raise ConvergenceError(
             "exit_time: the mean exit time overflows float64 (it grows like exp(barrier / "
@@ -191,9 +319,9 @@ def exit_time(sde: SDE, grid: Grid, *, scheme: str = "sg") -> np.ndarray:
         if tau_h is None:
             _check_ill_conditioned(fl, lu, tau)
         else:
-            tau = tau_h
+            tau, method = tau_h, "h-transform"
     check_resolution(fl, None, "exit_time", density=False)  # tau matters in every cell
-    return tau.reshape(grid.shape)
+    return tau.reshape(grid.shape), method, fl
 
 
 class _Chain:
@@ -410,8 +538,8 @@ def _outflow_rate(fl: Any, q: np.ndarray) -> float:
 
 
 # ------------------------------------------------------------ quasi-stationary
-@dataclass(frozen=True, eq=False)
-class QuasiStationary:
+@dataclass(frozen=True, eq=False, repr=False)
+class QuasiStationary(Summary):
     """The quasi-stationary density and its decay rate, with a certified interval.
 
     Attributes
@@ -482,14 +610,16 @@ class QuasiStationary:
         """``exp(-rate t)``: survival of the quasi-stationary density after time ``t``."""
         return np.exp(-self.rate * np.asarray(t, dtype=float))
 
-    def __repr__(self) -> str:
+    _error_meaning = "relative error of the rate"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
         lo, hi = (float(b) for b in self.rate_bounds)
-        return (f"QuasiStationary(rate={self.rate:.10g} in [{lo:.10g}, {hi:.10g}], "
-                f"success={self.success}, mean_exit_time={self.mean_exit_time:.6g}, "
-                f"method={self.method!r}, grid={self.grid!r})")
+        return [("rate", Text(f"{self.rate:.10g} in [{lo:.10g}, {hi:.10g}]")),
+                ("mean_exit_time", self.mean_exit_time), ("method", self.method), ("grid", self.grid)]
 
 
-def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-9,
+@renamed_keywords(tol="rtol")
+def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float = 1e-9,
                      maxiter: int = 300, error_estimate: bool = True) -> QuasiStationary:
     r"""Quasi-stationary density and decay rate with absorbing sides, with certified bounds.
 
@@ -501,9 +631,10 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
         With at least one absorbing side.
     scheme : {"sg", "upwind"}
         Discretization of :func:`~fokkerplanck.generator`.
-    tol : float
+    rtol : float
         Relative width of the certified interval ``rate_bounds`` asked for:
-        ``success`` is ``(upper - lower) <= tol * lower``. Round-off limits it to
+        ``success`` is ``(upper - lower) <= rtol * lower`` (formerly ``tol=``, accepted
+        for one release with a :class:`DeprecationWarning`). Round-off limits it to
         about ``1e-12`` (1-D) and ``10 eps max|a_ii| / rate`` (LU).
     maxiter : int
         Largest number of inverse iterations without a shift.
@@ -514,14 +645,13 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     Returns
     -------
     QuasiStationary
-        ``rate``, ``rate_bounds``, ``success`` and ``message`` say how far the
-        rate can be trusted; a :class:`~fokkerplanck.FokkerPlanckWarning` repeats
-        the message when ``success`` is False.
+        ``rate``, ``rate_bounds``, ``success``, ``message`` and ``error_estimate``
+        say how far the rate can be trusted.
 
     Raises
     ------
     ValueError
-        No absorbing side; a time-dependent SDE; a non-positive ``tol``; a
+        No absorbing side; a time-dependent SDE; a non-positive ``rtol``; a
         ``maxiter`` below 1.
     ConvergenceError
         No positive lower bound could be certified: escape is too slow for double
@@ -548,40 +678,14 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     brackets the rate ever more tightly, and the bracket is a certificate
     whenever ``M^{-1}x`` is accurate *componentwise*.
 
-    **Iteration.** Inverse iteration ``x <- M^{-1} x`` converges like
-    ``(mu_0 / mu_1)^k``: fast for a metastable well (``mu_0 << mu_1``), hopeless
-    for strong drift, where the spectrum clusters (``mu_0 ~ v^2 / (4 D)`` with
-    gaps ``~ D pi^2``: ``mu_0 / mu_1 = 1 - 3e-5`` for ``v = 1000``). There the
-    shift is the current lower bound ``s`` (Noda's iteration): ``M - s I`` is
-    still a non-singular M-matrix, the iterates stay positive, and the bounds
-    converge superlinearly (7–8 sparse LU factorizations for ``v`` up to 1000 in
-    1-D and 2-D). Shifted solves by LU are accurate only while
-    ``eps max|a_ii| / rate`` is small; below that (high barriers) only unshifted
-    iterations with the subtraction-free solver are used.
-
-    **Scaling.** The density varies like ``exp(-psi)`` with the edge potential
-    ``psi`` of the scheme (``exp(2 v x / sigma^2)`` for a drift ``v``: beyond
-    float64 at ``v = 355``). Every solve works in the symmetrized frame
-    ``S^{-1} A S``, ``S = diag(exp(-psi / 2))``, whose entries are
-    ``sqrt(a_ij a_ji)`` for reversible rates (``psi`` is the least-squares fit
-    of ``log(a_ij / a_ji)`` over the edges, exact in 1-D and for detailed
-    balance), and iterates are kept as logarithms: the eigenvector of the
-    constant drift is ``sin(pi x)`` there, and nothing overflows. The bounds are
-    invariant under the similarity.
-
-    **Accuracy of the bounds.** In 1-D the solves use Grassmann–Taksar–Heyman
-    elimination of the chain in the frame of the current iterate (only sums and
-    products of non-negative numbers): componentwise accurate to ``O(n eps)``,
-    whatever the barrier, so the interval is a certificate (widened by
-    ``4 n eps``). In 2-D and 3-D sparse LU is used and the interval is widened by
-    ``10 eps max|a_ii| / lower``, an estimate of LU's round-off; beyond
-    ``eps max|a_ii| / rate > tol`` it is not narrow and ``success`` is False.
+    How the iterates are shifted, scaled and solved so that the interval is a
+    certificate at any barrier height or drift: the module notes (``fokkerplanck._solvers.exits``).
 
     ``rate`` is the last shifted lower bound (strong drift) or the outflow of the
     iterate through the absorbing walls divided by its mass (a ratio of sums of
-    non-negative numbers, inside the bounds). For a high barriers ``rate`` is
-    the escape (Kramers) rate and ``1 / rate`` agrees with the mean exit time
-    from the well bottom up to ``O(exp(-barrier / T))``.
+    non-negative numbers, inside the bounds). For a high barrier it is the escape
+    (Kramers) rate: ``1 / rate`` is the mean exit time from the well bottom up to
+    ``O(exp(-barrier / T))``.
 
     Examples
     --------
@@ -604,9 +708,9 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1
     >>> round(q.rate / (1000.0**2 / 2 + np.pi**2 / 2), 2)   # continuum v^2/2 + pi^2/2, to O(h^2)
     1.03
     """
-    qs = _quasi_stationary(sde, grid, scheme, tol, maxiter)
+    qs = _quasi_stationary(sde, grid, scheme, rtol, maxiter)
     if error_estimate:
-        est = estimate_error(lambda g: _quasi_stationary(sde, g, scheme, tol, maxiter).rate, grid,
+        est = estimate_error(lambda g: _quasi_stationary(sde, g, scheme, rtol, maxiter).rate, grid,
                              order=ORDER[scheme], value=qs.rate)
         qs = replace(qs, error_estimate=float(est.error))
     return qs
@@ -616,7 +720,7 @@ def _quasi_stationary(sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: in
     """:func:`quasi_stationary` without the error estimate."""
     _check_sde_grid(sde, grid, "quasi_stationary")
     _need_absorbing(grid, "quasi_stationary")
-    tol = positive("tol", tol, "tolerance")
+    tol = positive("rtol", tol, "tolerance")
     if isinstance(maxiter, bool) or not isinstance(maxiter, (int, np.integer)) or maxiter < 1:
         raise ValueError(f"`maxiter` must be an integer >= 1, got {maxiter!r}.")
     if scheme == "highorder":
@@ -820,43 +924,11 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
     half = 0.5 * psi
     dmax = float(np.abs(A.diagonal()).max())
     leak = _leak(fl)
-    lu_cache: list = []
-
-    def lu_solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
-        if not lu_cache:   # LU of the symmetrized M, factorized once
-            lu_cache.append(_lu(_scaled_generator(A, psi), "quasi_stationary"))
-        lx = ell + half
-        xs = np.exp(lx - lx.max())
-        y = lu_cache[0].solve(xs)
-        with np.errstate(all="ignore"):
-            z = y / xs
-        return z, bool(np.all(np.isfinite(z)) and z.min() > 0 and xs.min() > 0), False
-
-    chain = _Chain(fl) if grid.ndim == 1 and fl.forward is not None else None
-    gth = None
-    if chain is None and _gth_factor is not None:
-        try:
-            gth = _gth_factor(A, leak=leak, shape=grid.shape)
-        except (ValueError, RuntimeError, MemoryError):  # pragma: no cover - falls back to LU
-            gth = None
-    if chain is not None:
-        method = "chain"
-
-        def solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
-            z, clean = chain.frame_solve(ell)
-            return z, clean, True
-    elif gth is not None:
-        method = "gth"
-
-        def solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
-            z, clean = _gth_frame_solve(gth, ell)
-            return (z, True, True) if clean else lu_solve(ell)
-    else:
-        method, solve = "lu", lu_solve
+    method, solve, lu_solve, lu_cache = _perron_solvers(fl, A, psi, leak)
 
     acc_err = 4 * n * _EPS   # O(n eps) entrywise for chain / GTH solves (O'Cinneide 1993)
     ell = -half.copy()
-    last = None
+    last: tuple[float, float, float, bool] | None = None
     iters = 0
     converged = trusted = stalled = converged_arnoldi = False
     ratios = None
@@ -875,7 +947,7 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
         ratios = 1.0 / z if clean and exact else None
         ell = ell + lz
         ell = ell - ell.max()
-        if clean and last[1] - last[0] <= tol * last[0] * (1 - 2 * acc_err):
+        if clean and last is not None and last[1] - last[0] <= tol * last[0] * (1 - 2 * acc_err):
             converged = True
             break
         if clean and stalled:
@@ -897,56 +969,23 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
             ell = v
             ratios = None
             converged_arnoldi = True
-    if not converged and trusted and not converged_arnoldi:
-        s = max(last[0] - 0.01 * (last[1] - last[0]), 0.0)
-        for _ in range(60):
-            B, clipped = _frame_matrix(C, ell, s)
-            try:
-                z = _splu(B).solve(np.ones(n))
-            except RuntimeError:  # exactly singular: the shift hit mu_0
-                break
-            iters += 1
-            if clipped or not (np.all(np.isfinite(z)) and z.min() > 0):
-                break
-            r = 1.0 / z
-            est = s + float(r.min())
+    if not converged and trusted and not converged_arnoldi and last is not None:
+        ell, est, taken = _noda(C, ell, last[0], last[1], tol, dmax)
+        iters += taken
+        if est is not None:
             ratios = None
-            ell = ell + np.log(z)
-            ell = ell - ell.max()
-            if float(r.max() - r.min()) <= 0.01 * tol * est or r.min() <= 100 * _EPS * dmax:
-                break
-            s = s + 0.99 * float(r.min())
     # 3. certify the final iterate: an accurate solve, or LU with a bound on its error
-    certified_by = None
-    if converged and last[3]:
+    certified_by: str | None = None
+    if converged and last is not None and last[3]:
         certified_by = method
     elif method != "lu":
-        # unshifted accurate iterations from here: Noda's LU leaves far tails (density
-        # e^-100 of the maximum, say) unconverged; they relax at their own fast local rates.
-        # Every iterate's bounds are valid, so their intersection is too.
-        best = None
-        prev_width = math.inf
-        for k in range(max(maxiter - iters, 1)):
-            z, clean, exact = solve(ell)
-            iters += 1
-            if not (clean and exact):
-                break
-            lz = np.log(z)
-            lo, hi = float(1.0 / z.max()), float(1.0 / z.min())
-            best = (lo, hi) if best is None else (max(best[0], lo), min(best[1], hi))
-            last = (best[0], best[1], _outflow_rate_log(leak, ell + lz), True)
-            certified_by = method
-            ratios = 1.0 / z
-            ell = ell + lz
-            ell = ell - ell.max()
-            if best[1] - best[0] <= tol * best[0] * (1 - 2 * acc_err):
-                break
-            if k >= 3 and hi - lo <= 1e-6 * lo and hi - lo > 0.5 * prev_width:
-                break   # round-off floor: a narrow interval that stopped shrinking
-            prev_width = hi - lo
+        done = _certify(solve, ell, max(maxiter - iters, 1), leak, tol, acc_err)
+        iters += done[3]
+        if done[0] is not None:
+            last, ratios, ell, certified_by = done[0], done[1], done[2], method
     if certified_by is None and method == "chain":
         last = None   # the chain's pivots or solution under/overflow: nothing LU could add
-    if certified_by is not None:
+    if certified_by is not None and last is not None:
         lower, upper = last[0] * (1 - acc_err), last[1] * (1 + acc_err)
     elif last is None and method == "chain":
         lower = upper = math.nan
@@ -969,33 +1008,140 @@ def _perron_root(fl: Any, tol: float, maxiter: int) -> _Perron:
             "noise, or shrink the domain to where the density lives.")
     rate = est if est is not None and lower <= est <= upper else last[2]
     rate = min(max(rate, lower), upper) if math.isfinite(rate) else 0.5 * (lower + upper)
-    width = (upper - lower) / lower
-    success = bool(width <= tol)
-    how = {"chain": "subtraction-free chain elimination (componentwise accurate)",
-           "gth": "subtraction-free GTH elimination (componentwise accurate)",
-           "lu": "sparse LU with a componentwise bound on its error"}[certified_by]
-    if success:
-        msg = (f"rate {rate:.12g} certified in [{lower:.12g}, {upper:.12g}] (relative width "
-               f"{width:.1e} <= tol={tol:g}); Collatz-Wielandt bounds from {how}.")
-    else:
-        if certified_by == "lu" and 10 * _EPS * dmax / lower > tol:
-            why = (f"the rate is {dmax / lower:.1e} times below the largest rate of the generator, "
-                   "beyond what sparse LU resolves (high barrier)"
-                   + (" and the density spans more than float64 holds for the subtraction-free "
-                      "solve" if method == "gth" else "")
-                   + ". Lower the barrier, raise the noise or shrink the domain for a certified rate")
-        elif not converged and not trusted and not stalled:
-            why = (f"unshifted inverse iteration did not converge in maxiter={maxiter} solves "
-                   "(slow decay beside a cluster of nearby rates); raise `maxiter`")
-        else:
-            why = "round-off of the solves limits the bounds; ask for a larger `tol`"
-        msg = (f"rate {rate:.12g} NOT certified to tol={tol:g}: the interval [{lower:.12g}, "
-               f"{upper:.12g}] has relative width {width:.1e}; {why}.")
+    assert certified_by is not None  # every path above certified, or raised
+    success = bool((upper - lower) / lower <= tol)
+    iteration_failed = not converged and not trusted and not stalled
+    msg = _perron_message(rate, lower, upper, tol, certified_by, method, dmax, iteration_failed, maxiter)
     with np.errstate(under="ignore"):
         w = np.exp(ell + half - (ell + half).max())   # the iterate in the symmetrized frame
     residual = float(np.abs(_scaled_generator(A, psi) @ w - rate * w).max() / (dmax * w.max()))
     return _Perron(rate, lower, upper, ell, certified_by, success, msg, residual, iters,
                    ratios if certified_by in ("chain", "gth") else None)
+
+
+def _perron_solvers(fl: Any, A: sp.csr_matrix, psi: np.ndarray, leak: np.ndarray
+                    ) -> tuple[str, Callable[[np.ndarray], tuple[np.ndarray, bool, bool]],
+                               Callable[[np.ndarray], tuple[np.ndarray, bool, bool]], list]:
+    """``(method, solve, lu_solve, lu_cache)`` of :func:`_perron_root`: a solve maps the
+    log-iterate ``ell`` to ``(z = (M^{-1} x) / x, clean, accurate)``; the chain (1-D) or
+    GTH is accurate, LU (factorized once, on first use, into ``lu_cache``) is not."""
+    grid = fl.grid
+    half = 0.5 * psi
+    lu_cache: list = []
+
+    def lu_solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+        if not lu_cache:   # LU of the symmetrized M, factorized once
+            lu_cache.append(_lu(_scaled_generator(A, psi), "quasi_stationary"))
+        lx = ell + half
+        xs = np.exp(lx - lx.max())
+        y = lu_cache[0].solve(xs)
+        with np.errstate(all="ignore"):
+            z = y / xs
+        return z, bool(np.all(np.isfinite(z)) and z.min() > 0 and xs.min() > 0), False
+
+    chain = _Chain(fl) if grid.ndim == 1 and isinstance(fl, TwoPointFluxes) else None
+    gth = None
+    if chain is None and _gth_factor is not None:
+        try:
+            gth = _gth_factor(A, leak=leak, shape=grid.shape)
+        except (ValueError, RuntimeError, MemoryError):  # pragma: no cover - falls back to LU
+            gth = None
+    if chain is not None:
+        def chain_solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+            z, clean = chain.frame_solve(ell)
+            return z, clean, True
+        return "chain", chain_solve, lu_solve, lu_cache
+    if gth is not None:
+        def gth_solve(ell: np.ndarray) -> tuple[np.ndarray, bool, bool]:
+            z, clean = _gth_frame_solve(gth, ell)
+            return (z, True, True) if clean else lu_solve(ell)
+        return "gth", gth_solve, lu_solve, lu_cache
+    return "lu", lu_solve, lu_solve, lu_cache
+
+
+def _noda(C: sp.coo_matrix, ell: np.ndarray, lo: float, hi: float, tol: float, dmax: float
+          ) -> tuple[np.ndarray, float | None, int]:
+    """Noda's iteration from the bounds ``[lo, hi]``: shift by the current lower bound (``M -
+    sI`` stays a non-singular M-matrix) in the frame of the current iterate, by sparse LU.
+    Returns ``(ell, estimate or None, solves)``."""
+    n = ell.size
+    est = None
+    iters = 0
+    s = max(lo - 0.01 * (hi - lo), 0.0)
+    for _ in range(60):
+        B, clipped = _frame_matrix(C, ell, s)
+        try:
+            z = _splu(B).solve(np.ones(n))
+        except RuntimeError:  # exactly singular: the shift hit mu_0
+            break
+        iters += 1
+        if clipped or not (np.all(np.isfinite(z)) and z.min() > 0):
+            break
+        r = 1.0 / z
+        est = s + float(r.min())
+        ell = ell + np.log(z)
+        ell = ell - ell.max()
+        if float(r.max() - r.min()) <= 0.01 * tol * est or r.min() <= 100 * _EPS * dmax:
+            break
+        s = s + 0.99 * float(r.min())
+    return ell, est, iters
+
+
+def _certify(solve: Callable[[np.ndarray], tuple[np.ndarray, bool, bool]], ell: np.ndarray, maxiter: int,
+             leak: np.ndarray, tol: float, acc_err: float
+             ) -> tuple[tuple[float, float, float, bool] | None, np.ndarray | None, np.ndarray, int]:
+    """Unshifted accurate iterations (Noda's LU leaves far tails, density ``e^-100`` of the
+    maximum, say, unconverged; they relax at their own fast local rates). Every iterate's
+    bounds are valid, so their intersection is too. Returns ``(last, ratios, ell, solves)``;
+    ``last`` is None when no accurate solve succeeded."""
+    best = None
+    last = None
+    ratios = None
+    prev_width = math.inf
+    iters = 0
+    for k in range(maxiter):
+        z, clean, exact = solve(ell)
+        iters += 1
+        if not (clean and exact):
+            break
+        lz = np.log(z)
+        lo, hi = float(1.0 / z.max()), float(1.0 / z.min())
+        best = (lo, hi) if best is None else (max(best[0], lo), min(best[1], hi))
+        last = (best[0], best[1], _outflow_rate_log(leak, ell + lz), True)
+        ratios = 1.0 / z
+        ell = ell + lz
+        ell = ell - ell.max()
+        if best[1] - best[0] <= tol * best[0] * (1 - 2 * acc_err):
+            break
+        if k >= 3 and hi - lo <= 1e-6 * lo and hi - lo > 0.5 * prev_width:
+            break   # round-off floor: a narrow interval that stopped shrinking
+        prev_width = hi - lo
+    return last, ratios, ell, iters
+
+
+def _perron_message(rate: float, lower: float, upper: float, tol: float, certified_by: str, method: str,
+                    dmax: float, iteration_failed: bool, maxiter: int) -> str:
+    """What :func:`_perron_root` certified, or why not."""
+    width = (upper - lower) / lower
+    how = {"chain": "subtraction-free chain elimination (componentwise accurate)",
+           "gth": "subtraction-free GTH elimination (componentwise accurate)",
+           "lu": "sparse LU with a componentwise bound on its error"}[certified_by]
+    if width <= tol:
+        return (f"rate {rate:.12g} certified in [{lower:.12g}, {upper:.12g}] (relative width "
+                f"{width:.1e} <= rtol={tol:g}); Collatz-Wielandt bounds from {how}.")
+    if certified_by == "lu" and 10 * _EPS * dmax / lower > tol:
+        why = (f"the rate is {dmax / lower:.1e} times below the largest rate of the generator, "
+               "beyond what sparse LU resolves (high barrier)"
+               + (" and the density spans more than float64 holds for the subtraction-free "
+                  "solve" if method == "gth" else "")
+               + ". Lower the barrier, raise the noise or shrink the domain for a certified rate")
+    elif iteration_failed:
+        why = (f"unshifted inverse iteration did not converge in maxiter={maxiter} solves "
+               "(slow decay beside a cluster of nearby rates); raise `maxiter`")
+    else:
+        why = "round-off of the solves limits the bounds; ask for a larger `rtol`"
+    return (f"rate {rate:.12g} NOT certified to rtol={tol:g}: the interval [{lower:.12g}, "
+            f"{upper:.12g}] has relative width {width:.1e}; {why}.")
 
 
 # ----------------------------------------------------------- survival, rates
@@ -1038,11 +1184,61 @@ def survival(sde: SDE, grid: Grid, p0: Any, t_eval: Any, **evolve_options: Any) 
     _check_sde_grid(sde, grid, "survival")
     _need_absorbing(grid, "survival")
 
+    evolve_options.setdefault("error_estimate", False)  # only the mass is returned
     ev = evolve(sde, grid, p0, t_eval, **evolve_options)
     return ev.mass / grid.integrate(np.asarray(p0, dtype=float))
 
 
-def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") -> float:
+@dataclass(frozen=True, eq=False, repr=False)
+class EscapeRate(Summary):
+    """``1 / E[T_exit]`` from a start; returned by ``escape_rate(..., start=...,
+    full_output=True)`` (without a start it returns the :class:`QuasiStationary`).
+
+    Attributes
+    ----------
+    rate : float
+        ``1 / E[T_exit]`` from ``start``.
+    method : str
+        ``"chain"`` (1-D), ``"gth"`` or ``"exit_time"`` (through :func:`exit_time`).
+    grid : Grid
+    success : bool
+        The rate is finite and positive.
+    message : str
+    error_estimate : float
+        Estimated relative discretization error of ``rate`` (Richardson, one more
+        solve on a partner grid, see :func:`~fokkerplanck.estimate_error`) for a
+        point ``start``; ``nan`` for a density ``start`` (it exists on ``grid``
+        only) or when not asked for.
+
+    Examples
+    --------
+    >>> import fokkerplanck as fp
+    >>> grid = fp.Grid(bounds=[(0, 1)], shape=100, boundary="absorbing")
+    >>> r = fp.escape_rate(fp.brownian(1.0), grid, start=[0.5], full_output=True)
+    >>> round(r.rate, 3), r.success, bool(r.error_estimate < 1e-4)
+    (4.0, True, True)
+    """
+
+    rate: float
+    method: str
+    grid: Grid
+    success: bool
+    message: str
+    error_estimate: float = math.nan
+
+    _error_meaning = "relative error of the rate"
+
+    @property
+    def mean_exit_time(self) -> float:
+        """``1 / rate``."""
+        return 1.0 / self.rate
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("rate", self.rate), ("method", self.method), ("grid", self.grid)]
+
+
+def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg",
+                full_output: bool = False) -> Any:
     r"""Escape rate through the absorbing sides of ``grid``.
 
     Parameters
@@ -1056,10 +1252,14 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
         :func:`exit_time` interpolated linearly between cell centres for a point).
     scheme : str
         Discretization.
+    full_output : bool
+        Return a result with ``success``, ``message`` and ``error_estimate`` (the
+        rate's estimated relative error) instead of the float: the
+        :class:`QuasiStationary` without ``start``, an :class:`EscapeRate` with one.
 
     Returns
     -------
-    float
+    float, QuasiStationary or EscapeRate
 
     Notes
     -----
@@ -1083,14 +1283,31 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
     4.0
     """
     if start is None:
-        return quasi_stationary(sde, grid, scheme=scheme, error_estimate=False).rate
+        qs = quasi_stationary(sde, grid, scheme=scheme, error_estimate=full_output)
+        return qs if full_output else qs.rate
+    rate, method, point = _escape_rate(sde, grid, start, scheme)
+    if not full_output:
+        return rate
+    ok = bool(math.isfinite(rate) and rate > 0)
+    where = f"the point {np.asarray(start, dtype=float).ravel().tolist()}" if point else "the density `start`"
+    res = EscapeRate(rate, method, grid, ok, f"1 / E[T_exit] from {where} ({method})" if ok else
+                     f"no finite positive rate from {where} ({method}): {rate!r}")
+    if point:
+        est = estimate_error(lambda g: _escape_rate(sde, g, start, scheme)[0], grid,
+                             order=ORDER[scheme], value=rate)
+        res = replace(res, error_estimate=float(est.error))
+    return res
+
+
+def _escape_rate(sde: SDE, grid: Grid, start: Any, scheme: str) -> tuple[float, str, bool]:
+    """:func:`escape_rate` from ``start``: ``(rate, method, start is a point)``."""
     _check_sde_grid(sde, grid, "escape_rate")
     _need_absorbing(grid, "escape_rate")
     s = np.asarray(start, dtype=float)
     if s.shape == grid.shape and grid.size > grid.ndim:
         if not np.all(np.isfinite(s)) or s.min() < 0 or not s.sum() > 0:
             raise ValueError("`start` as a density must be finite, >= 0 and have positive mass.")
-        b = s.ravel()
+        b, point = s.ravel(), False
     else:
         if s.shape not in ((grid.ndim,), (1, grid.ndim)):
             raise ValueError(
@@ -1099,7 +1316,7 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
         s = s.reshape(grid.ndim)
         if not np.all(np.isfinite(s)) or np.any(s < grid.lower) or np.any(s > grid.upper):
             raise ValueError(f"`start={s.tolist()}` must be a finite point inside the grid {list(grid.bounds)}.")
-        b = _point_weights(grid, s)
+        b, point = _point_weights(grid, s), True
     if scheme == "highorder":
         raise ValueError("`scheme='highorder'` has no absorbing walls; use scheme='sg' or 'upwind'.")
     fl = fluxes(sde, grid, scheme=scheme)
@@ -1107,7 +1324,7 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
     # chain, GTH) and so componentwise accurate at any barrier; with LU, through exit_time
     y = None
     try:
-        if grid.ndim == 1 and fl.forward is not None:
+        if grid.ndim == 1 and isinstance(fl, TwoPointFluxes):
             y = _Chain(fl).forward(b)
         elif _gth_factor is not None:
             y = _gth_factor(sp.csr_matrix(fl.matrix), leak=_leak(fl), shape=grid.shape).solve(b)
@@ -1115,8 +1332,8 @@ def escape_rate(sde: SDE, grid: Grid, *, start: Any = None, scheme: str = "sg") 
         y = None
     if y is None or not np.all(np.isfinite(y)):
         tau = exit_time(sde, grid, scheme=scheme).ravel()
-        return float(b.sum() / np.dot(tau, b))
-    return float(b.sum() / y.sum())
+        return float(b.sum() / np.dot(tau, b)), "exit_time", point
+    return float(b.sum() / y.sum()), ("chain" if grid.ndim == 1 and isinstance(fl, TwoPointFluxes) else "gth"), point
 
 
 def _point_weights(grid: Grid, x: np.ndarray) -> np.ndarray:
@@ -1134,228 +1351,10 @@ def _point_weights(grid: Grid, x: np.ndarray) -> np.ndarray:
         if m == 1:
             i, t = 0, 0.0
         else:
-            i = int(min(max(np.searchsorted(c, xk) - 1, 0), m - 2))
+            i = min(max(int(np.searchsorted(c, xk)) - 1, 0), m - 2)
             t = (xk - float(c[i])) / float(c[i + 1] - c[i])
         w = np.concatenate([w * (1 - t), w * t])
         idx = np.concatenate([idx * m + i, idx * m + min(i + 1, m - 1)])
     out = np.zeros(grid.size)
     np.add.at(out, idx, w)
     return out
-
-
-# ------------------------------------------------------ detailed balance, e_p
-def _stationary_of(obj: Any, grid: Grid | None, scheme: str, who: str) -> Any:
-
-    if isinstance(obj, StationaryResult):
-        if grid is not None and grid is not obj.grid:
-            raise ValueError(f"`{who}`: `grid` was given with a StationaryResult that has its own grid; drop `grid=`.")
-        if obj.fluxes is None or obj.sde is None:
-            raise ValueError(
-                f"`{who}` needs the SDE and fluxes of the result, which a result read back with "
-                "fp.load does not have; solve again with fp.stationary.")
-        return obj
-    if isinstance(obj, SDE):
-        if grid is None:
-            raise ValueError(f"`{who}(sde, grid)`: pass the `grid` too, or a StationaryResult.")
-        _check_sde_grid(obj, grid, who)
-        return stationary(obj, grid, scheme=scheme, error_estimate=False)
-    raise TypeError(f"`{who}` takes an SDE and a Grid, or a StationaryResult; got {type(obj).__name__}.")
-
-
-def _diffusion(res: Any) -> np.ndarray:
-    """``D = C / 2`` at the cell centres, ``(size, d, d)`` or ``(d, d)`` if constant."""
-    g, sde = res.grid, res.sde
-    if sde.noise_is_constant:
-        return 0.5 * np.asarray(sde.cov(np.zeros(g.ndim)), dtype=float)
-    return 0.5 * np.asarray(sde.cov(g.points().reshape(-1, g.ndim)), dtype=float)
-
-
-def _local_entropy_production(res: Any) -> np.ndarray:
-    """``J^T D^{-1} J / p`` per cell (0 where ``p`` underflows), ``grid.shape``."""
-    g = res.grid
-    p = np.asarray(res.density, dtype=float).ravel()
-    J = np.asarray(res.current(), dtype=float).reshape(g.ndim, -1).T  # (size, d)
-    D = _diffusion(res)
-    covariance("cov", 2 * D, None if D.ndim == 2 else g.points().reshape(-1, g.ndim), definite=True,
-               hint="The entropy production J^T D^-1 J / p needs noise in every direction: where "
-                    "there is none, the current has parts (like dx = v dt) that no noise can "
-                    "reverse and the formula diverges; for Langevin dynamics with inertia use the "
-                    "time-reversal with odd velocities instead.")
-    if D.ndim == 2:
-        v = np.linalg.solve(D, J.T).T
-    else:
-        v = np.linalg.solve(D, J[..., None])[..., 0]
-    quad = np.einsum("ni,ni->n", J, v)
-    keep = p > 1e-30 * p.max()  # below this the cell's share is below 1e-30 * p_max |v|^2
-    out = np.zeros_like(p)
-    out[keep] = quad[keep] / p[keep]
-    return out.reshape(g.shape)
-
-
-def entropy_production(sde: Any, grid: Grid | None = None, *, scheme: str = "sg") -> float:
-    r"""Stationary entropy production rate ``e_p = integral J^T D^{-1} J / p dx``.
-
-    Parameters
-    ----------
-    sde : SDE or StationaryResult
-        An SDE (then ``grid`` is required and the stationary density is solved for),
-        or the result of :func:`~fokkerplanck.stationary`.
-    grid : Grid, optional
-        Reflecting and/or periodic boundaries.
-    scheme : str
-        Discretization, when solving.
-
-    Returns
-    -------
-    float
-        ``>= 0``; zero (to round-off) for reversible systems, positive when the
-        stationary state carries a current.
-
-    Notes
-    -----
-    With ``D = C / 2`` and the stationary current ``J = b p - D grad p``
-    (:meth:`StationaryResult.current`, the cell-centred discrete current that is
-    consistent with the generator), the entropy production rate (in units of
-    ``k_B`` per unit time) is
-
-    .. math:: e_p = \int \frac{J^T D^{-1} J}{p}\,dx \ge 0,
-
-    midpoint rule over the cells; cells where ``p < 1e-30 max p`` (underflow)
-    contribute nothing. For the Ornstein–Uhlenbeck process
-    ``dx = -H x dt + B dW``, ``D = B B^T / 2``, stationary covariance ``S``
-    (``H S + S H^T = 2 D``), ``J = (D S^{-1} - H) x p`` and
-
-    .. math:: e_p = \operatorname{tr}(D^{-1} H S H^T) - \operatorname{tr} H,
-
-    zero exactly when ``H D`` is symmetric (``J = 0``).
-
-    Examples
-    --------
-    The non-commuting SGD / OU case: ``H = diag(1, 4)``, noise
-    ``[[1, .5], [.5, 1]]``; exact ``e_p = 0.6`` (second order in ``h``: 0.5916,
-    0.5979, 0.5995 on 48^2, 96^2, 192^2 cells).
-
-    >>> import numpy as np
-    >>> import fokkerplanck as fp
-    >>> sde = fp.ornstein_uhlenbeck(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]])
-    >>> grid = fp.Grid(bounds=[(-4, 4), (-2, 2)], shape=(96, 96))
-    >>> round(fp.entropy_production(sde, grid), 3)
-    0.598
-    """
-    res = _stationary_of(sde, grid, scheme, "entropy_production")
-    return float(res.grid.integrate(_local_entropy_production(res)))
-
-
-@dataclass(frozen=True, eq=False)
-class Equilibrium:
-    """Verdict of :func:`equilibrium_test`.
-
-    Attributes
-    ----------
-    equilibrium : bool
-        ``ratio <= rtol``: no stationary current beyond the discretization error.
-    ratio : float
-        ``current_norm / flux_scale``.
-    current_norm : float
-        ``integral |J| dx`` (Euclidean norm per cell).
-    flux_scale : float
-        ``integral |D grad p| dx``, the size of either flux that balances at
-        equilibrium (``b p`` and ``D grad p``).
-    rtol : float
-    detailed_balance : bool
-        Whether the discrete rates satisfy Kolmogorov's criterion exactly (then
-        ``J = 0`` to round-off on the grid).
-    entropy_production : float
-        :func:`entropy_production` of the state.
-    message : str
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import fokkerplanck as fp
-    >>> grid = fp.Grid(bounds=[(-4, 4)] * 2, shape=48)
-    >>> gibbs = fp.stationary(fp.langevin(lambda x: 0.5 * (x**2).sum(-1), 1.0), grid)
-    >>> ou = fp.stationary(fp.ornstein_uhlenbeck(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]]), grid)
-    >>> fp.equilibrium_test(gibbs).equilibrium, fp.equilibrium_test(ou).equilibrium
-    (True, False)
-    """
-
-    equilibrium: bool
-    ratio: float
-    current_norm: float
-    flux_scale: float
-    rtol: float
-    detailed_balance: bool
-    entropy_production: float
-    message: str
-
-    def __bool__(self) -> bool:
-        return self.equilibrium
-
-
-def equilibrium_test(res: Any, grid: Grid | None = None, *, rtol: float = 1e-3, scheme: str = "sg") -> Equilibrium:
-    r"""Whether a stationary state is an equilibrium (detailed balance, no current).
-
-    Parameters
-    ----------
-    res : StationaryResult or SDE
-        A result of :func:`~fokkerplanck.stationary`, or an SDE (then pass ``grid``).
-    grid : Grid, optional
-        With an SDE.
-    rtol : float
-        Largest ``|J| / |D grad p|`` still called equilibrium. The grid current of
-        a reversible system is zero to round-off when the discrete rates satisfy
-        detailed balance, and of the order of the discretization error otherwise
-        (``O(h^2)`` to ``O(h^4)``); irreversible systems give ``O(1)``.
-    scheme : str
-        Discretization, when solving.
-
-    Returns
-    -------
-    Equilibrium
-        Truthy when the state is an equilibrium.
-
-    Notes
-    -----
-    ``ratio = integral |J| / integral |D grad p|`` with the discrete current ``J``
-    of :meth:`StationaryResult.current` and ``grad p`` by second-order central
-    differences. Both fluxes that cancel at equilibrium, ``b p`` and
-    ``D grad p``, are of the size of ``flux_scale``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import fokkerplanck as fp
-    >>> grid = fp.Grid(bounds=[(-4, 4), (-2, 2)], shape=(48, 48))
-    >>> fp.equilibrium_test(fp.stationary(fp.ornstein_uhlenbeck(np.diag([1.0, 4.0]), 1.0), grid)).equilibrium
-    True
-    >>> t = fp.equilibrium_test(fp.stationary(fp.ornstein_uhlenbeck(np.diag([1.0, 4.0]), [[1, .5], [.5, 1]]), grid))
-    >>> t.equilibrium, t.ratio > 0.1
-    (False, True)
-    """
-    if not (isinstance(rtol, (int, float)) and math.isfinite(rtol) and rtol >= 0):
-        raise ValueError(f"`rtol` must be a non-negative number, got {rtol!r}.")
-    res = _stationary_of(res, grid, scheme, "equilibrium_test")
-    g = res.grid
-    p = np.asarray(res.density, dtype=float)
-    J = np.asarray(res.current(), dtype=float)
-    Jn = np.sqrt(np.sum(J**2, axis=0))
-    grads = [np.gradient(p, h, axis=k, edge_order=2) if not g.periodic[k]
-             else (np.roll(p, -1, axis=k) - np.roll(p, 1, axis=k)) / (2 * h)
-             for k, h in enumerate(g.spacing)]
-    G = np.stack(grads, axis=-1).reshape(-1, g.ndim)
-    D = _diffusion(res)
-    DG = G @ D.T if D.ndim == 2 else np.einsum("nij,nj->ni", D, G)
-    current_norm = float(g.integrate(Jn))
-    scale = float(g.integrate(np.sqrt(np.sum(DG**2, axis=-1)).reshape(g.shape)))
-    if scale > 0:
-        ratio = current_norm / scale
-    else:
-        ratio = 0.0 if current_norm == 0 else math.inf
-    psi = res.fluxes.potential()
-    ep = float(g.integrate(_local_entropy_production(res)))
-    eq = bool(ratio <= rtol)
-    msg = (f"{'equilibrium' if eq else 'NOT an equilibrium'}: |J| / |D grad p| = {ratio:.3g} "
-           f"({'<=' if eq else '>'} rtol={rtol:g}); entropy production {ep:.4g}"
-           + ("; the discrete rates satisfy detailed balance" if psi is not None else ""))
-    return Equilibrium(eq, ratio, current_norm, scale, float(rtol), psi is not None, ep, msg)

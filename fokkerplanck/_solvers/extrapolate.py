@@ -14,18 +14,21 @@ which is the cheapest way to a small error for a smooth density.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .._model.grid import Grid
+from .._util.summary import Summary
 
 __all__ = ["Extrapolation", "richardson"]
 
 
-@dataclass(frozen=True, eq=False)
-class Extrapolation:
+@dataclass(frozen=True, eq=False, repr=False)
+class Extrapolation(Summary):
     """An extrapolated density on the coarse grid.
 
     Attributes
@@ -44,6 +47,9 @@ class Extrapolation:
         (r^q - 1)`` at the coarse centres; the extrapolated density is usually far
         better.
     order, factor : int
+    success : bool
+        ``error_estimate`` is finite.
+    message : str
 
     Examples
     --------
@@ -57,6 +63,19 @@ class Extrapolation:
     error_estimate: float
     order: int
     factor: int
+
+    _error_meaning = "L1 norm of the fine solution's error; the extrapolated density is usually far better"
+
+    @property
+    def success(self) -> bool:
+        return bool(math.isfinite(self.error_estimate))
+
+    @property
+    def message(self) -> str:
+        return "" if self.success else "the coarse or fine solution is not finite"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("grid", self.grid), ("order", self.order), ("factor", self.factor)]
 
 
 def richardson(solve: Callable[[Grid], np.ndarray], grid: Grid, *, order: int = 2, factor: int = 3) -> Extrapolation:
@@ -83,7 +102,7 @@ def richardson(solve: Callable[[Grid], np.ndarray], grid: Grid, *, order: int = 
     >>> sde = fp.ornstein_uhlenbeck(H, C)
     >>> grid = fp.Grid(bounds=[(-6, 6), (-3.5, 3.5)], shape=64)
     >>> ex = fp.richardson(lambda g: fp.stationary(sde, g).density, grid)
-    >>> exact = fp.gaussian_density(np.zeros(2), fp.lyapunov(H, C), grid)
+    >>> exact = fp.gaussian_density(grid, np.zeros(2), fp.lyapunov(H, C))
     >>> bool(grid.integrate(abs(ex.density - exact)) < 1.5e-6)
     True
     """

@@ -59,6 +59,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from .._util.linalg import one_blas_thread
+
 __all__ = ["Elimination", "factor", "gth_null_vector"]
 
 #: Cells per leaf box of the dissection (measured: 16 is fastest in 2-D).
@@ -71,6 +73,9 @@ BLAS_FROM = 400
 
 #: Frontal matrices up to this size are eliminated with the batch index last.
 SMALL = 64
+
+#: Entries of the batch of small frontal matrices updated at once (2 MB: in cache).
+SMALL_CHUNK = 2 ** 18
 
 
 def _geometry(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, ...]) -> tuple[int, list[bool]]:
@@ -183,20 +188,61 @@ def _gth_frontal(F: np.ndarray, L: np.ndarray, npiv: int) -> np.ndarray:
 def _gth_small(F: np.ndarray, L: np.ndarray, npiv: int) -> np.ndarray:
     """:func:`_gth_frontal` for many small frontal matrices: the batch index last
     (contiguous), one rank-1 update per pivot (measured 2.7x faster than the
-    blocked form at 16384 frontal matrices of 28 slots)."""
-    Ft = np.ascontiguousarray(F.transpose(1, 2, 0))
-    Lt = np.ascontiguousarray(L.T)
-    d = np.empty((npiv, F.shape[0]))
-    for k in range(npiv):
-        col = Ft[k + 1:, k]
-        dk = col.sum(axis=0) + Lt[k]
-        d[k] = dk
-        row = Ft[k, k + 1:]
-        Ft[k + 1:, k + 1:] += (col / dk)[:, None, :] * row[None, :, :]
-        Lt[k + 1:] += (Lt[k] / dk) * row
-    F[...] = Ft.transpose(2, 0, 1)
-    L[...] = Lt.T
-    return np.ascontiguousarray(d.T)
+    blocked form at 16384 frontal matrices of 28 slots), in chunks of
+    :data:`SMALL_CHUNK` entries so that the update stays in cache (measured 1.7-2.6x
+    faster than the whole batch at once, with the same result to the last bit)."""
+    G, m, _ = F.shape
+    chunk = max(1, SMALL_CHUNK // (m * m))
+    d = np.empty((G, npiv))
+    buf = np.empty(m * m * min(chunk, G))
+    for g0 in range(0, G, chunk):
+        g1 = min(G, g0 + chunk)
+        Ft = np.ascontiguousarray(F[g0:g1].transpose(1, 2, 0))
+        Lt = np.ascontiguousarray(L[g0:g1].T)
+        for k in range(npiv):
+            col = Ft[k + 1:, k]
+            dk = col.sum(axis=0) + Lt[k]
+            d[g0:g1, k] = dk
+            row = Ft[k, k + 1:]
+            r = m - k - 1
+            upd = buf[:r * r * (g1 - g0)].reshape(r, r, g1 - g0)
+            np.multiply((col / dk)[:, None, :], row[None, :, :], out=upd)
+            Ft[k + 1:, k + 1:] += upd
+            Lt[k + 1:] += (Lt[k] / dk) * row
+        F[g0:g1] = Ft.transpose(2, 0, 1)
+        L[g0:g1] = Lt.T
+    return d
+
+
+def _frontal_buckets(F: np.ndarray, L: np.ndarray, mI: int, nB: np.ndarray) -> np.ndarray:
+    """:func:`_gth_frontal` on a round whose groups have ``nB[g]`` boundary cells, with
+    the groups sorted into buckets of similar frontal size.
+
+    A round's frontal matrices are padded to its largest group; near a reflecting wall
+    a group has fewer boundary cells (a box in a corner about half of an interior
+    one's), so one batch would spend its flops on padding. Each bucket is eliminated
+    on the slots its groups use (the ``mI`` interior slots and the first ``max nB``
+    boundary slots) and written back: padding slots are isolated (no rates, pivot 1),
+    so the result is the same as for the padded batch, to the last bit. Measured on the
+    512^2 reflecting grid: 5.2 instead of 6.5 GFlop.
+    """
+    G, m, _ = F.shape
+    size = mI + nB
+    # small fronts: the copies cost more than the padding (their time is overhead, not flops)
+    if m <= SMALL or int(size.min()) * 5 >= int(size.max()) * 4:   # within 20 %: one batch
+        return _gth_frontal(F, L, mI)
+    quantum = max(4, int(size.max()) // 6)
+    key = -(-size // quantum)
+    d = np.ones((G, mI))
+    for q in np.unique(key):
+        idx = np.flatnonzero(key == q)
+        mb = mI + int(nB[idx].max())
+        Fb = F[idx, :mb, :mb]
+        Lb = L[idx, :mb]
+        d[idx] = _gth_frontal(Fb, Lb, mI)
+        F[idx, :mb, :mb] = Fb
+        L[idx, :mb] = Lb
+    return d
 
 
 @dataclass(eq=False)
@@ -275,6 +321,7 @@ class Elimination:
         self._leak_k = leak_k
         self.fill = int(sum(r.upper.size + r.lower.size for r in rounds))
         self.seconds = seconds
+        self._last: _Round | None = None
 
     def reduced(self) -> tuple[np.ndarray, np.ndarray]:
         """The generator reduced onto the kept cells (stochastic complement).
@@ -341,6 +388,25 @@ class Elimination:
             )
         return x
 
+    def _last_round(self) -> _Round:
+        """The dense elimination of the kept cells, computed on the first solve and kept
+        (a solve per right-hand side used to redo it: ``k^3`` flops each time)."""
+        if self._last is None:
+            k = self.kept.size
+            Wk = self._Wk.copy()
+            np.fill_diagonal(Wk, 0.0)
+            F, L = Wk[None].copy(), self._leak_k[None].copy()
+            with np.errstate(divide="ignore", invalid="ignore"):
+                d = _gth_frontal(F, L, k)
+            if self._singular or not np.all(d > 0):
+                raise ValueError(
+                    "-A is singular: no leak reaches some cells (a generator, or a closed "
+                    "set of cells without absorption); solve needs a sub-generator."
+                )
+            self._last = _Round(self.kept, np.zeros(k, dtype=np.int64), np.arange(k),
+                                np.zeros((1, 0), np.int64), F[:, :k, :], F[:, k:, :k], d)
+        return self._last
+
     def solve(self, b: np.ndarray) -> np.ndarray:
         """``x >= 0`` with ``-A x = b`` for ``b >= 0`` (``A`` must leak somewhere).
 
@@ -355,21 +421,9 @@ class Elimination:
             raise ValueError(f"`b` must have {self.n} entries, got {b.size}.")
         if np.any(b < 0) or not np.all(np.isfinite(b)):
             raise ValueError("`b` must be finite and >= 0 (the solve is subtraction-free only then).")
-        k = self.kept.size
-        Wk = self._Wk.copy()
-        np.fill_diagonal(Wk, 0.0)
-        F, L = Wk[None].copy(), self._leak_k[None].copy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            d = _gth_frontal(F, L, k)
-        if self._singular or not np.all(d > 0):
-            raise ValueError(
-                "-A is singular: no leak reaches some cells (a generator, or a closed "
-                "set of cells without absorption); solve needs a sub-generator."
-            )
+        last = self._last_round()
         for rnd in self._rounds:
             rnd.forward(b)
-        last = _Round(self.kept, np.zeros(k, dtype=np.int64), np.arange(k), np.zeros((1, 0), np.int64),
-                      F[:, :k, :], F[:, k:, :k], d)
         last.forward(b)
         x = np.zeros(self.n)
         last.back(x, b)
@@ -480,7 +534,8 @@ def factor(A: sp.spmatrix, *, leak: np.ndarray | None = None, keep: np.ndarray |
                 last = int(np.flatnonzero(labels == closed_ids[0])[-1])
         keepmask[last] = True
     for _ in range(4):
-        out = _eliminate(r0, c0, v0, leak, n, group.copy(), heights, parent, keepmask)
+        with one_blas_thread(n):
+            out = _eliminate(r0, c0, v0, leak, n, group.copy(), heights, parent, keepmask)
         if out[-1] < 0 or keep is not None or leak.any():
             break
         # a pivot underflowed to 0 (rates below 1e-308 after folding): that cell holds
@@ -573,7 +628,7 @@ def _eliminate(r0: np.ndarray, c0: np.ndarray, v0: np.ndarray, leak: np.ndarray,
         L[:, :mI] = 1.0  # padding slots: isolated, pivot 1
         L[grp, loc] = leak[cells]
         with np.errstate(divide="ignore", invalid="ignore"):
-            d = _gth_frontal(F, L, mI)
+            d = _frontal_buckets(F, L, mI, np.bincount(kg, minlength=G))
         if not np.all(d > 0):
             singular = True
             if zero_cell < 0:

@@ -34,18 +34,21 @@ Two solvers, chosen automatically:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import scipy.ndimage as ndi
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .._discretization.fluxes import Fluxes
+from .._discretization.fluxes import Fluxes, TwoPointFluxes
 from .._discretization.generator import check_problem, check_tolerance, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
+from .._util.deprecation import renamed_keywords
 from .._util.errors import ConvergenceError, warn
 from .._util.linalg import factorize, is_metzler
+from .._util.summary import Summary, Text
 from .._util.validate import positive_int
 from .estimate import ORDER, estimate_error
 from .gth import factor
@@ -66,8 +69,8 @@ _MAX_KEPT = 64
 _MAX_NEV = 256
 
 
-@dataclass(frozen=True, eq=False)
-class Modes:
+@dataclass(frozen=True, eq=False, repr=False)
+class Modes(Summary):
     """Slowest relaxation modes, ordered by rate (``-Re lambda``), slowest first.
 
     A complex-conjugate pair of eigenvalues is one oscillating mode, listed once
@@ -126,16 +129,20 @@ class Modes:
         """The spectral gap, ``rates[0]``."""
         return float(self.rates[0])
 
-    def __repr__(self) -> str:
+    _error_meaning = "relative error of each rate"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
         parts = [f"{r:.6g}" + (f"±{f:.4g}i" if f > 0 else "") for r, f in zip(self.rates, self.frequencies)]
-        return (f"Modes(rates=[{', '.join(parts)}], method={self.method!r}, "
-                f"frequency_window={self.frequency_window:.3g}, success={self.success})")
+        if len(parts) > 6:
+            parts = parts[:5] + [f"... ({len(parts)} modes)"]
+        return [("rates", Text(f"[{', '.join(parts)}]")), ("method", self.method),
+                ("frequency_window", self.frequency_window), ("grid", self.grid)]
 
 
 # ---------------------------------------------------------------- shift-invert
 def _symmetrized(fl: Fluxes, A: sp.csr_matrix) -> sp.csc_matrix:
     """``S = P^{-1/2} A P^{1/2}``: off-diagonals ``sqrt(a_ij a_ji)``, same diagonal."""
-    assert fl.forward is not None and fl.backward is not None  # two-point scheme (has psi)
+    assert isinstance(fl, TwoPointFluxes)  # two-point scheme (has psi)
     inner = fl.head >= 0
     sym = np.sqrt(fl.forward[inner] * fl.backward[inner])
     t, h = fl.tail[inner], fl.head[inner]
@@ -339,7 +346,8 @@ def _well_bottoms(A: sp.csr_matrix, grid: Grid, psi: np.ndarray | None) -> np.nd
 
 
 # --------------------------------------------------------------------- public
-def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 1e-10,
+@renamed_keywords(tol="rtol")
+def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", rtol: float = 1e-10,
           error_estimate: bool = True) -> Modes:
     """The ``k`` slowest relaxation modes of ``sde`` on ``grid``, ordered by rate.
 
@@ -358,8 +366,9 @@ def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 
         Number of modes besides the stationary one.
     scheme : str
         Discretization (:func:`fokkerplanck.generator`).
-    tol : float
-        ARPACK tolerance (relative, on ``lambda - shift``).
+    rtol : float
+        ARPACK tolerance (relative, on ``lambda - shift``). Formerly ``tol=``,
+        accepted for one release with a :class:`DeprecationWarning`.
     error_estimate : bool
         Also compute the modes on a partner grid (1-D: three times the cells; else
         half per axis) and report each rate's estimated relative error (default).
@@ -394,7 +403,7 @@ def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 
     (array([1., 2.]), array([3., 0.]), array([ True, False]))
     """
     check_problem(sde, grid)
-    tol = check_tolerance(tol)
+    tol = check_tolerance(rtol, "rtol")
     k = positive_int("k", k)
     if sde.time_dependent:
         raise ValueError("`modes` needs a time-independent SDE (`time_dependent=False`).")
@@ -436,7 +445,7 @@ def modes(sde: SDE, grid: Grid, k: int = 4, *, scheme: str = "sg", tol: float = 
     weight = np.exp(-(psi - psi.min())) if psi is not None else np.abs(res.modes).sum(axis=0)
     check_resolution(fl, weight, "modes", density=psi is not None)
     if error_estimate:
-        est = estimate_error(lambda g: modes(sde, g, k, scheme=scheme, tol=tol, error_estimate=False).rates,
+        est = estimate_error(lambda g: modes(sde, g, k, scheme=scheme, rtol=tol, error_estimate=False).rates,
                              grid, order=ORDER[scheme], value=res.rates)
         res = replace(res, error_estimate=np.asarray(est.error, dtype=float) + err / res.rates)
     return res
@@ -506,14 +515,35 @@ def _metastable(A: sp.csr_matrix, grid: Grid, psi: np.ndarray | None, vals: np.n
     return reps[order], rvecs[:, order], real[order], err[order], True
 
 
-def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-10) -> float:
+@renamed_keywords(tol="rtol")
+def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float = 1e-10,
+                 full_output: bool = False) -> Any:
     """Relaxation rate: the smallest nonzero ``-Re(lambda)`` of the generator.
 
     Ranked by real part, so an oscillating pair counts by its decay rate; for the
-    frequency, the error estimate and what the search covers, use :func:`modes`.
+    frequency and what the search covers, use :func:`modes` (or ``full_output``).
     Gaps below round-off of the generator's norm (deep metastability) are
     computed with relative accuracy by the reduction between metastable wells
     (see :func:`modes`), or a :class:`ConvergenceError` says why they cannot be.
+
+    Parameters
+    ----------
+    sde, grid : SDE, Grid
+    scheme : str
+        Discretization (:func:`fokkerplanck.generator`).
+    tol : float
+        ARPACK tolerance (relative, on ``lambda - shift``).
+    full_output : bool
+        Return the :class:`Modes` result of ``modes(sde, grid, k=1)`` instead of the
+        float: ``gap``, ``frequencies``, ``success``, ``message`` and
+        ``error_estimate`` (the gap's estimated relative error, from one more
+        solve on a partner grid; the float alone skips that solve).
+
+    Returns
+    -------
+    float or Modes
+        The gap, or (``full_output=True``) the :class:`Modes` result whose ``gap``
+        it is.
 
     Examples
     --------
@@ -530,5 +560,16 @@ def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", tol: float = 1e-10
     >>> sde = fp.langevin(L, sigma=np.sqrt(2 * 0.005))
     >>> f"{fp.spectral_gap(sde, fp.Grid(bounds=[(-3, 3)], shape=2400)):.4e}"
     '8.6175e-23'
+
+    With ``full_output=True`` the gap comes with its estimated relative error
+    (OU ``dx = -x dt + dB``, exact gap 1):
+
+    >>> m = fp.spectral_gap(fp.ornstein_uhlenbeck(1.0, 1.0), fp.Grid(bounds=[(-6, 6)], shape=200),
+    ...                     full_output=True)
+    >>> true = abs(m.gap - 1.0)
+    >>> m.success, bool(true / 3 < m.error_estimate[0] < 3 * true)
+    (True, True)
     """
-    return modes(sde, grid, k=1, scheme=scheme, tol=tol, error_estimate=False).gap
+    if full_output:
+        return modes(sde, grid, k=1, scheme=scheme, rtol=rtol, error_estimate=True)
+    return modes(sde, grid, k=1, scheme=scheme, rtol=rtol, error_estimate=False).gap

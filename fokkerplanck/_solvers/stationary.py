@@ -15,8 +15,16 @@
   grows like ``eps / gap``: on metastable problems the split of mass between the
   wells is arbitrary. A Skeel condition estimate of the pinned system flags it.
 * ``"amg"`` — the same pinned system with GMRES preconditioned by Ruge–Stüben
-  algebraic multigrid (pyamg); for large 3-D grids.
+  algebraic multigrid (pyamg); for large 3-D grids. GMRES gives up as soon as its
+  residual history says it will not converge (less than a factor 2 in
+  ``STALL_WINDOW`` iterations, or a rate that needs more than
+  ``STALL_BUDGET``), and the answer then comes from GTH (LU where GTH is
+  unaffordable): measured, 21-45 iterations and a fraction of the LU time on the
+  periodic metastable torus, where it used to run for 200-300 s.
 * ``"eigs"`` — shift-invert ARPACK at a small positive shift; a cross-check.
+
+The solves run with one BLAS thread (``threadpoolctl``; see
+``fokkerplanck._util.linalg.one_blas_thread`` for the measurements).
 
 ``"auto"`` tries detailed balance, then GTH (every monotone scheme: ``"sg"``,
 ``"upwind"``) when the nested-dissection front fits (1-D, 2-D, 3-D up to about
@@ -69,8 +77,10 @@ import scipy.sparse.linalg as spla
 from .._discretization.generator import Fluxes, check_problem, check_tolerance, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
+from .._util.deprecation import renamed_keywords
 from .._util.errors import ConvergenceError, warn
-from .._util.linalg import factorize, is_metzler
+from .._util.linalg import factorize, is_metzler, one_blas_thread
+from .._util.summary import Summary
 from .._util.validate import positive_int
 from . import gth as _gth
 from .estimate import ORDER, estimate_error
@@ -90,8 +100,8 @@ GTH_MAX_FRONT = 3500
 #: LU answers whose Skeel condition estimate times ``eps`` exceeds this fail.
 LU_CONDITION_LIMIT = 1e-6
 
-@dataclass(frozen=True, eq=False)
-class StationaryResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class StationaryResult(Summary):
     """A stationary density and how it was found.
 
     Attributes
@@ -134,6 +144,10 @@ class StationaryResult:
     >>> np.round(res.cov(), 3)           # exact: [[0.5, 0.1], [0.1, 0.125]]
     array([[0.5  , 0.1  ],
            [0.1  , 0.125]])
+    >>> print(res)                       # doctest: +ELLIPSIS
+    StationaryResult(method='gth', scheme='sg', grid=64x64 on [-5, 5]x[-3, 3], residual=...)
+      success=True, error_estimate=0.000... (L1 norm of the density's discretization error)
+      message: ...
     """
 
     density: np.ndarray
@@ -150,8 +164,17 @@ class StationaryResult:
     normwise_residual: float = float("nan")
     error_estimate: float = math.nan
 
+    _error_meaning = "L1 norm of the density's discretization error"
+
+    def _summary_items(self) -> list[tuple[str, Any]]:
+        return [("method", self.method), ("scheme", self.scheme), ("grid", self.grid),
+                ("residual", self.residual)]
+
     def current(self) -> np.ndarray:
         """Probability current ``(ndim, *grid.shape)``, consistent with the generator."""
+        if self.fluxes is None:
+            raise ValueError("this StationaryResult carries no fluxes (e.g. loaded from a file); "
+                             "recompute it with fp.stationary to get the current.")
         return self.fluxes.current(self.density)
 
     def mean(self) -> np.ndarray:
@@ -172,7 +195,7 @@ def residual(A: sp.spmatrix, p: np.ndarray) -> float:
     >>> grid = fp.Grid(bounds=[(-3, 3)], shape=100)
     >>> L = lambda x: x[..., 0]**4 / 4 - x[..., 0]**2 / 2
     >>> A = fp.generator(fp.langevin(L, 0.5), grid)
-    >>> bool(fp.stationary_residual(A, fp.gibbs(L, 0.125, grid)) < 1e-14)
+    >>> bool(fp.stationary_residual(A, fp.gibbs(grid, L, 0.125)) < 1e-14)
     True
     """
     p = np.asarray(p).ravel()
@@ -197,7 +220,7 @@ def certificate(A: sp.spmatrix, p: np.ndarray) -> float:
     >>> grid = fp.Grid(bounds=[(-3, 3)], shape=100)
     >>> L = lambda x: x[..., 0]**4 / 4 - x[..., 0]**2 / 2
     >>> A = fp.generator(fp.langevin(L, 0.5), grid)
-    >>> p = fp.gibbs(L, 0.125, grid).ravel()
+    >>> p = fp.gibbs(grid, L, 0.125).ravel()
     >>> float(p.min()) < 1e-40, bool(fp.stationary_certificate(A, p) < 1e-14)
     (True, True)
     """
@@ -271,7 +294,10 @@ def _check_connected(A: sp.csr_matrix, grid: Grid, longest: int) -> None:
         )
 
 
-def _solve_lu(A: sp.csr_matrix, k: int) -> tuple[np.ndarray, Any]:
+_Factors = tuple[Any, sp.csc_matrix, np.ndarray, np.ndarray]   # (lu, Ar, rhs, keep)
+
+
+def _solve_lu(A: sp.csr_matrix, k: int) -> tuple[np.ndarray, _Factors | None]:
     """Pinned LU solve; ``(p, lu)``, ``lu`` None when SuperLU finds the system singular."""
     Ar, rhs, keep = _reduced(A, k)
     p = np.empty(A.shape[0])
@@ -307,7 +333,45 @@ def _skeel_condition(lu: Any, Ar: sp.csc_matrix, rhs: np.ndarray, x: np.ndarray)
     return float(spla.onenormest(op))
 
 
-def _solve_amg(A: sp.csr_matrix, k: int, tol: float, maxiter: int) -> tuple[np.ndarray, int, bool]:
+class _Stalled(Exception):
+    """Raised from the GMRES callback when the residual history says it will not converge."""
+
+
+#: GMRES gives up when the residual fell by less than 2x over this many iterations, or
+#: when its average rate so far predicts more than ``STALL_BUDGET`` iterations in all.
+STALL_WINDOW = 20
+STALL_BUDGET = 150
+
+
+class _Monitor:
+    """Residual history of a GMRES solve and its stall test (see :data:`STALL_WINDOW`).
+
+    Measured: where AMG-GMRES converges (2-D/3-D rotational drift) it needs 10-25
+    iterations to ``1e-10``; the periodic metastable torus stalled for thousands of
+    iterations (200-300 s at 128^2) before this test, and now stops within
+    ``STALL_WINDOW`` to a few times that, a fraction of the LU time it falls back to.
+    """
+
+    def __init__(self, tol: float) -> None:
+        self.tol = tol
+        self.history: list[float] = []
+
+    def __call__(self, r: float) -> None:
+        h = self.history
+        h.append(float(r))
+        i = len(h) - 1
+        if i < STALL_WINDOW or not h[0] > 0:
+            return
+        if not h[i] < 0.5 * h[i - STALL_WINDOW]:
+            raise _Stalled(f"the residual fell by less than 2x over the last {STALL_WINDOW} iterations")
+        rate = (h[i] / h[0]) ** (1.0 / i)
+        if rate < 1.0 and i + math.log(self.tol * h[0] / h[i]) / math.log(rate) > STALL_BUDGET:
+            raise _Stalled(f"its rate so far ({rate:.3f} per iteration) needs more than {STALL_BUDGET} iterations")
+
+
+def _solve_amg(A: sp.csr_matrix, k: int, tol: float, maxiter: int) -> tuple[np.ndarray, int, str]:
+    """AMG-preconditioned GMRES on the pinned system; ``(p, iterations, why)``, ``why``
+    empty on convergence, else the reason it stopped (stall or ``maxiter``)."""
     try:
         import pyamg
     except ImportError:  # pragma: no cover - depends on the environment
@@ -317,17 +381,17 @@ def _solve_amg(A: sp.csr_matrix, k: int, tol: float, maxiter: int) -> tuple[np.n
     Ar, rhs, keep = _reduced(A, k)
     Ar = Ar.tocsr()
     ml = pyamg.ruge_stuben_solver(Ar)
-    count = [0]
-
-    def cb(_: Any) -> None:
-        count[0] += 1
-
-    x, info = spla.gmres(Ar, rhs, M=ml.aspreconditioner(), rtol=tol, atol=0.0, restart=50,
-                         maxiter=maxiter, callback=cb, callback_type="pr_norm")
+    mon = _Monitor(tol)
     p = np.empty(A.shape[0])
     p[k] = 1.0
+    try:
+        x, info = spla.gmres(Ar, rhs, M=ml.aspreconditioner(), rtol=tol, atol=0.0, restart=50,
+                             maxiter=maxiter, callback=mon, callback_type="pr_norm")
+    except _Stalled as err:
+        p[keep] = np.nan
+        return p, len(mon.history), str(err)
     p[keep] = x
-    return p, count[0], info == 0
+    return p, len(mon.history), "" if info == 0 else f"maxiter={maxiter} restarts reached"
 
 
 def _solve_eigs(A: sp.csr_matrix, tol: float) -> np.ndarray:
@@ -338,13 +402,14 @@ def _solve_eigs(A: sp.csr_matrix, tol: float) -> np.ndarray:
     return v.real
 
 
+@renamed_keywords(tol="rtol")
 def stationary(
     sde: SDE,
     grid: Grid,
     *,
     method: str = "auto",
     scheme: str = "sg",
-    tol: float = 1e-10,
+    rtol: float = 1e-10,
     maxiter: int = 200,
     error_estimate: bool = True,
 ) -> StationaryResult:
@@ -363,8 +428,9 @@ def stationary(
         subtraction-free GTH elimination.
     scheme : {"sg", "upwind", "highorder"}
         Discretization, see :func:`fokkerplanck.generator`.
-    tol : float
-        Relative tolerance of the iterative solves (``"amg"``, ``"eigs"``).
+    rtol : float
+        Relative tolerance of the iterative solves (``"amg"``, ``"eigs"``). Formerly
+        ``tol=``, accepted for one release with a :class:`DeprecationWarning`.
     maxiter : int
         Maximum GMRES restarts for ``"amg"``.
     error_estimate : bool
@@ -399,11 +465,56 @@ def stationary(
     >>> res.method, round(float(grid.integrate(res.density * grid.points()[..., 0]**2)), 3)
     ('detailed_balance', 0.871)
     """
+    _check_arguments(sde, grid, method)
+    tol = check_tolerance(rtol, "rtol")
+    maxiter = positive_int("maxiter", maxiter)
+    fl = fluxes(sde, grid, scheme=scheme)
+    A = fl.matrix
+    monotone = is_metzler(A)   # GTH and the certificate need a Markov generator
+    t0 = time.perf_counter()
+    sol = _Solution(method)
+    if method in ("auto", "detailed_balance"):
+        _try_detailed_balance(fl, sol, method)
+    if sol.p is None and method == "auto":
+        sol.used = _auto_method(fl, grid, monotone)
+    if sol.p is None and fl.longest_offset > 1:
+        _check_connected(A, grid, fl.longest_offset)
+    with one_blas_thread(grid.size):
+        if sol.p is None and sol.used == "gth":
+            _try_gth(A, grid, scheme, monotone, sol)
+        if sol.p is None:
+            _solve_pinned(A, fl, sde, grid, tol, maxiter, monotone, sol)
+    seconds = time.perf_counter() - t0
+    # 'auto' where the certified solve is unaffordable (large 3-D fronts) returns the
+    # uncertified answer with success=False and a warning instead of raising
+    lenient = method == "auto" and sol.used != "detailed_balance" and not _gth_affordable(fl, grid)
+    assert sol.p is not None
+    res = _finish(sol.p, A, fl, sde, grid, sol.used, tol, sol.iterations, seconds, sol.notes, sol.kappa,
+                  lenient=lenient, monotone=monotone, cert=sol.cert)
+    if error_estimate:
+        est = estimate_error(lambda g: stationary(sde, g, method=method, scheme=scheme, rtol=tol, maxiter=maxiter,
+                                                  error_estimate=False).density,
+                             grid, order=ORDER[scheme], value=res.density)
+        res = replace(res, error_estimate=float(est.error))
+    return res
+
+
+@dataclass
+class _Solution:
+    """The state of one solve as it moves between methods."""
+
+    used: str
+    p: np.ndarray | None = None
+    iterations: int = 0
+    notes: list[str] = field(default_factory=list)
+    kappa: float | None = None
+    cert: float | None = None   # the certificate of ``p / max|p|``, when already computed
+
+
+def _check_arguments(sde: SDE, grid: Grid, method: str) -> None:
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
     check_problem(sde, grid)
-    tol = check_tolerance(tol)
-    maxiter = positive_int("maxiter", maxiter)
     if sde.time_dependent:
         raise ValueError(
             "`stationary` needs a time-independent SDE, but this one was built with "
@@ -417,87 +528,84 @@ def stationary(
             "Use fp.quasi_stationary for the density conditioned on survival, or make "
             "the boundary reflecting or periodic."
         )
-    fl = fluxes(sde, grid, scheme=scheme)
-    A = fl.matrix
-    monotone = is_metzler(A)   # GTH and the certificate need a Markov generator
-    t0 = time.perf_counter()
-    p, used, iterations, notes = None, method, 0, []
 
-    if method in ("auto", "detailed_balance"):
-        psi = fl.potential()
-        if psi is not None:
-            p, used = np.exp(-(psi - psi.min())).ravel(), "detailed_balance"
-        elif method == "detailed_balance":
-            raise ValueError(
-                "method='detailed_balance': the discrete rates do not satisfy detailed "
-                "balance (the stationary state carries a current, or the scheme is not "
-                "two-point); use method='auto'."
-            )
-    if p is None and method == "auto":
-        used = _auto_method(fl, grid, monotone)
-    if p is None and fl.longest_offset > 1:
-        _check_connected(A, grid, fl.longest_offset)
-    kappa = None
-    if p is None and used == "gth":
-        if not monotone:
-            raise ValueError(
-                f"method='gth' needs non-negative off-diagonal rates (a Markov generator), but "
-                f"scheme={scheme!r} has negative ones; use scheme='sg' (or 'upwind'), or method='lu'."
-            )
-        try:
-            p = _gth.factor(A, shape=grid.shape).null_vector()
-        except FloatingPointError as err:
-            notes.append(f"{err} Fell back to LU")
-            used = "lu"
-    if p is None:
-        k = _pin_guess(fl, sde, grid)
-        for _ in range(2):
-            lu = None
-            if used == "amg":
-                p, iterations, ok = _solve_amg(A, k, tol, maxiter)
-                if not ok or residual(A, p) > 100 * tol:
-                    notes.append(f"AMG-GMRES stalled after {iterations} iterations; fell back to LU")
-                    used = "lu"
-                    p, lu = _solve_lu(A, k)
-            elif used == "lu":
-                p, lu = _solve_lu(A, k)
-            else:
-                p = _solve_eigs(A, tol)
+
+def _try_detailed_balance(fl: Fluxes, sol: _Solution, method: str) -> None:
+    psi = fl.potential()
+    if psi is not None:
+        sol.p, sol.used = np.exp(-(psi - psi.min())).ravel(), "detailed_balance"
+    elif method == "detailed_balance":
+        raise ValueError(
+            "method='detailed_balance': the discrete rates do not satisfy detailed "
+            "balance (the stationary state carries a current, or the scheme is not "
+            "two-point); use method='auto'."
+        )
+
+
+def _try_gth(A: sp.csr_matrix, grid: Grid, scheme: str, monotone: bool, sol: _Solution) -> None:
+    if not monotone:
+        raise ValueError(
+            f"method='gth' needs non-negative off-diagonal rates (a Markov generator), but "
+            f"scheme={scheme!r} has negative ones; use scheme='sg' (or 'upwind'), or method='lu'."
+        )
+    try:
+        sol.p = _gth.factor(A, shape=grid.shape).null_vector()
+    except FloatingPointError as err:
+        sol.notes.append(f"{err} Fell back to LU")
+        sol.used = "lu"
+
+
+def _solve_pinned(A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, tol: float, maxiter: int,
+                  monotone: bool, sol: _Solution) -> None:
+    """LU, AMG or eigs, re-pinned where the first pin was a bad choice; AMG and eigs
+    answers that fail the certificate are replaced by GTH's where that is affordable."""
+    notes = sol.notes
+    k = _pin_guess(fl, sde, grid)
+    for _ in range(2):
+        lu: _Factors | None = None
+        if sol.used == "amg":
+            sol.p, sol.iterations, why = _solve_amg(A, k, tol, maxiter)
+            if not why and residual(A, sol.p) > 100 * tol:
+                why = f"residual {residual(A, sol.p):.1e} above 100 tol"
+            if why and monotone and _gth_affordable(fl, grid):
+                notes.append(f"AMG-GMRES stopped after {sol.iterations} iterations ({why}); fell back to GTH")
+                sol.used = "gth"
+                sol.p = _gth.factor(A, shape=grid.shape).null_vector()
+                return
+            if why:
+                notes.append(f"AMG-GMRES stopped after {sol.iterations} iterations ({why}); fell back to LU")
+                sol.used = "lu"
+                sol.p, lu = _solve_lu(A, k)
+        elif sol.used == "lu":
+            sol.p, lu = _solve_lu(A, k)
+        else:
+            sol.p = _solve_eigs(A, tol)
+            break
+        p: np.ndarray = sol.p
+        if sol.used == "lu" and lu is None:
+            # pinned where the density is (numerically) zero: try the cell with the
+            # slowest exit, where the density of a metastable state concentrates
+            notes.append(f"SuperLU found the system pinned at cell {k} exactly singular")
+            k2 = int(np.argmin(np.abs(A.diagonal())))
+            if k2 == k:
                 break
-            if used == "lu" and lu is None:
-                # pinned where the density is (numerically) zero: try the cell with the
-                # slowest exit, where the density of a metastable state concentrates
-                notes.append(f"SuperLU found the system pinned at cell {k} exactly singular")
-                k2 = int(np.argmin(np.abs(A.diagonal())))
-                if k2 == k:
-                    break
-                k = k2
-                continue
-            if used == "lu":
-                kappa = _skeel_condition(*lu[:3], p[lu[3]])
-            if p[k] >= 1e-8 * np.abs(p).max():
-                break
-            notes.append(f"re-pinned at the density maximum (pinned value was {p[k] / np.abs(p).max():.1e} of it)")
-            k = int(np.argmax(p))
-        if used in ("amg", "eigs") and monotone and np.all(np.isfinite(p)):
-            cert = certificate(A, p / np.abs(p).max())
-            if cert > certificate_bound(grid.size, grid.ndim) and _gth_affordable(fl, grid):
-                notes.append(f"the {used} answer failed the componentwise certificate ({cert:.1e}); "
-                             "fell back to GTH")
-                used = "gth"
-                p = _gth.factor(A, shape=grid.shape).null_vector()
-    seconds = time.perf_counter() - t0
-    # 'auto' where the certified solve is unaffordable (large 3-D fronts) returns the
-    # uncertified answer with success=False and a warning instead of raising
-    lenient = method == "auto" and used != "detailed_balance" and not _gth_affordable(fl, grid)
-    res = _finish(p, A, fl, sde, grid, used, tol, iterations, seconds, notes, kappa, lenient=lenient,
-                  monotone=monotone)
-    if error_estimate:
-        est = estimate_error(lambda g: stationary(sde, g, method=method, scheme=scheme, tol=tol, maxiter=maxiter,
-                                                  error_estimate=False).density,
-                             grid, order=ORDER[scheme], value=res.density)
-        res = replace(res, error_estimate=float(est.error))
-    return res
+            k = k2
+            continue
+        if lu is not None:
+            sol.kappa = _skeel_condition(lu[0], lu[1], lu[2], p[lu[3]])
+        if p[k] >= 1e-8 * np.abs(p).max():
+            break
+        notes.append(f"re-pinned at the density maximum (pinned value was {p[k] / np.abs(p).max():.1e} of it)")
+        k = int(np.argmax(p))
+    if sol.used in ("amg", "eigs") and monotone and sol.p is not None and np.all(np.isfinite(sol.p)):
+        if sol.p.sum() < 0:
+            sol.p = -sol.p
+        sol.cert = certificate(A, sol.p / np.abs(sol.p).max())
+        if sol.cert > certificate_bound(grid.size, grid.ndim) and _gth_affordable(fl, grid):
+            notes.append(f"the {sol.used} answer failed the componentwise certificate ({sol.cert:.1e}); "
+                         "fell back to GTH")
+            sol.used, sol.cert = "gth", None
+            sol.p = _gth.factor(A, shape=grid.shape).null_vector()
 
 
 def _gth_affordable(fl: Fluxes, grid: Grid) -> bool:
@@ -523,7 +631,8 @@ def _has_pyamg() -> bool:
 
 def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, method: str,
             tol: float, iterations: int, seconds: float, notes: list[str],
-            kappa: float | None, *, monotone: bool, lenient: bool = False) -> StationaryResult:
+            kappa: float | None, *, monotone: bool, lenient: bool = False,
+            cert: float | None = None) -> StationaryResult:
     if not np.all(np.isfinite(p)):
         why = ("SuperLU found the pinned system exactly singular: the density is numerically "
                "zero at the pinned cell, or the wells are numerically disconnected"
@@ -541,7 +650,8 @@ def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, m
     if worst > 0:
         notes.append(f"clipped negatives down to {worst:.1e} of the maximum")
     raw = residual(A, p)
-    cert = certificate(A, p / pmax)   # before clipping: a negative density fails (r = 1)
+    if cert is None:   # else computed by the caller on this same p / pmax
+        cert = certificate(A, p / pmax)   # before clipping: a negative density fails (r = 1)
     p = np.where(neg, 0.0, p)
     p = p / (p.sum() * grid.cell_volume)
     r = residual(A, p)
