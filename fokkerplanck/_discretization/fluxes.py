@@ -245,6 +245,17 @@ class TwoPointFluxes(Fluxes):
     edge_potential: EdgePotential | None = field(default=None, repr=False)
     third: Triplets | None = field(default=None, repr=False)
 
+    @property
+    def dpsi(self) -> np.ndarray:
+        """Drop of ``psi`` along each edge (``edge_potential.dpsi``).
+
+        Raises ``ValueError`` for schemes without edge potentials (structured drifts).
+        """
+        if self.edge_potential is None:
+            raise ValueError(f"scheme {self.scheme!r} gives no edge potentials for this SDE "
+                             "(a drift given with its structure); use the plain drift.")
+        return self.edge_potential.dpsi
+
     def potential(self, rtol: float = 1e-10) -> np.ndarray | None:
         """``psi`` with ``p = exp(-psi)`` stationary, if the rates satisfy detailed balance.
 
