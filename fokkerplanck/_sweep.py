@@ -26,23 +26,24 @@ build everything it needs from plain parameters:
 from __future__ import annotations
 
 import concurrent.futures as cf
-import math
+import contextlib
 import itertools
+import math
 import pickle
 import time
 import traceback
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from ._util.validate import positive
 from ._util.progress import progress_bar
 from ._util.rng import rng_children
 from ._util.summary import Summary, Text
+from ._util.validate import positive
 
-__all__ = ["sweep", "SweepResult", "SweepError", "ERRORS", "expand"]
+__all__ = ["ERRORS", "SweepError", "SweepResult", "expand", "sweep"]
 
 #: What :func:`sweep` does when a parameter set fails.
 ERRORS = ("raise", "collect")
@@ -168,6 +169,7 @@ class SweepResult(Summary):
                 f"{sorted(self.errors)[:10]}); there is nothing to stack in their place. "
                 "Stack the successful ones by hand from `results`."
             )
+        items: Sequence[Any]
         if key is None:
             items = self.results
         elif callable(key):
@@ -310,7 +312,7 @@ class _Failure:
         try:
             pickle.dumps(self.exc)
             exc: BaseException = self.exc
-        except Exception:
+        except Exception:  # noqa: BLE001  (whatever pickling raises, ship a plain copy)
             exc = RuntimeError(f"{type(self.exc).__module__}.{type(self.exc).__qualname__}: {self.exc}")
         return (_Failure, (exc, self.tb))
 
@@ -330,7 +332,7 @@ def _call(fn: Callable, params: dict, rng: np.random.Generator | None) -> tuple[
     t0 = time.perf_counter()
     try:
         value = fn(**params) if rng is None else fn(**params, rng=rng)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (a sweep records every failing point and goes on)
         return _Failure(exc, traceback.format_exc()), time.perf_counter() - t0
     return value, time.perf_counter() - t0
 
@@ -342,11 +344,12 @@ def _describe(params: dict, limit: int = 200) -> str:
 
 def _is_pickling_error(exc: BaseException) -> bool:
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        if isinstance(exc, pickle.PicklingError) or "pickl" in str(exc).lower():
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, pickle.PicklingError) or "pickl" in str(cur).lower():
             return True
-        exc = exc.__cause__ or exc.__context__
+        cur = cur.__cause__ or cur.__context__
     return False
 
 
@@ -524,7 +527,8 @@ def sweep(
             bar.close()
     wall = time.perf_counter() - t0
 
-    results, seconds, failed = [], np.zeros(n), {}
+    results: list[Any] = []
+    seconds, failed = np.zeros(n), {}
     for i, (value, sec) in enumerate(outcomes):
         seconds[i] = sec
         if isinstance(value, BaseException):
@@ -610,15 +614,11 @@ def _stop_workers(ex: Any) -> None:
         procs = list((getattr(ex, "_processes", None) or {}).values())
     shutdown = getattr(ex, "shutdown", None)
     if isinstance(ex, cf.Executor) and callable(shutdown):
-        try:
+        with contextlib.suppress(Exception):  # best effort while interrupted
             shutdown(wait=False, cancel_futures=True)
-        except Exception:  # pragma: no cover - best effort while interrupted
-            pass
     for proc in procs:
-        try:
+        with contextlib.suppress(Exception):  # already gone
             proc.terminate()
-        except Exception:  # pragma: no cover - already gone
-            pass
 
 
 def _settle(i: int, params: dict, outcome: tuple[Any, float], errors: str) -> tuple[Any, float]:

@@ -27,6 +27,7 @@ import json
 import os
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ import numpy as np
 
 from ._model.grid import Grid
 
-__all__ = ["save", "load", "info", "to_xarray", "FileFormatError", "FORMAT_VERSION", "KINDS", "MAX_BYTES"]
+__all__ = ["FORMAT_VERSION", "KINDS", "MAX_BYTES", "FileFormatError", "info", "load", "save", "to_xarray"]
 
 #: Default cap on the bytes a file may expand to when loaded (see :func:`load`).
 MAX_BYTES = 2**30
@@ -220,7 +221,8 @@ def save(result: Any, path: str | os.PathLike, *, compress: bool = False) -> Pat
         "not_saved": dropped,
     }
     arrays["__meta__"] = np.asarray(json.dumps(meta))
-    (np.savez_compressed if compress else np.savez)(p, **arrays)
+    save: Callable[..., None] = np.savez_compressed if compress else np.savez
+    save(p, **arrays)
     return p
 
 
@@ -310,9 +312,10 @@ def _validate(kind: str, kwargs: dict[str, Any], path: Any) -> None:
                 if value.ndim != grid.ndim + lead or value.shape[lead:] != grid.shape:
                     raise bad(f"field `{name}` has shape {value.shape}, which does not fit the grid "
                               f"of shape {grid.shape}")
-    if kind == "Evolution" and isinstance(kwargs.get("t"), np.ndarray) and isinstance(kwargs.get("density"), np.ndarray):
-        if kwargs["t"].shape[:1] != kwargs["density"].shape[:1]:
-            raise bad(f"{kwargs['t'].shape[0]} times but {kwargs['density'].shape[0]} densities")
+    if (kind == "Evolution" and isinstance(kwargs.get("t"), np.ndarray)
+            and isinstance(kwargs.get("density"), np.ndarray)
+            and kwargs["t"].shape[:1] != kwargs["density"].shape[:1]):
+        raise bad(f"{kwargs['t'].shape[0]} times but {kwargs['density'].shape[0]} densities")
 
 
 def info(path: str | os.PathLike) -> dict[str, Any]:
@@ -459,7 +462,7 @@ def to_xarray(result: Any) -> Any:
     if kind in ("StationaryResult", "QuasiStationary"):
         g = result.grid
         names = _axis_names(g)
-        coords = {n: c for n, c in zip(names, g.centers)}
+        coords: dict[str, Any] = dict(zip(names, g.centers))
         return xr.Dataset({"density": (names, result.density)}, coords=coords,
                           attrs=_attrs(result, ("density",)))
     if kind == "Evolution":
@@ -472,7 +475,7 @@ def to_xarray(result: Any) -> Any:
         dims = np.arange(result.x.shape[1])
         data = {"x": (("particle", "dim"), result.x), "exit_time": ("particle", result.exit_time),
                 "alive": ("particle", result.alive)}
-        coords: dict[str, Any] = {"particle": np.arange(result.x.shape[0]), "dim": dims}
+        coords = {"particle": np.arange(result.x.shape[0]), "dim": dims}
         if result.snapshots is not None:
             data["snapshots"] = (("save_at", "particle", "dim"), result.snapshots)
             coords["save_at"] = result.save_at

@@ -59,8 +59,9 @@ AssertionError: the samples are not consistent with the density ...
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -70,8 +71,14 @@ from ._model.sde import SDE
 from ._util.validate import show
 
 __all__ = [
-    "Problem", "gibbs_problems", "lyapunov_problems", "rotational_problems", "problems",
-    "assert_density_close", "assert_consistent", "polynomial_loss",
+    "Problem",
+    "assert_consistent",
+    "assert_density_close",
+    "gibbs_problems",
+    "lyapunov_problems",
+    "polynomial_loss",
+    "problems",
+    "rotational_problems",
 ]
 
 #: log-density drop (in units of T) at which :func:`gibbs_problems` places the walls.

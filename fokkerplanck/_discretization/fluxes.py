@@ -4,31 +4,103 @@ A discretization is a set of edges between cells (``tail -> head``, ``head = -1`
 for an absorbing wall) with a net flux ``F_e`` that is linear in the density.
 :class:`Fluxes` turns them into the generator (``divergence(flux(p)) == A p``), the
 probability current and, when the rates satisfy detailed balance, the potential.
-The schemes that fill it live in :mod:`.generator` and :mod:`.highorder`.
+Two kinds exist: ``TwoPointFluxes`` (``F_e = forward_e p_tail - backward_e
+p_head``, plus, for scheme ``"sg2"``, a third cell on some faces) from
+:mod:`.generator` and :mod:`.structured`, and ``MatrixFluxes`` (any flux
+matrix) from :mod:`.highorder`.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from .._model.grid import Grid
 
-__all__ = ["Fluxes", "block"]
+__all__ = [
+    "EdgeBuilder",
+    "EdgePotential",
+    "Fluxes",
+    "MatrixFluxes",
+    "Segment",
+    "Triplets",
+    "TwoPointFluxes",
+    "block",
+    "block_centres",
+    "edge_indices",
+]
 
 
-def block(grid: Grid, ranges: list[np.ndarray], coords: bool = False
-           ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Flat (C-order) indices of the cells ``ranges[0] x ranges[1] x ...`` and, if
-    ``coords``, their centres ``(n, ndim)``."""
-    flat = np.ravel_multi_index(np.ix_(*ranges), grid.shape).ravel()
-    if not coords:
-        return flat, None
+def block(grid: Grid, ranges: list[np.ndarray]) -> np.ndarray:
+    """Flat (C-order) indices of the cells ``ranges[0] x ranges[1] x ...``."""
+    return np.ravel_multi_index(np.ix_(*ranges), grid.shape).ravel()
+
+
+def block_centres(grid: Grid, ranges: list[np.ndarray]) -> np.ndarray:
+    """Centres ``(n, ndim)`` of the cells ``ranges[0] x ranges[1] x ...`` (C order)."""
     mesh = np.meshgrid(*[grid.centers[k][r] for k, r in enumerate(ranges)], indexing="ij")
-    return flat, np.stack(mesh, axis=-1).reshape(-1, grid.ndim)
+    return np.stack(mesh, axis=-1).reshape(-1, grid.ndim)
+
+
+def edge_indices(grid: Grid, offset: np.ndarray, coords: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Cells ``i`` with ``i + offset`` inside (wrapping periodic axes).
+
+    Returns the flat tail and head indices, the tail centres ``(E, d)`` (``(0, d)``
+    unless ``coords``) and a mask of the edges that wrap around a periodic axis.
+    """
+    src, dst, wraps = [], [], []
+    for k, (n, e) in enumerate(zip(grid.shape, offset)):
+        e = int(e)
+        if grid.periodic[k]:
+            s = np.arange(n)
+            t = (s + e) % n
+            wraps.append(t != s + e)
+        else:
+            s = np.arange(max(0, -e), n - max(0, e))
+            t = s + e
+            wraps.append(np.zeros(len(s), dtype=bool))
+        src.append(s)
+        dst.append(t)
+    tail, head = block(grid, src), block(grid, dst)
+    x = block_centres(grid, src) if coords else np.empty((0, grid.ndim))
+    shape = tuple(len(s) for s in src)
+    wrap = np.zeros(shape, dtype=bool)
+    for k, m in enumerate(wraps):  # (np.ix_ would read boolean arrays as masks)
+        wrap = wrap | m.reshape([-1 if j == k else 1 for j in range(grid.ndim)])
+    return tail, head, x, wrap.ravel()
+
+
+class Segment(NamedTuple):
+    """Edges ``start:stop`` are all the edges of stencil ``offset``, C-ordered ``shape``."""
+
+    offset: tuple[int, ...]
+    start: int
+    stop: int
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class EdgePotential:
+    """Drops ``dpsi = psi_head - psi_tail`` of a two-point scheme whose zero-flux
+    state is ``p = exp(-psi)`` edge by edge (``nan``: a one-way edge), and the
+    segments of full stencil offsets (a spanning tree is read off the axis ones)."""
+
+    dpsi: np.ndarray
+    segments: tuple[Segment, ...]
+
+
+class Triplets(NamedTuple):
+    """Extra flux-matrix entries ``F[edge] += value * p[cell]`` (a third cell per face)."""
+
+    edge: np.ndarray
+    cell: np.ndarray
+    value: np.ndarray
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,7 +111,8 @@ class Fluxes:
     cell ``tail[e]`` to cell ``head[e]`` (``head = -1``: out through an absorbing
     wall). ``flux(p)`` gives ``F`` as a linear function of ``p`` and
     ``divergence(F)`` the change of ``p`` it causes, so that
-    ``divergence(flux(p)) == generator @ p``.
+    ``divergence(flux(p)) == generator @ p``. The concrete kinds are
+    ``TwoPointFluxes`` and ``MatrixFluxes``.
 
     Attributes
     ----------
@@ -47,13 +120,7 @@ class Fluxes:
     tail, head : int arrays ``(E,)``
     delta : array ``(E, ndim)``
         Physical vector of each edge (tail to head).
-    flux_matrix : sparse ``(E, size)``
-        ``F = flux_matrix @ p``. When a scheme gives it (multi-point fluxes), it defines
-        the generator; ``forward``/``backward``, if also given, are then only the
-        two-point part (e.g. the rates of absorbing half-edges).
     scheme : str
-    dpsi : array ``(E,)`` or None
-        Drop of ``psi`` along each edge (two-point schemes only).
     longest_offset : int
         Longest stencil offset (max-norm, in cells).
 
@@ -75,62 +142,24 @@ class Fluxes:
     head: np.ndarray
     delta: np.ndarray
     scheme: str
-    given_flux_matrix: sp.csr_matrix | None = field(default=None, repr=False)
-    dpsi: np.ndarray | None = None
-    forward: np.ndarray | None = field(default=None, repr=False)
-    backward: np.ndarray | None = field(default=None, repr=False)
     longest_offset: int = 1
-    segments: tuple = ()
-    peclet: np.ndarray | None = field(default=None, repr=False)
-    weight: np.ndarray | None = field(default=None, repr=False)
 
     def potential(self, rtol: float = 1e-10) -> np.ndarray | None:
         """``psi`` with ``p = exp(-psi)`` stationary, if the rates satisfy detailed balance.
 
-        Sums ``Delta psi`` along the axis edges (a spanning tree of the grid) and
-        checks every edge, wrap-around and diagonal ones included (Kolmogorov's
-        criterion). Returns ``None`` when some edge disagrees by more than
-        ``rtol * (1 + |Delta psi|)`` or the scheme is not two-point.
+        ``None`` unless the scheme is two-point and gives edge potentials (see
+        ``TwoPointFluxes.potential``).
         """
-        if self.dpsi is None or np.any(self.head < 0):
-            return None
-        g = self.grid
-        axis_seg = {}
-        for offset, start, stop, shape in self.segments:
-            if sum(offset) == 1 and np.count_nonzero(offset) == 1:
-                axis_seg[int(np.argmax(offset))] = self.dpsi[start:stop].reshape(shape)
-        if len(axis_seg) != g.ndim:
-            return None
-        # spanning tree: along axis 0 from the corner, then axis 1 from that line, ...
-        psi = np.zeros((1,) * g.ndim)
-        for k in range(g.ndim):
-            z = axis_seg[k][tuple(
-                slice(0, n - 1) if j == k else (slice(0, 1) if j > k else slice(None))
-                for j, n in enumerate(g.shape))]
-            psi = psi + np.concatenate([np.zeros_like(psi), np.cumsum(z, axis=k)], axis=k)
-        flat = psi.ravel()
-        mismatch = np.abs(flat[self.head] - flat[self.tail] - self.dpsi)
-        if np.all(mismatch <= rtol * (1.0 + np.abs(self.dpsi))):
-            return psi
         return None
 
     @cached_property
     def flux_matrix(self) -> sp.csr_matrix:
         """``(E, size)`` sparse matrix with ``F = flux_matrix @ p``."""
-        if self.given_flux_matrix is not None:
-            return self.given_flux_matrix
-        E, n = self.tail.size, self.grid.size
-        inner = self.head >= 0
-        return sp.csr_matrix(
-            (np.concatenate([self.forward, -self.backward[inner]]),
-             (np.concatenate([np.arange(E), np.flatnonzero(inner)]),
-              np.concatenate([self.tail, self.head[inner]]))),
-            shape=(E, n),
-        )
+        raise NotImplementedError  # pragma: no cover  (every kind defines it)
 
     def flux(self, p: np.ndarray) -> np.ndarray:
         """Net flux along every edge for density ``p`` (``grid.shape`` or flat)."""
-        return self.flux_matrix @ np.asarray(p, dtype=float).ravel()
+        return np.asarray(self.flux_matrix @ np.asarray(p, dtype=float).ravel())
 
     def divergence(self, F: np.ndarray) -> np.ndarray:
         """``dp/dt`` caused by edge fluxes ``F`` (flat, length ``grid.size``)."""
@@ -138,25 +167,21 @@ class Fluxes:
         inner = self.head >= 0
         return np.bincount(self.head[inner], F[inner], minlength=n) - np.bincount(self.tail, F, minlength=n)
 
+    def _divergence_times_flux(self) -> sp.csr_matrix:
+        """``div @ flux_matrix``: the generator of general (multi-point) fluxes."""
+        n = self.grid.size
+        inner = self.head >= 0
+        E = len(self.tail)
+        rows = np.concatenate([self.head[inner], self.tail])
+        cols = np.concatenate([np.flatnonzero(inner), np.arange(E)])
+        vals = np.concatenate([np.ones(inner.sum()), -np.ones(E)])
+        div = sp.csr_matrix((vals, (rows, cols)), shape=(n, E))
+        return sp.csr_matrix(div @ self.flux_matrix)
+
     @cached_property
     def matrix(self) -> sp.csr_matrix:
         """The generator ``A`` (``dp/dt = A p``), CSR, C-order flattening."""
-        n = self.grid.size
-        if self.forward is None or self.given_flux_matrix is not None:  # general (multi-point) fluxes
-            inner = self.head >= 0
-            E = len(self.tail)
-            rows = np.concatenate([self.head[inner], self.tail])
-            cols = np.concatenate([np.flatnonzero(inner), np.arange(E)])
-            vals = np.concatenate([np.ones(inner.sum()), -np.ones(E)])
-            div = sp.csr_matrix((vals, (rows, cols)), shape=(n, E))
-            return (div @ self.flux_matrix).tocsr()
-        inner = self.head >= 0
-        t, h = self.tail, self.head
-        diag = -np.bincount(t, self.forward, minlength=n) - np.bincount(h[inner], self.backward[inner], minlength=n)
-        rows = np.concatenate([h[inner], t[inner], np.arange(n)])
-        cols = np.concatenate([t[inner], h[inner], np.arange(n)])
-        vals = np.concatenate([self.forward[inner], self.backward[inner], diag])
-        return sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+        return self._divergence_times_flux()
 
     def current(self, p: np.ndarray) -> np.ndarray:
         """Cell-centred probability current ``(ndim, *grid.shape)``.
@@ -172,3 +197,252 @@ class Fluxes:
             w = 0.5 * F * self.delta[:, k]
             J[k] = np.bincount(self.tail, w, minlength=n) + np.bincount(self.head[inner], w[inner], minlength=n)
         return J.reshape((d,) + self.grid.shape)
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class MatrixFluxes(Fluxes):
+    """Fluxes given by a general flux matrix ``F = given @ p`` (multi-point stencils)."""
+
+    given: sp.csr_matrix = field(repr=False)
+
+    @cached_property
+    def flux_matrix(self) -> sp.csr_matrix:
+        return self.given
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class TwoPointFluxes(Fluxes):
+    """Two-point fluxes ``F_e = forward_e p_tail - backward_e p_head``.
+
+    Besides the attributes of :class:`Fluxes`:
+
+    Attributes
+    ----------
+    forward, backward : arrays ``(E,)``
+        The rates, ``>= 0`` for the monotone schemes (``backward = 0`` on absorbing
+        half-edges).
+    peclet : array ``(E,)``
+        ``|Delta psi|`` per edge (the cell Peclet number; 0 on pure advection edges).
+    weight : array ``(E,)``
+        The diffusion weight of each edge in cell units.
+    groups : tuple of int
+        Starts of the runs of edges (one stencil offset, one wall, ...) within which
+        tails are distinct and heads are distinct; lets :attr:`matrix` write the CSR
+        arrays directly.
+    edge_potential : EdgePotential or None
+        Edge drops of ``psi`` when the scheme defines them (scheme ``"sg"``/``"upwind"``
+        of plain drifts), for :meth:`potential`.
+    third : Triplets or None
+        Scheme ``"sg2"``: the third cell of the upwind-biased faces;
+        ``forward``/``backward`` are then the two-point part of the flux matrix.
+    """
+
+    forward: np.ndarray = field(repr=False)
+    backward: np.ndarray = field(repr=False)
+    peclet: np.ndarray = field(repr=False)
+    weight: np.ndarray = field(repr=False)
+    groups: tuple[int, ...] = ()
+    edge_potential: EdgePotential | None = field(default=None, repr=False)
+    third: Triplets | None = field(default=None, repr=False)
+
+    @property
+    def dpsi(self) -> np.ndarray:
+        """Drop of ``psi`` along each edge (``edge_potential.dpsi``).
+
+        Raises ``ValueError`` for schemes without edge potentials (structured drifts).
+        """
+        if self.edge_potential is None:
+            raise ValueError(f"scheme {self.scheme!r} gives no edge potentials for this SDE "
+                             "(a drift given with its structure); use the plain drift.")
+        return self.edge_potential.dpsi
+
+    def potential(self, rtol: float = 1e-10) -> np.ndarray | None:
+        """``psi`` with ``p = exp(-psi)`` stationary, if the rates satisfy detailed balance.
+
+        Sums ``Delta psi`` along the axis edges (a spanning tree of the grid) and
+        checks every edge, wrap-around and diagonal ones included (Kolmogorov's
+        criterion). Returns ``None`` when some edge disagrees by more than
+        ``rtol * (1 + |Delta psi|)``, the scheme gives no edge potentials or there
+        are absorbing walls.
+        """
+        ep = self.edge_potential
+        if ep is None or np.any(self.head < 0):
+            return None
+        g = self.grid
+        axis_seg = {}
+        for seg in ep.segments:
+            if sum(seg.offset) == 1 and np.count_nonzero(seg.offset) == 1:
+                axis_seg[int(np.argmax(seg.offset))] = ep.dpsi[seg.start:seg.stop].reshape(seg.shape)
+        if len(axis_seg) != g.ndim:
+            return None
+        # spanning tree: along axis 0 from the corner, then axis 1 from that line, ...
+        psi = np.zeros((1,) * g.ndim)
+        for k in range(g.ndim):
+            z = axis_seg[k][tuple(
+                slice(0, n - 1) if j == k else (slice(0, 1) if j > k else slice(None))
+                for j, n in enumerate(g.shape))]
+            psi = psi + np.concatenate([np.zeros_like(psi), np.cumsum(z, axis=k)], axis=k)
+        flat = psi.ravel()
+        mismatch = np.abs(flat[self.head] - flat[self.tail] - ep.dpsi)
+        if np.all(mismatch <= rtol * (1.0 + np.abs(ep.dpsi))):
+            return psi
+        return None
+
+    @cached_property
+    def flux_matrix(self) -> sp.csr_matrix:
+        E, n = self.tail.size, self.grid.size
+        inner = self.head >= 0
+        rows = [np.arange(E), np.flatnonzero(inner)]
+        cols = [self.tail, self.head[inner]]
+        vals = [self.forward, -self.backward[inner]]
+        if self.third is not None:
+            rows.append(self.third.edge)
+            cols.append(self.third.cell)
+            vals.append(self.third.value)
+        return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(E, n))
+
+    @cached_property
+    def matrix(self) -> sp.csr_matrix:
+        """The generator ``A`` (``dp/dt = A p``), CSR, C-order flattening."""
+        if self.third is not None:  # three-point faces: div @ flux_matrix
+            return self._divergence_times_flux()
+        n = self.grid.size
+        inner = self.head >= 0
+        t, h = self.tail, self.head
+        diag = -np.bincount(t, self.forward, minlength=n) - np.bincount(h[inner], self.backward[inner], minlength=n)
+        A = _direct_csr(self, diag)
+        if A is not None:
+            return A
+        rows = np.concatenate([h[inner], t[inner], np.arange(n)])
+        cols = np.concatenate([t[inner], h[inner], np.arange(n)])
+        vals = np.concatenate([self.forward[inner], self.backward[inner], diag])
+        return sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+
+
+class EdgeBuilder:
+    """Edges collected group by group (one stencil offset, one wall, one advection axis)."""
+
+    def __init__(self, d: int) -> None:
+        self.d = d
+        self.tail: list[np.ndarray] = []
+        self.head: list[np.ndarray] = []
+        self.delta: list[np.ndarray] = []
+        self.fwd: list[np.ndarray] = []
+        self.bwd: list[np.ndarray] = []
+        self.dpsi: list[np.ndarray] = []
+        self.peclet: list[np.ndarray] = []
+        self.weight: list[np.ndarray] = []
+        self.segments: list[Segment] = []
+        self.third: list[Triplets] = []
+        self.size = 0
+
+    def add(self, tail: np.ndarray, head: np.ndarray, step: np.ndarray, fwd: np.ndarray, bwd: np.ndarray,
+            dpsi: np.ndarray, peclet: np.ndarray, weight: np.ndarray) -> None:
+        """One group: distinct tails, distinct heads, one physical ``step``."""
+        for store, value in ((self.tail, tail), (self.head, head), (self.fwd, fwd), (self.bwd, bwd),
+                             (self.dpsi, dpsi), (self.peclet, peclet)):
+            store.append(value)
+        self.delta.append(np.broadcast_to(step, (tail.size, self.d)))
+        self.weight.append(np.asarray(weight, dtype=float))
+        self.size += tail.size
+
+    def build(self, grid: Grid, scheme: str, longest: int, potential: bool, general: bool = False
+              ) -> TwoPointFluxes:
+        """The fluxes; ``potential``: keep the edge drops; ``general``: keep the third
+        cells even if there are none (the generator is then ``div @ flux_matrix``)."""
+        starts = np.cumsum([0] + [len(a) for a in self.tail[:-1]])
+        third = None
+        if self.third or general:
+            third = Triplets(*(np.concatenate([c[i] for c in self.third]) if self.third
+                               else np.zeros(0, dtype=np.int64 if i < 2 else float) for i in range(3)))
+        return TwoPointFluxes(
+            grid, np.concatenate(self.tail), np.concatenate(self.head), np.concatenate(self.delta), scheme,
+            longest, forward=np.concatenate(self.fwd), backward=np.concatenate(self.bwd),
+            peclet=np.concatenate(self.peclet), weight=np.concatenate(self.weight),
+            groups=tuple(int(v) for v in starts),
+            edge_potential=EdgePotential(np.concatenate(self.dpsi), tuple(self.segments)) if potential else None,
+            third=third)
+
+
+def _direct_csr(fl: TwoPointFluxes, diag: np.ndarray) -> sp.csr_matrix | None:
+    """The generator's CSR arrays written directly from the edge groups, or ``None``.
+
+    Row ``i`` holds the diagonal, ``forward`` of the edges with head ``i`` (column:
+    their tail) and ``backward`` of the edges with tail ``i`` (column: their head).
+    Within a group of edges of one stencil offset ``o`` the column of every entry is
+    the row plus a constant flat offset (``-o`` or ``+o``), except on edges that wrap
+    around a periodic axis; taking the groups in order of that flat offset therefore
+    puts each row's entries in column order, and only the rows touched by a wrapped
+    edge are ordered explicitly (a few boundary rows). Returns ``None`` (the caller
+    then assembles through COO, which sums duplicates) when two entries of a row
+    share a column.
+    """
+    n, E = fl.grid.size, fl.tail.size
+    if not fl.groups or fl.groups[0] != 0:
+        return None
+    strides = np.array([int(np.prod(fl.grid.shape[k + 1:])) for k in range(fl.grid.ndim)], dtype=np.int64)
+    spacing = np.asarray(fl.grid.spacing, dtype=float)
+    slots: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = [(0, np.arange(n), np.arange(n), diag)]
+    bounds = list(fl.groups) + [E]
+    for a, b in itertools.pairwise(bounds):
+        if b <= a:
+            continue
+        t, h, fw, bw = fl.tail[a:b], fl.head[a:b], fl.forward[a:b], fl.backward[a:b]
+        inner = h >= 0
+        if not inner.all():
+            t, h, fw, bw = t[inner], h[inner], fw[inner], bw[inner]
+        if t.size == 0:
+            continue
+        base = int(np.rint(fl.delta[a] / spacing).astype(np.int64) @ strides)
+        slots.append((-base, h, t, fw))  # row = head, column = tail
+        slots.append((base, t, h, bw))   # row = tail, column = head
+    slots.sort(key=lambda s: s[0])  # stable: equal flat offsets keep their order
+    count = np.zeros(n, dtype=np.int64)
+    before, wrapped = [], np.zeros(n, dtype=bool)
+    total = 0
+    periodic = any(fl.grid.periodic)
+    for base, rows, cols, _ in slots:
+        before.append(count[rows])
+        count[rows] += 1
+        total += rows.size
+        if periodic:
+            wrap = cols - rows != base
+            if wrap.any():
+                wrapped[rows[wrap]] = True
+    if int(count.sum()) != total:  # a row twice in one group: not a stencil layout
+        return None
+    # equal flat offsets from different groups (e.g. diffusion and advection edges
+    # along the same axis) must not share a row
+    bases = np.array([s[0] for s in slots])
+    for base in np.unique(bases[np.r_[False, bases[1:] == bases[:-1]]]):
+        seen = np.zeros(n, dtype=np.int64)
+        for b, rows, _, _ in slots:
+            if b == base:
+                seen[rows] += 1
+        if seen.max() > 1:
+            return None
+    itype = np.int32 if max(total, n) < np.iinfo(np.int32).max else np.int64
+    indptr = np.zeros(n + 1, dtype=itype)
+    np.cumsum(count, out=indptr[1:])
+    indices = np.empty(total, dtype=itype)
+    data = np.empty(total)
+    for (_, rows, cols, vals), pre in zip(slots, before):
+        pos = indptr[rows] + pre
+        indices[pos] = cols
+        data[pos] = vals
+    if wrapped.any():  # rows touched by wrap-around edges: order their entries by column
+        r = np.concatenate([rows[wrapped[rows]] for _, rows, _, _ in slots])
+        c = np.concatenate([cols[wrapped[rows]] for _, rows, cols, _ in slots])
+        v = np.concatenate([vals[wrapped[rows]] for _, rows, _, vals in slots])
+        order = np.lexsort((c, r))
+        r, c, v = r[order], c[order], v[order]
+        if np.any((r[1:] == r[:-1]) & (c[1:] == c[:-1])):
+            return None
+        rank = np.arange(r.size) - np.searchsorted(r, r, side="left")
+        pos = indptr[r] + rank
+        indices[pos] = c
+        data[pos] = v
+    A = sp.csr_matrix((data, indices, indptr), shape=(n, n))
+    A.has_sorted_indices = True
+    return A

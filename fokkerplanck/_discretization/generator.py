@@ -37,26 +37,33 @@ outflow is a half-edge flux. Reflecting walls drop the edges that would cross th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 
+from .._model.grid import Grid
+from .._model.sde import SDE
 from .._util.errors import warn
 from .._util.linalg import psd_pinv, rows_times
 from .._util.validate import covariance, positive
-from .._model.grid import Grid
-from .fluxes import Fluxes, block
+from .fluxes import EdgeBuilder, Fluxes, Segment, Triplets, TwoPointFluxes, block, block_centres, edge_indices
 from .highorder import highorder_fluxes
 from .lattice import selling
+from .structured import structured_fluxes
 from .weights import bernoulli, bernoulli_pair, fitted_pair  # noqa: F401  (public here too)
-from .._model.sde import SDE
 
-__all__ = ["generator", "fluxes", "Fluxes", "SCHEMES", "bernoulli", "fitted_pair"]
+__all__ = ["SCHEMES", "Fluxes", "bernoulli", "fitted_pair", "fluxes", "generator"]
 
 #: Discretizations understood by :func:`generator`.
 SCHEMES = ("sg", "upwind", "highorder", "sg2")
 
 #: Offsets longer than this (in cells, max-norm) trigger a warning.
 LONG_OFFSET = 3
+
+#: A pair of two-point weights ``(f(z), f(-z))``.
+WeightFn = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def _upwind_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,36 +74,6 @@ def _upwind_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _check_scheme(scheme: str) -> None:
     if scheme not in SCHEMES:
         raise ValueError(f"`scheme` must be one of {SCHEMES}, got {scheme!r}.")
-
-
-# --------------------------------------------------------------------- edges
-def _edge_indices(grid: Grid, offset: np.ndarray, coords: bool = True
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
-    """Cells ``i`` with ``i + offset`` inside (wrapping periodic axes).
-
-    Returns the flat tail and head indices, the tail centres ``(E, d)`` and a mask
-    of the edges that wrap around a periodic axis.
-    """
-    src, dst, wraps = [], [], []
-    for k, (n, e) in enumerate(zip(grid.shape, offset)):
-        e = int(e)
-        if grid.periodic[k]:
-            s = np.arange(n)
-            t = (s + e) % n
-            wraps.append(t != s + e)
-        else:
-            s = np.arange(max(0, -e), n - max(0, e))
-            t = s + e
-            wraps.append(np.zeros(len(s), dtype=bool))
-        src.append(s)
-        dst.append(t)
-    tail, x = block(grid, src, coords)
-    head, _ = block(grid, dst)
-    shape = tuple(len(s) for s in src)
-    wrap = np.zeros(shape, dtype=bool)
-    for k, m in enumerate(wraps):  # (np.ix_ would read boolean arrays as masks)
-        wrap = wrap | m.reshape([-1 if j == k else 1 for j in range(grid.ndim)])
-    return tail, head, x, wrap.ravel()
 
 
 # --------------------------------------------------------------- two-point
@@ -114,13 +91,20 @@ def _diffusion_at(sde: SDE, x: np.ndarray, t: float | None, h: np.ndarray,
                   exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``D = C / 2`` at points ``x``, regularized where no stencil can carry it.
 
+    See ``_regularized``. Returns ``(D, regularized)``, the mask of points changed.
+    """
+    return _regularized(0.5 * np.asarray(sde.cov(x, t), dtype=float), h, exact)
+
+
+def _regularized(D: np.ndarray, h: np.ndarray, exact: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``D`` regularized where no stencil can carry it.
+
     Where ``D`` is singular and not diagonal (its kernel is not spanned by axes),
     ``REGULARIZE * lambda_max`` is added along the kernel, in index space
     (``D / (h h^T)``), unless ``exact`` (a constant ``D`` that Selling's reduction
     already decomposes exactly). Returns ``(D, regularized)``, the mask of points
     changed.
     """
-    D = 0.5 * np.asarray(sde.cov(x, t), dtype=float)
     d = D.shape[-1]
     mask = np.zeros(D.shape[:-2], dtype=bool)
     hh = np.outer(h, h)
@@ -177,48 +161,62 @@ def _constant_diffusion(sde: SDE, grid: Grid, t: float | None) -> np.ndarray:
     return D
 
 
-def _decomposition(sde: SDE, grid: Grid, t: float | None, Dc: np.ndarray | None
-                   ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """Stencil offsets ``(K, d)`` of ``D`` in index space and their weights.
+def _unique_rows(e: np.ndarray) -> np.ndarray:
+    """``np.unique(e, axis=0)`` for small integer rows, by counting (no sort of ``e``)."""
+    lo = int(e.min())
+    base = int(e.max()) - lo + 1
+    weights = base ** np.arange(e.shape[1] - 1, -1, -1, dtype=np.int64)
+    code = np.flatnonzero(np.bincount((e - lo) @ weights, minlength=base ** e.shape[1]))
+    return (code[:, None] // weights % base + lo).astype(e.dtype)
 
-    Returns ``(offsets, constant_weights (K,), centre_weights (K, size))``: the
-    first weights for constant noise (``Dc``), the second (the decomposition at every
-    cell centre) for state-dependent noise; the other is ``None``. Zero weights (no
-    noise along an axis) are kept; the caller drops their edges.
-    """
+
+class _Stencil(NamedTuple):
+    """Stencil offsets ``(K, d)`` in index space and their weights: ``constant`` ``(K,)``
+    for constant noise, else ``centre`` ``(K, size)`` (the decomposition at every
+    centre) and the regularized ``D`` at the centres ``(size, d, d)``."""
+
+    offsets: np.ndarray
+    constant: np.ndarray | None
+    centre: np.ndarray | None
+    D_centres: np.ndarray | None
+
+
+def _decomposition(sde: SDE, grid: Grid, t: float | None, Dc: np.ndarray | None) -> _Stencil:
+    """The stencil of ``D`` (see ``_Stencil``). Zero weights (no noise along an
+    axis) are kept; the caller drops their edges."""
     d = grid.ndim
     h = np.asarray(grid.spacing)
     if Dc is not None:
         Dt = Dc / np.outer(h, h)
         if np.all(Dc == np.diag(np.diag(Dc))):
-            return np.eye(d, dtype=np.int64), np.diag(Dt).copy(), None
+            return _Stencil(np.eye(d, dtype=np.int64), np.diag(Dt).copy(), None, None)
         if d > 3:
             raise ValueError("Full (non-diagonal) covariance is supported up to 3 dimensions.")
         e, w = selling(Dt)
         keep = w > 0
-        return e[keep], w[keep], None
+        return _Stencil(e[keep], w[keep], None, None)
     # state-dependent: check semi-definite at every centre, then decompose there
     x = grid.points().reshape(-1, d)
-    _check_psd(0.5 * np.asarray(sde.cov(x, t), dtype=float), x)
-    D, mask = _diffusion_at(sde, x, t, h)
+    D0 = 0.5 * np.asarray(sde.cov(x, t), dtype=float)
+    _check_psd(D0, x)
+    D, mask = _regularized(D0, h)
     _warn_regularized(int(mask.sum()), len(x))
     Dt = D / np.outer(h, h)
     off = Dt - np.einsum("pii->pi", Dt)[..., None] * np.eye(d)
     if not np.any(off):
-        return np.eye(d, dtype=np.int64), None, np.einsum("pii->ip", Dt).copy()
+        return _Stencil(np.eye(d, dtype=np.int64), None, np.einsum("pii->ip", Dt).copy(), D)
     if d > 3:
         raise ValueError("Full (non-diagonal) covariance is supported up to 3 dimensions.")
     e, w = selling(Dt)
-    offsets = np.unique(np.vstack([e[w > 0], np.eye(d, dtype=np.int64)]), axis=0)
+    offsets = _unique_rows(np.vstack([e[w > 0], np.eye(d, dtype=np.int64)]))
     centre = np.stack([(w * (np.all(e == o, axis=-1) | np.all(e == -o, axis=-1))).sum(-1) for o in offsets])
-    return offsets, None, centre
+    return _Stencil(offsets, None, centre, D)
 
 
-def _edge_weights(sde: SDE, grid: Grid, offset: np.ndarray, xm: np.ndarray, t: float | None) -> np.ndarray:
-    """Weight of ``offset`` in the decomposition of ``D`` at each midpoint ``xm``."""
-    h = np.asarray(grid.spacing)
-    D = _diffusion_at(sde, xm, t, h)[0] / np.outer(h, h)
-    d = grid.ndim
+def _edge_weights(D: np.ndarray, offset: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """Weight of ``offset`` in the decomposition of ``D`` (regularized, at the midpoints)."""
+    D = D / np.outer(h, h)
+    d = D.shape[-1]
     if np.all(offset >= 0) and offset.sum() == 1:  # axis edge
         k = int(np.argmax(offset))
         off = D - np.einsum("pii->pi", D)[..., None] * np.eye(d)
@@ -226,7 +224,7 @@ def _edge_weights(sde: SDE, grid: Grid, offset: np.ndarray, xm: np.ndarray, t: f
             return D[:, k, k].copy()
     e, w = selling(D)
     match = np.all(e == offset, axis=-1) | np.all(e == -offset, axis=-1)
-    return (w * match).sum(axis=-1)
+    return np.asarray((w * match).sum(axis=-1))
 
 
 class _Potential:
@@ -238,21 +236,23 @@ class _Potential:
     ``(L_j - L_i) / D_kk`` and only the remaining drift is integrated. Where ``D``
     is singular, ``D g`` is only the part of ``b`` in its range; :meth:`rest` gives
     the other part, ``P0 b`` (``P0`` the projector on the kernel of ``D``), which
-    diffusion cannot carry and upwind advection edges do.
+    diffusion cannot carry and upwind advection edges do. ``D_centres``: the
+    (checked, regularized) diffusion at the centres when it is state-dependent.
     """
 
     def __init__(self, sde: SDE, grid: Grid, exact_loss: bool, Dc: np.ndarray | None, t: float | None,
-                 ito_form: bool = False):
+                 ito_form: bool = False, D_centres: np.ndarray | None = None):
         self.sde, self.exact_loss, self.t, self.ito_form = sde, exact_loss, t, ito_form
         self.h = np.asarray(grid.spacing)
-        self.Dinv = self.P0 = None
+        self.inverse: tuple[np.ndarray, np.ndarray] | None = None
         if Dc is not None:
-            self.Dinv, self.P0 = psd_pinv(Dc, SINGULAR_RTOL)
-        self.degenerate = Dc is None or bool(np.any(self.P0))
+            self.inverse = psd_pinv(Dc, SINGULAR_RTOL)
+        self.degenerate = self.inverse is None or bool(np.any(self.inverse[1]))
         self.xc = grid.points().reshape(-1, grid.ndim)
         self.integrate = not (exact_loss and not sde.has_extra_drift)
-        self.gc = self.g(self.xc) if self.integrate else None
-        self.Lc = sde.loss(self.xc) if exact_loss else None
+        empty = np.zeros(0)
+        self.gc = self.g(self.xc, D_centres, check=False) if self.integrate else empty
+        self.Lc = sde.loss(self.xc) if exact_loss else empty
 
     def _drift(self, x: np.ndarray) -> np.ndarray:
         sde, t = self.sde, self.t
@@ -262,39 +262,65 @@ class _Potential:
             return sde.ito_drift(x, t)
         return sde.flux_drift(x, t)  # J = b p - D grad p
 
-    def _inverse(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.Dinv is not None:
-            return self.Dinv, self.P0
-        D = _diffusion_at(self.sde, x, self.t, self.h)[0]
-        _check_psd(D, x)
+    def _inverse(self, x: np.ndarray, D: np.ndarray | None = None, check: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray]:
+        """``(D^+, P0)`` at ``x`` (``D``: the regularized diffusion there, if known)."""
+        if self.inverse is not None:
+            return self.inverse
+        if D is None:
+            D = _diffusion_at(self.sde, x, self.t, self.h)[0]
+        if check:
+            _check_psd(D, x)
         return psd_pinv(D, SINGULAR_RTOL)
 
-    def g(self, x: np.ndarray) -> np.ndarray:
+    def both(self, x: np.ndarray, D: np.ndarray | None = None, check: bool = True
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """``(g, P0 b)`` at ``x`` from one evaluation of the drift and of ``D``."""
         b = self._drift(x)
-        Dinv, _ = self._inverse(x)
-        if Dinv.ndim == 2:
-            return rows_times(b, Dinv)
-        return np.einsum("...ij,...j->...i", Dinv, b)
+        Dinv, P0 = self._inverse(x, D, check)
+        return _apply(Dinv, b), (_apply(P0, b) if self.degenerate else np.zeros(x.shape))
+
+    def g(self, x: np.ndarray, D: np.ndarray | None = None, check: bool = True) -> np.ndarray:
+        return _apply(self._inverse(x, D, check)[0], self._drift(x))
+
+    def _g_columns(self, x: np.ndarray, axes: np.ndarray) -> list[np.ndarray]:
+        """Components ``axes`` of ``g`` at ``x`` (with constant noise only those are
+        computed, by the same operations as ``rows_times``)."""
+        if self.inverse is None:
+            g = self.g(x)
+            return [g[:, k] for k in axes]
+        b, M = self._drift(x), self.inverse[0]
+        out = []
+        for k in axes:
+            col = b[..., 0] * M[k, 0]
+            for j in range(1, M.shape[1]):
+                col = col + b[..., j] * M[k, j]
+            out.append(col)
+        return out
 
     def rest(self, x: np.ndarray) -> np.ndarray:
         """``P0 b``: the drift that no diffusion carries (zero where ``D`` is regular)."""
         if not self.degenerate:
             return np.zeros(x.shape)
-        b = self._drift(x)
-        _, P0 = self._inverse(x)
-        if P0.ndim == 2:
-            return rows_times(b, P0)
-        return np.einsum("...ij,...j->...i", P0, b)
+        return _apply(self._inverse(x)[1], self._drift(x))
 
-    def edges(self, tail: np.ndarray, head: np.ndarray, x: np.ndarray | None, step: np.ndarray,
-              wrap: np.ndarray) -> np.ndarray:
-        """``Delta psi`` on the edges ``tail -> head`` of one offset (physical ``step``)."""
+    def edges(self, tail: np.ndarray, head: np.ndarray, x: np.ndarray, step: np.ndarray,
+              wrap: np.ndarray, g_mid: np.ndarray | None = None) -> np.ndarray:
+        """``Delta psi`` on the edges ``tail -> head`` of one offset (physical ``step``);
+        ``g_mid``: ``g`` at the midpoints, if already evaluated."""
         out = np.zeros(len(tail))
-        if self.integrate:
-            end = self.gc[head]
-            if wrap.any():
-                end[wrap] = self.g(x[wrap] + step)
-            out -= _along(self.gc[tail] + 4 * self.g(x + 0.5 * step) + end, step) / 6.0
+        if self.integrate:  # only the components along the step are needed
+            axes = np.flatnonzero(step)
+            g_wrap = self.g(x[wrap] + step) if wrap.any() else None
+            mid = (self._g_columns(x + 0.5 * step, axes) if g_mid is None
+                   else [g_mid[:, k] for k in axes])
+            acc = np.zeros(len(tail))
+            for k, mid_k in zip(axes, mid):
+                end = self.gc[head, k]
+                if g_wrap is not None:
+                    end[wrap] = g_wrap[:, k]
+                acc += (self.gc[tail, k] + 4 * mid_k + end) * step[k]
+            out -= acc / 6.0
         if self.exact_loss:
             dL = self.Lc[head] - self.Lc[tail]
             if wrap.any():
@@ -314,7 +340,15 @@ class _Potential:
 
     def _inv_dkk(self, step: np.ndarray) -> float:
         # axis edge, diagonal D: delta^T D^-1 grad L integrates to (L_j - L_i) / D_kk
-        return float(step @ self.Dinv @ step / (step @ step))
+        assert self.inverse is not None  # exact loss differences need constant noise
+        return float(step @ self.inverse[0] @ step / (step @ step))
+
+
+def _apply(M: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``M b`` for a constant ``M`` ``(d, d)`` or one per point ``(..., d, d)``."""
+    if M.ndim == 2:
+        return rows_times(b, M)
+    return np.einsum("...ij,...j->...i", M, b)
 
 
 def _along(v: np.ndarray, step: np.ndarray) -> np.ndarray:
@@ -325,33 +359,34 @@ def _along(v: np.ndarray, step: np.ndarray) -> np.ndarray:
     return out
 
 
-def _advection_edges(grid: Grid, potential: _Potential, out: tuple[list, ...], corr: list | None = None) -> None:
+def _advection_edges(grid: Grid, potential: _Potential, edges: EdgeBuilder, rest_mid: dict[int, np.ndarray],
+                     third: bool) -> None:
     """Upwind edges along the axes for the drift no diffusion carries (``P0 b``).
 
     Along axis ``k`` the flux from cell ``i`` to ``j = i + e_k`` is
     ``(u^+ p_i - u^- p_j) / h_k`` with ``u`` the ``k``-th component of ``P0 b`` at
-    the face: the Scharfetter-Gummel flux in its limit of zero diffusion, first order,
-    conservative and monotone. Edges with ``u = 0`` everywhere are left out.
+    the face (``rest_mid[k]`` if already evaluated): the Scharfetter-Gummel flux in
+    its limit of zero diffusion, first order, conservative and monotone. Edges with
+    ``u = 0`` everywhere are left out.
 
-    With ``corr`` (scheme ``"sg2"``) the face value of ``p`` is instead the
+    With ``third`` (scheme ``"sg2"``) the face value of ``p`` is instead the
     upwind-biased ``5/6 p_up + 1/3 p_down - 1/6 p_upup`` (third order, dissipative, not
     monotone; upwind where ``upup`` lies beyond a wall); the coefficients of the third
-    cell are appended to ``corr`` as ``(edge, cell, value)``.
+    cell go to ``edges.third``.
     """
-    tails, heads, deltas, fwd, bwd, dpsis, zs, ws = out
     h = np.asarray(grid.spacing)
     for k in range(grid.ndim):
         e = np.eye(grid.ndim, dtype=np.int64)[k]
-        tail, head, x, _ = _edge_indices(grid, e)
+        tail, head, x, _ = edge_indices(grid, e, coords=k not in rest_mid)
         if tail.size == 0:
             continue
-        u = potential.rest(x + 0.5 * e * h)[:, k]
+        u = rest_mid[k] if k in rest_mid else potential.rest(x + 0.5 * e * h)[:, k]
         moving = u != 0
         if not moving.any():
             continue
         tail, head, u = tail[moving], head[moving], u[moving]
         f, b = np.maximum(u, 0.0) / h[k], np.maximum(-u, 0.0) / h[k]
-        if corr is not None:
+        if third:
             n = grid.shape[k]
             up = u > 0
             at = np.unravel_index(np.where(up, tail, head), grid.shape)
@@ -362,63 +397,15 @@ def _advection_edges(grid: Grid, potential: _Potential, out: tuple[list, ...], c
             f = np.where(ok, np.where(up, 5 / 6, 1 / 3) * v, f)
             b = np.where(ok, -np.where(up, 1 / 3, 5 / 6) * v, b)
             e_ok = np.flatnonzero(ok)
-            corr.append((sum(len(a) for a in tails) + e_ok, far[e_ok], -v[e_ok] / 6))
-        tails.append(tail), heads.append(head), deltas.append(np.broadcast_to(e * h, (tail.size, grid.ndim)))
-        fwd.append(f), bwd.append(b)
-        dpsis.append(np.full(tail.size, np.nan)), zs.append(np.zeros(tail.size)), ws.append(np.zeros(tail.size))
+            edges.third.append(Triplets(edges.size + e_ok, far[e_ok], -v[e_ok] / 6))
+        edges.add(tail, head, e * h, f, b, np.full(tail.size, np.nan), np.zeros(tail.size), np.zeros(tail.size))
 
 
-def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
+def _absorbing_edges(sde: SDE, grid: Grid, t: float | None, st: _Stencil, Dc: np.ndarray | None,
+                     ito_form: bool, potential: _Potential, weight_fn: WeightFn, edges: EdgeBuilder) -> None:
+    """Half-edges from the boundary cells to absorbing walls (``p = 0`` on the wall)."""
     d = grid.ndim
     h = np.asarray(grid.spacing)
-    constant = sde.noise_is_constant
-    Dc = _constant_diffusion(sde, grid, t) if constant else None
-    offsets, const_w, centre_w = _decomposition(sde, grid, t, Dc)
-    # Ito and Stratonovich with state-dependent noise: the flux mu_ito p - div(D p) with
-    # D = sum_e w_e delta_e delta_e^T is sum_e delta_e [a_e w_e p - (delta_e . grad)(w_e p)]:
-    # Scharfetter-Gummel acts on u = w_e p, weights at the cell centres. Isothermal keeps
-    # the current form b p - D grad p (b = mu) with weights at the edge midpoints.
-    ito_form = centre_w is not None and sde.convention != "isothermal"
-    diagonal = constant and np.all(Dc == np.diag(np.diag(Dc))) and np.all(np.diag(Dc) > 0)
-    exact_loss = sde.has_loss and diagonal and scheme in ("sg", "sg2")
-    weight_fn = _upwind_pair if scheme == "upwind" else fitted_pair
-    potential = _Potential(sde, grid, exact_loss, Dc, t, ito_form)
-    need_coords = potential.integrate or not constant  # else only wrap-around edges need them
-    tails, heads, deltas, fwd, bwd, dpsis, segments, zs, ws = [], [], [], [], [], [], [], [], []
-    longest = int(np.abs(offsets).max())
-    for k, e in enumerate(offsets):
-        step = e * h
-        wraps = any(grid.periodic[k] for k in np.flatnonzero(e))
-        tail, head, x, wrap = _edge_indices(grid, e, coords=need_coords or wraps)
-        if tail.size == 0 or (const_w is not None and const_w[k] <= 0):
-            continue
-        delta = np.broadcast_to(step, (tail.size, d))
-        if ito_form:
-            w_tail, w_head = centre_w[k][tail], centre_w[k][head]
-            w = np.maximum(w_tail, w_head)
-        else:
-            w = const_w[k] if const_w is not None else _edge_weights(sde, grid, e, x + 0.5 * delta, t)
-        z = potential.edges(tail, head, x, step, wrap)
-        keep = w > 0
-        if keep.all():
-            start = sum(len(a) for a in tails)
-            shape = tuple(n if grid.periodic[j] else n - abs(int(e[j])) for j, n in enumerate(grid.shape))
-            segments.append((tuple(int(v) for v in e), start, start + tail.size, shape))
-        else:
-            tail, head, delta, z, w = tail[keep], head[keep], delta[keep], z[keep], w[keep]
-            if ito_form:
-                w_tail, w_head = w_tail[keep], w_head[keep]
-        tails.append(tail), heads.append(head), deltas.append(delta), zs.append(np.abs(z))
-        ws.append(np.broadcast_to(w, z.shape))
-        bz, bmz = weight_fn(z)
-        if ito_form:
-            fwd.append(w_tail * bz), bwd.append(w_head * bmz)
-            with np.errstate(divide="ignore", invalid="ignore"):  # one-way edges: nan
-                dpsis.append(np.where((w_tail > 0) & (w_head > 0), z + np.log(w_head / w_tail), np.nan))
-        else:
-            fwd.append(w * bz), bwd.append(w * bmz)
-            dpsis.append(z)
-    # absorbing walls: half-edges from the boundary cells to the wall (p = 0 there)
     for k in range(d):
         for side, kind in zip((-1, 1), grid.boundary[k]):
             if kind != "absorbing":
@@ -427,37 +414,81 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> Fluxes:
             e[k] = side
             idx = [np.arange(n) for n in grid.shape]
             idx[k] = np.array([0 if side < 0 else grid.shape[k] - 1])
-            tail, x = block(grid, idx, coords=True)
-            delta = np.broadcast_to(e * h, x.shape)
-            if constant:
+            tail, x = block(grid, idx), block_centres(grid, idx)
+            if Dc is not None:
                 w = np.full(len(x), Dc[k, k] / h[k] ** 2)
             elif ito_form:
-                w = centre_w[int(np.flatnonzero(np.all(offsets == np.abs(e), axis=1))[0])][tail]
+                assert st.centre is not None
+                w = st.centre[int(np.flatnonzero(np.all(st.offsets == np.abs(e), axis=1))[0])][tail]
             else:
-                w = _diffusion_at(sde, x + 0.25 * delta, t, h)[0][:, k, k] / h[k] ** 2
+                w = _diffusion_at(sde, x + 0.25 * (e * h), t, h)[0][:, k, k] / h[k] ** 2
             z = potential.half_edges(x, e * h)
             with np.errstate(invalid="ignore"):
                 out = np.where(w > 0, 2 * w * weight_fn(z)[0], 0.0)
             if potential.degenerate:  # drift without diffusion leaves at the wall's speed
                 out = out + np.maximum(side * potential.rest(x + 0.5 * e * h)[:, k], 0.0) / h[k]
-            tails.append(tail), heads.append(np.full(tail.size, -1)), deltas.append(delta)
-            zs.append(np.abs(z)), ws.append(w)
-            dpsis.append(z), fwd.append(out), bwd.append(np.zeros(tail.size))
-    corr = [] if scheme == "sg2" else None
+            edges.add(tail, np.full(tail.size, -1), e * h, out, np.zeros(tail.size), z, np.abs(z), w)
+
+
+def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> TwoPointFluxes:
+    d = grid.ndim
+    h = np.asarray(grid.spacing)
+    Dc = _constant_diffusion(sde, grid, t) if sde.noise_is_constant else None
+    st = _decomposition(sde, grid, t, Dc)
+    # Ito and Stratonovich with state-dependent noise: the flux mu_ito p - div(D p) with
+    # D = sum_e w_e delta_e delta_e^T is sum_e delta_e [a_e w_e p - (delta_e . grad)(w_e p)]:
+    # Scharfetter-Gummel acts on u = w_e p, weights at the cell centres. Isothermal keeps
+    # the current form b p - D grad p (b = mu) with weights at the edge midpoints.
+    ito_form = st.centre is not None and sde.convention != "isothermal"
+    diagonal = Dc is not None and np.all(Dc == np.diag(np.diag(Dc))) and np.all(np.diag(Dc) > 0)
+    exact_loss = bool(sde.has_loss and diagonal and scheme in ("sg", "sg2"))
+    weight_fn: WeightFn = _upwind_pair if scheme == "upwind" else fitted_pair
+    potential = _Potential(sde, grid, exact_loss, Dc, t, ito_form, st.D_centres)
+    need_coords = potential.integrate or Dc is None  # else only wrap-around edges need them
+    edges = EdgeBuilder(d)
+    rest_mid: dict[int, np.ndarray] = {}  # P0 b at the midpoints of the axis edges, component k
+    for k, e in enumerate(st.offsets):
+        step = e * h
+        wraps = any(grid.periodic[j] for j in np.flatnonzero(e))
+        tail, head, x, wrap = edge_indices(grid, e, coords=need_coords or wraps)
+        if tail.size == 0 or (st.constant is not None and st.constant[k] <= 0):
+            continue
+        g_mid = None
+        if Dc is None:  # state-dependent noise: D at the midpoints once, for weights, g and P0 b
+            xm = x + 0.5 * step
+            Dm = _diffusion_at(sde, xm, t, h)[0]
+            g_mid, r_mid = potential.both(xm, Dm)
+            axis = np.flatnonzero(e)
+            if potential.degenerate and axis.size == 1 and e[axis[0]] == 1:
+                rest_mid[int(axis[0])] = r_mid[:, int(axis[0])]
+        if ito_form:
+            assert st.centre is not None
+            w_tail, w_head = st.centre[k][tail], st.centre[k][head]
+            w = np.maximum(w_tail, w_head)
+        elif st.constant is not None:
+            w = st.constant[k]
+        else:
+            w = _edge_weights(Dm, e, h)
+        z = potential.edges(tail, head, x, step, wrap, g_mid)
+        keep = w > 0
+        if keep.all():
+            shape = tuple(n if grid.periodic[j] else n - abs(int(e[j])) for j, n in enumerate(grid.shape))
+            edges.segments.append(Segment(tuple(int(v) for v in e), edges.size, edges.size + tail.size, shape))
+        else:
+            tail, head, z, w = tail[keep], head[keep], z[keep], w[keep]
+            if ito_form:
+                w_tail, w_head = w_tail[keep], w_head[keep]
+        bz, bmz = weight_fn(z)
+        if ito_form:
+            with np.errstate(divide="ignore", invalid="ignore"):  # one-way edges: nan
+                dpsi = np.where((w_tail > 0) & (w_head > 0), z + np.log(w_head / w_tail), np.nan)
+            edges.add(tail, head, step, w_tail * bz, w_head * bmz, dpsi, np.abs(z), np.broadcast_to(w, z.shape))
+        else:
+            edges.add(tail, head, step, w * bz, w * bmz, z, np.abs(z), np.broadcast_to(w, z.shape))
+    _absorbing_edges(sde, grid, t, st, Dc, ito_form, potential, weight_fn, edges)
     if potential.degenerate:
-        _advection_edges(grid, potential, (tails, heads, deltas, fwd, bwd, dpsis, zs, ws), corr)
-    tail, head, fwd, bwd = np.concatenate(tails), np.concatenate(heads), np.concatenate(fwd), np.concatenate(bwd)
-    matrix = None
-    if corr:  # three-point advection faces: a general flux matrix (forward/backward: two-point part)
-        inner = head >= 0
-        rows = [np.arange(tail.size), np.flatnonzero(inner)] + [c[0] for c in corr]
-        cols = [tail, head[inner]] + [c[1] for c in corr]
-        vals = [fwd, -bwd[inner]] + [c[2] for c in corr]
-        matrix = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                               shape=(tail.size, grid.size))
-    return Fluxes(grid, tail, head, np.concatenate(deltas),
-                  scheme, matrix, np.concatenate(dpsis), fwd, bwd,
-                  longest, tuple(segments), np.concatenate(zs), np.concatenate(ws))
+        _advection_edges(grid, potential, edges, rest_mid, scheme == "sg2")
+    return edges.build(grid, scheme, int(np.abs(st.offsets).max()), potential=True)
 
 
 def check_problem(sde: SDE, grid: Grid) -> None:
@@ -501,16 +532,13 @@ def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) 
             "or use fp.evolve, which does so at every step."
         )
     tt = t if sde.time_dependent else None
-    pts = grid.points().reshape(-1, grid.ndim)
-    sde.check(pts[np.linspace(0, len(pts) - 1, min(len(pts), 64)).astype(int)], tt)
+    sample = np.unravel_index(np.linspace(0, grid.size - 1, min(grid.size, 64)).astype(int), grid.shape)
+    sde.check(np.stack([np.asarray(c)[i] for c, i in zip(grid.centers, sample)], axis=-1), tt)  # 64 centres
     if scheme == "highorder":
-
         return highorder_fluxes(sde, grid, tt)
     structure = getattr(sde, "structure", None)
     if structure is not None and scheme in ("sg", "sg2"):
-        from .structured import structured_fluxes
-
-        fl = structured_fluxes(sde, grid, scheme, _edge_indices)
+        fl: Fluxes = structured_fluxes(sde, grid, scheme)
     else:
         fl = _two_point(sde, grid, scheme, tt)
     if fl.longest_offset > LONG_OFFSET:

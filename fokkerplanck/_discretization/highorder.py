@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from .._model.grid import Grid
 from .._model.sde import SDE
-from .fluxes import Fluxes, block
+from .fluxes import MatrixFluxes, block
 
 __all__ = ["highorder_fluxes"]
 
@@ -64,7 +64,7 @@ def _on_axis(M: sp.spmatrix, shape: tuple[int, ...], k: int) -> sp.csr_matrix:
     return sp.kron(sp.kron(sp.identity(pre), M), sp.identity(post)).tocsr()
 
 
-def highorder_fluxes(sde: SDE, grid: Grid, t: float | None):
+def highorder_fluxes(sde: SDE, grid: Grid, t: float | None) -> MatrixFluxes:
     """Edges and the flux matrix of the fourth-order scheme (see module docstring)."""
 
     if grid.has_absorbing:
@@ -99,9 +99,10 @@ def highorder_fluxes(sde: SDE, grid: Grid, t: float | None):
             corr[0, nf - 1] = corr[nf - 1, 0] = -1 / 24
         blocks.append(_on_axis(corr.tocsr(), fshape, k) @ J / h[k])
         ranges = [np.arange(m) for m in fshape]
-        tail, _ = block(grid, ranges)
-        head, _ = block(grid, ranges[:k] + [(ranges[k] + 1) % n] + ranges[k + 1:])
-        tails.append(tail), heads.append(head)
+        tail = block(grid, ranges)
+        head = block(grid, ranges[:k] + [(ranges[k] + 1) % n] + ranges[k + 1:])
+        tails.append(tail)
+        heads.append(head)
         deltas.append(np.broadcast_to(np.eye(d)[k] * h[k], (len(tail), d)))
-    return Fluxes(grid, np.concatenate(tails), np.concatenate(heads), np.concatenate(deltas),
-                  "highorder", sp.vstack(blocks).tocsr())
+    return MatrixFluxes(grid, np.concatenate(tails), np.concatenate(heads), np.concatenate(deltas),
+                        "highorder", given=sp.csr_matrix(sp.vstack(blocks)))

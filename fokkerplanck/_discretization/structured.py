@@ -45,10 +45,10 @@ double well: a spurious eigenvalue -0.0174 below the true Kramers mode -0.0225).
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from .._model.grid import Grid
-from .fluxes import Fluxes, block
+from .._model.sde import SDE
+from .fluxes import EdgeBuilder, Triplets, TwoPointFluxes, block, block_centres, edge_indices
 from .lattice import selling
 from .weights import fitted_pair
 
@@ -63,9 +63,10 @@ def _stencil(Dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     else:
         try:
             e, w = selling(Dt)
+            exact = np.abs(np.einsum("k,ki,kj->ij", w, e, e) - Dt).max() <= 1e-10 * np.abs(Dt).max()
         except RuntimeError:
-            e = None
-        if e is None or np.abs(np.einsum("k,ki,kj->ij", w, e, e) - Dt).max() > 1e-10 * np.abs(Dt).max():
+            exact = False
+        if not exact:
             raise ValueError(
                 "`mobility` is singular in a direction that is not a short lattice direction "
                 f"of this grid (mobility / (h h^T) = {Dt.tolist()}); no non-negative two-point "
@@ -84,7 +85,7 @@ def _face_positions(grid: Grid, k: int) -> np.ndarray:
     return e[:-1] if grid.periodic[k] else e
 
 
-def _hinge_log_rho(sde, grid: Grid, k: int, l: int, T: float) -> np.ndarray:
+def _hinge_log_rho(sde: SDE, grid: Grid, k: int, l: int, T: float) -> np.ndarray:
     """``-H / T`` at the hinges of the ``(k, l)`` plane (faces along ``k`` and ``l``,
     centres along the other axes); ``-inf`` on reflecting walls."""
     axes = [np.asarray(c, dtype=float) for c in grid.centers]
@@ -95,7 +96,7 @@ def _hinge_log_rho(sde, grid: Grid, k: int, l: int, T: float) -> np.ndarray:
         if grid.periodic[a]:
             continue
         lo, hi = grid.boundary[a]
-        idx = [slice(None)] * grid.ndim
+        idx: list[int | slice] = [slice(None)] * grid.ndim
         if lo == "reflecting":
             idx[a] = 0
             lh[tuple(idx)] = -np.inf
@@ -105,13 +106,15 @@ def _hinge_log_rho(sde, grid: Grid, k: int, l: int, T: float) -> np.ndarray:
     return lh
 
 
-def _face_rates(sde, grid: Grid, k: int, Q: np.ndarray, T: float, lc: np.ndarray, tail_idx: np.ndarray,
+def _face_rates(sde: SDE, grid: Grid, k: int, Q: np.ndarray, T: float, lc: np.ndarray,
+                hinges: dict[tuple[int, int], np.ndarray], tail_idx: np.ndarray,
                 head_idx: np.ndarray, face_idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``c_f / rho_tail`` and ``c_f / rho_head`` on the faces along axis ``k``.
 
     ``tail_idx``, ``head_idx``: cell indices along ``k`` of the two sides (``-1``: no
     cell, an absorbing wall), ``face_idx``: the face index along ``k``. Arrays have the
-    grid's shape with axis ``k`` of the faces' length.
+    grid's shape with axis ``k`` of the faces' length. ``hinges``: the hinge values of
+    each plane ``(k, l)``, ``k < l``, filled on first use.
     """
     h = np.asarray(grid.spacing)
     shape = list(grid.shape)
@@ -122,7 +125,10 @@ def _face_rates(sde, grid: Grid, k: int, Q: np.ndarray, T: float, lc: np.ndarray
     for l in range(grid.ndim):
         if l == k or Q[k, l] == 0:
             continue
-        lh = np.take(_hinge_log_rho(sde, grid, k, l, T), face_idx, axis=k)
+        pair = (min(k, l), max(k, l))  # the (k, l) and (l, k) hinges are the same points
+        if pair not in hinges:
+            hinges[pair] = _hinge_log_rho(sde, grid, k, l, T)
+        lh = np.take(hinges[pair], face_idx, axis=k)
         n_l = grid.shape[l]
         plus = np.take(lh, (np.arange(n_l) + 1) % lh.shape[l], axis=l)
         minus = np.take(lh, np.arange(n_l), axis=l)
@@ -133,7 +139,7 @@ def _face_rates(sde, grid: Grid, k: int, Q: np.ndarray, T: float, lc: np.ndarray
     return r_t, r_h
 
 
-def structured_fluxes(sde, grid: Grid, scheme: str = "sg", edge_indices=None) -> Fluxes:
+def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg") -> TwoPointFluxes:
     """Fluxes of ``-(M + Q) grad H`` drifts that keep ``exp(-H/T)`` exactly stationary.
 
     Parameters
@@ -147,13 +153,9 @@ def structured_fluxes(sde, grid: Grid, scheme: str = "sg", edge_indices=None) ->
         non-negative, upwind-blended elsewhere (monotone); ``"sg2"`` the third-order
         upwind-biased value where ``"sg"`` blends (second order, not monotone).
 
-    edge_indices : callable
-        ``edge_indices(grid, offset, coords=False) -> (tail, head, x, wrap)``: the
-        generator's enumeration of the edges of one stencil offset.
-
     Returns
     -------
-    Fluxes
+    TwoPointFluxes
 
     Examples
     --------
@@ -172,16 +174,18 @@ def structured_fluxes(sde, grid: Grid, scheme: str = "sg", edge_indices=None) ->
     True
     """
     st = sde.structure
+    assert st is not None, "structured_fluxes needs sde.structure"
     M, Q, T = st.mobility, st.antisymmetric, st.temperature
     d = grid.ndim
     h = np.asarray(grid.spacing)
     lc = (-sde.loss(grid.points()) / T).reshape(grid.shape)
     lflat = lc.ravel()
-    tails, heads, deltas, fwd, bwd, pecl, wts = [], [], [], [], [], [], []
-    corr = []  # scheme "sg2": (edge, cell, coefficient) of the third cell of upwind-biased faces
+    hinges: dict[tuple[int, int], np.ndarray] = {}  # -H/T at the hinges of each plane, computed once
+    no_dpsi = np.zeros(0)  # the rotational part has no edge potential
+    edges = EdgeBuilder(d)  # (edges.third, scheme "sg2": the third cell of upwind-biased faces)
     # ---- symmetric part: exact edge potentials along the stencil of T M
     offsets, weights = _stencil(T * M / np.outer(h, h))
-    axis_sym = {}
+    axis_sym: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, float]] = {}
     for e, w in zip(offsets, weights):
         tail, head, _, _ = edge_indices(grid, e, coords=False)
         if tail.size == 0:
@@ -189,10 +193,9 @@ def structured_fluxes(sde, grid: Grid, scheme: str = "sg", edge_indices=None) ->
         z = lflat[tail] - lflat[head]  # (H_j - H_i) / T
         f, b = fitted_pair(z)
         if np.count_nonzero(e) == 1:
-            axis_sym[int(np.argmax(e != 0))] = (tail, head, w * f, w * b, np.abs(z), w)
+            axis_sym[int(np.argmax(e != 0))] = (w * f, w * b, np.abs(z), float(w))
             continue
-        tails.append(tail), heads.append(head), deltas.append(np.broadcast_to(e * h, (tail.size, d)))
-        fwd.append(w * f), bwd.append(w * b), pecl.append(np.abs(z)), wts.append(np.full(tail.size, w))
+        edges.add(tail, head, e * h, w * f, w * b, no_dpsi, np.abs(z), np.full(tail.size, w))
     # ---- antisymmetric part (+ the symmetric axis edges on the same faces)
     for k in range(d):
         n = grid.shape[k]
@@ -204,14 +207,14 @@ def structured_fluxes(sde, grid: Grid, scheme: str = "sg", edge_indices=None) ->
         if tail.size == 0:
             continue
         if k in axis_sym:
-            _, _, fs, bs, zs, w = axis_sym[k]
+            fs, bs, zs, w = axis_sym[k]
         else:
             fs = bs = zs = np.zeros(tail.size)
             w = 0.0
         fa = ba = np.zeros(tail.size)
         if rotating:
             s = np.arange(n if grid.periodic[k] else n - 1)
-            r_t, r_h = _face_rates(sde, grid, k, Q, T, lc, s, (s + 1) % n, (s + 1) % len(_face_positions(grid, k)))
+            r_t, r_h = _face_rates(sde, grid, k, Q, T, lc, hinges, s, (s + 1) % n, (s + 1) % len(_face_positions(grid, k)))
             r_t, r_h = r_t.ravel(), r_h.ravel()
             up = r_t >= 0  # c_f >= 0: flows tail -> head
             # the most central blend that keeps both off-diagonals >= 0
@@ -221,12 +224,11 @@ def structured_fluxes(sde, grid: Grid, scheme: str = "sg", edge_indices=None) ->
             a = 0.5 * (1 + np.where(up, theta, -theta))  # weight of u_tail
             fa, ba = r_t * a, -r_h * (1 - a)
             if scheme == "sg2":  # upwind-biased third-order u where the blend is not central
-                fa, ba = _kappa(grid, k, s, up, theta, r_t, r_h, fa, ba, lc, corr, sum(len(t) for t in tails))
-        tails.append(tail), heads.append(head), deltas.append(np.broadcast_to(e * h, (tail.size, d)))
+                fa, ba = _kappa(grid, k, s, up, theta, r_t, r_h, fa, ba, lc, edges.third, edges.size)
         f_tot, b_tot = fs + fa, bs + ba
         if scheme == "sg":  # at the blend's bound one of them is 0 up to round-off
             f_tot, b_tot = np.maximum(f_tot, 0.0), np.maximum(b_tot, 0.0)
-        fwd.append(f_tot), bwd.append(b_tot), pecl.append(zs), wts.append(np.broadcast_to(w, tail.size))
+        edges.add(tail, head, e * h, f_tot, b_tot, no_dpsi, zs, np.broadcast_to(w, tail.size))
     # ---- absorbing walls: half-edges to p = 0 on the wall
     for k in range(d):
         for side, kind in zip((-1, 1), grid.boundary[k]):
@@ -236,7 +238,7 @@ def structured_fluxes(sde, grid: Grid, scheme: str = "sg", edge_indices=None) ->
             cell = np.array([0 if side < 0 else n - 1])
             idx = [np.arange(m) for m in grid.shape]
             idx[k] = cell
-            tail, x = block(grid, idx, coords=True)
+            tail, x = block(grid, idx), block_centres(grid, idx)
             e = np.zeros(d, dtype=np.int64)
             e[k] = side
             out = np.zeros(tail.size)
@@ -246,28 +248,17 @@ def structured_fluxes(sde, grid: Grid, scheme: str = "sg", edge_indices=None) ->
                 out += 2 * W * fitted_pair(z)[0]
             if np.any(Q[k] != 0):
                 face = np.array([0 if side < 0 else len(_face_positions(grid, k)) - 1])
-                r_t, _ = _face_rates(sde, grid, k, Q, T, lc, cell, cell, face)
+                r_t, _ = _face_rates(sde, grid, k, Q, T, lc, hinges, cell, cell, face)
                 out += np.maximum(side * r_t.ravel(), 0.0)
-            tails.append(tail), heads.append(np.full(tail.size, -1)), deltas.append(np.broadcast_to(e * h, x.shape))
-            fwd.append(out), bwd.append(np.zeros(tail.size)), pecl.append(np.zeros(tail.size)), wts.append(np.full(tail.size, W))
+            edges.add(tail, np.full(tail.size, -1), e * h, out, np.zeros(tail.size), no_dpsi, np.zeros(tail.size),
+                      np.full(tail.size, W))
     longest = int(np.abs(offsets).max()) if len(offsets) else 1
-    tail, head = np.concatenate(tails), np.concatenate(heads)
-    fwd, bwd = np.concatenate(fwd), np.concatenate(bwd)
-    matrix = None
-    if scheme == "sg2":  # three-point faces: a general flux matrix
-        inner = head >= 0
-        E = tail.size
-        rows = [np.arange(E), np.flatnonzero(inner)] + [c[0] for c in corr]
-        cols = [tail, head[inner]] + [c[1] for c in corr]
-        vals = [fwd, -bwd[inner]] + [c[2] for c in corr]
-        matrix = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                               shape=(E, grid.size))  # forward/backward keep the two-point part
-    return Fluxes(grid, tail, head, np.concatenate(deltas), scheme, matrix, None, fwd, bwd, longest, (),
-                  np.concatenate(pecl), np.concatenate([np.asarray(w, dtype=float) for w in wts]))
+    # scheme "sg2": three-point faces, a general flux matrix (forward/backward: the two-point part)
+    return edges.build(grid, scheme, longest, potential=False, general=scheme == "sg2")
 
 
 def _kappa(grid: Grid, k: int, s: np.ndarray, up: np.ndarray, theta: np.ndarray, r_t: np.ndarray,
-           r_h: np.ndarray, fa: np.ndarray, ba: np.ndarray, lc: np.ndarray, corr: list, start: int
+           r_h: np.ndarray, fa: np.ndarray, ba: np.ndarray, lc: np.ndarray, corr: list[Triplets], start: int
            ) -> tuple[np.ndarray, np.ndarray]:
     """Scheme ``"sg2"``: on faces whose monotone blend is not central (``theta > 0``) take
     ``u_f = 5/6 u_up + 1/3 u_down - 1/6 u_upup`` (the kappa = 1/3 upwind-biased
@@ -305,5 +296,5 @@ def _kappa(grid: Grid, k: int, s: np.ndarray, up: np.ndarray, theta: np.ndarray,
     with np.errstate(over="ignore"):
         c_far = np.where(up, r_t * np.exp(lt - lf), r_h * np.exp(lh - lf))
     e = np.flatnonzero(ok)
-    corr.append((start + e, far_flat[e], w_far * c_far[e]))
+    corr.append(Triplets(start + e, far_flat[e], w_far * c_far[e]))
     return fa, ba

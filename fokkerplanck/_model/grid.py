@@ -8,16 +8,17 @@ shape ``grid.shape`` (C order when flattened, as in :func:`~fokkerplanck.generat
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Sequence, Union
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from .._util.memory import check_memory
 from .._util.validate import nan_rows
 
-__all__ = ["Grid", "BOUNDARY_KINDS"]
+__all__ = ["BOUNDARY_KINDS", "Grid"]
 
 #: Largest number of cells a grid may have (sparse index arrays are int32 beyond it).
 MAX_CELLS = 2e8
@@ -33,7 +34,7 @@ MIN_RELATIVE_SPACING = 1e-10
 #: The boundary kinds a side of an axis can have.
 BOUNDARY_KINDS = ("reflecting", "periodic", "absorbing")
 
-BoundarySpec = Union[str, Sequence[Union[str, Sequence[str]]]]
+BoundarySpec: TypeAlias = "str | Sequence[str | Sequence[str]]"
 
 
 def _check_kind(kind: object, where: str) -> str:
@@ -96,7 +97,7 @@ def _normalise_boundary(boundary: BoundarySpec, ndim: int) -> tuple[tuple[str, s
     return tuple(_axis_boundary(b, k) for k, b in enumerate(boundary))
 
 
-def _normalise_shape(shape: object, ndim: int) -> tuple[int, ...]:
+def _normalise_shape(shape: Any, ndim: int) -> tuple[int, ...]:
     """``shape`` as one positive cell count per axis, or an error naming it."""
     items = [shape] if np.ndim(shape) == 0 else (list(shape) if np.ndim(shape) == 1 else None)
     if items is None:
@@ -130,7 +131,7 @@ def _normalise_shape(shape: object, ndim: int) -> tuple[int, ...]:
     return shp
 
 
-def _check_memory(shp: tuple[int, ...], shape: object) -> None:
+def _check_memory(shp: tuple[int, ...], shape: Any) -> None:
     """Refuse grids whose generator cannot fit in this machine's memory, up front."""
     cells = float(np.prod(np.array(shp, dtype=float)))
     if cells > MAX_CELLS:
@@ -300,7 +301,7 @@ class Grid:
         """Cell centres as an array of shape ``(*shape, ndim)``."""
         return np.stack(np.meshgrid(*self.centers, indexing="ij"), axis=-1)
 
-    def refined(self, factor: int = 2) -> "Grid":
+    def refined(self, factor: int = 2) -> Grid:
         """The same box and boundaries with ``factor`` times as many cells per axis."""
         return Grid(self.bounds, tuple(factor * n for n in self.shape), self.boundary)
 

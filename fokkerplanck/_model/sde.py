@@ -17,14 +17,15 @@ taken with fourth-order central finite-difference weights (``FD_WEIGHTS``).
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._util.linalg import psd_factor
 from .._util.validate import covariance, real_array, show
 
-__all__ = ["SDE", "CONVENTIONS", "Structure"]
+__all__ = ["CONVENTIONS", "SDE", "Structure"]
 
 
 class Structure(NamedTuple):
@@ -262,8 +263,13 @@ class SDE:
         self._ndim = None if ndim is None else int(ndim)
 
     # ----------------------------------------------------------- construction
+    def _const_noise(self) -> Array:
+        """The constant ``sigma`` or ``cov`` (only called when the noise is constant)."""
+        assert self._noise_const is not None, "the noise is state-dependent"
+        return self._noise_const
+
     def _check_constant_noise(self) -> None:
-        a, name = self._noise_const, self._noise_name
+        a, name = self._const_noise(), self._noise_name
         if not np.all(np.isfinite(a)):
             raise ValueError(f"`{name}` must be finite, got {a.tolist()}.")
         if a.ndim == 0:
@@ -437,8 +443,8 @@ class SDE:
             out = out - self.grad_loss(x)
         return out
 
-    def _constant_cov(self, d: int) -> Array:  # noqa: D401
-        a = self._noise_const
+    def _constant_cov(self, d: int) -> Array:
+        a = self._const_noise()
         if a.ndim == 0:
             c = float(a) * np.eye(d) if self._noise_name == "cov" else float(a) ** 2 * np.eye(d)
         else:
@@ -465,7 +471,7 @@ class SDE:
                         f"s of shape (..., {d}) return s[..., None] * np.eye({d})."
                     )
                 return self._checked("sigma", s, x, s.shape[-2:])
-            a = self._noise_const
+            a = self._const_noise()
             s = float(a) * np.eye(d) if a.ndim == 0 else a
             return np.broadcast_to(s, x.shape[:-1] + s.shape)
         return psd_factor(self.cov(x, t))
@@ -500,7 +506,14 @@ class SDE:
         d = self._dim(x)
         if self._noise_fn is None:
             return np.zeros(x.shape)
-        return sum(self._partial(lambda y: self.cov(y, t)[..., :, j], x, j) for j in range(d))
+
+        def column(j: int) -> Callable[[Array], Array]:
+            return lambda y: self.cov(y, t)[..., :, j]
+
+        total = self._partial(column(0), x, 0)
+        for j in range(1, d):
+            total = total + self._partial(column(j), x, j)
+        return total
 
     def ito_drift(self, x: Array, t: float | None = None) -> Array:
         """Drift of the equivalent Ito SDE (what Euler–Maruyama uses).
@@ -544,7 +557,7 @@ class SDE:
 def _structure_matrices(mobility: Any, antisymmetric: Any, loss: Any, ndim: int | None
                         ) -> tuple[Array | None, Array | None, int | None]:
     """Validate ``mobility`` (symmetric PSD) and ``antisymmetric`` (``Q^T = -Q``)."""
-    out = []
+    out: list[Array | None] = []
     for name, value in (("mobility", mobility), ("antisymmetric", antisymmetric)):
         if value is None:
             out.append(None)

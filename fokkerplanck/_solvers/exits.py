@@ -67,6 +67,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from .._discretization.fluxes import TwoPointFluxes
 from .._discretization.generator import check_problem, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
@@ -293,7 +294,7 @@ def _exit_time(sde: SDE, grid: Grid, scheme: str) -> tuple[np.ndarray, str, Any]
     fl = fluxes(sde, grid, scheme=scheme)
     A = fl.matrix
     lu = None
-    if grid.ndim == 1 and fl.forward is not None:
+    if grid.ndim == 1 and isinstance(fl, TwoPointFluxes):
         tau, method = _exit_time_chain(fl), "chain"
     else:
         reversible = _exit_time_reversible(fl)
@@ -1038,7 +1039,7 @@ def _perron_solvers(fl: Any, A: sp.csr_matrix, psi: np.ndarray, leak: np.ndarray
             z = y / xs
         return z, bool(np.all(np.isfinite(z)) and z.min() > 0 and xs.min() > 0), False
 
-    chain = _Chain(fl) if grid.ndim == 1 and fl.forward is not None else None
+    chain = _Chain(fl) if grid.ndim == 1 and isinstance(fl, TwoPointFluxes) else None
     gth = None
     if chain is None and _gth_factor is not None:
         try:
@@ -1323,7 +1324,7 @@ def _escape_rate(sde: SDE, grid: Grid, start: Any, scheme: str) -> tuple[float, 
     # chain, GTH) and so componentwise accurate at any barrier; with LU, through exit_time
     y = None
     try:
-        if grid.ndim == 1 and fl.forward is not None:
+        if grid.ndim == 1 and isinstance(fl, TwoPointFluxes):
             y = _Chain(fl).forward(b)
         elif _gth_factor is not None:
             y = _gth_factor(sp.csr_matrix(fl.matrix), leak=_leak(fl), shape=grid.shape).solve(b)
@@ -1332,7 +1333,7 @@ def _escape_rate(sde: SDE, grid: Grid, start: Any, scheme: str) -> tuple[float, 
     if y is None or not np.all(np.isfinite(y)):
         tau = exit_time(sde, grid, scheme=scheme).ravel()
         return float(b.sum() / np.dot(tau, b)), "exit_time", point
-    return float(b.sum() / y.sum()), ("chain" if grid.ndim == 1 and fl.forward is not None else "gth"), point
+    return float(b.sum() / y.sum()), ("chain" if grid.ndim == 1 and isinstance(fl, TwoPointFluxes) else "gth"), point
 
 
 def _point_weights(grid: Grid, x: np.ndarray) -> np.ndarray:

@@ -168,7 +168,7 @@ def check_resolution(fl: Any, weight: np.ndarray | None, who: str, *, grid: Grid
     """
     grid = fl.grid if fl is not None else grid
     if grid is None:
-        raise ValueError("check_resolution needs `fl` or `grid=`.")
+        raise TypeError("check_resolution needs `fl` or `grid`.")
     if weight is None:
         w = np.ones(grid.size)
     else:

@@ -41,7 +41,7 @@ import scipy.ndimage as ndi
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from .._discretization.fluxes import Fluxes
+from .._discretization.fluxes import Fluxes, TwoPointFluxes
 from .._discretization.generator import check_problem, check_tolerance, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
@@ -142,7 +142,7 @@ class Modes(Summary):
 # ---------------------------------------------------------------- shift-invert
 def _symmetrized(fl: Fluxes, A: sp.csr_matrix) -> sp.csc_matrix:
     """``S = P^{-1/2} A P^{1/2}``: off-diagonals ``sqrt(a_ij a_ji)``, same diagonal."""
-    assert fl.forward is not None and fl.backward is not None  # two-point scheme (has psi)
+    assert isinstance(fl, TwoPointFluxes)  # two-point scheme (has psi)
     inner = fl.head >= 0
     sym = np.sqrt(fl.forward[inner] * fl.backward[inner])
     t, h = fl.tail[inner], fl.head[inner]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from types import FrameType
 from typing import Any
 
 __all__ = ["ConvergenceError", "FokkerPlanckWarning", "ResolutionWarning", "warn"]
@@ -64,13 +65,14 @@ class ResolutionWarning(FokkerPlanckWarning):
     """
 
 
-def warn(message: str, category: type[Warning] = None) -> None:
+def warn(message: str, category: type[Warning] | None = None) -> None:
     """Issue a :class:`FokkerPlanckWarning` attributed to the first caller outside the package.
 
     Fixed ``stacklevel`` values point inside the package whenever the call depth
     differs (``generator`` vs ``stationary`` vs ``evolve``); this walks the stack.
     """
-    level, frame = 2, sys._getframe(1)  # stacklevel 2 is warn()'s caller
+    level = 2  # stacklevel 2 is warn()'s caller
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__", "").startswith("fokkerplanck"):
         frame = frame.f_back
         level += 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["total_memory", "available_memory", "check_memory", "format_bytes"]
+__all__ = ["available_memory", "check_memory", "format_bytes", "total_memory"]
 
 
 def _meminfo(key: str) -> float | None:
@@ -24,14 +24,23 @@ def _meminfo(key: str) -> float | None:
     return None
 
 
-def total_memory() -> float | None:
-    """Physical memory of the machine in bytes (``None`` if it cannot be read)."""
+def _psutil_memory(field: str) -> float | None:
+    """``psutil.virtual_memory().<field>`` if psutil (optional) is installed and answers."""
     try:
         import psutil
+    except ImportError:
+        return None
+    try:
+        return float(getattr(psutil.virtual_memory(), field))
+    except (psutil.Error, OSError, AttributeError):
+        return None
 
-        return float(psutil.virtual_memory().total)
-    except Exception:  # psutil is optional
-        pass
+
+def total_memory() -> float | None:
+    """Physical memory of the machine in bytes (``None`` if it cannot be read)."""
+    value = _psutil_memory("total")
+    if value is not None:
+        return value
     try:
         return float(os.sysconf("SC_PAGE_SIZE")) * float(os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, OSError, ValueError):
@@ -44,12 +53,9 @@ def available_memory() -> float | None:
     ``psutil.virtual_memory().available`` when psutil is installed, else the kernel's
     ``MemAvailable``, else free pages (``os.sysconf``).
     """
-    try:
-        import psutil
-
-        return float(psutil.virtual_memory().available)
-    except Exception:
-        pass
+    value = _psutil_memory("available")
+    if value is not None:
+        return value
     avail = _meminfo("MemAvailable")
     if avail is not None:
         return avail

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["positive", "positive_int", "covariance", "real_array", "show", "nan_rows"]
+__all__ = ["covariance", "nan_rows", "positive", "positive_int", "real_array", "show"]
 
 
 def show(value: Any) -> str:
