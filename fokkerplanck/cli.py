@@ -40,12 +40,13 @@ import operator
 import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, NoReturn
 
 import numpy as np
 
-__all__ = ["main", "Expression", "ExpressionError", "ProblemError", "load_problem", "FUNCTIONS"]
+__all__ = ["FUNCTIONS", "Expression", "ExpressionError", "ProblemError", "load_problem", "main"]
 
 #: Functions an expression may call (numpy ufuncs, elementwise).
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -146,7 +147,7 @@ class Expression:
         self.names = sorted({n.id for n in ast.walk(tree.body) if isinstance(n, ast.Name)} - set(FUNCTIONS))
 
     # ---------------------------------------------------------------- checking
-    def _fail(self, node: ast.AST, what: str) -> None:
+    def _fail(self, node: ast.AST, what: str) -> NoReturn:
         col = getattr(node, "col_offset", None)
         at = f" at column {col + 1}" if col is not None else ""
         raise ExpressionError(
@@ -206,14 +207,14 @@ class Expression:
     # ---------------------------------------------------------------- evaluation
     def _eval(self, node: ast.AST, env: dict[str, Any]) -> Any:
         if isinstance(node, ast.Constant):
-            return np.float64(node.value)  # float64: overflow and 1/0 give inf, not exceptions
+            return np.float64(node.value)  # type: ignore[arg-type]  # numbers only (checked); float64: overflow and 1/0 give inf, not exceptions
         if isinstance(node, ast.Name):
             return env[node.id] if node.id in env else self.constants[node.id]
         if isinstance(node, ast.BinOp):
             return _BINOPS[type(node.op)](self._eval(node.left, env), self._eval(node.right, env))
         if isinstance(node, ast.UnaryOp):
             return _UNARY[type(node.op)](self._eval(node.operand, env))
-        if isinstance(node, ast.Call):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             return FUNCTIONS[node.func.id](*(self._eval(a, env) for a in node.args))
         raise ExpressionError(f"cannot evaluate {type(node).__name__}")  # pragma: no cover - checked
 
@@ -263,11 +264,11 @@ def _unknown(keys: Any, allowed: set[str], where: str) -> None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    try:
+    if sys.version_info >= (3, 11):
         import tomllib
-    except ModuleNotFoundError:  # Python 3.10
+    else:  # Python 3.10
         try:
-            import tomli as tomllib  # type: ignore[no-redef]
+            import tomli as tomllib
         except ModuleNotFoundError:
             raise ProblemError("reading TOML needs Python >= 3.11 or `pip install tomli`.") from None
     try:
@@ -290,6 +291,7 @@ def _noise(spec: Any, d: int, variables: Sequence[str], constants: dict[str, flo
     def expr(v: Any, where: str) -> Expression:
         return Expression(v, variables, constants, where=where)
 
+    cells: Any   # an Expression, a list of them, or a list of rows of them
     if isinstance(spec, list):
         if all(isinstance(r, list) for r in spec):
             if len(spec) != d or any(len(r) != d for r in spec):
@@ -494,6 +496,7 @@ def _outputs(args: argparse.Namespace, prob: dict[str, Any], tag: str) -> tuple[
 
 def _cmd_evolve(args: argparse.Namespace) -> int:
     import fokkerplanck as fp
+
     from . import plotting
 
     prog = "fokkerplanck evolve"
@@ -538,6 +541,7 @@ def _cmd_evolve(args: argparse.Namespace) -> int:
 
 def _cmd_exit_time(args: argparse.Namespace) -> int:
     import fokkerplanck as fp
+
     from . import plotting
 
     prog = "fokkerplanck exit-time"
@@ -571,6 +575,7 @@ def _cmd_exit_time(args: argparse.Namespace) -> int:
 
 def _cmd_solve(args: argparse.Namespace) -> int:
     import fokkerplanck as fp
+
     from . import plotting
 
     prog = "fokkerplanck solve"
@@ -619,6 +624,7 @@ def _cmd_solve(args: argparse.Namespace) -> int:
 def _solve_particles(args: argparse.Namespace, res: Any, png: Path) -> int:
     """Check a solved density against Euler–Maruyama particles started uniformly on the grid."""
     import fokkerplanck as fp
+
     from . import plotting
 
     prog = "fokkerplanck solve"
