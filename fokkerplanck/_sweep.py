@@ -21,6 +21,12 @@ build everything it needs from plain parameters:
 >>> res = fp.sweep(density, {"temperature": [0.2, 0.5, 1.0]})
 >>> res.stack().shape
 (3, 64)
+
+Reproducibility: results equal the serial run's exactly when ``fn`` is deterministic:
+each call is the same function of the same arguments, only elsewhere. Randomness must
+come in through the arguments (``rng=`` of :func:`sweep`, or a seed parameter), never
+from global state. Warnings raised in worker processes stay in those processes (their
+stderr or the dask worker logs).
 """
 
 from __future__ import annotations
@@ -461,11 +467,7 @@ def sweep(
     terminated (threads cannot be: a call running in a thread finishes in the
     background). The executor cannot be used afterwards.
 
-    Results equal the serial run's exactly when ``fn`` is deterministic: each call
-    is the same function of the same arguments, only elsewhere. Randomness must come
-    in through the arguments (``rng=`` here, or a seed parameter), never from global
-    state. Warnings raised in worker processes stay in those processes (their stderr
-    or the dask worker logs).
+    Reproducibility across executors: see the module notes.
 
     Examples
     --------
@@ -489,24 +491,8 @@ def sweep(
         with Client("tcp://scheduler:8786") as client:
             res = fp.sweep(variance, {"temperature": [0.25, 0.5, 1.0]}, executor=client)
     """
-    if not callable(fn):
-        raise TypeError(f"`fn` must be callable, got {type(fn).__name__}.")
-    if errors not in ERRORS:
-        raise ValueError(f"`errors` must be one of {ERRORS}, got {errors!r}.")
-    if timeout is not None:
-        timeout = positive("timeout", timeout, "number of seconds", " Pass None for no limit.")
-    sets, shape = expand(params)
+    sets, shape, rngs, timeout = _check_sweep(fn, params, errors, timeout, rng)
     n = len(sets)
-    if rng is not None:
-        clash = [i for i, p in enumerate(sets) if "rng" in p]
-        if clash:
-            raise ValueError(
-                f"Parameter set {clash[0]} already has an `rng` entry, and `rng=` was also "
-                "given to sweep; pass one or the other."
-            )
-        rngs: list[Any] = rng_children(rng, n)
-    else:
-        rngs = [None] * n
     ex = _resolve_executor(executor)
     name = "serial" if ex is None else type(ex).__name__
     if isinstance(ex, cf.ProcessPoolExecutor):
@@ -527,6 +513,38 @@ def sweep(
             bar.close()
     wall = time.perf_counter() - t0
 
+    results, failed, seconds = _collect(outcomes)
+    return SweepResult(tuple(sets), tuple(results), failed, shape, seconds, wall, name)
+
+
+def _check_sweep(fn: Any, params: Any, errors: str, timeout: float | None,
+                 rng: Any) -> tuple[list[dict[str, Any]], Any, list[Any], float | None]:
+    """The parameter sets, their shape, one generator per set (or ``None``) and the
+    timeout, after checking :func:`sweep`'s arguments."""
+    if not callable(fn):
+        raise TypeError(f"`fn` must be callable, got {type(fn).__name__}.")
+    if errors not in ERRORS:
+        raise ValueError(f"`errors` must be one of {ERRORS}, got {errors!r}.")
+    if timeout is not None:
+        timeout = positive("timeout", timeout, "number of seconds", " Pass None for no limit.")
+    sets, shape = expand(params)
+    n = len(sets)
+    if rng is not None:
+        clash = [i for i, p in enumerate(sets) if "rng" in p]
+        if clash:
+            raise ValueError(
+                f"Parameter set {clash[0]} already has an `rng` entry, and `rng=` was also "
+                "given to sweep; pass one or the other."
+            )
+        rngs: list[Any] = rng_children(rng, n)
+    else:
+        rngs = [None] * n
+    return sets, shape, rngs, timeout
+
+
+def _collect(outcomes: list[Any]) -> tuple[list[Any], dict[int, BaseException], np.ndarray]:
+    """``(results, failed, seconds)`` from the ``(value or exception, seconds)`` pairs."""
+    n = len(outcomes)
     results: list[Any] = []
     seconds, failed = np.zeros(n), {}
     for i, (value, sec) in enumerate(outcomes):
@@ -536,7 +554,7 @@ def sweep(
             results.append(None)
         else:
             results.append(value)
-    return SweepResult(tuple(sets), tuple(results), failed, shape, seconds, wall, name)
+    return results, failed, seconds
 
 
 def _run_serial(fn: Callable, sets: list[dict], rngs: list, outcomes: list, errors: str,
