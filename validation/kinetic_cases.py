@@ -332,7 +332,7 @@ def case_sgd_product_balance(quick: bool = False) -> dict[str, Any]:
     fig.tight_layout()
     ratio = devs[-1] / devs[0] * etas[0] / etas[-1]
     out = {
-        "system": "SGD on f = a b x (rank-1 noise): E[a^2 - b^2](t), grid vs real minibatch SGD",
+        "system": "SGD on f = a b x (rank-1 noise): E[a^2 - b^2] over time, grid vs real minibatch SGD",
         "grid": f"{n} x {n}",
         "grid_error": devs[-1],
         "grid_error_what": f"max_t |E u (grid) - E u (SGD)| / u0 at eta = {etas[-1]}",
