@@ -220,3 +220,27 @@ def test_new_results_save_and_load(tmp_path):
         assert type(back) is type(r) and back.success == r.success and back.message == r.message
         np.testing.assert_array_equal(np.asarray(back.error_estimate), np.asarray(r.error_estimate))
         assert repr(back) == repr(r)
+
+
+def test_exit_time_full_output_at_a_high_barrier_without_detailed_balance():
+    """Barrier 33 T, non-gradient drift (tau ~ 1e15): the componentwise residual alone does
+    not catch a wrong answer -- plain sparse LU's tau has residual ~1e-16 and is wrong by
+    O(1) -- so exit_time must not take the LU answer here; it takes the certified
+    h-transform, whose answer satisfies the independent identity <tau, q> = 1 / rate."""
+    T = 0.0075
+    sde = fp.SDE(drift=lambda x: np.stack([-(x[..., 0] ** 3 - x[..., 0]),
+                                          -x[..., 1] + 0.3 * np.sin(np.pi * x[..., 0])], axis=-1),
+                 sigma=math.sqrt(2 * T), ndim=2)
+    grid = fp.Grid([(-2, 1), (-0.5, 0.5)], (300, 10), boundary=[("reflecting", "absorbing"), "reflecting"])
+    with pytest.warns(fp.ResolutionWarning):
+        et = fp.exit_time(sde, grid, full_output=True, error_estimate=False)
+    assert et.method == "h-transform" and et.success and et.residual < 1e-12, et.message
+    q = fp.quasi_stationary(sde, grid, error_estimate=False)
+    assert grid.integrate(et.time * q.density) * q.rate == pytest.approx(1.0, rel=1e-12)
+    # the plain LU answer (what a residual-only check would have accepted)
+    import scipy.sparse.linalg as spla
+
+    A = fp.generator(sde, grid)
+    t_lu = spla.spsolve(A.T.tocsc(), -np.ones(grid.size))
+    r_lu = np.max(np.abs(A.T @ t_lu + 1.0) / (abs(A).T @ np.abs(t_lu) + 1.0))
+    assert r_lu < 1e-12 and np.abs(t_lu / et.time.ravel() - 1).max() > 0.1
