@@ -25,7 +25,6 @@ import sys
 import time
 
 import numpy as np
-import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 import fokkerplanck as fp
@@ -61,15 +60,9 @@ def generator_with(sde, grid, weights):
         A = generator_with(sde, grid, "sg")
         for _ in range(passes):
             p0 = factor(A, shape=grid.shape).null_vector()
-            f, fm = density_split_weights(t, h, z, fl.delta, p0, n)
-            A = _matrix(t, h, w * f, w * fm, n)
+            A = fl.reweighted(*density_split_weights(t, h, z, fl.delta, p0, n)).matrix
         return A
-    return _matrix(t, h, w * f, w * fm, n)
-
-
-def _matrix(t, h, f, fm, n):
-    diag = -np.bincount(t, f, minlength=n) - np.bincount(h, fm, minlength=n)
-    return sp.csr_matrix((np.r_[f, fm, diag], (np.r_[h, t, np.arange(n)], np.r_[t, h, np.arange(n)])), shape=(n, n))
+    return fl.reweighted(f, fm).matrix
 
 
 def errors(p, q, extra=None):

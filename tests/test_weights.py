@@ -23,11 +23,7 @@ TORUS = [(-np.pi / 2, 3 * np.pi / 2), (-np.pi, np.pi)]
 
 
 def _assemble(fl, f, fm):
-    n, t, h = fl.grid.size, fl.tail, fl.head
-    w = np.broadcast_to(fl.weight, fl.dpsi.shape)
-    f, fm = w * f, w * fm
-    diag = -np.bincount(t, f, minlength=n) - np.bincount(h, fm, minlength=n)
-    return sp.csr_matrix((np.r_[f, fm, diag], (np.r_[h, t, np.arange(n)], np.r_[t, h, np.arange(n)])), shape=(n, n))
+    return fl.reweighted(f, fm).matrix
 
 
 def _generators(sde, grid):

@@ -13,7 +13,7 @@ matrix) from :mod:`.highorder`.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import NamedTuple
 
@@ -287,6 +287,16 @@ class TwoPointFluxes(Fluxes):
         if np.all(mismatch <= rtol * (1.0 + np.abs(ep.dpsi))):
             return psi
         return None
+
+    def reweighted(self, f: np.ndarray, fm: np.ndarray) -> TwoPointFluxes:
+        """The same edges with another conductance: rates ``weight * f`` forward and
+        ``weight * fm`` backward (e.g. ``fm = f * exp(-dpsi)`` from
+        :mod:`~fokkerplanck._discretization.weights`); :attr:`matrix` of the result is
+        the generator with those weights. Not for three-point (``"sg2"``) faces."""
+        if self.third is not None:
+            raise ValueError("reweighted() needs two-point faces; scheme 'sg2' has three-point ones.")
+        w = np.broadcast_to(self.weight, np.shape(f))
+        return replace(self, forward=w * f, backward=w * fm)
 
     @cached_property
     def flux_matrix(self) -> sp.csr_matrix:
