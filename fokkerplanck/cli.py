@@ -765,14 +765,12 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--list", action="store_true", help="list the cases")
     v.add_argument("--outdir", default=None, help="report directory (default: validation-report)")
     v.set_defaults(func=_cmd_validate)
-    s = sub.add_parser(
-        "solve", help="stationary density of a problem given in a TOML file",
-        description="Read a problem (loss or drift and noise as expressions in x, y, z; grid "
-                    "bounds, shape, boundary) from a TOML file, solve for the stationary density, "
-                    "write it as .npz and a PNG. See `fokkerplanck.cli.load_problem` for the format.",
-    )
-    s.add_argument("problem", help="the problem file (.toml)")
-    s.add_argument("--output", "-o", default=None, help="output prefix: writes PREFIX.npz and PREFIX.png")
+    s = _problem_command(
+        sub, "solve", "stationary density of a problem given in a TOML file",
+        "Read a problem (loss or drift and noise as expressions in x, y, z; grid "
+        "bounds, shape, boundary) from a TOML file, solve for the stationary density, "
+        "write it as .npz and a PNG. See `fokkerplanck.cli.load_problem` for the format.",
+        "PREFIX.npz and PREFIX.png", _cmd_solve)
     s.add_argument("--method", default=None, help="null-vector method (auto, detailed_balance, lu, amg, eigs)")
     s.add_argument("--particles", type=int, default=0, metavar="N",
                    help="also run N Euler-Maruyama particles from a uniform start and compare (fp.compare)")
@@ -780,31 +778,32 @@ def _parser() -> argparse.ArgumentParser:
                    "make it several relaxation times")
     s.add_argument("--dt", type=float, default=5e-3, help="particle time step (default: %(default)s)")
     s.add_argument("--seed", type=int, default=0, help="particle random seed (default: %(default)s)")
-    s.add_argument("--force", action="store_true", help="overwrite existing output files")
-    s.set_defaults(func=_cmd_solve)
-    e = sub.add_parser(
-        "evolve", help="evolve a density of a problem given in a TOML file",
-        description="Read a problem file (as for `solve`), evolve a uniform density (or a point "
-                    "mass, --start) to --t-end, write the densities at --times equally spaced "
-                    "times as .npz and a PNG, and print mass and mean.",
-    )
-    e.add_argument("problem", help="the problem file (.toml)")
+    e = _problem_command(
+        sub, "evolve", "evolve a density of a problem given in a TOML file",
+        "Read a problem file (as for `solve`), evolve a uniform density (or a point "
+        "mass, --start) to --t-end, write the densities at --times equally spaced "
+        "times as .npz and a PNG, and print mass and mean.",
+        "PREFIX-evolve.npz and .png", _cmd_evolve)
     e.add_argument("--t-end", type=float, required=True, help="final time")
     e.add_argument("--times", type=int, default=5, help="output times, from 0 to T (default: %(default)s)")
     e.add_argument("--start", default=None, metavar="X[,Y,Z]", help="start from a point mass there (default: uniform)")
-    e.add_argument("--output", "-o", default=None, help="output prefix: writes PREFIX-evolve.npz and .png")
-    e.add_argument("--force", action="store_true", help="overwrite existing output files")
-    e.set_defaults(func=_cmd_evolve)
-    x = sub.add_parser(
-        "exit-time", help="mean exit time through the absorbing walls of a problem's grid",
-        description="Read a problem file (as for `solve`; [grid] boundary must have an absorbing "
-                    "side), solve for the mean exit time from every cell, write it as .npz and a PNG.",
-    )
-    x.add_argument("problem", help="the problem file (.toml)")
-    x.add_argument("--output", "-o", default=None, help="output prefix: writes PREFIX-exit-time.npz and .png")
-    x.add_argument("--force", action="store_true", help="overwrite existing output files")
-    x.set_defaults(func=_cmd_exit_time)
+    _problem_command(
+        sub, "exit-time", "mean exit time through the absorbing walls of a problem's grid",
+        "Read a problem file (as for `solve`; [grid] boundary must have an absorbing "
+        "side), solve for the mean exit time from every cell, write it as .npz and a PNG.",
+        "PREFIX-exit-time.npz and .png", _cmd_exit_time)
     return p
+
+
+def _problem_command(sub: Any, name: str, summary: str, description: str, writes: str,
+                     func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """A subcommand on a TOML problem file: its ``problem``, ``--output`` and ``--force``."""
+    c = sub.add_parser(name, help=summary, description=description)
+    c.add_argument("problem", help="the problem file (.toml)")
+    c.add_argument("--output", "-o", default=None, help=f"output prefix: writes {writes}")
+    c.add_argument("--force", action="store_true", help="overwrite existing output files")
+    c.set_defaults(func=func)
+    return c
 
 
 def main(argv: Sequence[str] | None = None) -> int:
