@@ -12,7 +12,6 @@ matrix) from :mod:`.highorder`.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import NamedTuple
@@ -225,10 +224,6 @@ class TwoPointFluxes(Fluxes):
         ``|Delta psi|`` per edge (the cell Peclet number; 0 on pure advection edges).
     weight : array ``(E,)``
         The diffusion weight of each edge in cell units.
-    groups : tuple of int
-        Starts of the runs of edges (one stencil offset, one wall, ...) within which
-        tails are distinct and heads are distinct; lets :attr:`matrix` write the CSR
-        arrays directly.
     edge_potential : EdgePotential or None
         Edge drops of ``psi`` when the scheme defines them (scheme ``"sg"``/``"upwind"``
         of plain drifts), for :meth:`potential`.
@@ -241,7 +236,6 @@ class TwoPointFluxes(Fluxes):
     backward: np.ndarray = field(repr=False)
     peclet: np.ndarray = field(repr=False)
     weight: np.ndarray = field(repr=False)
-    groups: tuple[int, ...] = ()
     edge_potential: EdgePotential | None = field(default=None, repr=False)
     third: Triplets | None = field(default=None, repr=False)
 
@@ -321,9 +315,6 @@ class TwoPointFluxes(Fluxes):
         inner = self.head >= 0
         t, h = self.tail, self.head
         diag = -np.bincount(t, self.forward, minlength=n) - np.bincount(h[inner], self.backward[inner], minlength=n)
-        A = _direct_csr(self, diag)
-        if A is not None:
-            return A
         rows = np.concatenate([h[inner], t[inner], np.arange(n)])
         cols = np.concatenate([t[inner], h[inner], np.arange(n)])
         vals = np.concatenate([self.forward[inner], self.backward[inner], diag])
@@ -361,7 +352,6 @@ class EdgeBuilder:
               ) -> TwoPointFluxes:
         """The fluxes; ``potential``: keep the edge drops; ``general``: keep the third
         cells even if there are none (the generator is then ``div @ flux_matrix``)."""
-        starts = np.cumsum([0] + [len(a) for a in self.tail[:-1]])
         third = None
         if self.third or general:
             third = Triplets(*(np.concatenate([c[i] for c in self.third]) if self.third
@@ -370,89 +360,5 @@ class EdgeBuilder:
             grid, np.concatenate(self.tail), np.concatenate(self.head), np.concatenate(self.delta), scheme,
             longest, forward=np.concatenate(self.fwd), backward=np.concatenate(self.bwd),
             peclet=np.concatenate(self.peclet), weight=np.concatenate(self.weight),
-            groups=tuple(int(v) for v in starts),
             edge_potential=EdgePotential(np.concatenate(self.dpsi), tuple(self.segments)) if potential else None,
             third=third)
-
-
-def _direct_csr(fl: TwoPointFluxes, diag: np.ndarray) -> sp.csr_matrix | None:
-    """The generator's CSR arrays written directly from the edge groups, or ``None``.
-
-    Row ``i`` holds the diagonal, ``forward`` of the edges with head ``i`` (column:
-    their tail) and ``backward`` of the edges with tail ``i`` (column: their head).
-    Within a group of edges of one stencil offset ``o`` the column of every entry is
-    the row plus a constant flat offset (``-o`` or ``+o``), except on edges that wrap
-    around a periodic axis; taking the groups in order of that flat offset therefore
-    puts each row's entries in column order, and only the rows touched by a wrapped
-    edge are ordered explicitly (a few boundary rows). Returns ``None`` (the caller
-    then assembles through COO, which sums duplicates) when two entries of a row
-    share a column.
-    """
-    n, E = fl.grid.size, fl.tail.size
-    if not fl.groups or fl.groups[0] != 0:
-        return None
-    strides = np.array([int(np.prod(fl.grid.shape[k + 1:])) for k in range(fl.grid.ndim)], dtype=np.int64)
-    spacing = np.asarray(fl.grid.spacing, dtype=float)
-    slots: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = [(0, np.arange(n), np.arange(n), diag)]
-    bounds = list(fl.groups) + [E]
-    for a, b in itertools.pairwise(bounds):
-        if b <= a:
-            continue
-        t, h, fw, bw = fl.tail[a:b], fl.head[a:b], fl.forward[a:b], fl.backward[a:b]
-        inner = h >= 0
-        if not inner.all():
-            t, h, fw, bw = t[inner], h[inner], fw[inner], bw[inner]
-        if t.size == 0:
-            continue
-        base = int(np.rint(fl.delta[a] / spacing).astype(np.int64) @ strides)
-        slots.append((-base, h, t, fw))  # row = head, column = tail
-        slots.append((base, t, h, bw))   # row = tail, column = head
-    slots.sort(key=lambda s: s[0])  # stable: equal flat offsets keep their order
-    count = np.zeros(n, dtype=np.int64)
-    before, wrapped = [], np.zeros(n, dtype=bool)
-    total = 0
-    periodic = any(fl.grid.periodic)
-    for base, rows, cols, _ in slots:
-        before.append(count[rows])
-        count[rows] += 1
-        total += rows.size
-        if periodic:
-            wrap = cols - rows != base
-            if wrap.any():
-                wrapped[rows[wrap]] = True
-    if int(count.sum()) != total:  # a row twice in one group: not a stencil layout
-        return None
-    # equal flat offsets from different groups (e.g. diffusion and advection edges
-    # along the same axis) must not share a row
-    bases = np.array([s[0] for s in slots])
-    for base in np.unique(bases[np.r_[False, bases[1:] == bases[:-1]]]):
-        seen = np.zeros(n, dtype=np.int64)
-        for b, rows, _, _ in slots:
-            if b == base:
-                seen[rows] += 1
-        if seen.max() > 1:
-            return None
-    itype = np.int32 if max(total, n) < np.iinfo(np.int32).max else np.int64
-    indptr = np.zeros(n + 1, dtype=itype)
-    np.cumsum(count, out=indptr[1:])
-    indices = np.empty(total, dtype=itype)
-    data = np.empty(total)
-    for (_, rows, cols, vals), pre in zip(slots, before):
-        pos = indptr[rows] + pre
-        indices[pos] = cols
-        data[pos] = vals
-    if wrapped.any():  # rows touched by wrap-around edges: order their entries by column
-        r = np.concatenate([rows[wrapped[rows]] for _, rows, _, _ in slots])
-        c = np.concatenate([cols[wrapped[rows]] for _, rows, cols, _ in slots])
-        v = np.concatenate([vals[wrapped[rows]] for _, rows, _, vals in slots])
-        order = np.lexsort((c, r))
-        r, c, v = r[order], c[order], v[order]
-        if np.any((r[1:] == r[:-1]) & (c[1:] == c[:-1])):
-            return None
-        rank = np.arange(r.size) - np.searchsorted(r, r, side="left")
-        pos = indptr[r] + rank
-        indices[pos] = c
-        data[pos] = v
-    A = sp.csr_matrix((data, indices, indptr), shape=(n, n))
-    A.has_sorted_indices = True
-    return A
