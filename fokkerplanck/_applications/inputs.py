@@ -58,15 +58,17 @@ def square_matrix(name: str, value: Any, d: int | None = None) -> Array:
     return a
 
 
-def symmetric_matrix(name: str, a: Array, *, definite: bool, semi: bool = False) -> Array:
+def symmetric_matrix(name: str, a: Array, *, definite: bool) -> Array:
+    """A Hessian: symmetric to finite-difference accuracy (``1e-8``, looser than
+    :func:`~fokkerplanck._util.validate.covariance`), indefinite allowed unless
+    ``definite``."""
     scale = np.abs(a).max() if a.size else 1.0
     if not np.allclose(a, a.T, rtol=1e-8, atol=1e-8 * scale):  # FD Hessians pass
         raise ValueError(f"`{name}` must be symmetric, got {a.tolist()}.")
     a = 0.5 * (a + a.T)
     w = np.linalg.eigvalsh(a)
-    if definite and w[0] <= 1e-13 * max(w[-1], 0.0) or (semi and w[0] < -1e-12 * max(abs(w[-1]), 1e-300)):
-        kind = "positive semi-definite" if semi else "positive definite"
-        raise ValueError(f"`{name}` must be {kind}; its eigenvalues are {w.tolist()}.")
+    if definite and w[0] <= 1e-13 * max(w[-1], 0.0):
+        raise ValueError(f"`{name}` must be positive definite; its eigenvalues are {w.tolist()}.")
     return a
 
 
@@ -112,7 +114,8 @@ def preconditioner(lr_per_param: Any, d: int | None) -> tuple[Array | None, int 
                 f"`lr_per_param` has shape {p.shape} but the problem has d = {d} "
                 f"parameters; give a ({d},) vector of rates or a ({d}, {d}) preconditioner."
             )
-        p = symmetric_matrix("lr_per_param", square_matrix("lr_per_param", p), definite=True)
+        p = covariance("lr_per_param", square_matrix("lr_per_param", p), definite=True,
+                       hint=" A preconditioner must be positive definite.")
         return p, p.shape[0]
     raise ValueError(
         f"`lr_per_param` must be a scalar, a (d,) vector or a (d, d) matrix, got shape {p.shape}."
