@@ -114,8 +114,7 @@ def preconditioner(lr_per_param: Any, d: int | None) -> tuple[Array | None, int 
                 f"`lr_per_param` has shape {p.shape} but the problem has d = {d} "
                 f"parameters; give a ({d},) vector of rates or a ({d}, {d}) preconditioner."
             )
-        p = covariance("lr_per_param", square_matrix("lr_per_param", p), definite=True,
-                       hint=" A preconditioner must be positive definite.")
+        p = covariance("lr_per_param", square_matrix("lr_per_param", p), definite=True)
         return p, p.shape[0]
     raise ValueError(
         f"`lr_per_param` must be a scalar, a (d,) vector or a (d, d) matrix, got shape {p.shape}."
