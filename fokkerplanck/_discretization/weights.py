@@ -10,6 +10,13 @@ flattened ``g_K``. With ``a = log(p_i / p_j)`` and ``c = z - a`` the flux is exa
 part ``c`` of ``z`` that drives a current, which ``z`` alone does not carry, so no
 function of ``z`` is best for every drift (docs/numerics.md, "The conductance").
 :func:`split_weights` estimates ``c`` per edge by a Hodge split (:func:`split_pair`).
+
+Status: the generator uses :func:`fitted_pair` only. The split weights
+(:func:`split_pair`, :func:`split_weights`, :func:`density_split_weights`) are measured
+(``benchmarks/bench_torus.py --weights``, ``tests/test_weights.py``) but not yet wired
+into :func:`~fokkerplanck.stationary`: the density split needs the solver to iterate
+(about 3 more solves), and ``evolve``/``modes`` would then need the same generator.
+``TwoPointFluxes.reweighted`` assembles a generator with any of them.
 """
 
 from __future__ import annotations
