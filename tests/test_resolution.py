@@ -70,3 +70,35 @@ def test_every_solver_checks():
     absorbing = fp.Grid([(-3, 0)], 6, boundary=[("reflecting", "absorbing")])
     assert caught(fp.exit_time, sde, absorbing)[1]
     assert caught(fp.quasi_stationary, sde, absorbing)[1]
+
+
+def test_evolve_warns_where_the_default_weights_move_the_density_too_fast():
+    """OU dx = -x dt + 0.1 dB from N(2, 0.05^2): the mean is 2 e^{-t} exactly. At cell
+    Peclet 1.9-7.5 the default flattened conductance transports it too fast (the
+    weights' g/s factor, docs: "The conductance"); that must not pass silently. The
+    same edges with Scharfetter-Gummel weights (g = s, exact transport) are accurate
+    and raise no transport warning; a resolved grid raises none either."""
+    import warnings
+
+    from fokkerplanck._discretization.weights import bernoulli_pair
+
+    sde = fp.ornstein_uhlenbeck(1.0, 0.01)
+    exact = 2.0 * np.exp(-0.5)
+
+    def run(n, sg=False):
+        grid = fp.Grid(bounds=[(-3, 3)], shape=n)
+        p0 = fp.gaussian_density(grid, [2.0], 0.05**2, normalise=True)
+        fl = fp.fluxes(sde, grid)
+        gen = fl.reweighted(*bernoulli_pair(fl.dpsi)).matrix if sg else None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ev = fp.evolve(sde, grid, p0, [0.0, 0.5], method="expm", generator=gen, error_estimate=False)
+        transport = [w for w in caught if "faster or slower than its drift" in str(w.message)]
+        return float(grid.mean(ev.density[1])[0]), transport
+
+    mean, transport = run(320)                       # cell Peclet 7.5 at the start
+    assert abs(mean / exact - 1) > 0.3 and transport  # wrong by 36 %, and said so
+    mean, transport = run(320, sg=True)              # measured 2.9e-3 (second order)
+    assert abs(mean / exact - 1) < 5e-3 and not transport
+    mean, transport = run(4000)                      # cell Peclet 0.6: g/s - 1 = 1.5 %
+    assert abs(mean / exact - 1) < 1e-2 and not transport   # measured 4.7e-3
