@@ -4,11 +4,11 @@ problem and size per call; prints ``RESULT {json}`` lines. Driven by
 
 Candidates (same edges, same ``Delta psi``, only the conductance ``g`` differs; every
 one keeps ``f(z) / f(-z) = e^{-z}``): ``sg`` (Scharfetter–Gummel, ``g = s``), ``flat``
-(the flattened conductance of ``fitted_pair``, the default), ``split`` (the per-edge
-conductance ``split_pair`` from the Hodge split of ``Delta psi``), ``twopass`` (the same
-conductance with ``c = z - log(p_i / p_j)`` from a first, Scharfetter–Gummel, stationary
-density: the split the analysis asks for, at the price of a second solve), ``iterK`` (``K``
-such passes: the fixed point).
+(the flattened conductance of ``fitted_pair``), ``split`` (the per-edge
+conductance ``split_pair`` from the Hodge split of ``Delta psi``), ``density`` (the
+generator ``fp.stationary`` ends with by default: the conductance split by the density,
+``c = z - log(p_i / p_j)`` and the face average of ``p``, at its fixed point),
+``twopass``/``iterK`` (one or ``K`` such passes from the Scharfetter–Gummel density).
 
 Problems: ``torus T lam`` (the metastable torus with rotation ``lam``: shallow-well
 mass, L1, max |log p - log p_exact| on the cells holding 1 - 1e-6 of the mass),
@@ -55,7 +55,9 @@ def generator_with(sde, grid, weights):
         _, c = hodge_split(t, h, z, w, n)
         direction = np.unique(fl.delta, axis=0, return_inverse=True)[1].ravel()
         f, fm = split_pair(z, c, transverse_square(t, h, direction, z - c, n))
-    else:  # "twopass" / "iterK": c = z - log(p_i / p_j) from the previous pass's stationary density
+    elif weights == "density":  # what fp.stationary does: the density split at its fixed point
+        return fp.stationary(sde, grid, error_estimate=False).fluxes.matrix
+    else:  # "twopass" / "iterK": K passes of the density split from the Scharfetter-Gummel density
         passes = 1 if weights == "twopass" else int(weights[4:])
         A = generator_with(sde, grid, "sg")
         for _ in range(passes):

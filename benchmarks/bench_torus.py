@@ -11,8 +11,9 @@ See ``_torus_runner.py`` for the problem. fplanck runs in its own virtual enviro
     python benchmarks/bench_torus.py --weights      # the weight candidates over the problem set (~5 min)
 
 ``--weights`` compares the conductances of the two-point flux (``_weights_runner.py``:
-Scharfetter–Gummel, the flattened default, the per-edge split conductance from the Hodge
-split, and from the density: three passes from the Scharfetter–Gummel density) on the torus
+Scharfetter–Gummel (the generator's default), the flattened conductance, the per-edge split
+conductance from the Hodge split, and from the density at its fixed point: what
+``fp.stationary`` uses) on the torus
 at T = 0.1 (rotation 0.5, 1, 2) and 0.05, rotating Ornstein–Uhlenbeck processes
 (eigenvalues against the closed form), a gradient OU and a high-Peclet 1-D tilted ring.
 """
@@ -38,7 +39,7 @@ PROBLEM_SET = (
     ("ou", (48, 96), (3.0,)), ("ou", (48, 96), (10.0,)), ("ou", (48, 96), (0.0,)),
     ("ring", (64, 128, 256), (0.02, 1.5)),
 )
-WEIGHTS = ("sg", "flat", "split", "iter3")
+WEIGHTS = ("sg", "flat", "split", "density")
 
 
 def weights_table(env, candidates=WEIGHTS):

@@ -20,6 +20,6 @@ def test_readme_first_example_prints_its_comments():
         exec(compile(code, "README.md", "exec"), {})
     lines = out.getvalue().splitlines()
     assert float(lines[0]) == pytest.approx(0.871363, abs=1e-6)  # "# 0.871363 (E x^2)"
-    assert float(lines[1]) == pytest.approx(3.3548e-2, abs=5e-7)  # "# 3.3548e-02"
+    assert float(lines[1]) == pytest.approx(3.3547e-2, abs=5e-7)  # "# 3.3547e-02"
     assert "| consistent |" in lines[-2]
     assert lines[-1].startswith("consistent at alpha = 0.01: no test rejects"), lines[-1]

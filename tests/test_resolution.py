@@ -72,33 +72,36 @@ def test_every_solver_checks():
     assert caught(fp.quasi_stationary, sde, absorbing)[1]
 
 
-def test_evolve_warns_where_the_default_weights_move_the_density_too_fast():
+def test_default_weights_transport_exactly_and_the_flattened_ones_are_caught():
     """OU dx = -x dt + 0.1 dB from N(2, 0.05^2): the mean is 2 e^{-t} exactly. At cell
-    Peclet 1.9-7.5 the default flattened conductance transports it too fast (the
-    weights' g/s factor, docs: "The conductance"); that must not pass silently. The
-    same edges with Scharfetter-Gummel weights (g = s, exact transport) are accurate
-    and raise no transport warning; a resolved grid raises none either."""
+    Peclet 1.9-7.5 the flattened conductance transports it too fast (the weights' g/s
+    factor, docs: "The conductance"); that is why the generator's default is
+    Scharfetter-Gummel (g = s, exact transport), accurate and silent here. The transport
+    check finds the flattened weights' error from their rates."""
     import warnings
 
-    from fokkerplanck._discretization.weights import bernoulli_pair
+    from fokkerplanck._solvers.resolution import check_resolution
 
     sde = fp.ornstein_uhlenbeck(1.0, 0.01)
     exact = 2.0 * np.exp(-0.5)
 
-    def run(n, sg=False):
+    def run(n, conductance="sg"):
         grid = fp.Grid(bounds=[(-3, 3)], shape=n)
         p0 = fp.gaussian_density(grid, [2.0], 0.05**2, normalise=True)
-        fl = fp.fluxes(sde, grid)
-        gen = fl.reweighted(*bernoulli_pair(fl.dpsi)).matrix if sg else None
+        gen = fp.generator(sde, grid, conductance=conductance) if conductance != "sg" else None
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ev = fp.evolve(sde, grid, p0, [0.0, 0.5], method="expm", generator=gen, error_estimate=False)
         transport = [w for w in caught if "faster or slower than its drift" in str(w.message)]
-        return float(grid.mean(ev.density[1])[0]), transport
+        return float(grid.mean(ev.density[1])[0]), transport, ev
 
-    mean, transport = run(320)                       # cell Peclet 7.5 at the start
-    assert abs(mean / exact - 1) > 0.3 and transport  # wrong by 36 %, and said so
-    mean, transport = run(320, sg=True)              # measured 2.9e-3 (second order)
-    assert abs(mean / exact - 1) < 5e-3 and not transport
-    mean, transport = run(4000)                      # cell Peclet 0.6: g/s - 1 = 1.5 %
-    assert abs(mean / exact - 1) < 1e-2 and not transport   # measured 4.7e-3
+    mean, transport, ev = run(320)                    # cell Peclet 7.5 at the start
+    assert abs(mean / exact - 1) < 5e-3 and not transport   # measured 2.9e-3 (second order)
+    mean, _, _ = run(320, "flat")
+    assert abs(mean / exact - 1) > 0.3                # flattened: wrong by 36 %
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        found = check_resolution(fp.fluxes(sde, ev.grid, conductance="flat"), ev.density[0], "evolve")
+    assert any("faster or slower than its drift" in f for f in found) and caught
+    mean, transport, _ = run(4000)                    # cell Peclet 0.6
+    assert abs(mean / exact - 1) < 1e-3 and not transport

@@ -15,8 +15,12 @@ quantity rare-event users see in occupations and rates.
   several relaxation times (from the grid's spectral gap), then are compared with the
   grid density.
 * Cold (``T = 0.1, 0.05, 0.03``, barrier/T up to 57): particles cannot cross in any
-  affordable time; the grid is compared with the closed-form shallow-well mass, over
-  three grids, with the observed convergence order and the solver's certificate.
+  affordable time; the grid is compared with the closed-form shallow-well mass and
+  density (``max |log p - log p_exact|`` over the cells holding ``1 - 1e-6`` of the mass),
+  over three grids, with the observed convergence order of the log-density error and the
+  solver's certificate. (The signed shallow-well mass error of the default density split
+  has an ``h^2`` and an ``h^4`` term of opposite signs and changes sign on the coarse
+  grids, so its pairwise "order" is not a convergence test; its size is.)
 """
 
 from __future__ import annotations
@@ -104,13 +108,16 @@ def case_metastable_torus(quick: bool = False) -> dict[str, Any]:
             p_exact = np.exp(-(_u(grid.points()[..., 0]) - np.cos(grid.points()[..., 1]) + 2.3) / T)
             p_exact /= grid.integrate(p_exact)
             m = shallow_mass(res.density, grid)
+            desc = np.sort(p_exact.ravel())[::-1]
+            bulk = p_exact >= desc[np.searchsorted(np.cumsum(desc) / desc.sum(), 1 - 1e-6)]
             rows.append(dict(T=T, n=n, mass=m, exact=exact, rel=m / exact - 1,
                              l1=float(grid.integrate(np.abs(res.density - p_exact))),
+                             logerr=float(np.abs(np.log(res.density[bulk] / p_exact[bulk])).max()),
                              success=bool(res.success), residual=float(res.residual), method=res.method,
                              seconds=time.perf_counter() - ts))
     orders = {}
     for T in temps:
-        errs = [abs(r["rel"]) for r in rows if r["T"] == T]
+        errs = [r["logerr"] for r in rows if r["T"] == T]
         orders[T] = float(math.log2(errs[-2] / errs[-1])) if errs[-1] > 0 else float("inf")
 
     # ---- hot: particles cross; start in the deep well, run several relaxation times
@@ -138,13 +145,15 @@ def case_metastable_torus(quick: bool = False) -> dict[str, Any]:
     for j, T in enumerate(temps):
         sel = [r for r in rows if r["T"] == T]
         ax.loglog([r["n"] for r in sel], [abs(r["rel"]) for r in sel], f"C{j}o-",
-                  label=f"T = {T} (barrier/T = {1.711 / T:.0f}), order {orders[T]:.2f}")
+                  label=f"T = {T} (barrier/T = {1.711 / T:.0f}): |mass error|")
+        ax.loglog([r["n"] for r in sel], [r["logerr"] for r in sel], f"C{j}s:",
+                  label=f"T = {T}: max |log p - log p_exact|, order {orders[T]:.2f}")
     nn = np.array(ns, dtype=float)
-    first = abs(rows[0]["rel"]) or 1e-3
+    first = rows[0]["logerr"]
     ax.loglog(nn, first * (nn / nn[0]) ** -2, "k--", lw=0.8, label="second order")
     ax.set_xlabel("cells per axis")
-    ax.set_ylabel("|shallow-well mass / exact - 1|")
-    ax.set_title("Cold: the shallow well's mass vs the closed form", fontsize=10)
+    ax.set_ylabel("relative error")
+    ax.set_title("Cold: shallow-well mass and log-density vs the closed form", fontsize=10)
     ax.legend(fontsize=7)
     ax = axes[1]
     r_show = [r for r in rows if r["T"] == 0.05][-1]
@@ -174,7 +183,9 @@ def case_metastable_torus(quick: bool = False) -> dict[str, Any]:
 
     cold = [r for r in rows if r["n"] == ns[-1]]
     worst = max(abs(r["rel"]) for r in cold)
-    passed = bool(all(r["success"] for r in rows) and worst < (0.25 if quick else 0.1)
+    # measured at the finest grid: |mass error| <= 1.2e-2 (quick, 256^2, T = 0.03) and
+    # 4e-3 (full, 512^2); the thresholds leave a factor 4-5
+    passed = bool(all(r["success"] for r in rows) and worst < (0.05 if quick else 0.02)
                   and all(o > 1.7 for o in orders.values()) and cmp.consistent)
     out: dict[str, Any] = {
         "system": "metastable non-reversible torus, U = -cos 2x - 0.3 cos x - cos y, drift -(I - J) grad U",
@@ -190,13 +201,14 @@ def case_metastable_torus(quick: bool = False) -> dict[str, Any]:
         key = f"T={r['T']},n={r['n']}"
         out[f"shallow_rel@{key}"] = r["rel"]
         out[f"l1@{key}"] = r["l1"]
+        out[f"logerr@{key}"] = r["logerr"]
         out[f"certified@{key}"] = r["success"]
     for T, o in orders.items():
         out[f"order@T={T}"] = o
     out.update(
         passed=passed, seconds=time.perf_counter() - t0,
         summary=(f"shallow-well mass at {ns[-1]}^2: " + ", ".join(
-            f"T={r['T']}: {100 * r['rel']:+.2f}% (order {orders[r['T']]:.2f})" for r in cold)
+            f"T={r['T']}: {100 * r['rel']:+.2f}% (log-density order {orders[r['T']]:.2f})" for r in cold)
             + f"; hot T={T_hot}: particles l1/noise {cmp.l1_ratio:.2f}, "
               f"{100 * crossed:.0f}% in the shallow well"),
         figure=fig,

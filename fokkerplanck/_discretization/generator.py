@@ -24,9 +24,10 @@ sums to zero (mass is conserved to round-off) and every off-diagonal is ``>= 0``
 (positivity). Zero edge flux means ``p_j / p_i = exp(-Delta psi)`` exactly: with a
 loss and constant diagonal noise, ``Delta psi = (L_j - L_i) / D_kk`` from exact loss
 differences, so Gibbs densities are reproduced at the cell centres to round-off.
-Otherwise the edge integral uses Simpson's rule. The weights are not ``B`` itself but
-``fitted_pair`` (module ``weights``): the same ratio ``B(z) / B(-z) = e^{-z}`` with a
-conductance that is flat for small ``|z|`` (accurate tails for non-gradient drifts).
+Otherwise the edge integral uses Simpson's rule. ``conductance="flat"`` replaces ``B``
+by ``fitted_pair`` (module ``weights``): the same ratio ``B(z) / B(-z) = e^{-z}`` with a
+conductance that is flat for small ``|z|``; :func:`~fokkerplanck.stationary` refines the
+conductance of non-gradient drifts by the density split (``TwoPointFluxes.density_split``).
 Drifts given as ``-(M + Q) grad H`` (``SDE.structure``) use ``structured.py``. Scheme ``"upwind"`` is the
 first-order monotone fallback, scheme ``"highorder"`` a fourth-order conservative
 (non-monotone) scheme for smooth problems, see :func:`highorder_fluxes`.
@@ -52,12 +53,16 @@ from .fluxes import EdgeBuilder, Fluxes, Segment, Triplets, TwoPointFluxes, bloc
 from .highorder import highorder_fluxes
 from .lattice import selling
 from .structured import structured_fluxes
-from .weights import bernoulli, bernoulli_pair, fitted_pair  # noqa: F401  (public here too)
+from .weights import bernoulli, bernoulli_pair, fitted_pair
 
-__all__ = ["SCHEMES", "Fluxes", "bernoulli", "fitted_pair", "fluxes", "generator"]
+__all__ = ["CONDUCTANCES", "SCHEMES", "Fluxes", "bernoulli", "fitted_pair", "fluxes", "generator"]
 
 #: Discretizations understood by :func:`generator`.
 SCHEMES = ("sg", "upwind", "highorder", "sg2")
+
+#: Conductances of the exponentially fitted edges (schemes ``"sg"``, ``"sg2"``):
+#: Scharfetter–Gummel and the flattened ``fitted_pair`` (module ``weights``).
+CONDUCTANCES = ("sg", "flat")
 
 #: Offsets longer than this (in cells, max-norm) trigger a warning.
 LONG_OFFSET = 3
@@ -71,9 +76,14 @@ def _upwind_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return 1.0 + np.maximum(-z, 0.0), 1.0 + np.maximum(z, 0.0)
 
 
-def _check_scheme(scheme: str) -> None:
+def _check_scheme(scheme: str, conductance: str = "sg") -> None:
     if scheme not in SCHEMES:
         raise ValueError(f"`scheme` must be one of {SCHEMES}, got {scheme!r}.")
+    if conductance not in CONDUCTANCES:
+        raise ValueError(f"`conductance` must be one of {CONDUCTANCES}, got {conductance!r}.")
+    if conductance != "sg" and scheme not in ("sg", "sg2"):
+        raise ValueError(f"`conductance={conductance!r}` applies to the exponentially fitted schemes "
+                         f"'sg' and 'sg2'; scheme {scheme!r} has no conductance. Use conductance='sg'.")
 
 
 # --------------------------------------------------------------- two-point
@@ -430,7 +440,7 @@ def _absorbing_edges(sde: SDE, grid: Grid, t: float | None, st: _Stencil, Dc: np
             edges.add(tail, np.full(tail.size, -1), e * h, out, np.zeros(tail.size), z, np.abs(z), w)
 
 
-def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> TwoPointFluxes:
+def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None, conductance: str) -> TwoPointFluxes:
     d = grid.ndim
     h = np.asarray(grid.spacing)
     Dc = _constant_diffusion(sde, grid, t) if sde.noise_is_constant else None
@@ -442,7 +452,8 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> TwoPointFl
     ito_form = st.centre is not None and sde.convention != "isothermal"
     diagonal = Dc is not None and np.all(Dc == np.diag(np.diag(Dc))) and np.all(np.diag(Dc) > 0)
     exact_loss = bool(sde.has_loss and diagonal and scheme in ("sg", "sg2"))
-    weight_fn: WeightFn = _upwind_pair if scheme == "upwind" else fitted_pair
+    weight_fn: WeightFn = (_upwind_pair if scheme == "upwind" else
+                           fitted_pair if conductance == "flat" else bernoulli_pair)
     potential = _Potential(sde, grid, exact_loss, Dc, t, ito_form, st.D_centres)
     need_coords = potential.integrate or Dc is None  # else only wrap-around edges need them
     edges = EdgeBuilder(d)
@@ -488,7 +499,7 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None) -> TwoPointFl
     _absorbing_edges(sde, grid, t, st, Dc, ito_form, potential, weight_fn, edges)
     if potential.degenerate:
         _advection_edges(grid, potential, edges, rest_mid, scheme == "sg2")
-    return edges.build(grid, scheme, int(np.abs(st.offsets).max()), potential=True)
+    return edges.build(grid, scheme, int(np.abs(st.offsets).max()), potential=True, conductance=conductance)
 
 
 def check_problem(sde: SDE, grid: Grid) -> None:
@@ -512,7 +523,8 @@ def check_tolerance(tol: float, name: str = "tol") -> float:
         raise ValueError(str(err)) from None
 
 
-def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) -> Fluxes:
+def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None, conductance: str = "sg"
+           ) -> Fluxes:
     """The edges and fluxes of the discretization (see :class:`Fluxes`).
 
     Parameters are those of :func:`generator`.
@@ -524,7 +536,7 @@ def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) 
     >>> fl.tail, fl.head          # four interior edges, reflecting walls carry none
     (array([0, 1, 2, 3]), array([1, 2, 3, 4]))
     """
-    _check_scheme(scheme)
+    _check_scheme(scheme, conductance)
     check_problem(sde, grid)
     if sde.time_dependent and t is None:
         raise ValueError(
@@ -538,9 +550,9 @@ def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) 
         return highorder_fluxes(sde, grid, tt)
     structure = getattr(sde, "structure", None)
     if structure is not None and scheme in ("sg", "sg2"):
-        fl: Fluxes = structured_fluxes(sde, grid, scheme)
+        fl: Fluxes = structured_fluxes(sde, grid, scheme, conductance)
     else:
-        fl = _two_point(sde, grid, scheme, tt)
+        fl = _two_point(sde, grid, scheme, tt, conductance)
     if fl.longest_offset > LONG_OFFSET:
         warn(
             f"The covariance is so anisotropic on this grid that the stencil needs offsets "
@@ -551,7 +563,8 @@ def fluxes(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) 
     return fl
 
 
-def generator(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None) -> sp.csr_matrix:
+def generator(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = None, conductance: str = "sg"
+              ) -> sp.csr_matrix:
     """The Fokker–Planck generator ``A`` with ``dp/dt = A p`` on ``grid``.
 
     Parameters
@@ -559,8 +572,7 @@ def generator(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = Non
     sde : SDE
     grid : Grid
     scheme : {"sg", "upwind", "highorder", "sg2"}
-        ``"sg"`` (default): exponentially fitted (Scharfetter–Gummel-type, see
-        :func:`~fokkerplanck._discretization.weights.fitted_pair`) fluxes along a
+        ``"sg"`` (default): exponentially fitted (Scharfetter–Gummel) fluxes along a
         non-negative stencil decomposition of the diffusion; second order, monotone,
         exact Gibbs with a loss and constant diagonal noise, and for drifts
         ``-(M + Q) grad H`` given with their structure
@@ -574,6 +586,15 @@ def generator(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = Non
         Identical to ``"sg"`` when every direction has noise.
     t : float, optional
         Time, for a time-dependent SDE.
+    conductance : {"sg", "flat"}
+        The weight function of the exponentially fitted edges (docs/numerics.md, "The
+        conductance"). ``"sg"`` (default): Scharfetter–Gummel, whose advective flux is
+        exact at every cell Péclet number (transients, spectra, running states).
+        ``"flat"``: :func:`~fokkerplanck._discretization.weights.fitted_pair`, flat for
+        small Péclet numbers: more accurate stationary tails where a rotation follows the
+        level sets of the density, but transport too fast by ``~ z^2 / 24`` (18 % at cell
+        Péclet 2). Both keep exact Gibbs densities, conservation and monotonicity.
+        (:func:`~fokkerplanck.stationary` refines the conductance itself, see there.)
 
     Returns
     -------
@@ -596,4 +617,4 @@ def generator(sde: SDE, grid: Grid, *, scheme: str = "sg", t: float | None = Non
     >>> bool((A - sp.diags(A.diagonal())).min() >= 0)  # monotone even at correlation 0.9
     True
     """
-    return fluxes(sde, grid, scheme=scheme, t=t).matrix
+    return fluxes(sde, grid, scheme=scheme, t=t, conductance=conductance).matrix

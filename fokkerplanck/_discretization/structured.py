@@ -50,7 +50,7 @@ from .._model.grid import Grid
 from .._model.sde import SDE
 from .fluxes import EdgeBuilder, Triplets, TwoPointFluxes, block, block_centres, edge_indices
 from .lattice import selling
-from .weights import fitted_pair
+from .weights import bernoulli_pair, fitted_pair
 
 __all__ = ["structured_fluxes"]
 
@@ -139,7 +139,7 @@ def _face_rates(sde: SDE, grid: Grid, k: int, Q: np.ndarray, T: float, lc: np.nd
     return r_t, r_h
 
 
-def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg") -> TwoPointFluxes:
+def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg", conductance: str = "sg") -> TwoPointFluxes:
     """Fluxes of ``-(M + Q) grad H`` drifts that keep ``exp(-H/T)`` exactly stationary.
 
     Parameters
@@ -152,6 +152,9 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg") -> TwoPointFluxe
         ``"sg"`` central where the diffusion on the face keeps the off-diagonals
         non-negative, upwind-blended elsewhere (monotone); ``"sg2"`` the third-order
         upwind-biased value where ``"sg"`` blends (second order, not monotone).
+    conductance : {"sg", "flat"}
+        The weight function of the symmetric part's edges (see
+        :func:`~fokkerplanck.generator`); ``exp(-H/T)`` is exact with either.
 
     Returns
     -------
@@ -182,6 +185,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg") -> TwoPointFluxe
     lflat = lc.ravel()
     hinges: dict[tuple[int, int], np.ndarray] = {}  # -H/T at the hinges of each plane, computed once
     no_dpsi = np.zeros(0)  # the rotational part has no edge potential
+    weight_pair = fitted_pair if conductance == "flat" else bernoulli_pair
     edges = EdgeBuilder(d)  # (edges.third, scheme "sg2": the third cell of upwind-biased faces)
     # ---- symmetric part: exact edge potentials along the stencil of T M
     offsets, weights = _stencil(T * M / np.outer(h, h))
@@ -191,7 +195,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg") -> TwoPointFluxe
         if tail.size == 0:
             continue
         z = lflat[tail] - lflat[head]  # (H_j - H_i) / T
-        f, b = fitted_pair(z)
+        f, b = weight_pair(z)
         if np.count_nonzero(e) == 1:
             axis_sym[int(np.argmax(e != 0))] = (w * f, w * b, np.abs(z), float(w))
             continue
@@ -245,7 +249,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg") -> TwoPointFluxe
             W = T * M[k, k] / h[k] ** 2
             if W > 0:
                 z = (sde.loss(x + 0.5 * e * h) - sde.loss(x)) / T
-                out += 2 * W * fitted_pair(z)[0]
+                out += 2 * W * weight_pair(z)[0]
             if np.any(Q[k] != 0):
                 face = np.array([0 if side < 0 else len(_face_positions(grid, k)) - 1])
                 r_t, _ = _face_rates(sde, grid, k, Q, T, lc, hinges, cell, cell, face)
@@ -254,7 +258,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg") -> TwoPointFluxe
                       np.full(tail.size, W))
     longest = int(np.abs(offsets).max()) if len(offsets) else 1
     # scheme "sg2": three-point faces, a general flux matrix (forward/backward: the two-point part)
-    return edges.build(grid, scheme, longest, potential=False, general=scheme == "sg2")
+    return edges.build(grid, scheme, longest, potential=False, general=scheme == "sg2", conductance=conductance)
 
 
 def _kappa(grid: Grid, k: int, s: np.ndarray, up: np.ndarray, theta: np.ndarray, r_t: np.ndarray,

@@ -4,19 +4,23 @@ A monotone two-point flux along an edge with potential drop ``z`` is
 ``F = w [f(z) p_i - f(-z) p_j]``; it vanishes on the local equilibrium
 ``p_j / p_i = e^{-z}`` when ``f(z) / f(-z) = e^{-z}``, i.e. ``f(z) = e^{-z/2} g(z)`` with
 an even conductance ``g``. :func:`bernoulli_pair` gives Scharfetter–Gummel's ``f = B``
-(``g = s(z) = (z/2) / sinh(z/2)``); :func:`fitted_pair` (the default of the package) the
+(``g = s(z) = (z/2) / sinh(z/2)``); :func:`fitted_pair` the
 flattened ``g_K``. With ``a = log(p_i / p_j)`` and ``c = z - a`` the flux is exactly
 ``-w sqrt(p_i p_j) c g(z) / s(c)``: the truncation error of the weight depends on the
 part ``c`` of ``z`` that drives a current, which ``z`` alone does not carry, so no
 function of ``z`` is best for every drift (docs/numerics.md, "The conductance").
-:func:`split_weights` estimates ``c`` per edge by a Hodge split (:func:`split_pair`).
+:func:`split_pair` takes ``c`` per edge: from the density
+(:func:`density_split_weights`, what the analysis asks for) or from a Hodge split of
+``z`` (:func:`split_weights`, a density-free estimate).
 
-Status: the generator uses :func:`fitted_pair` only. The split weights
-(:func:`split_pair`, :func:`split_weights`, :func:`density_split_weights`) are measured
-(``benchmarks/bench_torus.py --weights``, ``tests/test_weights.py``) but not yet wired
-into :func:`~fokkerplanck.stationary`: the density split needs the solver to iterate
-(about 3 more solves), and ``evolve``/``modes`` would then need the same generator.
-``TwoPointFluxes.reweighted`` assembles a generator with any of them.
+Where they are used: the generator's default is :func:`bernoulli_pair` (exact
+transport at every cell Péclet number: transients, spectra, exit times);
+``conductance="flat"`` gives :func:`fitted_pair`. :func:`~fokkerplanck.stationary`
+of a non-gradient drift iterates the density split
+(``TwoPointFluxes.density_split``, :func:`split_ratio`) to its fixed point. The Hodge
+split (:func:`split_weights`) is measured (``benchmarks/bench_torus.py --weights``,
+``tests/test_weights.py``) but not used: it is wrong where the unweighted split is not
+the stationary one (walls, running states).
 """
 
 from __future__ import annotations
@@ -30,11 +34,14 @@ __all__ = [
     "FLATNESS",
     "bernoulli",
     "bernoulli_pair",
+    "density_split_ratio",
     "density_split_weights",
+    "face_log_factor",
     "fitted_pair",
     "hodge_split",
     "log_s",
     "split_pair",
+    "split_ratio",
     "split_weights",
     "transverse_square",
 ]
@@ -85,7 +92,7 @@ def fitted_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     is the other way round: Scharfetter–Gummel's advective flux is exact at every
     Péclet number, this one is off by ``1 / s(z) - 1 ~ z^2 / 24`` (docs/numerics.md). ``g = 1``
     instead lets the downhill rate grow like ``e^{|z|/2}`` rather than ``|z|``
-    (inconsistent advection at high cell Péclet numbers). The package therefore uses
+    (inconsistent advection at high cell Péclet numbers). This pair (``conductance="flat"``) is
 
     .. math::  g(z) = 1 - (1 - s)^K\,(1 + (K - 1)s), \qquad K = 6,
 
@@ -215,10 +222,77 @@ def split_pair(z: np.ndarray, c: np.ndarray, perp: np.ndarray) -> tuple[np.ndarr
     """
     z = np.asarray(z, dtype=float)
     b, bm = bernoulli_pair(z)
-    log_flat = np.log(_ratio_flat(z))  # log(g_K / s)
-    log_r = np.minimum(log_s(c) - log_s(z), log_flat) + np.asarray(perp, dtype=float) / 24
-    r = np.exp(np.clip(log_r, -50.0, 50.0))  # never 0 (irreducible) nor inf
+    r = split_ratio(z, c, np.asarray(perp, dtype=float) / 24)
     return b * r, bm * r
+
+
+def split_ratio(z: np.ndarray, c: np.ndarray, log_face: np.ndarray) -> np.ndarray:
+    """``g / s(z)`` with ``g = min(s(c), g_K(z)) e^{log_face}``: the factor that turns
+    Scharfetter–Gummel rates into split ones (even in ``z`` and ``c``; clipped to
+    ``e^{+-50}``, so never 0 nor ``inf``: the generator stays irreducible).
+    ``log_face`` is the log of the face average of the density over its two-point
+    value (:func:`face_log_factor`; ``perp / 24`` in :func:`split_pair`)."""
+    z = np.asarray(z, dtype=float)
+    log_flat = np.log(_ratio_flat(z))  # log(g_K / s)
+    log_r = np.minimum(log_s(c) - log_s(z), log_flat) + np.asarray(log_face, dtype=float)
+    return np.exp(np.clip(log_r, -50.0, 50.0))
+
+
+def face_log_factor(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a: np.ndarray, n: int,
+                    axial: np.ndarray | None = None) -> np.ndarray:
+    r"""``log`` of (face average of ``p``) / ``sqrt(p_tail p_head)`` on every edge, to ``O(h^2)``.
+
+    ``a = log(p_tail / p_head)`` per edge, ``direction`` an integer label per edge.
+    With ``phi = -log p`` quadratic near the face, the midpoint value is
+    ``sqrt(p_i p_j) e^{h^2 phi'' / 8}`` along the edge and the average over the face
+    multiplies it by ``1 + h_perp^2 (phi_perp^2 - phi_perp'') / 24`` per transverse
+    direction. In cell units ``h phi' = a`` and ``h^2 phi'' = -Delta^2 log p =
+    a_{out} - a_{in}`` (the drop on the edge out of a cell minus the one into it, along
+    the same direction):
+
+    .. math::  \log\frac{\bar p_{\rm face}}{\sqrt{p_ip_j}} = -\frac{\overline{\Delta_k^2\log p}}{8}
+               + \sum_{j \ne k} \frac{\overline{a_j^2} + \overline{\Delta_j^2\log p}}{24},
+
+    bars the means over the two cells of the edge (of the second differences: over
+    those of the two that have an edge on both sides along ``j``). The face is the
+    cell face of an axis edge: the transverse sum runs over the other directions marked
+    ``axial`` (default: all) and only for edges along one of them.
+    :func:`density_split_ratio` uses it on axis stencils only. Example: a Gaussian on
+    a 1-D grid, ``h^2 phi'' = 1`` everywhere:
+
+    >>> import numpy as np
+    >>> from fokkerplanck._discretization.weights import face_log_factor
+    >>> x = np.arange(6.0); logp = -x**2 / 2                # h = 1, phi'' = 1
+    >>> tail, head = np.arange(5), np.arange(1, 6)
+    >>> np.round(face_log_factor(tail, head, np.zeros(5, int), logp[tail] - logp[head], 6), 4)
+    array([0.125, 0.125, 0.125, 0.125, 0.125])
+    """
+    labels = np.unique(direction)
+    mean_sq, second, has = {}, {}, {}
+    for j in labels:
+        on = direction == j
+        t, h, aj = tail[on], head[on], a[on]
+        cnt = np.bincount(t, minlength=n) + np.bincount(h, minlength=n)
+        mean_sq[j] = (np.bincount(t, aj ** 2, minlength=n) + np.bincount(h, aj ** 2, minlength=n)) / np.maximum(cnt, 1)
+        has[j] = ((np.bincount(t, minlength=n) > 0) & (np.bincount(h, minlength=n) > 0)).astype(float)
+        second[j] = has[j] * (np.bincount(h, aj, minlength=n) - np.bincount(t, aj, minlength=n))
+
+    def mean2(v: dict, j: int, t: np.ndarray, h: np.ndarray) -> np.ndarray:
+        """Mean of the second difference over the edge's cells that have one."""
+        return (v[j][t] + v[j][h]) / np.maximum(has[j][t] + has[j][h], 1.0)
+
+    is_axis = np.ones(labels.max(initial=0) + 1, dtype=bool) if axial is None else np.asarray(axial, dtype=bool)
+    out = np.zeros(a.size)
+    for k in labels:
+        on = np.flatnonzero(direction == k)
+        t, h = tail[on], head[on]
+        out[on] -= mean2(second, k, t, h) / 8
+        if not is_axis[k]:
+            continue
+        for j in labels:
+            if j != k and is_axis[j]:
+                out[on] += (0.5 * (mean_sq[j][t] + mean_sq[j][h]) + mean2(second, j, t, h)) / 24
+    return out
 
 
 def split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarray, delta: np.ndarray, n: int
@@ -247,28 +321,54 @@ def split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarr
     return split_pair(z, c, transverse_square(tail, head, direction, z - c, n))
 
 
+def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z: np.ndarray, delta: np.ndarray,
+                        p: np.ndarray, n: int) -> np.ndarray:
+    """The factor :func:`split_ratio` that turns Scharfetter–Gummel rates into the
+    density-split ones, on two-point edges between cells.
+
+    ``dpsi`` the edge potentials (the log-ratio of the local equilibrium), ``z`` the
+    argument of the Bernoulli weights (``dpsi`` itself, or the one of the Itô form; only
+    ``|z|`` matters), ``delta`` the edge vectors (equal vectors: one direction), ``p`` a
+    positive density. ``a = log(p[tail] / p[head])`` is the drop of the density,
+    ``c = dpsi - a`` the part of the edge potential that drives a current, and the face
+    factor :func:`face_log_factor` the face average of ``p``: to leading order the
+    two-point flux then equals the face average of the current ``p v`` that ``p``
+    carries (docs/numerics.md, "The conductance"). On stencils with diagonal offsets
+    (Selling's decomposition of a correlated diffusion) only ``s(c)`` is used: the face
+    factor is derived for axis faces.
+    """
+    logp = np.log(np.asarray(p, dtype=float))
+    a = logp[tail] - logp[head]
+    rows, direction = np.unique(delta, axis=0, return_inverse=True)
+    if np.any(np.count_nonzero(rows, axis=1) != 1):
+        # a Selling stencil: the flux through a cell face is shared between the axis edge
+        # and the diagonal ones, and the face factor (derived for axis faces) does not
+        # apply; measured on a 2-D OU with correlated noise, L1 at 64^2: SG 5.3e-4, this
+        # 2.5e-4 (with the face factor on every edge: the same; on the axis edges only: 3.2e-4)
+        return split_ratio(z, dpsi - a, np.zeros(a.size))
+    return split_ratio(z, dpsi - a, face_log_factor(tail, head, direction.ravel(), a, n))
+
+
 def density_split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, delta: np.ndarray, p: np.ndarray,
                           n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(f(z), f(-z))`` of :func:`split_pair` with the split taken from a density ``p``.
+    """``(f(z), f(-z))`` with the conductance split by a density ``p``
+    (:func:`density_split_ratio` times the Bernoulli pair).
 
-    ``a = log(p[tail] / p[head])`` is the equilibrium drop and ``c = z - a`` the part
-    that drives the current: the split the truncation-error analysis asks for (the
-    Hodge split of :func:`split_weights` is its density-free estimate). With ``p`` the
-    stationary density of the generator built from these weights (a fixed point,
-    reached in a few passes from the Scharfetter–Gummel density) the leading
-    weight-dependent error of the stationary density vanishes on every edge. ``p``
-    must be positive.
+    With ``p`` the stationary density of the generator built from these weights (a
+    fixed point, reached in a few passes from the Scharfetter–Gummel density:
+    :func:`~fokkerplanck.stationary`) the leading weight-dependent error of the
+    stationary density vanishes on every edge. ``p`` must be positive.
 
     Examples
     --------
     >>> import numpy as np
     >>> from fokkerplanck._discretization.weights import density_split_weights, fitted_pair
-    >>> tail, head, z = np.array([0, 1]), np.array([1, 2]), np.array([0.5, -1.0])
-    >>> p = np.exp(-np.array([0.0, 0.5, -0.5]))            # in equilibrium with z: c = 0
+    >>> tail, head, z = np.array([0, 1]), np.array([1, 2]), np.array([0.5, 0.5])
+    >>> p = np.exp(-np.array([0.0, 0.5, 1.0]))   # in equilibrium with z (c = 0), log p linear
     >>> f, fm = density_split_weights(tail, head, z, np.ones((2, 1)), p, 3)
-    >>> bool(np.allclose(f, fitted_pair(z)[0]))
+    >>> bool(np.allclose(f, fitted_pair(z)[0]))   # no current, no curvature: the flat pair
     True
     """
-    a = np.log(p[tail]) - np.log(p[head])
-    direction = np.unique(delta, axis=0, return_inverse=True)[1].ravel()
-    return split_pair(z, z - a, transverse_square(tail, head, direction, a, n))
+    b, bm = bernoulli_pair(z)
+    r = density_split_ratio(tail, head, z, z, delta, p, n)
+    return b * r, bm * r

@@ -711,7 +711,7 @@ def quasi_stationary(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float = 
     >>> q.success, bool(q.rate_bounds[0] <= q.rate <= q.rate_bounds[1])
     (True, True)
     >>> round(q.rate / (1000.0**2 / 2 + np.pi**2 / 2), 2)   # continuum v^2/2 + pi^2/2, to O(h^2)
-    1.03
+    0.97
     """
     qs = _quasi_stationary(sde, grid, scheme, rtol, maxiter)
     if error_estimate:

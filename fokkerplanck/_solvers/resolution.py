@@ -87,9 +87,10 @@ def _transport(fl: Any, w: np.ndarray) -> list[str]:
     A two-point flux ``w [f(z) p_i - f(-z) p_j]`` with ``f(z) = e^{-z/2} g(z)`` moves a
     smooth non-equilibrium density with the drift times ``g(z) / s(z)``,
     ``s(z) = (z/2) / sinh(z/2)`` (docs/numerics.md, "The conductance"): exactly for
-    Scharfetter-Gummel (``g = s``), too fast by ``g/s - 1`` otherwise -- for the
-    default flattened conductance 4 % at cell Peclet 1, 18 % at 2, a factor 5.7 at 7.5.
-    Stationary densities do not see it (their flux vanishes at local equilibrium).
+    Scharfetter-Gummel (``g = s``, the default), too fast by ``g/s - 1`` otherwise -- for
+    the flattened conductance (``conductance="flat"``) 4 % at cell Peclet 1, 18 % at 2, a
+    factor 5.7 at 7.5. Stationary densities do not see it (their flux vanishes at local
+    equilibrium).
     """
     if fl is None or getattr(fl, "edge_potential", None) is None or fl.forward.size == 0:
         return []
@@ -106,7 +107,7 @@ def _transport(fl: Any, w: np.ndarray) -> list[str]:
     return [(f"the edge weights move the density up to {worst:.0%} faster or slower than its drift "
              f"where the answer lives (cell Peclet number up to {float(np.abs(z).max()):.1f}); "
              "refine the grid (transport error ~ (cell Peclet)^2 / 24) or assemble with "
-             "Scharfetter-Gummel weights, exact in transport")]
+             "conductance='sg' (Scharfetter-Gummel, the default), exact in transport")]
 
 
 def _peclet(fl: Any, w: np.ndarray) -> list[str]:

@@ -559,7 +559,7 @@ def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float = 1e-1
 
     >>> sde = fp.langevin(L, sigma=np.sqrt(2 * 0.005))
     >>> f"{fp.spectral_gap(sde, fp.Grid(bounds=[(-3, 3)], shape=2400)):.4e}"
-    '8.6175e-23'
+    '8.6171e-23'
 
     With ``full_output=True`` the gap comes with its estimated relative error
     (OU ``dx = -x dt + dB``, exact gap 1):
