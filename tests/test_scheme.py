@@ -241,8 +241,8 @@ def test_hypoelliptic_ou_as_a_plain_drift_is_second_order_with_sg2():
         p = fp.stationary(sde, grid, scheme=scheme).density
         err[scheme, n] = grid.integrate(np.abs(p - fp.gaussian_density(grid, [0, 0], S)))
     # measured L1 at 64^2/128^2/256^2: sg 8.8e-2/4.6e-2 (order 0.95: upwind along the noiseless
-    # axis), sg2 4.5e-3/7.9e-4/1.8e-4 (at 64^2 the split pass is refused: the non-monotone
-    # scheme's tail goes negative; with conductance="sg": 4.5e-3/1.1e-3/2.6e-4, order 2.03)
+    # axis), sg2 3.6e-3/7.9e-4/1.8e-4 (orders 2.19, 2.12; with conductance="sg", one solve:
+    # 4.5e-3/1.1e-3/2.6e-4, order 2.03)
     assert np.log2(err["sg2", 64] / err["sg2", 128]) > 1.9, err
     assert err["sg2", 64] < 0.1 * err["sg", 64], err
 

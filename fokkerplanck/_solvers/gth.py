@@ -52,6 +52,7 @@ J. Numer. Anal. 10 (1973).
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from dataclasses import dataclass
@@ -95,12 +96,21 @@ def _geometry(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, ...]) -> tup
 
 def _dissection(shape: tuple[int, ...], periodic: list[bool], w: int, leaf: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Nested dissection of a box grid by slabs ``w`` cells thick.
+    """Nested dissection of a box grid by slabs ``w`` cells thick (read-only arrays).
 
     Returns the group of every cell (C order), the height of every group in the
     dissection tree (leaves 0) and its parent (-1 at the root). A loop over the
-    boxes of the recursion (``~ size / leaf`` of them), not over cells.
+    boxes of the recursion (``~ size / leaf`` of them), not over cells. It depends on
+    the geometry only, so it is cached: the density-split passes of
+    :func:`~fokkerplanck.stationary` and repeated solves on one grid reuse it (measured
+    at 512^2: 0.16 s of a 4.7-5.1 s elimination).
     """
+    return _dissection_cached(tuple(shape), tuple(bool(p) for p in periodic), int(w), int(leaf))
+
+
+@functools.lru_cache(maxsize=8)
+def _dissection_cached(shape: tuple[int, ...], periodic: tuple[bool, ...], w: int, leaf: int
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     group = np.full(shape, -1, dtype=np.int64)
     heights: list[int] = []
     parent: list[int] = []
@@ -141,7 +151,10 @@ def _dissection(shape: tuple[int, ...], periodic: list[bool], w: int, leaf: int
                 sl[k] = slice(0, w)
                 sub = group[tuple(sl)]
                 sub[sub < 0] = root
-    return group.ravel(), np.array(heights), np.array(parent)
+    out = (group.ravel(), np.array(heights), np.array(parent))
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def _gth_frontal(F: np.ndarray, L: np.ndarray, npiv: int) -> np.ndarray:
