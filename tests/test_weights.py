@@ -6,6 +6,7 @@ conductance of the truncation-error analysis that removes it: from a Hodge split
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -232,3 +233,32 @@ def test_face_factor_is_exact_for_a_quadratic_log_density():
     # O(h^4) remainder: (h / s)^4 terms, h / s <= 0.42
     np.testing.assert_allclose(got[interior], exact, rtol=0, atol=2e-3)
     assert np.abs(exact).max() > 0.02     # the correction itself is not negligible
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), d=st.integers(1, 2), periodic=st.booleans(),
+       correlated=st.booleans(), scale=st.floats(0.1, 30.0))
+def test_density_split_keeps_conservation_monotonicity_and_the_equilibrium_ratio(seed, d, periodic, correlated,
+                                                                                  scale):
+    """Invariants of ``TwoPointFluxes.density_split`` for any positive density: columns sum
+    to zero, off-diagonals stay >= 0, and every edge keeps ``forward / backward`` (so a
+    gradient drift's Gibbs density stays exactly stationary)."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=(d, d))
+    grid = fp.Grid(bounds=[(-2, 2)] * d, shape=tuple(int(v) for v in rng.integers(5, 12, d)),
+                   boundary="periodic" if periodic else "reflecting")
+    cov = np.eye(d) + (0.4 * (a + a.T) / 2 if correlated and d > 1 else 0.0)
+    cov = cov @ cov.T + 0.1 * np.eye(d)
+    c = rng.normal(size=(3, d))
+    sde = fp.SDE(drift=lambda x: scale * np.sin(x @ c[0][:, None] + c[1]) * c[2], cov=cov)
+    fl = fp.fluxes(sde, grid)
+    p = np.exp(rng.normal(scale=min(scale, 20.0), size=grid.size))
+    split = fl.density_split(p)
+    A = split.matrix
+    diag = np.abs(A.diagonal()).max()
+    assert np.abs(np.asarray(A.sum(axis=0))).max() <= 1e-12 * diag
+    off = A - sp.diags(A.diagonal())
+    assert off.min() >= 0 and np.all(np.isfinite(A.data))
+    inner = (fl.head >= 0) & (fl.backward > 0)
+    np.testing.assert_allclose(split.forward[inner] / split.backward[inner], fl.forward[inner] / fl.backward[inner],
+                               rtol=1e-12)
