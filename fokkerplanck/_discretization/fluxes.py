@@ -304,9 +304,10 @@ class TwoPointFluxes(Fluxes):
         ``a = log(p_tail / p_head)`` is the drop of the density and ``c = Delta psi - a``
         the part of the edge potential that drives a current; the Scharfetter–Gummel
         rates are multiplied by :func:`~.weights.density_split_ratio` (the conductance
-        ``s(c)`` times the face average of ``p`` over ``sqrt(p_tail p_head)``), which keeps ``forward / backward`` (so exact Gibbs, conservation, monotonicity)
-        and removes the leading weight-dependent truncation error of a current carried
-        by ``p`` (docs/numerics.md, "The conductance"). Wall half-edges, pure advection
+        ``s(c)`` times the face average of ``p`` over ``sqrt(p_tail p_head)``). That
+        keeps ``forward / backward`` (so exact Gibbs, conservation, monotonicity) and
+        removes the leading weight-dependent truncation error of a current carried by
+        ``p`` (docs/numerics.md, "The conductance"). Wall half-edges, pure advection
         edges and edges touching a cell whose ``p`` is not a positive normal number keep
         their Scharfetter–Gummel rates. With ``p`` the stationary density of the result
         (a fixed point, :func:`~fokkerplanck.stationary`), the stationary density's

@@ -463,10 +463,13 @@ def stationary(
         the split of its potential taken from the density
         (:meth:`TwoPointFluxes.density_split
         <fokkerplanck._discretization.fluxes.TwoPointFluxes.density_split>`) and solves
-        again, until ``log p`` changes by less than :data:`SPLIT_RTOL` (usually 2-4
-        passes, each a full solve; at most :data:`SPLIT_MAX_PASSES`). Measured: 16-60x
-        more accurate than ``"sg"`` in the shallow well of a metastable rotating torus,
-        24x on a running ring, fourth order on linear processes. ``"sg"``: one solve
+        again, until ``log p`` changes by less than :data:`SPLIT_RTOL` (usually 2-5
+        passes, each a full solve; at most :data:`SPLIT_MAX_PASSES`). Measured: the
+        shallow-well mass of a metastable rotating torus 50-400x, its log-density 4-7x
+        more accurate than with ``"sg"``; a running ring 57-80x in L1; a rotating OU
+        with diagonal noise to L1 2e-6 at 48^2 (``"sg"``: 2e-2); on correlated noise
+        (Selling stencils) 2x, where the flattened conductance is 1.3x better still
+        (docs/numerics.md). ``"sg"``: one solve
         with the generator of :func:`fokkerplanck.generator` (the density
         :func:`fokkerplanck.evolve` tends to). ``"flat"``: one solve with the flattened
         conductance. ``.fluxes`` of the result is the generator the density belongs to.
