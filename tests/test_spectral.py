@@ -197,7 +197,13 @@ def test_escape_rate_of_the_rotating_metastable_torus_with_split_weights():
     sde = fp.SDE(drift=drift, sigma=np.sqrt(2 * T))
     grid = fp.Grid(bounds=[(-np.pi / 2, 3 * np.pi / 2), (-np.pi, np.pi)], shape=128, boundary="periodic")
     ref = 5.177e-8
-    err = {c: abs(fp.spectral_gap(sde, grid, conductance=c) / ref - 1) for c in ("sg", "split")}
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        err = {c: abs(fp.spectral_gap(sde, grid, conductance=c) / ref - 1) for c in ("sg", "split")}
+    # the split weights are not a transport error (the check reads g/s per edge)
+    assert not [w for w in caught if "faster or slower" in str(w.message)], [str(w.message) for w in caught]
     # measured: sg 15 %, split 0.44 %
     assert err["split"] < 0.01 and err["sg"] > 10 * err["split"], err
     with pytest.raises(ValueError, match="conductance"):

@@ -262,3 +262,37 @@ def test_density_split_keeps_conservation_monotonicity_and_the_equilibrium_ratio
     inner = (fl.head >= 0) & (fl.backward > 0)
     np.testing.assert_allclose(split.forward[inner] / split.backward[inner], fl.forward[inner] / fl.backward[inner],
                                rtol=1e-12)
+
+
+def test_density_split_refuses_what_it_does_not_apply_to_and_ignores_non_finite_cells():
+    grid = fp.Grid(bounds=[(0, 2 * np.pi)], shape=32, boundary="periodic")
+    sde = fp.SDE(drift=lambda x: 1.5 + np.sin(x), sigma=0.3)
+    p = np.exp(np.sin(grid.centers[0]))
+    with pytest.raises(ValueError, match="scheme 'sg' or 'sg2'"):
+        fp.fluxes(sde, grid, scheme="upwind").density_split(p)
+    with pytest.raises(ValueError, match="conductance='sg'"):
+        fp.fluxes(sde, grid, conductance="flat").density_split(p)
+    fl = fp.fluxes(sde, grid)
+    bad = p.copy()
+    bad[[3, 7]] = [np.inf, np.nan]
+    split = fl.density_split(bad)
+    assert np.all(np.isfinite(split.forward)) and np.all(np.isfinite(split.backward))
+    touching = np.isin(fl.tail, [3, 7]) | np.isin(fl.head, [3, 7])   # those edges keep SG rates
+    np.testing.assert_array_equal(split.forward[touching], fl.forward[touching])
+
+
+def test_split_runs_no_pass_for_gradient_drifts_and_warns_when_it_does_not_converge():
+    sde = fp.SDE(loss=lambda x: (x[..., 0] ** 2 - 1) ** 2 + 0.5 * x[..., 1] ** 2, sigma=1.0)
+    grid = fp.Grid(bounds=[(-2.5, 2.5), (-3, 3)], shape=24)
+    for method in ("auto", "gth", "lu"):
+        res = fp.stationary(sde, grid, method=method, error_estimate=False)
+        assert res.fluxes.conductance == "sg" and "split" not in res.message, (method, res.message)
+    # rotating OU at cell Peclet 13 (48^2, omega = 10): contraction ~0.5 per pass, stops at
+    # SPLIT_MAX_PASSES (measured L1 4.1e-5 against SG's 0.22) and says so
+    H = np.array([[1.0, -10.0], [10.0, 1.0]])
+    grid = fp.Grid(bounds=[(-5.5, 5.5)] * 2, shape=48)
+    with pytest.warns(fp.FokkerPlanckWarning, match="did not reach its fixed point"):
+        res = fp.stationary(fp.SDE(drift=lambda x: -x @ H.T, sigma=np.sqrt(2.0)), grid, error_estimate=False)
+    assert res.success and "not converged" in res.message
+    q = np.exp(-0.5 * (grid.points() ** 2).sum(-1))
+    assert grid.integrate(np.abs(res.density - q / grid.integrate(q))) < 1e-4

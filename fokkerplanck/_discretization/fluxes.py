@@ -304,7 +304,8 @@ class TwoPointFluxes(Fluxes):
         ``a = log(p_tail / p_head)`` is the drop of the density and ``c = Delta psi - a``
         the part of the edge potential that drives a current; the Scharfetter–Gummel
         rates are multiplied by :func:`~.weights.density_split_ratio` (the conductance
-        ``s(c)`` times the face average of ``p`` over ``sqrt(p_tail p_head)``). That
+        ``s(c)``, capped by the flattened ``g_K(z)`` where the density falls steeply,
+        times the face average of ``p`` over ``sqrt(p_tail p_head)``). That
         keeps ``forward / backward`` (so exact Gibbs, conservation, monotonicity) and
         removes the leading weight-dependent truncation error of a current carried by
         ``p`` (docs/numerics.md, "The conductance"). Wall half-edges, pure advection
@@ -331,13 +332,14 @@ class TwoPointFluxes(Fluxes):
         """
         from .weights import density_split_ratio
 
-        if self.edge_potential is None or self.conductance != "sg":
-            raise ValueError("density_split() needs fluxes with edge potentials assembled with "
-                             f"conductance='sg' (got scheme {self.scheme!r}, conductance {self.conductance!r}).")
+        if self.edge_potential is None or self.conductance != "sg" or self.scheme not in ("sg", "sg2"):
+            raise ValueError("density_split() needs fluxes of scheme 'sg' or 'sg2' with edge potentials, "
+                             f"assembled with conductance='sg' (got scheme {self.scheme!r}, conductance "
+                             f"{self.conductance!r}).")
         p = np.asarray(p, dtype=float).ravel()
         if p.size != self.grid.size:
             raise ValueError(f"`p` has {p.size} values; the grid has {self.grid.size} cells.")
-        normal = p >= np.finfo(float).tiny
+        normal = (p >= np.finfo(float).tiny) & np.isfinite(p)
         head = np.where(self.head >= 0, self.head, 0)
         weight = np.broadcast_to(self.weight, self.tail.shape)
         dpsi = self.dpsi

@@ -343,8 +343,8 @@ def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z:
     if np.any(np.count_nonzero(rows, axis=1) != 1):
         # a Selling stencil: the flux through a cell face is shared between the axis edge
         # and the diagonal ones, and the face factor (derived for axis faces) does not
-        # apply; measured on a 2-D OU with correlated noise, L1 at 64^2: SG 5.3e-4, this
-        # 2.5e-4 (with the face factor on every edge: the same; on the axis edges only: 3.2e-4)
+        # apply (measured on 2-D OUs with correlated noise: with the face factor on every
+        # edge, the same L1; on the axis edges only, worse; docs/numerics.md)
         return split_ratio(z, dpsi - a, np.zeros(a.size))
     return split_ratio(z, dpsi - a, face_log_factor(tail, head, direction.ravel(), a, n))
 
