@@ -32,9 +32,7 @@ from fokkerplanck._discretization.weights import (
     bernoulli_pair,
     density_split_weights,
     fitted_pair,
-    hodge_split,
-    split_pair,
-    transverse_square,
+    split_weights,
 )
 from fokkerplanck._solvers.gth import factor
 
@@ -52,9 +50,7 @@ def generator_with(sde, grid, weights):
     elif weights == "flat":
         f, fm = fitted_pair(z)
     elif weights == "split":
-        _, c = hodge_split(t, h, z, w, n)
-        direction = np.unique(fl.delta, axis=0, return_inverse=True)[1].ravel()
-        f, fm = split_pair(z, c, transverse_square(t, h, direction, z - c, n))
+        f, fm = split_weights(t, h, z, w, fl.delta, n)
     elif weights == "density":  # what fp.stationary does: the density split at its fixed point
         return fp.stationary(sde, grid, error_estimate=False).fluxes.matrix
     else:  # "twopass" / "iterK": K passes of the density split from the Scharfetter-Gummel density

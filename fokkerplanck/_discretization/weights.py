@@ -43,7 +43,6 @@ __all__ = [
     "split_pair",
     "split_ratio",
     "split_weights",
-    "transverse_square",
 ]
 
 #: ``K`` of the flattened conductance ``g = 1 - (1 - s)^K (1 + (K - 1) s)`` of :func:`fitted_pair`.
@@ -173,33 +172,13 @@ def hodge_split(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarray
     return a, z - a
 
 
-def transverse_square(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a: np.ndarray, n: int
-                      ) -> np.ndarray:
-    """For every edge, ``sum`` over the other directions of the mean ``a^2`` of their edges
-    touching its two cells (``direction``: an integer label per edge, e.g. the offset)."""
-    out = np.zeros(a.size)
-    labels = np.unique(direction)
-    mean = {}
-    for j in labels:
-        on = direction == j
-        acc = np.bincount(tail[on], a[on] ** 2, minlength=n) + np.bincount(head[on], a[on] ** 2, minlength=n)
-        cnt = np.bincount(tail[on], minlength=n) + np.bincount(head[on], minlength=n)
-        mean[j] = acc / np.maximum(cnt, 1)
-    for k in labels:
-        on = np.flatnonzero(direction == k)
-        for j in labels:
-            if j != k:
-                out[on] += 0.5 * (mean[j][tail[on]] + mean[j][head[on]])
-    return out
-
-
 def split_pair(z: np.ndarray, c: np.ndarray, perp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""``(f(z), f(-z))`` with the per-edge conductance of the truncation-error analysis.
 
     ``g = min(s(c), g_K(z)) exp(perp / 24)``: ``c`` the part of the edge potential ``z``
     that drives a stationary current (its divergence-free part), ``perp`` the mean
-    square equilibrium drop across the edge (:func:`hodge_split`,
-    :func:`transverse_square`), ``g_K`` the flattened conductance of
+    square equilibrium drop across the edge (:func:`hodge_split`, ``24 *``
+    :func:`face_log_factor` with ``curvature=False``), ``g_K`` the flattened conductance of
     :func:`fitted_pair`. To leading order in the cell Péclet number this makes the
     two-point flux of a stationary current equal to its average over the face
     (docs/numerics.md, "The conductance"): ``s(c)`` cancels the ``c^2 / 24`` of the
@@ -239,7 +218,7 @@ def split_ratio(z: np.ndarray, c: np.ndarray, log_face: np.ndarray) -> np.ndarra
 
 
 def face_log_factor(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a: np.ndarray, n: int,
-                    axial: np.ndarray | None = None) -> np.ndarray:
+                    axial: np.ndarray | None = None, curvature: bool = True) -> np.ndarray:
     r"""``log`` of (face average of ``p``) / ``sqrt(p_tail p_head)`` on every edge, to ``O(h^2)``.
 
     ``a = log(p_tail / p_head)`` per edge, ``direction`` an integer label per edge.
@@ -257,7 +236,9 @@ def face_log_factor(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a
     those of the two that have an edge on both sides along ``j``). The face is the
     cell face of an axis edge: the transverse sum runs over the other directions marked
     ``axial`` (default: all) and only for edges along one of them.
-    :func:`density_split_ratio` uses it on axis stencils only. Example: a Gaussian on
+    :func:`density_split_ratio` uses it on axis stencils only. ``curvature=False``
+    keeps only the ``a_j^2 / 24`` terms (what :func:`split_weights` uses: the Hodge
+    split gives drops, not a density). Example: a Gaussian on
     a 1-D grid, ``h^2 phi'' = 1`` everywhere:
 
     >>> import numpy as np
@@ -286,12 +267,13 @@ def face_log_factor(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a
     for k in labels:
         on = np.flatnonzero(direction == k)
         t, h = tail[on], head[on]
-        out[on] -= mean2(second, k, t, h) / 8
+        if curvature:
+            out[on] -= mean2(second, k, t, h) / 8
         if not is_axis[k]:
             continue
         for j in labels:
             if j != k and is_axis[j]:
-                out[on] += (0.5 * (mean_sq[j][t] + mean_sq[j][h]) + mean2(second, j, t, h)) / 24
+                out[on] += (0.5 * (mean_sq[j][t] + mean_sq[j][h]) + (mean2(second, j, t, h) if curvature else 0)) / 24
     return out
 
 
@@ -318,7 +300,9 @@ def split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarr
     """
     _, c = hodge_split(tail, head, z, w, n)
     direction = np.unique(delta, axis=0, return_inverse=True)[1].ravel()
-    return split_pair(z, c, transverse_square(tail, head, direction, z - c, n))
+    b, bm = bernoulli_pair(z)
+    r = split_ratio(z, c, face_log_factor(tail, head, direction, z - c, n, curvature=False))
+    return b * r, bm * r
 
 
 def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z: np.ndarray, delta: np.ndarray,
