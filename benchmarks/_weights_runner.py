@@ -7,8 +7,7 @@ one keeps ``f(z) / f(-z) = e^{-z}``): ``sg`` (Scharfetter–Gummel, ``g = s``), 
 (the flattened conductance of ``fitted_pair``), ``split`` (the per-edge
 conductance ``split_pair`` from the Hodge split of ``Delta psi``), ``density`` (the
 generator ``fp.stationary`` ends with by default: the conductance split by the density,
-``c = z - log(p_i / p_j)`` and the face average of ``p``, at its fixed point),
-``twopass``/``iterK`` (one or ``K`` such passes from the Scharfetter–Gummel density).
+``c = z - log(p_i / p_j)`` and the face average of ``p``, at its fixed point).
 
 Problems: ``torus T lam`` (the metastable torus with rotation ``lam``: shallow-well
 mass, L1, max |log p - log p_exact| on the cells holding 1 - 1e-6 of the mass),
@@ -30,7 +29,6 @@ import scipy.sparse.linalg as spla
 import fokkerplanck as fp
 from fokkerplanck._discretization.weights import (
     bernoulli_pair,
-    density_split_weights,
     fitted_pair,
     split_weights,
 )
@@ -53,13 +51,8 @@ def generator_with(sde, grid, weights):
         f, fm = split_weights(t, h, z, w, fl.delta, n)
     elif weights == "density":  # what fp.stationary does: the density split at its fixed point
         return fp.stationary(sde, grid, error_estimate=False).fluxes.matrix
-    else:  # "twopass" / "iterK": K passes of the density split from the Scharfetter-Gummel density
-        passes = 1 if weights == "twopass" else int(weights[4:])
-        A = generator_with(sde, grid, "sg")
-        for _ in range(passes):
-            p0 = factor(A, shape=grid.shape).null_vector()
-            A = fl.reweighted(*density_split_weights(t, h, z, fl.delta, p0, n)).matrix
-        return A
+    else:
+        raise ValueError(f"unknown weights {weights!r}: sg, flat, split or density")
     return fl.reweighted(f, fm).matrix
 
 

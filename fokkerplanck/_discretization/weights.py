@@ -9,8 +9,8 @@ flattened ``g_K``. With ``a = log(p_i / p_j)`` and ``c = z - a`` the flux is exa
 ``-w sqrt(p_i p_j) c g(z) / s(c)``: the truncation error of the weight depends on the
 part ``c`` of ``z`` that drives a current, which ``z`` alone does not carry, so no
 function of ``z`` is best for every drift (docs/numerics.md, "The conductance").
-:func:`split_pair` takes ``c`` per edge: from the density
-(:func:`density_split_weights`, what the analysis asks for) or from a Hodge split of
+:func:`split_ratio` takes ``c`` per edge: from the density
+(:func:`density_split_ratio`, what the analysis asks for) or from a Hodge split of
 ``z`` (:func:`split_weights`, a density-free estimate).
 
 Where they are used: the generator's default is :func:`bernoulli_pair` (exact
@@ -35,7 +35,6 @@ __all__ = [
     "bernoulli",
     "bernoulli_pair",
     "density_split_ratio",
-    "density_split_weights",
     "face_log_factor",
     "fitted_pair",
     "hodge_split",
@@ -200,8 +199,12 @@ def split_pair(z: np.ndarray, c: np.ndarray, perp: np.ndarray) -> tuple[np.ndarr
     True
     """
     z = np.asarray(z, dtype=float)
+    return _scaled_bernoulli(z, split_ratio(z, c, np.asarray(perp, dtype=float) / 24))
+
+
+def _scaled_bernoulli(z: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(r B(z), r B(-z))``: a conductance ratio applied to Scharfetter–Gummel's pair."""
     b, bm = bernoulli_pair(z)
-    r = split_ratio(z, c, np.asarray(perp, dtype=float) / 24)
     return b * r, bm * r
 
 
@@ -218,7 +221,7 @@ def split_ratio(z: np.ndarray, c: np.ndarray, log_face: np.ndarray) -> np.ndarra
 
 
 def face_log_factor(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a: np.ndarray, n: int,
-                    axial: np.ndarray | None = None, curvature: bool = True) -> np.ndarray:
+                    curvature: bool = True) -> np.ndarray:
     r"""``log`` of (face average of ``p``) / ``sqrt(p_tail p_head)`` on every edge, to ``O(h^2)``.
 
     ``a = log(p_tail / p_head)`` per edge, ``direction`` an integer label per edge.
@@ -234,8 +237,7 @@ def face_log_factor(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a
 
     bars the means over the two cells of the edge (of the second differences: over
     those of the two that have an edge on both sides along ``j``). The face is the
-    cell face of an axis edge: the transverse sum runs over the other directions marked
-    ``axial`` (default: all) and only for edges along one of them.
+    cell face of an axis edge, the other directions are the transverse axes:
     :func:`density_split_ratio` uses it on axis stencils only. ``curvature=False``
     keeps only the ``a_j^2 / 24`` terms (what :func:`split_weights` uses: the Hodge
     split gives drops, not a density). Example: a Gaussian on
@@ -262,18 +264,14 @@ def face_log_factor(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a
         """Mean of the second difference over the edge's cells that have one."""
         return (v[j][t] + v[j][h]) / np.maximum(has[j][t] + has[j][h], 1.0)
 
-    is_axis = np.ones(labels.max(initial=0) + 1, dtype=bool) if axial is None else np.asarray(axial, dtype=bool)
     out = np.zeros(a.size)
     for k in labels:
         on = np.flatnonzero(direction == k)
         t, h = tail[on], head[on]
         if curvature:
             out[on] -= mean2(second, k, t, h) / 8
-        if not is_axis[k]:
-            continue
-        for j in labels:
-            if j != k and is_axis[j]:
-                out[on] += (0.5 * (mean_sq[j][t] + mean_sq[j][h]) + (mean2(second, j, t, h) if curvature else 0)) / 24
+        for j in labels[labels != k]:
+            out[on] += (0.5 * (mean_sq[j][t] + mean_sq[j][h]) + (mean2(second, j, t, h) if curvature else 0)) / 24
     return out
 
 
@@ -300,9 +298,7 @@ def split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarr
     """
     _, c = hodge_split(tail, head, z, w, n)
     direction = np.unique(delta, axis=0, return_inverse=True)[1].ravel()
-    b, bm = bernoulli_pair(z)
-    r = split_ratio(z, c, face_log_factor(tail, head, direction, z - c, n, curvature=False))
-    return b * r, bm * r
+    return _scaled_bernoulli(z, split_ratio(z, c, face_log_factor(tail, head, direction, z - c, n, curvature=False)))
 
 
 def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z: np.ndarray, delta: np.ndarray,
@@ -331,28 +327,3 @@ def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z:
         # edge, the same L1; on the axis edges only, worse; docs/numerics.md)
         return split_ratio(z, dpsi - a, np.zeros(a.size))
     return split_ratio(z, dpsi - a, face_log_factor(tail, head, direction.ravel(), a, n))
-
-
-def density_split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, delta: np.ndarray, p: np.ndarray,
-                          n: int) -> tuple[np.ndarray, np.ndarray]:
-    """``(f(z), f(-z))`` with the conductance split by a density ``p``
-    (:func:`density_split_ratio` times the Bernoulli pair).
-
-    With ``p`` the stationary density of the generator built from these weights (a
-    fixed point, reached in a few passes from the Scharfetter–Gummel density:
-    :func:`~fokkerplanck.stationary`) the leading weight-dependent error of the
-    stationary density vanishes on every edge. ``p`` must be positive.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from fokkerplanck._discretization.weights import density_split_weights, fitted_pair
-    >>> tail, head, z = np.array([0, 1]), np.array([1, 2]), np.array([0.5, 0.5])
-    >>> p = np.exp(-np.array([0.0, 0.5, 1.0]))   # in equilibrium with z (c = 0), log p linear
-    >>> f, fm = density_split_weights(tail, head, z, np.ones((2, 1)), p, 3)
-    >>> bool(np.allclose(f, fitted_pair(z)[0]))   # no current, no curvature: the flat pair
-    True
-    """
-    b, bm = bernoulli_pair(z)
-    r = density_split_ratio(tail, head, z, z, delta, p, n)
-    return b * r, bm * r

@@ -509,10 +509,12 @@ def stationary(
     fl = fluxes(sde, grid, scheme=scheme, conductance="flat" if conductance == "flat" else "sg")
     t0 = time.perf_counter()
     sol = _solve(fl, sde, grid, method, scheme, tol, maxiter)
-    if conductance == "split" and sol.used != "detailed_balance" and _splittable(fl):
+    # no pass where detailed balance holds (exact already): 'auto' has checked it, other
+    # methods check here
+    if (conductance == "split" and sol.used != "detailed_balance" and _splittable(fl)
+            and (method == "auto" or fl.potential() is None)):
         assert isinstance(fl, TwoPointFluxes)
-        if fl.potential() is None:  # detailed balance (any method): exact already, no pass
-            fl, sol = _split_fixed_point(fl, sol, sde, grid, scheme, tol, maxiter)
+        fl, sol = _split_fixed_point(fl, sol, sde, grid, scheme, tol, maxiter)
     seconds = time.perf_counter() - t0
     # 'auto' where the certified solve is unaffordable (large 3-D fronts) returns the
     # uncertified answer with success=False and a warning instead of raising
@@ -561,16 +563,18 @@ def _bulk_log(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cells, np.log(q[cells])
 
 
-def _positive(p: np.ndarray) -> bool:
-    """Finite, not zero, and of one sign up to negatives holding less than ``1e-6`` of
-    the mass: a density to split by. Cells at or below zero (the tails of the
-    non-monotone scheme ``"sg2"``: measured down to 5e-7 of the maximum at 512^2) keep
-    Scharfetter-Gummel weights, see ``TwoPointFluxes.density_split``."""
-    p = np.asarray(p)
-    if not np.all(np.isfinite(p)) or not np.any(p != 0):
-        return False
+def _split_density(p: np.ndarray | None) -> np.ndarray | None:
+    """``p`` as a density to split by, or ``None``: finite, not zero, of one sign up to
+    negatives holding less than ``1e-6`` of the mass (the tails of the non-monotone
+    scheme ``"sg2"``: measured down to 5e-7 of the maximum at 512^2), which are set to 0
+    (cells at or below zero keep Scharfetter-Gummel weights, see
+    ``TwoPointFluxes.density_split``)."""
+    if p is None or not np.all(np.isfinite(p)) or not np.any(p != 0):
+        return None
     p = p if p.sum() > 0 else -p
-    return bool(-p[p < 0].sum() <= 1e-6 * p[p > 0].sum())
+    if -p[p < 0].sum() > 1e-6 * p[p > 0].sum():
+        return None
+    return np.maximum(p, 0.0)
 
 
 def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid, scheme: str, tol: float,
@@ -586,22 +590,23 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
     base, change, prev = fl, math.inf, math.inf
     first_notes = list(sol.notes)
     passes = 0
+    p = _split_density(sol.p)
+    if p is None:
+        first_notes.append("the Scharfetter-Gummel density is not positive (negatives hold more than "
+                           "1e-6 of the mass): no density split, the weights are Scharfetter-Gummel")
     for k in range(1, SPLIT_MAX_PASSES + 1):
-        if sol.p is None or not _positive(sol.p):
-            first_notes.append("the Scharfetter-Gummel density is not positive (negatives hold more than "
-                               "1e-6 of the mass): no density split, the weights are Scharfetter-Gummel")
+        if p is None:
             break
-        cells, old = _bulk_log(sol.p)
-        new_fl = base.density_split(np.maximum(sol.p if sol.p.sum() > 0 else -sol.p, 0.0))
+        cells, old = _bulk_log(p)
+        new_fl = base.density_split(p)
         new = _solve(new_fl, sde, grid, sol.used, scheme, tol, maxiter)
-        p_new = new.p
-        if p_new is None or not _positive(p_new):
+        p_new = _split_density(new.p)
+        if p_new is None:
             first_notes.append(f"split pass {k} gave a density that is not positive; kept the one before")
             break
-        fl, sol, prev, passes = new_fl, new, change, k
-        q = np.abs(p_new[cells]) / np.abs(p_new).sum()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            change = float(np.abs(np.log(q) - old).max())
+        fl, sol, prev, passes, p = new_fl, new, change, k, p_new
+        with np.errstate(divide="ignore"):
+            change = float(np.abs(np.log(p[cells] / p.sum()) - old).max())
         if change <= SPLIT_RTOL or change > prev:
             break
     if passes:
