@@ -797,7 +797,9 @@ def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, m
                 "metastable regions is not determined by LU (the certificate cannot see it)")
     elif raw > max(100 * tol, 1e-9) or worst > 1e-3:
         problems.append(f"residual {r:.1e} with negatives down to {worst:.1e} of the maximum; "
-                        "the high-order scheme is not monotone: use scheme='sg' here")
+                        "the high-order scheme is not monotone: refine the grid until the density "
+                        "is resolved, or use the monotone scheme='sg' (where the noise is singular "
+                        "off the grid axes, see the generator's warning first)")
     ok = not problems
     if ok and method in ("amg", "eigs"):
         notes.append("certified cell by cell; the split between metastable wells is not "
