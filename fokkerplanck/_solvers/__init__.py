@@ -2,3 +2,5 @@
 
 Private: the public names are re-exported by ``fokkerplanck``; see docs/architecture.md.
 """
+
+from . import distributed  # noqa: F401  (registers backend="petsc" with stationary.BACKENDS)

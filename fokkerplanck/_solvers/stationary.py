@@ -67,6 +67,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -217,7 +218,7 @@ def residual(A: sp.spmatrix, p: np.ndarray) -> float:
     return float(np.abs(A @ p).max() / (np.abs(A.diagonal()).max() * np.abs(p).max()))
 
 
-def certificate(A: sp.spmatrix, p: np.ndarray) -> float:
+def certificate(A: sp.spmatrix, p: np.ndarray, rows: slice | None = None) -> float:
     """Componentwise balance certificate of a stationary density ``p`` of ``A``.
 
     ``max_i |(W p)_i - p_i c_i| / (sum_j |a_ij| p_j + p_i c_i)`` over the cells whose
@@ -225,7 +226,8 @@ def certificate(A: sp.spmatrix, p: np.ndarray) -> float:
     number (0 when no cell qualifies), with ``W`` the off-diagonal part of ``A`` and
     ``c_i = sum_{k != i} |a_ki|`` (the diagonal of ``A`` is not used).
     Inflow and outflow are each summed from non-negative terms; the difference is
-    taken once, at the end. A negative ``p_i`` gives 1.
+    taken once, at the end. A negative ``p_i`` gives 1. ``rows``: check only these
+    cells (a process's own cells, whose rows and columns its slab and halo complete).
 
     Examples
     --------
@@ -253,6 +255,10 @@ def certificate(A: sp.spmatrix, p: np.ndarray) -> float:
     # a cell is checked when its own density and every density flowing into it are
     # normal numbers (an underflowed neighbour may still carry a real inflow)
     checked = ~tiny & (absW @ tiny.astype(float) == 0) & (total > 0)
+    if rows is not None:
+        only = np.zeros(checked.shape, dtype=bool)
+        only[rows] = True
+        checked &= only
     if not checked.any():
         return 0.0
     r = np.abs(W @ p - p * c)[checked] / total[checked]
@@ -417,6 +423,11 @@ def _solve_eigs(A: sp.csr_matrix, tol: float) -> np.ndarray:
     return v.real
 
 
+#: Solvers of other backends, by name (``backend=``): ``"petsc"`` registers itself
+#: (``fokkerplanck/_solvers/distributed.py``); ``"scipy"`` is this module.
+BACKENDS: dict[str, Callable[..., StationaryResult]] = {}
+
+
 @renamed_keywords(tol="rtol")
 def stationary(
     sde: SDE,
@@ -428,6 +439,8 @@ def stationary(
     maxiter: int = 200,
     error_estimate: bool = True,
     conductance: str = "split",
+    backend: str = "scipy",
+    gather: str = "all",
 ) -> StationaryResult:
     """Stationary density of ``sde`` on ``grid``: the null vector of the generator.
 
@@ -474,6 +487,10 @@ def stationary(
         :func:`fokkerplanck.evolve` tends to). ``"flat"``: one solve with the flattened
         conductance. ``.fluxes`` of the result is the generator the density belongs to.
 
+    backend, gather : {"scipy", "petsc"}, {"all", "root", "none"}
+        ``"petsc"``: one solve over ``mpiexec -n K`` processes (docs: "Beyond one machine");
+        ``gather``: who gets the whole density (else a process gets its slab of axis 0).
+
     Returns
     -------
     StationaryResult
@@ -481,7 +498,7 @@ def stationary(
     Raises
     ------
     ValueError
-        Absorbing boundaries; a time-dependent SDE; unknown ``method``/``scheme``.
+        Absorbing boundaries; a time-dependent SDE; unknown ``method``/``scheme``/``backend``.
     ConvergenceError
         The answer is not certified: the componentwise certificate exceeds
         :func:`certificate_bound`, LU's condition estimate says the split between
@@ -504,6 +521,9 @@ def stationary(
     _check_arguments(sde, grid, method)
     if conductance not in CONDUCTANCES:
         raise ValueError(f"`conductance` must be one of {CONDUCTANCES}, got {conductance!r}.")
+    if backend != "scipy":
+        return _by_backend(backend, sde, grid, method, scheme=scheme, conductance=conductance, gather=gather,
+                           error_estimate=error_estimate)
     tol = check_tolerance(rtol, "rtol")
     maxiter = positive_int("maxiter", maxiter)
     fl = fluxes(sde, grid, scheme=scheme, conductance="flat" if conductance == "flat" else "sg")
@@ -528,6 +548,16 @@ def stationary(
                              grid, order=ORDER[scheme], value=res.density)
         res = replace(res, error_estimate=float(est.error))
     return res
+
+
+def _by_backend(backend: str, sde: SDE, grid: Grid, method: str, **kw: Any) -> StationaryResult:
+    """The solve of another backend (:data:`BACKENDS`), after checking its arguments."""
+    if backend not in BACKENDS:
+        raise ValueError(f"`backend` must be 'scipy' or one of {sorted(BACKENDS)}, got {backend!r}.")
+    if method not in ("auto", "lu"):
+        raise ValueError(f"backend={backend!r} solves by distributed LU: `method` must be 'auto' or 'lu', "
+                         f"got {method!r}.")
+    return BACKENDS[backend](sde, grid, **kw)
 
 
 def _solve(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: float, maxiter: int) -> _Solution:

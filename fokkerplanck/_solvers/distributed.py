@@ -1,0 +1,332 @@
+"""One stationary solve spread over MPI processes: the PETSc backend.
+
+``fp.stationary(sde, grid, backend="petsc")``, run as ``mpiexec -n K python script.py``
+(the same script that runs serially), splits axis 0 of the grid into ``K`` slabs of
+planes. Every process assembles only the rows of its own cells, from its slab and a
+halo of a few planes (``fokkerplanck/_discretization/slab.py``): no process ever holds
+the whole matrix. The rows go into one distributed PETSc matrix (``MPIAIJ``), pinned at
+one cell like the serial LU path, and MUMPS factorizes it in parallel.
+
+The answer is certified the way the serial iterative solvers are: the componentwise
+balance certificate (:func:`~fokkerplanck.stationary_certificate`) of every owned cell,
+computed by its process from its slab (the halo completes every owned cell's inflow and
+outflow), then the largest over processes. What this backend cannot certify is the
+split of mass between metastable regions, which the serial default gets from GTH's
+subtraction-free elimination (or LU's condition estimate): there is no distributed GTH
+or condition estimate here, and the message says so.
+
+The default conductance ``"split"`` runs the same fixed point as the serial solver
+(:data:`~fokkerplanck._solvers.stationary.SPLIT_RTOL`, at most ``SPLIT_MAX_PASSES``
+passes, each a full distributed solve), with the density's halo exchanged between
+neighbouring processes before each re-weighting. Where detailed balance holds on every
+slab (and axis 0 does not wrap, so no cycle escapes the slabs) no pass is run, as
+serially.
+
+petsc4py is imported only when this backend is asked for: ``pip install
+"fokkerplanck[petsc]"`` over a system PETSc (docs: "Beyond one machine").
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._discretization.fluxes import TwoPointFluxes
+from .._discretization.slab import Slab, partition, slab
+from .._model.grid import Grid
+from .._model.sde import SDE
+from .._util.errors import ConvergenceError, warn
+from .estimate import ORDER, estimate_error
+from .stationary import BACKENDS, SPLIT_MAX_PASSES, SPLIT_RTOL, StationaryResult, certificate, certificate_bound
+
+#: What ``gather=`` accepts: every process gets the whole density, process 0 does
+#: (the others their slab), or every process keeps its slab.
+GATHERS = ("all", "root", "none")
+
+#: Direct solvers tried in this order (PETSc's names).
+FACTOR_SOLVERS = ("mumps", "superlu_dist")
+
+
+def petsc() -> Any:
+    """The ``petsc4py.PETSc`` module, or an ImportError that says how to install it."""
+    try:
+        import petsc4py
+    except ImportError:
+        raise ImportError(
+            "backend='petsc' needs petsc4py over a PETSc built with MPI and MUMPS. On Debian/"
+            "Ubuntu: apt install libpetsc-real3.18-dev, then PETSC_DIR=/usr/lib/petscdir/petsc3.18/"
+            "x86_64-linux-gnu-real pip install --no-build-isolation petsc4py==3.18.5 (see the docs "
+            "page 'Beyond one machine')."
+        ) from None
+    petsc4py.init()
+    from petsc4py import PETSc
+    return PETSc
+
+
+class _Comm:
+    """Rank, size and the few reductions the solve needs, through PETSc alone."""
+
+    def __init__(self, PETSc: Any) -> None:
+        self.PETSc = PETSc
+        self.comm = PETSc.COMM_WORLD
+        self.rank, self.size = self.comm.getRank(), self.comm.getSize()
+        self._v = PETSc.Vec().createMPI((1, self.size), comm=self.comm)
+
+    def _reduce(self, value: float) -> Any:
+        self._v.getArray()[0] = value
+        return self._v
+
+    def sum(self, value: float) -> float:
+        return float(self._reduce(value).sum())
+
+    def max(self, value: float) -> float:
+        return float(self._reduce(value).max()[1])
+
+    def argmax(self, value: float, where: int) -> int:
+        """``where`` of the process with the largest ``value``."""
+        best = self.max(value)
+        return round(self.max(float(where) if value == best else -1.0))
+
+
+class _Distributed:
+    """The slab of one process and the PETSc objects that move its density around."""
+
+    def __init__(self, PETSc: Any, comm: _Comm, sl: Slab) -> None:
+        self.PETSc, self.comm, self.slab = PETSc, comm, sl
+        self.rstart = sl.start * sl.plane
+        self.m = (sl.stop - sl.start) * sl.plane
+        self.N = sl.grid.size
+        self.x = PETSc.Vec().createMPI((self.m, self.N), comm=comm.comm)
+        self.local = PETSc.Vec().createSeq(sl.local.size, comm=PETSc.COMM_SELF)
+        index = PETSc.IS().createGeneral(sl.global_index.astype(PETSc.IntType), comm=PETSc.COMM_SELF)
+        self.halo = PETSc.Scatter().create(self.x, index, self.local, None)
+        self.solver = ""
+
+    def solve(self, rows: sp.csr_matrix, pin: int) -> np.ndarray:
+        """The owned part of the null vector of the distributed matrix with these rows,
+        pinned to 1 at global cell ``pin``."""
+        PETSc = self.PETSc
+        A = sp.csr_matrix(rows, copy=True)
+        A.sort_indices()
+        b = self.x.duplicate()
+        b.set(0.0)
+        if self.rstart <= pin < self.rstart + self.m:
+            r = pin - self.rstart
+            lo, hi = A.indptr[r], A.indptr[r + 1]
+            A.data[lo:hi] = np.where(A.indices[lo:hi] == pin, 1.0, 0.0)
+            b.getArray()[r] = 1.0
+        M = PETSc.Mat().createAIJ(size=((self.m, self.N), (self.m, self.N)), comm=self.comm.comm,
+                                  csr=(A.indptr.astype(PETSc.IntType), A.indices.astype(PETSc.IntType),
+                                       A.data))
+        M.assemble()
+        ksp = PETSc.KSP().create(comm=self.comm.comm)
+        ksp.setOperators(M)
+        ksp.setType("preonly")
+        pc = ksp.getPC()
+        pc.setType("lu")
+        for name in FACTOR_SOLVERS:
+            try:
+                pc.setFactorSolverType(name)
+                ksp.setUp()
+            except PETSc.Error:
+                continue
+            self.solver = name
+            break
+        else:
+            raise RuntimeError(f"PETSc has none of the direct solvers {FACTOR_SOLVERS}: build it with MUMPS.")
+        ksp.solve(b, self.x)
+        p = self.x.getArray().copy()
+        ksp.destroy()
+        M.destroy()
+        b.destroy()
+        return p
+
+    def with_halo(self, p: np.ndarray) -> np.ndarray:
+        """The density on this process's slab and halo, from every process's owned part."""
+        self.x.getArray()[:] = p
+        self.halo.scatter(self.x, self.local, addv=self.PETSc.InsertMode.INSERT,
+                          mode=self.PETSc.ScatterMode.FORWARD)
+        return self.local.getArray().copy()
+
+    def gather(self, p: np.ndarray, root_only: bool) -> np.ndarray | None:
+        """The whole density on every process (or on process 0 only)."""
+        PETSc = self.PETSc
+        self.x.getArray()[:] = p
+        scatter, full = (PETSc.Scatter.toZero if root_only else PETSc.Scatter.toAll)(self.x)
+        scatter.scatter(self.x, full, addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        out = full.getArray().copy() if (not root_only or self.comm.rank == 0) else None
+        scatter.destroy()
+        full.destroy()
+        return out
+
+
+def _bulk_threshold(comm: _Comm, q: np.ndarray) -> float:
+    """The smallest ``q`` of the cells holding ``1 - 1e-6`` of the mass (``q`` sums to 1
+    over all processes): the value where the serial ``_bulk_log`` cuts, found by
+    bisection on ``log q`` with one sum over processes per step."""
+    hi = comm.max(float(q.max(initial=0.0)))
+    lo = np.finfo(float).tiny
+    a, b = math.log(lo), math.log(hi)
+    for _ in range(80):
+        mid = 0.5 * (a + b)
+        if comm.sum(float(q[q >= math.exp(mid)].sum())) >= 1.0 - 1e-6:
+            a = mid
+        else:
+            b = mid
+    return math.exp(a)
+
+
+def _positive(comm: _Comm, p: np.ndarray) -> np.ndarray | None:
+    """``p`` of one sign with negatives holding less than 1e-6 of the mass, clipped at 0
+    (as the serial split does), else None."""
+    if comm.max(0.0 if np.all(np.isfinite(p)) else 1.0) > 0:
+        return None
+    sign = 1.0 if comm.sum(float(p.sum())) > 0 else -1.0
+    p = sign * p
+    if comm.sum(float(-p[p < 0].sum())) > 1e-6 * comm.sum(float(p[p > 0].sum())):
+        return None
+    return np.maximum(p, 0.0)
+
+
+def stationary_petsc(sde: SDE, grid: Grid, *, scheme: str = "sg", conductance: str = "split",
+                     gather: str = "all", error_estimate: bool = True) -> StationaryResult:
+    """The stationary density on ``grid``, solved by PETSc over the MPI processes.
+
+    Called by :func:`fokkerplanck.stationary` with ``backend="petsc"`` (see there and
+    the module docstring). ``gather``: ``"all"`` (every process returns the whole
+    density), ``"root"`` (process 0 does; the others return their slab) or ``"none"``
+    (every process returns its slab: a result on the grid of its own planes of axis 0,
+    whose density is the whole density's restriction there, integrating to that slab's
+    mass).
+    """
+    if gather not in GATHERS:
+        raise ValueError(f"`gather` must be one of {GATHERS}, got {gather!r}.")
+    if scheme not in ("sg", "upwind", "sg2"):
+        raise ValueError(f"backend='petsc' supports the monotone two-point schemes 'sg', 'upwind' and 'sg2', "
+                         f"got scheme={scheme!r}.")
+    PETSc = petsc()
+    comm = _Comm(PETSc)
+    start, stop = partition(grid.shape[0], comm.size)[comm.rank]
+    t0 = time.perf_counter()
+    base = slab(sde, grid, start, stop, scheme=scheme, conductance="flat" if conductance == "flat" else "sg")
+    dist = _Distributed(PETSc, comm, base)
+    notes: list[str] = []
+
+    def solve(sl: Slab) -> np.ndarray:
+        rows = sl.rows()
+        # pin where the density is likely large: the cell with the least drift
+        x = sl.local.points().reshape(-1, grid.ndim)[sl.owned]
+        speed = np.linalg.norm(sde.flux_drift(x, None), axis=-1)
+        k = int(np.argmin(speed))
+        pin = comm.argmax(-float(speed[k]), dist.rstart + k)
+        p = dist.solve(rows, pin)
+        own = dist.rstart <= pin < dist.rstart + dist.m
+        at_pin = comm.sum(float(p[pin - dist.rstart]) if own else 0.0)
+        biggest = comm.max(float(np.abs(p).max(initial=0.0)))
+        if not at_pin >= 1e-8 * biggest:
+            notes.append(f"re-pinned at the density maximum (pinned value was {at_pin / biggest:.1e} of it)")
+            i = int(np.argmax(np.abs(p)))
+            pin = comm.argmax(float(np.abs(p[i])), dist.rstart + i)
+            p = dist.solve(rows, pin)
+        return p
+
+    sl, p = base, solve(base)
+    potentials = comm.sum(0.0 if base.fluxes.potential() is not None else 1.0) == 0
+    splittable = (conductance == "split" and isinstance(base.fluxes, TwoPointFluxes)
+                  and base.fluxes.edge_potential is not None and scheme in ("sg", "sg2"))
+    if splittable and not (potentials and not grid.periodic[0]):
+        sl, p = _split_passes(comm, dist, base, p, solve, notes)
+    seconds = time.perf_counter() - t0
+    if not np.all(np.isfinite(p)) or comm.max(0.0 if np.all(np.isfinite(p)) else 1.0) > 0:
+        raise ConvergenceError(f"stationary (petsc, {dist.solver}): the solve produced non-finite values.", None)
+    if comm.sum(float(p.sum())) < 0:
+        p = -p
+    pmax = comm.max(float(np.abs(p).max(initial=0.0)))
+    worst = comm.max(float(-p.min(initial=0.0)) / pmax)
+    if worst > 0:
+        notes.append(f"clipped negatives down to {worst:.1e} of the maximum")
+    local = dist.with_halo(p / pmax)
+    cert = comm.max(certificate(sl.fluxes.matrix, local, rows=sl.owned))
+    p = np.maximum(p, 0.0)
+    p = p / (comm.sum(float(p.sum())) * grid.cell_volume)
+    bound = certificate_bound(grid.size, grid.ndim)
+    notes.append(f"{comm.size} MPI processes, PETSc LU ({dist.solver}); certified cell by cell; the split between "
+                 "metastable regions is not (no distributed GTH or condition estimate: for a metastable problem "
+                 "check it with the serial default on a grid that fits one machine)")
+    ok = cert <= bound
+    density, result_grid = _collect(dist, p, gather, grid, start, stop)
+    res = StationaryResult(density, result_grid, sde, cert, "petsc", ok,
+                           "; ".join(notes) if ok else
+                           f"componentwise certificate {cert:.1e} > {bound:.1e}; " + "; ".join(notes),
+                           scheme, 0, seconds, None)
+    if not ok:
+        raise ConvergenceError(f"stationary (petsc): componentwise certificate {cert:.1e} > {bound:.1e}: "
+                               "probability flow does not balance in some cell.", res)
+    if error_estimate:
+        if gather == "all":
+            est = estimate_error(lambda g: stationary_petsc(sde, g, scheme=scheme, conductance=conductance,
+                                                            gather="all", error_estimate=False).density,
+                                 grid, order=ORDER[scheme], value=res.density)
+            res = replace(res, error_estimate=float(est.error))
+        else:
+            warn("stationary (petsc): error_estimate needs gather='all' (it compares whole densities); "
+                 "it is nan here.")
+    return res
+
+
+def _split_passes(comm: _Comm, dist: _Distributed, base: Slab, p: np.ndarray, solve: Any,
+                  notes: list[str]) -> tuple[Slab, np.ndarray]:
+    """The serial ``_split_fixed_point``, distributed: same rule, same constants."""
+    sl, change, prev, passes = base, math.inf, math.inf, 0
+    q = _positive(comm, p)
+    if q is None:
+        notes.append("the Scharfetter-Gummel density is not positive: no density split")
+        return sl, p
+    for k in range(1, SPLIT_MAX_PASSES + 1):
+        q = q / comm.sum(float(q.sum()))
+        cut = _bulk_threshold(comm, q)
+        cells = q >= cut
+        old = np.log(q[cells])
+        new_slab = base.density_split(dist.with_halo(q))
+        p_new = solve(new_slab)
+        q_new = _positive(comm, p_new)
+        if q_new is None:
+            notes.append(f"split pass {k} gave a density that is not positive; kept the one before")
+            break
+        sl, p, prev, passes = new_slab, p_new, change, k
+        total = comm.sum(float(q_new.sum()))
+        with np.errstate(divide="ignore"):
+            change = comm.max(float(np.abs(np.log(q_new[cells] / total) - old).max(initial=0.0)))
+        q = q_new
+        if change <= SPLIT_RTOL or change > prev:
+            break
+    if passes:
+        state = "converged" if change <= SPLIT_RTOL else "not converged"
+        notes.insert(0, f"conductance split by the density: {passes} passes, {state} (last change of log p "
+                        f"{change:.1e})")
+        if change > SPLIT_RTOL:
+            warn(f"stationary (petsc): the density split did not reach its fixed point in {passes} passes (the "
+                 f"last changed log p by {change:.1e} > {SPLIT_RTOL:g}).")
+    return sl, p
+
+
+def _collect(dist: _Distributed, p: np.ndarray, gather: str, grid: Grid, start: int, stop: int
+             ) -> tuple[np.ndarray, Grid]:
+    """The density to return and its grid (the whole grid, or this process's slab)."""
+    if gather != "none":
+        full = dist.gather(p, root_only=gather == "root")
+        if full is not None:
+            return full.reshape(grid.shape), grid
+    lo, hi = grid.bounds[0]
+    h = (hi - lo) / grid.shape[0]
+    own = Grid(bounds=[(lo + start * h, lo + stop * h), *grid.bounds[1:]], shape=(stop - start, *grid.shape[1:]),
+               boundary=[("reflecting", "reflecting"), *grid.boundary[1:]])
+    return p.reshape(own.shape), own
+
+
+BACKENDS["petsc"] = stationary_petsc
