@@ -54,6 +54,14 @@ def test_two_processes_give_the_serial_density_with_its_certificate(rows):
         assert "certified cell by cell; the split between metastable regions is not" in r["message"]
 
 
+def test_amg_with_balance_sweeps_is_certified_and_agrees(rows):
+    cases = [r for r in rows if "amg_diff" in r]
+    assert len(cases) == 4
+    for r in cases:
+        assert r["amg_success"] and "balance sweeps" in r["amg_message"], r
+        assert r["amg_diff"] < 1e-8, r
+
+
 def test_the_split_runs_the_same_passes_as_the_serial_solver(rows):
     for r in rows:
         if "case" not in r:
@@ -68,7 +76,7 @@ def test_the_split_runs_the_same_passes_as_the_serial_solver(rows):
 def test_each_process_returns_its_slab_when_asked(rows):
     for r in rows:
         if "case" in r:
-            assert r["piece"] == 0.0, r
+            assert r["piece"] < 1e-14, r   # two solves: the same to round-off (measured 0 .. 6e-17)
 
 
 def test_a_process_assembles_only_its_slab_and_halo(rows):

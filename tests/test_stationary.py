@@ -385,3 +385,41 @@ def test_a_failed_solve_raises_with_the_partial_result():
     partial = info.value.result
     assert isinstance(partial, fp.StationaryResult) and not partial.success
     assert partial.density.shape == grid.shape and partial.density.min() >= 0
+
+
+# ------------------------------------------------------------------ balance sweeps
+def _rotating_ou_3d():
+    M = np.array([[1.0, 1.0, 0.0], [-1.0, 1.0, 0.5], [0.0, -0.5, 1.0]])
+    C = np.array([[1.0, 0.4, 0.1], [0.4, 1.0, 0.3], [0.1, 0.3, 1.0]])
+    return fp.ornstein_uhlenbeck(M, C), fp.Grid(bounds=[(-4.5, 4.5)] * 3, shape=24)
+
+
+def test_amg_tails_are_balanced_until_the_certificate_holds():
+    # AMG-GMRES is accurate in norm, not in the tails (measured certificate 0.96 at
+    # 40^3: negatives); balance sweeps fix the tails cell by cell, and the answer then
+    # agrees with GTH's componentwise (measured 8.5e-11 relative in the worst cell at 40^3)
+    sde, grid = _rotating_ou_3d()
+    amg = fp.stationary(sde, grid, method="amg", conductance="sg", error_estimate=False)
+    gth = fp.stationary(sde, grid, method="gth", conductance="sg", error_estimate=False)
+    assert amg.success and "balance sweeps made it hold" in amg.message
+    assert amg.residual <= fp.stationary_certificate_bound(grid.size, 3)
+    assert np.max(np.abs(amg.density - gth.density) / gth.density) < 1e-8
+
+
+def test_balance_leaves_the_null_vector_and_repairs_a_damaged_tail():
+    from fokkerplanck._solvers.stationary import balance, off_diagonal
+
+    sde, grid = _rotating_ou_3d()
+    gth = fp.stationary(sde, grid, method="gth", conductance="sg", error_estimate=False)
+    A = gth.fluxes.matrix
+    W, outflow = off_diagonal(A)
+    p = gth.density.ravel() / gth.density.max()
+    bound = fp.stationary_certificate_bound(grid.size, 3)
+    q, cert, sweeps = balance(W, outflow, p, bound)
+    assert sweeps == 0 and cert <= bound and np.array_equal(q, p)
+    damaged = np.where(p < 1e-8, p * np.random.default_rng(3).uniform(0.01, 100.0, p.size), p)
+    q, cert, sweeps = balance(W, outflow, damaged, bound)
+    assert fp.stationary_certificate(A, damaged) > 0.5 and cert <= bound and sweeps > 0
+    # the certificate is a backward error (every cell balanced to 1e-11); the forward
+    # error left in a tail damaged 100-fold is measured 3.8e-6 relative in its worst cell
+    assert np.max(np.abs(q - p) / p) < 1e-4

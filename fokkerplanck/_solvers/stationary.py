@@ -265,6 +265,54 @@ def certificate(A: sp.spmatrix, p: np.ndarray, rows: slice | None = None) -> flo
     return float(r.max())
 
 
+#: Balance sweeps after an iterative solve (:func:`balance`): at most this many, with
+#: this damping (measured on a 3-D rotating OU at 64^3 after AMG: 445 / 272 / 226
+#: sweeps to the certificate with damping 0.5 / 0.8 / 0.95).
+BALANCE_SWEEPS, BALANCE_DAMPING = 3000, 0.8
+
+
+def balance(W: sp.csr_matrix, outflow: np.ndarray, p: np.ndarray, bound: float,
+            exchange: Callable[[np.ndarray], np.ndarray] = lambda q: q,
+            largest: Callable[[float], float] = float) -> tuple[np.ndarray, float, int]:
+    """Damped Jacobi sweeps on every cell's balance, until :func:`certificate` holds.
+
+    ``p_i <- (1 - w) p_i + w inflow_i / outflow_i`` (``w`` = :data:`BALANCE_DAMPING`),
+    from the answer of an iterative solve, which is accurate in norm but not in the far
+    tails (there it may be off by orders of magnitude, or negative). A sweep keeps
+    ``p >= 0`` and leaves the exact null vector where it is; the certificate of a
+    monotone generator is computed on the way (every tenth sweep, from the sweep's own
+    inflow). ``W``: the off-diagonal part of the rows of the cells to balance (columns:
+    ``exchange(p)``'s cells), ``outflow``: those cells' outflow rates (column sums of the
+    whole off-diagonal part). ``exchange`` and ``largest`` complete the owned values and
+    take the largest over processes on the PETSc backend (identities serially).
+    Returns ``(p, certificate, sweeps)``.
+    """
+    tiny = np.finfo(float).tiny
+    cert, sweeps, local = math.inf, 0, exchange(p)
+    for sweeps in range(BALANCE_SWEEPS + 1):
+        inflow = W @ local
+        if sweeps % 10 == 0 or sweeps == BALANCE_SWEEPS:
+            out = p * outflow
+            checked = (p >= tiny) & (W @ (local < tiny).astype(float) == 0) & (inflow + out > 0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                r = np.abs(inflow - out) / (inflow + out)
+            cert = largest(float(r[checked].max(initial=0.0)))
+            if cert <= bound or sweeps == BALANCE_SWEEPS:
+                break
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = (1 - BALANCE_DAMPING) * p + BALANCE_DAMPING * np.where(outflow > 0, inflow / outflow, p)
+        local = exchange(p)
+    return p, cert, sweeps
+
+
+def off_diagonal(A: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``(W, c)``: the off-diagonal part of ``A`` and its column sums (outflow rates)."""
+    A = sp.csr_matrix(A)
+    W = (A - sp.diags(A.diagonal())).tocsr()
+    W.eliminate_zeros()
+    return W, np.asarray(W.sum(axis=0)).ravel()
+
+
 def certificate_bound(n: int, ndim: int) -> float:
     """The certificate's bound for ``success``: ``max(2 (n + 3^ndim) eps, 1e-12)``.
 
@@ -554,10 +602,10 @@ def _by_backend(backend: str, sde: SDE, grid: Grid, method: str, **kw: Any) -> S
     """The solve of another backend (:data:`BACKENDS`), after checking its arguments."""
     if backend not in BACKENDS:
         raise ValueError(f"`backend` must be 'scipy' or one of {sorted(BACKENDS)}, got {backend!r}.")
-    if method not in ("auto", "lu"):
-        raise ValueError(f"backend={backend!r} solves by distributed LU: `method` must be 'auto' or 'lu', "
-                         f"got {method!r}.")
-    return BACKENDS[backend](sde, grid, **kw)
+    if method not in ("auto", "lu", "amg"):
+        raise ValueError(f"backend={backend!r} solves by distributed LU or AMG: `method` must be 'auto' (LU), "
+                         f"'lu' or 'amg', got {method!r}.")
+    return BACKENDS[backend](sde, grid, method="amg" if method == "amg" else "lu", **kw)
 
 
 def _solve(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: float, maxiter: int) -> _Solution:
@@ -758,7 +806,15 @@ def _solve_pinned(A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, tol: float
         if sol.p.sum() < 0:
             sol.p = -sol.p
         sol.cert = certificate(A, sol.p / np.abs(sol.p).max())
-        if sol.cert > certificate_bound(grid.size, grid.ndim) and _gth_affordable(fl, grid):
+        bound = certificate_bound(grid.size, grid.ndim)
+        if sol.cert > bound:   # the tails of a normwise solve: balance sweeps first (cheaper than GTH)
+            W, outflow = off_diagonal(A)
+            p, cert, sweeps = balance(W, outflow, np.maximum(sol.p, 0.0) / np.abs(sol.p).max(), bound)
+            if cert <= bound:
+                notes.append(f"the {sol.used} answer failed the componentwise certificate ({sol.cert:.1e}); "
+                             f"{sweeps} balance sweeps made it hold")
+                sol.p, sol.cert = p, cert
+        if sol.cert > bound and _gth_affordable(fl, grid):
             notes.append(f"the {sol.used} answer failed the componentwise certificate ({sol.cert:.1e}); "
                          "fell back to GTH")
             sol.used, sol.cert = "gth", None
