@@ -18,6 +18,7 @@ import pytest
 REQUIRED = bool(os.environ.get("FOKKERPLANCK_REQUIRE_PETSC"))
 try:
     import petsc4py  # noqa: F401
+    import slepc4py  # noqa: F401
     AVAILABLE = shutil.which("mpiexec") is not None
 except ImportError:
     AVAILABLE = False
@@ -60,6 +61,13 @@ def test_amg_with_balance_sweeps_is_certified_and_agrees(rows):
     for r in cases:
         assert r["amg_success"] and "balance sweeps" in r["amg_message"], r
         assert r["amg_diff"] < 1e-8, r
+
+
+def test_the_spectral_gap_by_slepc_is_the_serial_one(rows):
+    cases = [r for r in rows if "gap" in r]
+    assert len(cases) == 2
+    for r in cases:   # measured 1e-10 .. 2.4e-10 relative (ARPACK's and SLEPc's tolerances)
+        assert abs(r["gap"] - r["serial_gap"]) < 1e-8 * r["serial_gap"], r
 
 
 def test_the_split_runs_the_same_passes_as_the_serial_solver(rows):

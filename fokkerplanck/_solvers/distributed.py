@@ -22,8 +22,11 @@ neighbouring processes before each re-weighting. Where detailed balance holds on
 slab (and axis 0 does not wrap, so no cycle escapes the slabs) no pass is run, as
 serially.
 
-petsc4py is imported only when this backend is asked for: ``pip install
-"fokkerplanck[petsc]"`` over a system PETSc (docs: "Beyond one machine").
+``fp.spectral_gap(sde, grid, backend="petsc")`` assembles the same rows and asks SLEPc
+for the eigenvalues nearest zero by shift-invert with MUMPS (:func:`spectral_gap_petsc`).
+
+petsc4py (and slepc4py) are imported only when this backend is asked for: ``pip install
+"fokkerplanck[petsc]"`` over a system PETSc and SLEPc (docs: "Beyond one machine").
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from .._model.grid import Grid
 from .._model.sde import SDE
 from .._util.errors import ConvergenceError, warn
 from .estimate import ORDER, estimate_error
+from .spectral import GAP_BACKENDS
 from .stationary import (
     BACKENDS,
     SPLIT_MAX_PASSES,
@@ -136,6 +140,15 @@ class _Distributed:
                     options.setValue(name, value)
         self.failed = ""
 
+    def matrix(self, rows: sp.csr_matrix) -> Any:
+        """The distributed PETSc matrix whose rows here are ``rows`` (sorted CSR)."""
+        PETSc = self.PETSc
+        M = PETSc.Mat().createAIJ(size=((self.m, self.N), (self.m, self.N)), comm=self.comm.comm,
+                                  csr=(rows.indptr.astype(PETSc.IntType), rows.indices.astype(PETSc.IntType),
+                                       rows.data))
+        M.assemble()
+        return M
+
     def solve(self, rows: sp.csr_matrix, pin: int) -> np.ndarray:
         """The owned part of the null vector of the distributed matrix with these rows,
         pinned to 1 at global cell ``pin``."""
@@ -149,10 +162,7 @@ class _Distributed:
             lo, hi = A.indptr[r], A.indptr[r + 1]
             A.data[lo:hi] = np.where(A.indices[lo:hi] == pin, 1.0, 0.0)
             b.getArray()[r] = 1.0
-        M = PETSc.Mat().createAIJ(size=((self.m, self.N), (self.m, self.N)), comm=self.comm.comm,
-                                  csr=(A.indptr.astype(PETSc.IntType), A.indices.astype(PETSc.IntType),
-                                       A.data))
-        M.assemble()
+        M = self.matrix(A)
         ksp = PETSc.KSP().create(comm=self.comm.comm)
         ksp.setOperators(M)
         pc = ksp.getPC()
@@ -394,4 +404,72 @@ def _collect(dist: _Distributed, p: np.ndarray, gather: str, grid: Grid, start: 
     return p.reshape(own.shape), own
 
 
+
+def slepc() -> Any:
+    """The ``slepc4py.SLEPc`` module, or an ImportError that says how to install it."""
+    try:
+        import slepc4py
+    except ImportError:
+        raise ImportError(
+            "spectral_gap(backend='petsc') needs slepc4py over the system SLEPc: apt install "
+            "libslepc-real3.18-dev, then SLEPC_DIR=/usr/lib/slepcdir/slepc3.18/x86_64-linux-gnu-real "
+            "pip install --no-build-isolation slepc4py==3.18.3 (docs: 'Beyond one machine')."
+        ) from None
+    slepc4py.init()
+    from slepc4py import SLEPc
+    return SLEPc
+
+
+#: Eigenvalues SLEPc computes nearest the shift; the gap is the smallest ``-Re`` among
+#: them besides the null one (an oscillating pair with a smaller real part but a larger
+#: modulus than all of them would be missed: the serial ``modes`` covers that case).
+GAP_NEV = 6
+
+
+def spectral_gap_petsc(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float = 1e-10,
+                       conductance: str = "sg") -> float:
+    """The spectral gap by SLEPc's shift-invert (MUMPS) over the MPI processes.
+
+    Called by :func:`fokkerplanck.spectral_gap` with ``backend="petsc"``. Every process
+    assembles its rows as for :func:`stationary_petsc`; the shift is ``1e-7`` of the
+    largest rate (the serial ``eigs`` path's), and the gap is the smallest ``-Re lambda``
+    of the :data:`GAP_NEV` eigenvalues nearest it, the null eigenvalue excluded.
+    """
+    if conductance not in ("sg", "flat"):
+        raise ValueError(f"spectral_gap(backend='petsc') takes conductance 'sg' or 'flat', got {conductance!r}.")
+    PETSc, SLEPc = petsc(), slepc()
+    comm = _Comm(PETSc)
+    start, stop = partition(grid.shape[0], comm.size)[comm.rank]
+    sl = slab(sde, grid, start, stop, scheme=scheme, conductance=conductance)
+    dist = _Distributed(PETSc, comm, sl, "lu")
+    rows = sl.rows()
+    rows.sort_indices()
+    M = dist.matrix(rows)
+    shift = 1e-7 * comm.max(float(np.abs(rows.diagonal(dist.rstart)).max(initial=0.0)))
+    eps = SLEPc.EPS().create(comm=comm.comm)
+    eps.setOperators(M)
+    eps.setProblemType(SLEPc.EPS.ProblemType.NHEP)
+    eps.setDimensions(nev=GAP_NEV)
+    eps.setTolerances(rtol, 1000)
+    eps.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
+    eps.setTarget(shift)
+    st = eps.getST()
+    st.setType(SLEPc.ST.Type.SINVERT)
+    ksp = st.getKSP()
+    ksp.setType("preonly")
+    ksp.getPC().setType("lu")
+    ksp.getPC().setFactorSolverType("mumps")
+    eps.setFromOptions()
+    eps.solve()
+    values = np.array([eps.getEigenvalue(i) for i in range(eps.getConverged())])
+    eps.destroy()
+    M.destroy()
+    if values.size < 2:
+        raise ConvergenceError(f"spectral_gap (petsc): SLEPc converged {values.size} eigenvalue(s) near the "
+                               "shift; need the null one and at least one more.", None)
+    rest = values[np.argsort(np.abs(values))][1:]
+    return float(np.min(-rest.real))
+
+
 BACKENDS["petsc"] = stationary_petsc
+GAP_BACKENDS["petsc"] = spectral_gap_petsc

@@ -551,9 +551,14 @@ def _metastable(A: sp.csr_matrix, grid: Grid, psi: np.ndarray | None, vals: np.n
     return reps[order], rvecs[:, order], real[order], err[order], True
 
 
+#: Spectral gaps of other backends, by name (``backend=``): ``"petsc"`` (SLEPc) registers
+#: itself (``fokkerplanck/_solvers/distributed.py``).
+GAP_BACKENDS: dict[str, Any] = {}
+
+
 @renamed_keywords(tol="rtol")
 def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float = 1e-10,
-                 full_output: bool = False, conductance: str = "sg") -> Any:
+                 full_output: bool = False, conductance: str = "sg", backend: str = "scipy") -> Any:
     """Relaxation rate: the smallest nonzero ``-Re(lambda)`` of the generator.
 
     Ranked by real part, so an oscillating pair counts by its decay rate; for the
@@ -577,6 +582,10 @@ def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float = 1e-1
     conductance : {"sg", "flat", "split"}
         The generator's weights, see :func:`modes`: ``"split"`` for the escape rate
         of a metastable non-gradient problem.
+    backend : {"scipy", "petsc"}
+        ``"petsc"``: SLEPc's shift-invert (MUMPS) over ``mpiexec -n K`` processes, each
+        assembling only its own rows (docs: "Beyond one machine"); ``"sg"``/``"flat"``
+        conductances, no ``full_output``, no reduction for gaps below round-off.
 
     Returns
     -------
@@ -609,6 +618,11 @@ def spectral_gap(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float = 1e-1
     >>> m.success, bool(true / 3 < m.error_estimate[0] < 3 * true)
     (True, True)
     """
+    if backend != "scipy":
+        if backend not in GAP_BACKENDS or full_output:
+            raise ValueError(f"`backend` must be 'scipy' or one of {sorted(GAP_BACKENDS)} (without full_output), "
+                             f"got {backend!r}" + (" with full_output=True." if full_output else "."))
+        return GAP_BACKENDS[backend](sde, grid, scheme=scheme, rtol=rtol, conductance=conductance)
     if full_output:
         return modes(sde, grid, k=1, scheme=scheme, rtol=rtol, error_estimate=True, conductance=conductance)
     return modes(sde, grid, k=1, scheme=scheme, rtol=rtol, error_estimate=False, conductance=conductance).gap

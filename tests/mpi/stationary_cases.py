@@ -61,6 +61,9 @@ def main() -> None:
         # the slabs of every process, gathered by hand, are the whole density
         lo = int(round((slab.grid.bounds[0][0] - grid.bounds[0][0]) / grid.spacing[0]))
         piece = float(np.abs(slab.density - res.density[lo:lo + slab.grid.shape[0]]).max())
+        if "OU" in name:   # the spectral gap by SLEPc against the serial one
+            amg["gap"] = fp.spectral_gap(sde, grid, backend="petsc")
+            amg["serial_gap"] = fp.spectral_gap(sde, grid)
         out.append(dict(case=name, size=size, diff=diff, piece=piece, residual=res.residual,
                         bound=fp.stationary_certificate_bound(grid.size, grid.ndim), success=res.success,
                         serial_message=serial.message, message=res.message, mass=float(grid.integrate(res.density)),
