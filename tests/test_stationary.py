@@ -423,3 +423,16 @@ def test_balance_leaves_the_null_vector_and_repairs_a_damaged_tail():
     # the certificate is a backward error (every cell balanced to 1e-11); the forward
     # error left in a tail damaged 100-fold is measured 3.8e-6 relative in its worst cell
     assert np.max(np.abs(q - p) / p) < 1e-4
+
+
+def test_backend_arguments_are_checked_before_any_backend_is_imported():
+    grid = fp.Grid(bounds=[(-3, 3)], shape=30)
+    sde = fp.ornstein_uhlenbeck(1.0, 1.0)
+    with pytest.raises(ValueError, match="`backend` must be 'scipy' or one of"):
+        fp.stationary(sde, grid, backend="mpi")
+    with pytest.raises(ValueError, match="`method` must be 'auto' \\(LU\\), 'lu' or 'amg', got 'gth'"):
+        fp.stationary(sde, grid, backend="petsc", method="gth")
+    with pytest.raises(ValueError, match="`gather='none'` applies to backend='petsc'"):
+        fp.stationary(sde, grid, gather="none")
+    with pytest.raises(ValueError, match="without full_output"):
+        fp.spectral_gap(sde, grid, backend="petsc", full_output=True)

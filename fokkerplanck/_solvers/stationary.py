@@ -569,7 +569,7 @@ def stationary(
     _check_arguments(sde, grid, method)
     if conductance not in CONDUCTANCES:
         raise ValueError(f"`conductance` must be one of {CONDUCTANCES}, got {conductance!r}.")
-    if backend != "scipy":
+    if backend != "scipy" or gather != "all":
         return _by_backend(backend, sde, grid, method, scheme=scheme, conductance=conductance, gather=gather,
                            error_estimate=error_estimate)
     tol = check_tolerance(rtol, "rtol")
@@ -600,6 +600,9 @@ def stationary(
 
 def _by_backend(backend: str, sde: SDE, grid: Grid, method: str, **kw: Any) -> StationaryResult:
     """The solve of another backend (:data:`BACKENDS`), after checking its arguments."""
+    if backend == "scipy":
+        raise ValueError(f"`gather={kw['gather']!r}` applies to backend='petsc'; the scipy backend returns the "
+                         "whole density. Leave `gather` out.")
     if backend not in BACKENDS:
         raise ValueError(f"`backend` must be 'scipy' or one of {sorted(BACKENDS)}, got {backend!r}.")
     if method not in ("auto", "lu", "amg"):
