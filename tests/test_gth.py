@@ -275,9 +275,11 @@ def test_factor_refuses_what_it_cannot_do():
         factor(two).null_vector()
 
 
-def test_auto_without_an_affordable_certified_solve_warns_instead_of_raising(monkeypatch):
-    """Where GTH's fronts are too large (big 3-D grids), 'auto' returns the uncertified
-    answer with success=False and a warning (it raised before); method='gth' certifies."""
+def test_auto_without_an_affordable_certified_solve_balances_the_amg_answer_or_warns(monkeypatch):
+    """Where GTH's fronts are too large (big 3-D grids), 'auto' takes AMG, whose tails fail
+    the certificate; balance sweeps then make it hold (they did not exist before, and the
+    answer came back with success=False). If the sweeps cannot, 'auto' returns the
+    uncertified answer with success=False and a warning instead of raising."""
     import fokkerplanck._solvers.stationary as st
 
     monkeypatch.setattr(st, "GTH_MAX_FRONT", 10)    # make GTH 'unaffordable' on a small 3-D grid
@@ -285,12 +287,18 @@ def test_auto_without_an_affordable_certified_solve_warns_instead_of_raising(mon
     sde = fp.SDE(drift=lambda x: -x @ H.T, cov=np.eye(3))
     grid = fp.Grid(bounds=[(-4, 4)] * 3, shape=16)
     # one solve each (conductance="sg"): the solvers compared, not the weights' fixed point
-    with pytest.warns(fp.FokkerPlanckWarning, match="NOT certified"):
-        res = fp.stationary(sde, grid, error_estimate=False, conductance="sg")
-    assert not res.success and res.method in ("amg", "lu") and res.residual > 1e-6
-    np.testing.assert_allclose(grid.integrate(res.density), 1.0)
     certified = fp.stationary(sde, grid, method="gth", error_estimate=False, conductance="sg")  # paid for
     assert certified.success and certified.residual < 1e-12
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fp.ResolutionWarning)
+        res = fp.stationary(sde, grid, error_estimate=False, conductance="sg")
+    assert res.success and res.method == "amg" and "balance sweeps made it hold" in res.message
+    assert np.max(np.abs(res.density - certified.density) / certified.density) < 1e-6
+    monkeypatch.setattr(st, "BALANCE_SWEEPS", 0)    # sweeps that cannot help
+    with pytest.warns(fp.FokkerPlanckWarning, match="NOT certified"):
+        res = fp.stationary(sde, grid, error_estimate=False, conductance="sg")
+    assert not res.success and res.method == "amg" and res.residual > 1e-6
+    np.testing.assert_allclose(grid.integrate(res.density), 1.0)
     assert grid.integrate(np.abs(certified.density - res.density)) < 1e-6      # the bulk agrees
 
 
