@@ -70,6 +70,11 @@ def test_the_spectral_gap_by_slepc_is_the_serial_one(rows):
         assert abs(r["gap"] - r["serial_gap"]) < 1e-8 * r["serial_gap"], r
 
 
+def test_a_gap_below_round_off_is_refused_not_returned(rows):
+    deep = next(r for r in rows if "refused" in r)
+    assert deep["refused"] and "needs the serial fp.spectral_gap" in deep["why"], deep
+
+
 def test_the_split_runs_the_same_passes_as_the_serial_solver(rows):
     for r in rows:
         if "case" not in r:

@@ -68,6 +68,14 @@ def main() -> None:
                         bound=fp.stationary_certificate_bound(grid.size, grid.ndim), success=res.success,
                         serial_message=serial.message, message=res.message, mass=float(grid.integrate(res.density)),
                         **amg))
+    # a gap far below round-off (a deep double well, serial gap 8.6e-23) is refused, not returned
+    L = lambda x: x[..., 0] ** 4 / 4 - x[..., 0] ** 2 / 2   # noqa: E731
+    try:
+        deep = fp.spectral_gap(fp.langevin(L, sigma=np.sqrt(2 * 0.005)), fp.Grid(bounds=[(-3, 3)], shape=600),
+                               backend="petsc")
+        out.append(dict(deep_gap=deep, refused=False))
+    except fp.ConvergenceError as err:
+        out.append(dict(refused=True, why=str(err)[:400]))
     # memory: what one process holds of a larger problem
     from fokkerplanck._discretization.slab import partition, slab as make_slab
     grid = fp.Grid(bounds=[(-4, 4)] * 3, shape=48)
