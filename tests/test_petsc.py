@@ -34,20 +34,34 @@ def mpiexec(n: int) -> list[str]:
     return ["mpiexec", "-n", str(n), *root]
 
 
-@pytest.fixture(scope="module")
-def rows():
-    env = {**os.environ, "OMPI_MCA_btl_vader_single_copy_mechanism": "none", "OMP_NUM_THREADS": "1"}
-    out = subprocess.run([*mpiexec(2), sys.executable, str(SCRIPT)], capture_output=True, text=True,
-                         timeout=1200, env=env)
+ENV = {**os.environ, "OMPI_MCA_btl_vader_single_copy_mechanism": "none", "OMP_NUM_THREADS": "1"}
+
+
+def _run(n: int, script: Path, timeout: float) -> list[dict]:
+    out = subprocess.run([*mpiexec(n), sys.executable, str(script)], capture_output=True, text=True,
+                         timeout=timeout, env=ENV)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-4000:]
     return [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
 
 
+@pytest.fixture(scope="module", params=[2, 3], ids=["2 processes", "3 processes"])
+def rows(request):
+    # 3 processes: a middle slab with two cuts (on 2 cores, oversubscribed)
+    return _run(request.param, SCRIPT, 1200)
+
+
+def test_an_error_on_one_process_stops_every_process_and_absorbing_gaps_are_refused():
+    # a covariance that is not semi-definite only in the last slab: before, process 0
+    # waited in the next collective forever (timeout here: a hang fails the test)
+    (r,) = _run(2, SCRIPT.parent / "error_cases.py", 180)
+    assert "semi-definite" in r["one_rank_error"] or "another MPI process failed" in r["one_rank_error"], r
+    assert "no null eigenvalue" in r["absorbing"], r
+
+
 def test_two_processes_give_the_serial_density_with_its_certificate(rows):
     cases = [r for r in rows if "case" in r]
-    assert len(cases) == 5
+    assert len(cases) == 7
     for r in cases:
-        assert r["size"] == 2
         assert r["success"] and r["residual"] <= r["bound"], r
         assert abs(r["mass"] - 1.0) < 1e-12, r
         # serial: GTH (or exact detailed balance); here MUMPS; the same split passes
@@ -57,7 +71,7 @@ def test_two_processes_give_the_serial_density_with_its_certificate(rows):
 
 def test_amg_with_balance_sweeps_is_certified_and_agrees(rows):
     cases = [r for r in rows if "amg_diff" in r]
-    assert len(cases) == 4
+    assert len(cases) == 5
     for r in cases:
         assert r["amg_success"] and "balance sweeps" in r["amg_message"], r
         assert r["amg_diff"] < 1e-8, r
@@ -65,7 +79,7 @@ def test_amg_with_balance_sweeps_is_certified_and_agrees(rows):
 
 def test_the_spectral_gap_by_slepc_is_the_serial_one(rows):
     cases = [r for r in rows if "gap" in r]
-    assert len(cases) == 2
+    assert len(cases) == (2 if rows[0]["size"] == 2 else 0)
     for r in cases:   # measured 1e-10 .. 2.4e-10 relative (ARPACK's and SLEPc's tolerances)
         assert abs(r["gap"] - r["serial_gap"]) < 1e-8 * r["serial_gap"], r
 
@@ -94,5 +108,7 @@ def test_each_process_returns_its_slab_when_asked(rows):
 
 def test_a_process_assembles_only_its_slab_and_halo(rows):
     mem = next(r for r in rows if "memory" in r)
+    if rows[0]["size"] != 2:
+        pytest.skip("measured with 2 processes")
     # 48 planes in two slabs of 24, plus the first-guess halo of 5 planes (DEFAULT_HALO) on the cut side
     assert mem["largest_local_cells"] == (24 + 5) * 48 * 48 < 0.65 * mem["whole"]

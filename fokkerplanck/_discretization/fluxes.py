@@ -297,7 +297,13 @@ class TwoPointFluxes(Fluxes):
         w = np.broadcast_to(self.weight, np.shape(f))
         return replace(self, forward=w * f, backward=w * fm)
 
-    def density_split(self, p: np.ndarray) -> TwoPointFluxes:
+    @cached_property
+    def selling(self) -> bool:
+        """Whether any weighted edge between cells is diagonal (a Selling stencil)."""
+        cells = (self.head >= 0) & (np.broadcast_to(self.weight, self.tail.shape) > 0)
+        return bool(np.any(np.count_nonzero(self.delta[cells], axis=1) > 1))
+
+    def density_split(self, p: np.ndarray, selling: bool | None = None) -> TwoPointFluxes:
         r"""The same edges with the conductance split by the density ``p``.
 
         On every exponentially fitted edge between two cells,
@@ -316,7 +322,9 @@ class TwoPointFluxes(Fluxes):
 
         Only for fluxes with edge potentials (plain drifts, schemes ``"sg"`` and
         ``"sg2"``) assembled with ``conductance="sg"``; the third cells of ``"sg2"``
-        faces (pure advection) are kept.
+        faces (pure advection) are kept. ``selling``: whether the whole grid's stencil
+        has diagonal edges (default :attr:`selling`; a slab of a larger grid passes the
+        whole grid's answer, see ``slab.py``).
 
         Examples
         --------
@@ -346,7 +354,8 @@ class TwoPointFluxes(Fluxes):
         sel = np.flatnonzero((self.head >= 0) & np.isfinite(dpsi) & (weight > 0) & normal[self.tail] & normal[head])
         r = np.ones(self.tail.size)
         r[sel] = density_split_ratio(self.tail[sel], head[sel], dpsi[sel], self.peclet[sel], self.delta[sel],
-                                     np.where(normal, p, 1.0), self.grid.size)
+                                     np.where(normal, p, 1.0), self.grid.size,
+                                     self.selling if selling is None else selling)
         return replace(self, forward=self.forward * r, backward=self.backward * r, conductance="split")
 
     @cached_property

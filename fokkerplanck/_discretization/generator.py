@@ -144,7 +144,7 @@ def _warn_regularized(count: int, total: int) -> None:
             f"such noise, so the generator adds diffusion {REGULARIZE} x the largest "
             "eigenvalue (in cell units) along the noiseless direction there: an O(1) "
             "approximation there, not a converging one (an OU with rank-1 noise along "
-            "(1, 1.21): L1 error 7.8e-2 on every grid from 32^2 to 256^2). Where the density "
+            "(1, 1.21): L1 error 7.2e-2 to 7.8e-2 on every grid from 32^2 to 256^2). Where the density "
             "is smooth, scheme='highorder' converges (not monotone; fourth order on that OU, "
             "L1 1e-4 at 128^2); where it concentrates on curves, rotate the coordinates so "
             "that the noiseless directions are axes; or check the answer with fp.simulate, "

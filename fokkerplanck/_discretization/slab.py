@@ -92,20 +92,23 @@ class Slab:
         A.sum_duplicates()   # a periodic axis shorter than the slab maps two columns to one
         return A
 
-    def density_split(self, p_local: np.ndarray) -> Slab:
+    def density_split(self, p_local: np.ndarray, selling: bool) -> Slab:
         """The slab of the density-split generator (``TwoPointFluxes.density_split``) for
-        the density ``p_local`` on ``local`` (owned cells and halo)."""
+        the density ``p_local`` on ``local`` (owned cells and halo); ``selling``: whether
+        the whole grid's stencil has diagonal edges (the split decides by it, and a slab
+        may hold none where the whole grid has some)."""
         if not isinstance(self.fluxes, TwoPointFluxes):
             raise TypeError("the density split needs two-point fluxes (schemes 'sg', 'sg2')")
         return Slab(self.grid, self.start, self.stop, self.local, self.first,
-                    self.fluxes.density_split(np.asarray(p_local).ravel()))
+                    self.fluxes.density_split(np.asarray(p_local).ravel(), selling))
 
 
 def partition(n: int, parts: int) -> list[tuple[int, int]]:
     """``parts`` contiguous ranges of ``range(n)`` whose lengths differ by at most one."""
-    if not 1 <= parts <= n:
-        raise ValueError(f"cannot split {n} planes of axis 0 among {parts} processes: use at most "
-                         f"{n} processes, or more cells along axis 0.")
+    if not 1 <= parts <= n // 3:
+        raise ValueError(f"cannot split {n} planes of axis 0 among {parts} processes with at least 3 planes "
+                         f"each (a slab is a grid): use at most {max(n // 3, 1)} processes, or more cells "
+                         "along axis 0.")
     cuts = [n * k // parts for k in range(parts + 1)]
     return list(itertools.pairwise(cuts))
 
@@ -127,8 +130,8 @@ def _check_periodic(sde: SDE, grid: Grid, t: float | None) -> None:
     """Raise unless drift and covariance repeat with the period of axis 0 (the halo
     beyond a periodic axis is evaluated there; at 64 cell centres, shifted by one period)."""
     d = grid.ndim
-    x = grid.points().reshape(-1, d)
-    x = x[np.linspace(0, len(x) - 1, min(len(x), 64)).astype(int)]
+    index = np.unravel_index(np.linspace(0, grid.size - 1, min(grid.size, 64)).astype(int), grid.shape)
+    x = np.stack([c[i] for c, i in zip(grid.centers, index)], axis=-1)
     shift = np.zeros(d)
     shift[0] = grid.bounds[0][1] - grid.bounds[0][0]
     for name, f in (("drift", sde.flux_drift), ("covariance", sde.cov)):

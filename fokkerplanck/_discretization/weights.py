@@ -302,7 +302,7 @@ def split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarr
 
 
 def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z: np.ndarray, delta: np.ndarray,
-                        p: np.ndarray, n: int) -> np.ndarray:
+                        p: np.ndarray, n: int, selling: bool | None = None) -> np.ndarray:
     """The factor :func:`split_ratio` that turns Scharfetter–Gummel rates into the
     density-split ones, on two-point edges between cells.
 
@@ -315,12 +315,16 @@ def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z:
     two-point flux then equals the face average of the current ``p v`` that ``p``
     carries (docs/numerics.md, "The conductance"). On stencils with diagonal offsets
     (Selling's decomposition of a correlated diffusion) only ``s(c)`` is used: the face
-    factor is derived for axis faces.
+    factor is derived for axis faces. ``selling``: whether the stencil has diagonal
+    offsets anywhere (default: whether ``delta`` has any), so that a part of the grid
+    decides as the whole grid does.
     """
     logp = np.log(np.asarray(p, dtype=float))
     a = logp[tail] - logp[head]
     rows, direction = np.unique(delta, axis=0, return_inverse=True)
-    if np.any(np.count_nonzero(rows, axis=1) != 1):
+    if selling is None:
+        selling = bool(np.any(np.count_nonzero(rows, axis=1) != 1))
+    if selling:
         # a Selling stencil: the flux through a cell face is shared between the axis edge
         # and the diagonal ones, and the face factor (derived for axis faces) does not
         # apply (measured on 2-D OUs with correlated noise: with the face factor on every

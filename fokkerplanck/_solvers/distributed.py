@@ -19,8 +19,10 @@ The default conductance ``"split"`` runs the same fixed point as the serial solv
 (:data:`~fokkerplanck._solvers.stationary.SPLIT_RTOL`, at most ``SPLIT_MAX_PASSES``
 passes, each a full distributed solve), with the density's halo exchanged between
 neighbouring processes before each re-weighting. Where detailed balance holds on every
-slab (and axis 0 does not wrap, so no cycle escapes the slabs) no pass is run, as
-serially.
+slab (and axis 0 does not wrap, so no cycle escapes the slabs) the density is
+``exp(-psi)``, summed by each slab and stitched across them, with no solve and no pass,
+as serially. An error raised on one process is raised on all (``_together``), so none
+waits forever in a collective operation.
 
 ``fp.spectral_gap(sde, grid, backend="petsc")`` assembles the same rows and asks SLEPc
 for the eigenvalues nearest zero by shift-invert with MUMPS (:func:`spectral_gap_petsc`).
@@ -68,8 +70,12 @@ FACTOR_SOLVERS = ("mumps", "superlu_dist")
 #: residual, at most this many iterations (measured: 15 iterations on a 3-D rotating OU).
 AMG_RTOL, AMG_RESTART, AMG_MAXIT = 1e-12, 100, 1000
 
-#: BoomerAMG's options for 3-D stencils of up to 27 points (PETSc option names; the
-#: command line or PETSC_OPTIONS override them). Measured at 96^3 with 2 processes:
+#: Prefix of this backend's PETSc options (``-fp_ksp_rtol``, ``-fp_pc_hypre_...``): the
+#: command line or PETSC_OPTIONS tune its solvers, and nothing it sets reaches others.
+OPTIONS_PREFIX = "fp_"
+
+#: BoomerAMG's options for 3-D stencils of up to 27 points (PETSc option names, set
+#: under :data:`OPTIONS_PREFIX` unless given there). Measured at 96^3 with 2 processes:
 #: setup and solve 41 s with hypre's defaults (16 iterations), 18 s with these (46).
 BOOMERAMG_OPTIONS = {
     "pc_hypre_boomeramg_strong_threshold": "0.6", "pc_hypre_boomeramg_coarsen_type": "HMIS",
@@ -113,10 +119,36 @@ class _Comm:
     def max(self, value: float) -> float:
         return float(self._reduce(value).max()[1])
 
+    def allgather(self, value: float) -> np.ndarray:
+        """Every process's ``value``, in rank order, on every process."""
+        PETSc = self.PETSc
+        self._v.getArray()[0] = value
+        scatter, full = PETSc.Scatter.toAll(self._v)
+        scatter.scatter(self._v, full, addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+        out = full.getArray().copy()
+        scatter.destroy()
+        full.destroy()
+        return out
+
     def argmax(self, value: float, where: int) -> int:
         """``where`` of the process with the largest ``value``."""
         best = self.max(value)
         return round(self.max(float(where) if value == best else -1.0))
+
+
+def _together(comm: _Comm, fn: Any, *args: Any, **kw: Any) -> Any:
+    """``fn(*args, **kw)`` on every process; if it raises on any, raise on all (a process
+    that raised alone would leave the others waiting in the next collective forever)."""
+    try:
+        out, error = fn(*args, **kw), None
+    except Exception as err:  # noqa: BLE001 - re-raised below, on every process
+        out, error = None, err
+    if comm.max(0.0 if error is None else 1.0) > 0:
+        if error is not None:
+            raise error
+        raise RuntimeError("another MPI process failed (it prints its own error); this one stops too, so that "
+                           "none waits forever.")
+    return out
 
 
 class _Distributed:
@@ -133,11 +165,12 @@ class _Distributed:
         self.halo = PETSc.Scatter().create(self.x, index, self.local, None)
         self.solver = ""
         self.iterations = 0
-        if method == "amg":
+        self.sweeps = 0
+        if method == "amg":   # under this package's prefix: other PETSc solvers of the user see none
             options = PETSc.Options()
             for name, value in BOOMERAMG_OPTIONS.items():
-                if not options.hasName(name):
-                    options.setValue(name, value)
+                if not options.hasName(OPTIONS_PREFIX + name):
+                    options.setValue(OPTIONS_PREFIX + name, value)
         self.failed = ""
 
     def matrix(self, rows: sp.csr_matrix) -> Any:
@@ -164,6 +197,7 @@ class _Distributed:
             b.getArray()[r] = 1.0
         M = self.matrix(A)
         ksp = PETSc.KSP().create(comm=self.comm.comm)
+        ksp.setOptionsPrefix(OPTIONS_PREFIX)
         ksp.setOperators(M)
         pc = ksp.getPC()
         if self.method == "amg":
@@ -184,7 +218,7 @@ class _Distributed:
                     ksp.setUp()
                 except PETSc.Error:
                     continue
-                self.solver = f"LU ({name})"
+                self.solver = f"LU ({pc.getFactorSolverType()})"
                 break
             else:
                 raise RuntimeError(f"PETSc has none of the direct solvers {FACTOR_SOLVERS}: build it with MUMPS.")
@@ -261,19 +295,21 @@ def stationary_petsc(sde: SDE, grid: Grid, *, method: str = "lu", scheme: str = 
     """
     if gather not in GATHERS:
         raise ValueError(f"`gather` must be one of {GATHERS}, got {gather!r}.")
-    if scheme not in ("sg", "upwind", "sg2") or (method == "amg" and scheme == "sg2"):
-        raise ValueError(f"backend='petsc' supports the two-point schemes 'sg', 'upwind' and (with LU) 'sg2', "
-                         f"got scheme={scheme!r} with method={method!r}.")
+    if scheme not in ("sg", "upwind"):
+        raise ValueError(f"backend='petsc' supports the monotone schemes 'sg' and 'upwind' (its certificate and "
+                         f"balance sweeps need a Markov generator), got scheme={scheme!r}.")
     PETSc = petsc()
     comm = _Comm(PETSc)
     start, stop = partition(grid.shape[0], comm.size)[comm.rank]
     t0 = time.perf_counter()
-    base = slab(sde, grid, start, stop, scheme=scheme, conductance="flat" if conductance == "flat" else "sg")
+    base = _together(comm, slab, sde, grid, start, stop, scheme=scheme,
+                     conductance="flat" if conductance == "flat" else "sg")
     dist = _Distributed(PETSc, comm, base, method)
     notes: list[str] = []
+    bound = certificate_bound(grid.size, grid.ndim)
 
     def solve(sl: Slab) -> np.ndarray:
-        rows = sl.rows()
+        rows = _together(comm, sl.rows)
         # pin where the density is likely large: the cell with the least drift
         x = sl.local.points().reshape(-1, grid.ndim)[sl.owned]
         speed = np.linalg.norm(sde.flux_drift(x, None), axis=-1)
@@ -288,21 +324,27 @@ def stationary_petsc(sde: SDE, grid: Grid, *, method: str = "lu", scheme: str = 
             i = int(np.argmax(np.abs(p)))
             pin = comm.argmax(float(np.abs(p[i])), dist.rstart + i)
             p = dist.solve(rows, pin)
+        if dist.method == "amg":   # as the serial AMG path: balanced before it is used
+            p = _certify(comm, dist, sl, p, bound, [])[0]
         return p
 
-    sl, p = base, solve(base)
-    potentials = comm.sum(0.0 if base.fluxes.potential() is not None else 1.0) == 0
-    splittable = (conductance == "split" and isinstance(base.fluxes, TwoPointFluxes)
-                  and base.fluxes.edge_potential is not None and scheme in ("sg", "sg2"))
-    if splittable and not (potentials and not grid.periodic[0]):
-        sl, p = _split_passes(comm, dist, base, p, solve, notes)
-    p, cert = _certify(comm, dist, sl, p, notes)
+    sl, p = base, _detailed_balance(comm, base)
+    if p is not None:   # exact, as serially: exp(-psi), no solve and no split pass
+        dist.solver = "detailed balance (psi summed along the edges, stitched across slabs)"
+    else:
+        p = solve(base)
+        if (conductance == "split" and isinstance(base.fluxes, TwoPointFluxes)
+                and base.fluxes.edge_potential is not None and scheme == "sg"):
+            sl, p = _split_passes(comm, dist, base, p, solve, notes)
+    p, cert = _certify(comm, dist, sl, p, bound, notes)
     p = p / (comm.sum(float(p.sum())) * grid.cell_volume)
-    bound = certificate_bound(grid.size, grid.ndim)
-    notes.append(f"{comm.size} MPI processes, PETSc {dist.solver}; certified cell by cell; the split between "
-                 "metastable regions is not (no distributed GTH or condition estimate: for a metastable problem "
-                 "check it with the serial default on a grid that fits one machine)")
     ok = cert <= bound
+    if dist.iterations or dist.sweeps:
+        notes.append(f"{dist.iterations} Krylov iterations and {dist.sweeps} balance sweeps in all")
+    notes.append(f"{comm.size} MPI processes, PETSc {dist.solver}" + (
+        "; certified cell by cell; the split between metastable regions is not (no distributed GTH or condition "
+        "estimate: for a metastable problem check it with the serial default on a grid that fits one machine)"
+        if ok else ""))
     density, result_grid = _collect(dist, p, gather, grid, start, stop)
     res = StationaryResult(density, result_grid, sde, cert, "petsc", ok,
                            "; ".join(notes) if ok else
@@ -325,39 +367,55 @@ def stationary_petsc(sde: SDE, grid: Grid, *, method: str = "lu", scheme: str = 
     return res
 
 
-def _certify(comm: _Comm, dist: _Distributed, sl: Slab, p: np.ndarray, notes: list[str]
+def _detailed_balance(comm: _Comm, sl: Slab) -> np.ndarray | None:
+    """The owned part of ``exp(-psi)`` where the rates satisfy detailed balance, as the
+    serial ``"auto"`` returns it, else None.
+
+    Every slab sums its own ``psi`` (``Fluxes.potential``, Kolmogorov's test on its
+    edges); the constants are then stitched from the planes that neighbouring slabs
+    share (a slab's halo holds the next slab's first plane). Not on a periodic axis 0,
+    where a cycle winds through every slab and no slab sees it whole.
+    """
+    psi = sl.fluxes.potential() if not sl.grid.periodic[0] else None
+    if comm.max(0.0 if psi is not None else 1.0) > 0:
+        return None
+    assert psi is not None
+    psi = psi.ravel()
+    first = comm.allgather(float(psi[sl.owned.start]))
+    beyond = comm.allgather(float(psi[sl.owned.stop]) if sl.owned.stop < psi.size else 0.0)
+    shift = np.concatenate([[0.0], np.cumsum(beyond[:-1] - first[1:])])[comm.rank]
+    owned = psi[sl.owned] + shift
+    low = -comm.max(float(-owned.min()))
+    return np.exp(-(owned - low))
+
+
+def _certify(comm: _Comm, dist: _Distributed, sl: Slab, p: np.ndarray, bound: float, notes: list[str]
              ) -> tuple[np.ndarray, float]:
-    """``(p >= 0, certificate)``; after an iterative solve, balance sweeps first."""
+    """``(p >= 0, certificate)``, with balance sweeps where the certificate fails (the
+    tails of an iterative solve; negative tails that LU can leave in metastable problems),
+    as the serial AMG path does."""
     if comm.max(0.0 if np.all(np.isfinite(p)) else 1.0) > 0:
         raise ConvergenceError(f"stationary (petsc, {dist.solver}): the solve produced non-finite values"
                                + (f" ({dist.failed})" if dist.failed else "") + ".", None)
     if comm.sum(float(p.sum())) < 0:
         p = -p
-    pmax = comm.max(float(np.abs(p).max(initial=0.0)))
-    worst = comm.max(float(-p.min(initial=0.0)) / pmax)
-    if dist.method == "amg":
-        return _balance(comm, dist, sl, np.maximum(p, 0.0) / pmax, notes)
-    if worst > 0:
-        notes.append(f"clipped negatives down to {worst:.1e} of the maximum")
-    cert = comm.max(certificate(sl.fluxes.matrix, dist.with_halo(p / pmax), rows=sl.owned))
-    return np.maximum(p, 0.0), cert
-
-
-def _balance(comm: _Comm, dist: _Distributed, sl: Slab, p: np.ndarray, notes: list[str]
-             ) -> tuple[np.ndarray, float]:
-    """:func:`~fokkerplanck._solvers.stationary.balance` on this process's cells (the
-    halo exchanged after every sweep); ``(p, certificate)``."""
+    p = p / comm.max(float(np.abs(p).max(initial=0.0)))
+    cert = comm.max(certificate(sl.fluxes.matrix, dist.with_halo(p), rows=sl.owned))
+    if cert <= bound:
+        return np.maximum(p, 0.0), cert
     W, outflow = off_diagonal(sl.fluxes.matrix)
-    p, cert, sweeps = balance(W[sl.owned], outflow[sl.owned], p, certificate_bound(dist.N, sl.grid.ndim),
-                              dist.with_halo, comm.max)
-    notes.append(f"{dist.iterations} Krylov iterations, then {sweeps} balance sweeps")
-    return p, cert
+    p, after, sweeps = balance(W[sl.owned], outflow[sl.owned], np.maximum(p, 0.0), bound, dist.with_halo, comm.max)
+    dist.sweeps += sweeps
+    notes.append(f"certificate {cert:.1e} after {dist.solver}; {sweeps} balance sweeps: {after:.1e}")
+    return p, after
 
 
 def _split_passes(comm: _Comm, dist: _Distributed, base: Slab, p: np.ndarray, solve: Any,
                   notes: list[str]) -> tuple[Slab, np.ndarray]:
     """The serial ``_split_fixed_point``, distributed: same rule, same constants."""
     sl, change, prev, passes = base, math.inf, math.inf, 0
+    assert isinstance(base.fluxes, TwoPointFluxes)
+    selling = comm.max(1.0 if base.fluxes.selling else 0.0) > 0   # as the whole grid decides
     q = _positive(comm, p)
     if q is None:
         notes.append("the Scharfetter-Gummel density is not positive: no density split")
@@ -367,7 +425,7 @@ def _split_passes(comm: _Comm, dist: _Distributed, base: Slab, p: np.ndarray, so
         cut = _bulk_threshold(comm, q)
         cells = q >= cut
         old = np.log(q[cells])
-        new_slab = base.density_split(dist.with_halo(q))
+        new_slab = _together(comm, base.density_split, dist.with_halo(q), selling)
         p_new = solve(new_slab)
         q_new = _positive(comm, p_new)
         if q_new is None:
@@ -437,12 +495,16 @@ def spectral_gap_petsc(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float 
     """
     if conductance not in ("sg", "flat"):
         raise ValueError(f"spectral_gap(backend='petsc') takes conductance 'sg' or 'flat', got {conductance!r}.")
+    if grid.has_absorbing:
+        raise ValueError("spectral_gap(backend='petsc') needs reflecting or periodic walls: with an absorbing "
+                         "wall there is no null eigenvalue to set aside, and the decay rate is the one nearest "
+                         "zero. Use the serial fp.spectral_gap (or fp.escape_rate).")
     PETSc, SLEPc = petsc(), slepc()
     comm = _Comm(PETSc)
     start, stop = partition(grid.shape[0], comm.size)[comm.rank]
-    sl = slab(sde, grid, start, stop, scheme=scheme, conductance=conductance)
+    sl = _together(comm, slab, sde, grid, start, stop, scheme=scheme, conductance=conductance)
     dist = _Distributed(PETSc, comm, sl, "lu")
-    rows = sl.rows()
+    rows = _together(comm, sl.rows)
     rows.sort_indices()
     M = dist.matrix(rows)
     shift = 1e-7 * comm.max(float(np.abs(rows.diagonal(dist.rstart)).max(initial=0.0)))
@@ -453,6 +515,7 @@ def spectral_gap_petsc(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float 
     eps.setTolerances(rtol, 1000)
     eps.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
     eps.setTarget(shift)
+    eps.setOptionsPrefix(OPTIONS_PREFIX)
     st = eps.getST()
     st.setType(SLEPc.ST.Type.SINVERT)
     ksp = st.getKSP()
