@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from .._model.grid import Grid
 from .._model.sde import SDE
 from .fluxes import TwoPointFluxes
-from .generator import Fluxes, fluxes
+from .generator import LONG_OFFSET, Fluxes, fluxes
 
 #: Halo planes beyond the longest stencil offset (the split's face factors read one
 #: cell past each edge; one more for safety against one-sided differences).
@@ -35,7 +35,7 @@ HALO_MARGIN = 2
 
 #: The halo used before the stencil is known (the longest offset that does not warn,
 #: ``generator.LONG_OFFSET``, plus the margin); widened when the stencil is longer.
-DEFAULT_HALO = 3 + HALO_MARGIN
+DEFAULT_HALO = LONG_OFFSET + HALO_MARGIN
 
 
 @dataclass(frozen=True)
