@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REQUIRED = bool(os.environ.get("FOKKERPLANCK_REQUIRE_PETSC"))
@@ -112,3 +113,68 @@ def test_a_process_assembles_only_its_slab_and_halo(rows):
         pytest.skip("measured with 2 processes")
     # 48 planes in two slabs of 24, plus the first-guess halo of 5 planes (DEFAULT_HALO) on the cut side
     assert mem["largest_local_cells"] == (24 + 5) * 48 * 48 < 0.65 * mem["whole"]
+
+
+# ------------------------------------------------------------------ evolve
+@pytest.fixture(scope="module", params=[2, 3], ids=["2 processes", "3 processes"])
+def evolved(request):
+    return _run(request.param, SCRIPT.parent / "evolve_cases.py", 1200)
+
+
+def test_distributed_evolve_takes_the_serial_steps_and_gives_the_serial_densities(evolved):
+    cases = [r for r in evolved if "case" in r]
+    assert len(cases) == 6
+    for r in cases:
+        # the same plan, factorizations and assemblies: the step rule sees the same sums
+        assert r["steps"][0] == r["steps"][1] and r["nlu"][0] == r["nlu"][1], r
+        assert r["assembled"][0] == r["assembled"][1], r
+        # to the solver tolerance: GMRES to 1e-12 at every solve (measured 1.4e-12 .. 1.6e-11,
+        # the most after 6092 backward-Euler steps; with MUMPS, 7e-16 .. 3e-14)
+        assert r["diff"] < 1e-10, r
+        assert np.allclose(r["mass"], r["serial_mass"], rtol=0, atol=1e-10), r   # measured 1e-16 .. 1.7e-12
+        assert np.allclose(r["estimate"], r["serial_estimate"], rtol=1e-8, atol=1e-15), r
+
+
+def test_distributed_evolve_against_the_exact_ou_transient(evolved):
+    cases = [r for r in evolved if "true_l1" in r]
+    assert len(cases) == 2
+    for r in cases:
+        true, est = np.array(r["true_l1"][1:]), np.array(r["estimate"][1:])
+        # the densities are accurate (2-D 48x40: 1.5e-2, 3-D 16^3: 7.8e-2) and the error
+        # estimate tracks the true error (measured within 0.77 .. 0.97 of it)
+        assert true.max() < (0.03 if "2-D" in r["case"] else 0.1), r
+        assert np.all((est > true / 2) & (est < 2 * true)), r
+
+
+def test_distributed_evolve_conserves_or_loses_mass_as_the_walls_say(evolved):
+    for r in (r for r in evolved if "case" in r):
+        mass = np.array(r["mass"])
+        if "absorbing" in r["case"]:
+            assert np.all(np.diff(mass) < -1e-3) and mass[-1] < 0.9, r
+        else:   # reflecting and periodic: mass kept to round-off (time-dependent: 1e-14 after 114 solves)
+            assert np.abs(mass - 1).max() < 1e-13, r
+
+
+def test_distributed_evolve_returns_slabs_or_the_root_density_when_asked(evolved):
+    (r,) = [r for r in evolved if "piece" in r]
+    assert r["piece"] < 1e-13, r   # two runs: the same to round-off (measured 1.7e-16)
+
+
+def test_distributed_evolve_refuses_what_it_cannot_do_with_errors_naming_the_argument(evolved):
+    (r,) = [r["refusals"] for r in evolved if "refusals" in r]
+    assert "`method` must be 'auto', 'tr-bdf2' or 'backward_euler'" in r["expm"], r
+    assert "leave `generator` out" in r["generator"], r
+    assert "at least 3 planes each" in r["too_many"], r
+    # a partner grid with fewer than 3 planes per process: the extra processes own none
+    assert abs(r["idle_partner"][0] - r["idle_partner"][1]) < 1e-9 * r["idle_partner"][1], r
+    assert "applies to backend='petsc'" in r["gather"], r
+    assert "`backend` must be" in r["backend"], r
+    assert r["root_estimate"].startswith("True") and "needs gather='all'" in r["root_estimate"], r
+
+
+def test_a_solver_that_misses_its_tolerance_escalates_and_one_that_cannot_meet_it_raises(evolved):
+    (r,) = [r["refusals"] for r in evolved if "refusals" in r]
+    message, diff = r["escalated"]
+    assert "ilu -> amg" in message and "amg -> lu" in message, message
+    assert diff < 1e-12, r   # MUMPS's answer: the serial one
+    assert "backward error" in r["unsolvable"] and "after every solver" in r["unsolvable"], r

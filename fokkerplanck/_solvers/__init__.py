@@ -3,4 +3,7 @@
 Private: the public names are re-exported by ``fokkerplanck``; see docs/architecture.md.
 """
 
-from . import distributed  # noqa: F401  (registers backend="petsc" with stationary.BACKENDS)
+from . import (
+    distributed,  # noqa: F401  (registers backend="petsc" with stationary.BACKENDS)
+    distributed_evolve,  # noqa: F401  (registers backend="petsc" with evolve.BACKENDS)
+)

@@ -21,7 +21,7 @@ passes, each a full distributed solve), with the density's halo exchanged betwee
 neighbouring processes before each re-weighting. Where detailed balance holds on every
 slab (and axis 0 does not wrap, so no cycle escapes the slabs) the density is
 ``exp(-psi)``, summed by each slab and stitched across them, with no solve and no pass,
-as serially. An error raised on one process is raised on all (``_together``), so none
+as serially. An error raised on one process is raised on all (``together``), so none
 waits forever in a collective operation.
 
 ``fp.spectral_gap(sde, grid, backend="petsc")`` assembles the same rows and asks SLEPc
@@ -84,6 +84,32 @@ BOOMERAMG_OPTIONS = {
 }
 
 
+def set_boomeramg_options(PETSc: Any) -> None:
+    """:data:`BOOMERAMG_OPTIONS` under this package's prefix (other PETSc solvers of the
+    user see none), where the user has not set them."""
+    options = PETSc.Options()
+    for name, value in BOOMERAMG_OPTIONS.items():
+        if not options.hasName(OPTIONS_PREFIX + name):
+            options.setValue(OPTIONS_PREFIX + name, value)
+
+
+def direct(PETSc: Any, ksp: Any) -> str:
+    """Make ``ksp`` a parallel LU (the first of :data:`FACTOR_SOLVERS` that this PETSc has),
+    set up; PETSc options under the prefix override. Returns the factor solver's name."""
+    ksp.setType("preonly")
+    pc = ksp.getPC()
+    pc.setType("lu")
+    for name in FACTOR_SOLVERS:
+        try:
+            pc.setFactorSolverType(name)
+            ksp.setFromOptions()
+            ksp.setUp()
+        except PETSc.Error:
+            continue
+        return str(pc.getFactorSolverType())
+    raise RuntimeError(f"PETSc has none of the direct solvers {FACTOR_SOLVERS}: build it with MUMPS.")
+
+
 def petsc() -> Any:
     """The ``petsc4py.PETSc`` module, or an ImportError that says how to install it."""
     try:
@@ -100,7 +126,7 @@ def petsc() -> Any:
     return PETSc
 
 
-class _Comm:
+class Comm:
     """Rank, size and the few reductions the solve needs, through PETSc alone."""
 
     def __init__(self, PETSc: Any) -> None:
@@ -136,7 +162,7 @@ class _Comm:
         return round(self.max(float(where) if value == best else -1.0))
 
 
-def _together(comm: _Comm, fn: Any, *args: Any, **kw: Any) -> Any:
+def together(comm: Comm, fn: Any, *args: Any, **kw: Any) -> Any:
     """``fn(*args, **kw)`` on every process; if it raises on any, raise on all (a process
     that raised alone would leave the others waiting in the next collective forever)."""
     try:
@@ -154,7 +180,7 @@ def _together(comm: _Comm, fn: Any, *args: Any, **kw: Any) -> Any:
 class _Distributed:
     """The slab of one process and the PETSc objects that move its density around."""
 
-    def __init__(self, PETSc: Any, comm: _Comm, sl: Slab, method: str) -> None:
+    def __init__(self, PETSc: Any, comm: Comm, sl: Slab, method: str) -> None:
         self.PETSc, self.comm, self.slab, self.method = PETSc, comm, sl, method
         self.rstart = sl.start * sl.plane
         self.m = (sl.stop - sl.start) * sl.plane
@@ -166,11 +192,8 @@ class _Distributed:
         self.solver = ""
         self.iterations = 0
         self.sweeps = 0
-        if method == "amg":   # under this package's prefix: other PETSc solvers of the user see none
-            options = PETSc.Options()
-            for name, value in BOOMERAMG_OPTIONS.items():
-                if not options.hasName(OPTIONS_PREFIX + name):
-                    options.setValue(OPTIONS_PREFIX + name, value)
+        if method == "amg":
+            set_boomeramg_options(PETSc)
         self.failed = ""
 
     def matrix(self, rows: sp.csr_matrix) -> Any:
@@ -209,19 +232,7 @@ class _Distributed:
             ksp.setFromOptions()   # PETSC_OPTIONS / the command line may tune the solver
             self.solver = "GMRES + hypre BoomerAMG"
         else:
-            ksp.setType("preonly")
-            pc.setType("lu")
-            for name in FACTOR_SOLVERS:
-                try:
-                    pc.setFactorSolverType(name)
-                    ksp.setFromOptions()
-                    ksp.setUp()
-                except PETSc.Error:
-                    continue
-                self.solver = f"LU ({pc.getFactorSolverType()})"
-                break
-            else:
-                raise RuntimeError(f"PETSc has none of the direct solvers {FACTOR_SOLVERS}: build it with MUMPS.")
+            self.solver = f"LU ({direct(PETSc, ksp)})"
         self.x.set(0.0)
         ksp.solve(b, self.x)
         self.iterations += ksp.getIterationNumber()
@@ -243,17 +254,23 @@ class _Distributed:
 
     def gather(self, p: np.ndarray, root_only: bool) -> np.ndarray | None:
         """The whole density on every process (or on process 0 only)."""
-        PETSc = self.PETSc
-        self.x.getArray()[:] = p
-        scatter, full = (PETSc.Scatter.toZero if root_only else PETSc.Scatter.toAll)(self.x)
-        scatter.scatter(self.x, full, addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
-        out = full.getArray().copy() if (not root_only or self.comm.rank == 0) else None
-        scatter.destroy()
-        full.destroy()
-        return out
+        return gather_vector(self.comm, self.x, p, root_only)
 
 
-def _bulk_threshold(comm: _Comm, q: np.ndarray) -> float:
+def gather_vector(comm: Comm, x: Any, p: np.ndarray, root_only: bool) -> np.ndarray | None:
+    """The whole vector whose owned part here is ``p``, on every process (or on process 0
+    only; the others get None), through the distributed PETSc vector ``x`` (overwritten)."""
+    PETSc = comm.PETSc
+    x.getArray()[:] = p
+    scatter, full = (PETSc.Scatter.toZero if root_only else PETSc.Scatter.toAll)(x)
+    scatter.scatter(x, full, addv=PETSc.InsertMode.INSERT, mode=PETSc.ScatterMode.FORWARD)
+    out = full.getArray().copy() if (not root_only or comm.rank == 0) else None
+    scatter.destroy()
+    full.destroy()
+    return out
+
+
+def _bulk_threshold(comm: Comm, q: np.ndarray) -> float:
     """The smallest ``q`` of the cells holding ``1 - 1e-6`` of the mass (``q`` sums to 1
     over all processes): the value where the serial ``_bulk_log`` cuts, found by
     bisection on ``log q`` with one sum over processes per step."""
@@ -269,7 +286,7 @@ def _bulk_threshold(comm: _Comm, q: np.ndarray) -> float:
     return math.exp(a)
 
 
-def _positive(comm: _Comm, p: np.ndarray) -> np.ndarray | None:
+def _positive(comm: Comm, p: np.ndarray) -> np.ndarray | None:
     """``p`` of one sign with negatives holding less than 1e-6 of the mass, clipped at 0
     (as the serial split does), else None."""
     if comm.max(0.0 if np.all(np.isfinite(p)) else 1.0) > 0:
@@ -299,17 +316,17 @@ def stationary_petsc(sde: SDE, grid: Grid, *, method: str = "lu", scheme: str = 
         raise ValueError(f"backend='petsc' supports the monotone schemes 'sg' and 'upwind' (its certificate and "
                          f"balance sweeps need a Markov generator), got scheme={scheme!r}.")
     PETSc = petsc()
-    comm = _Comm(PETSc)
+    comm = Comm(PETSc)
     start, stop = partition(grid.shape[0], comm.size)[comm.rank]
     t0 = time.perf_counter()
-    base = _together(comm, slab, sde, grid, start, stop, scheme=scheme,
+    base = together(comm, slab, sde, grid, start, stop, scheme=scheme,
                      conductance="flat" if conductance == "flat" else "sg")
     dist = _Distributed(PETSc, comm, base, method)
     notes: list[str] = []
     bound = certificate_bound(grid.size, grid.ndim)
 
     def solve(sl: Slab) -> np.ndarray:
-        rows = _together(comm, sl.rows)
+        rows = together(comm, sl.rows)
         # pin where the density is likely large: the cell with the least drift
         x = sl.local.points().reshape(-1, grid.ndim)[sl.owned]
         speed = np.linalg.norm(sde.flux_drift(x, None), axis=-1)
@@ -367,7 +384,7 @@ def stationary_petsc(sde: SDE, grid: Grid, *, method: str = "lu", scheme: str = 
     return res
 
 
-def _detailed_balance(comm: _Comm, sl: Slab) -> np.ndarray | None:
+def _detailed_balance(comm: Comm, sl: Slab) -> np.ndarray | None:
     """The owned part of ``exp(-psi)`` where the rates satisfy detailed balance, as the
     serial ``"auto"`` returns it, else None.
 
@@ -389,7 +406,7 @@ def _detailed_balance(comm: _Comm, sl: Slab) -> np.ndarray | None:
     return np.exp(-(owned - low))
 
 
-def _certify(comm: _Comm, dist: _Distributed, sl: Slab, p: np.ndarray, bound: float, notes: list[str]
+def _certify(comm: Comm, dist: _Distributed, sl: Slab, p: np.ndarray, bound: float, notes: list[str]
              ) -> tuple[np.ndarray, float]:
     """``(p >= 0, certificate)``, with balance sweeps where the certificate fails (the
     tails of an iterative solve; negative tails that LU can leave in metastable problems),
@@ -410,7 +427,7 @@ def _certify(comm: _Comm, dist: _Distributed, sl: Slab, p: np.ndarray, bound: fl
     return p, after
 
 
-def _split_passes(comm: _Comm, dist: _Distributed, base: Slab, p: np.ndarray, solve: Any,
+def _split_passes(comm: Comm, dist: _Distributed, base: Slab, p: np.ndarray, solve: Any,
                   notes: list[str]) -> tuple[Slab, np.ndarray]:
     """The serial ``_split_fixed_point``, distributed: same rule, same constants."""
     sl, change, prev, passes = base, math.inf, math.inf, 0
@@ -425,7 +442,7 @@ def _split_passes(comm: _Comm, dist: _Distributed, base: Slab, p: np.ndarray, so
         cut = _bulk_threshold(comm, q)
         cells = q >= cut
         old = np.log(q[cells])
-        new_slab = _together(comm, base.density_split, dist.with_halo(q), selling)
+        new_slab = together(comm, base.density_split, dist.with_halo(q), selling)
         p_new = solve(new_slab)
         q_new = _positive(comm, p_new)
         if q_new is None:
@@ -455,12 +472,17 @@ def _collect(dist: _Distributed, p: np.ndarray, gather: str, grid: Grid, start: 
         full = dist.gather(p, root_only=gather == "root")
         if full is not None:
             return full.reshape(grid.shape), grid
-    lo, hi = grid.bounds[0]
-    h = (hi - lo) / grid.shape[0]
-    own = Grid(bounds=[(lo + start * h, lo + stop * h), *grid.bounds[1:]], shape=(stop - start, *grid.shape[1:]),
-               boundary=[("reflecting", "reflecting"), *grid.boundary[1:]])
+    own = slab_grid(grid, start, stop)
     return p.reshape(own.shape), own
 
+
+def slab_grid(grid: Grid, start: int, stop: int) -> Grid:
+    """The grid of planes ``[start, stop)`` of axis 0 (reflecting at both ends): the grid of
+    a density returned as a slab (``gather="none"``)."""
+    lo, hi = grid.bounds[0]
+    h = (hi - lo) / grid.shape[0]
+    return Grid(bounds=[(lo + start * h, lo + stop * h), *grid.bounds[1:]], shape=(stop - start, *grid.shape[1:]),
+                boundary=[("reflecting", "reflecting"), *grid.boundary[1:]])
 
 
 def slepc() -> Any:
@@ -500,11 +522,11 @@ def spectral_gap_petsc(sde: SDE, grid: Grid, *, scheme: str = "sg", rtol: float 
                          "wall there is no null eigenvalue to set aside, and the decay rate is the one nearest "
                          "zero. Use the serial fp.spectral_gap (or fp.escape_rate).")
     PETSc, SLEPc = petsc(), slepc()
-    comm = _Comm(PETSc)
+    comm = Comm(PETSc)
     start, stop = partition(grid.shape[0], comm.size)[comm.rank]
-    sl = _together(comm, slab, sde, grid, start, stop, scheme=scheme, conductance=conductance)
+    sl = together(comm, slab, sde, grid, start, stop, scheme=scheme, conductance=conductance)
     dist = _Distributed(PETSc, comm, sl, "lu")
-    rows = _together(comm, sl.rows)
+    rows = together(comm, sl.rows)
     rows.sort_indices()
     M = dist.matrix(rows)
     shift = 1e-7 * comm.max(float(np.abs(rows.diagonal(dist.rstart)).max(initial=0.0)))

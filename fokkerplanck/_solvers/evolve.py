@@ -117,7 +117,7 @@ import scipy.sparse.linalg
 from .._discretization.generator import check_problem, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
-from .._util.errors import FokkerPlanckWarning
+from .._util.errors import FokkerPlanckWarning, warn
 from .._util.linalg import factorize as _lu
 from .._util.memory import check_memory
 from .._util.progress import progress_bar
@@ -127,7 +127,7 @@ from .._util.validate import positive_int, real_array, show
 from .estimate import ORDER, estimate_error, partner_grid, to_grid
 from .resolution import check_resolution
 
-__all__ = ["METHODS", "Evolution", "evolve"]
+__all__ = ["BACKENDS", "METHODS", "Algebra", "Evolution", "evolve"]
 
 #: Time-integration methods understood by :func:`evolve`.
 METHODS = ("auto", "backward_euler", "tr-bdf2", "expm")
@@ -315,14 +315,91 @@ def _as_matrix(A: Any, grid: Grid, t: float | None) -> scipy.sparse.csc_matrix:
     return scipy.sparse.csc_matrix(A, dtype=float)
 
 
+class Algebra:
+    """The vectors, products and solves of one run of :func:`evolve`, on one process.
+
+    Every step of :func:`evolve` goes through these few operations, so a backend that
+    spreads the grid over processes (``backend="petsc"``,
+    ``fokkerplanck/_solvers/distributed_evolve.py``) substitutes its own and the step
+    rule, the plan, TR-BDF2 and the mass correction stay one code. Here a vector is the
+    whole density (flattened), a generator a scipy CSC matrix, a solve SuperLU's, and
+    the reductions are identities; in a distributed algebra a vector is the process's
+    own cells and the reductions run over processes.
+    """
+
+    #: Whether ``method="expm"`` is available (``expm_multiply`` needs the whole matrix).
+    expm = True
+    #: Whether this process reports (progress bars).
+    root = True
+    #: Whether the generator of :meth:`assemble` holds only this process's rows.
+    slabs = False
+
+    def __init__(self, grid: Grid) -> None:
+        self.grid = grid
+
+    def assemble(self, sde: SDE, scheme: str, t: float | None) -> tuple[Any, Any]:
+        """``(generator, its Fluxes)`` at time ``t`` (``None``: time-independent)."""
+        fl = fluxes(sde, self.grid, scheme=scheme, t=t)
+        return fl.matrix, fl
+
+    def operator(self, A: Any, t: float | None) -> Any:
+        """A user's (or :meth:`assemble`'s) generator, checked, in this algebra's form."""
+        return _as_matrix(A, self.grid, t)
+
+    def local(self, p: np.ndarray) -> np.ndarray:
+        """This process's part of a density on the whole grid, flattened."""
+        return p.ravel()
+
+    def factor(self, A: Any, c: float) -> Any:
+        """A factorization of ``I - c A``: an object with ``solve(b)``."""
+        return _lu(scipy.sparse.identity(A.shape[0], format="csc") - c * A)
+
+    def free(self, factor: Any) -> None:
+        """Release a factorization that is no longer used (distributed objects)."""
+
+    def total(self, x: float) -> float:
+        """The sum of ``x`` over processes."""
+        return float(x)
+
+    def largest(self, x: float) -> float:
+        """The largest ``x`` over processes."""
+        return float(x)
+
+    def norm1(self, A: Any) -> float:
+        """``||A||_1``, the largest column sum of ``|A|``."""
+        return float(abs(A).sum(axis=0).max()) if A.shape[0] else 0.0
+
+    def column_sums(self, A: Any) -> float:
+        """The largest ``|column sum|`` of ``A`` (0 when it conserves mass)."""
+        return float(np.abs(np.asarray(A.sum(axis=0))).max())
+
+    def collect(self, out: np.ndarray) -> tuple[np.ndarray, Grid]:
+        """The densities to return, ``(n_t, *grid.shape)``, and their grid, from every
+        process's ``out`` ``(n_t, own cells)``."""
+        return out.reshape((len(out),) + self.grid.shape), self.grid
+
+    def describe(self) -> str:
+        """What the run's solves did (the :class:`Evolution`'s ``message``)."""
+        return ""
+
+    def on(self, grid: Grid) -> Algebra:
+        """The same algebra on another grid (the error estimate's partner)."""
+        return type(self)(grid)
+
+
+#: Algebras of other backends (``backend=``), built as ``BACKENDS[name](grid, gather)``:
+#: ``"petsc"`` registers itself (``fokkerplanck/_solvers/distributed_evolve.py``).
+BACKENDS: dict[str, Callable[[Grid, str], Algebra]] = {}
+
+
 class _Generator:
     """``A`` or ``t -> A(t)``; counts assemblies."""
 
-    def __init__(self, sde: SDE, grid: Grid, scheme: str, generator: Any) -> None:
-        self.grid = grid
+    def __init__(self, sde: SDE, algebra: Algebra, scheme: str, generator: Any) -> None:
+        self.algebra = algebra
         self.time_dependent = bool(getattr(sde, "time_dependent", False))
         self.n_assemble = 0
-        self._const: scipy.sparse.csc_matrix | None = None
+        self._const: Any = None
         self.fluxes: Any = None  # the latest assembled discretization (for the resolution check)
         if generator is None:
             if self.time_dependent:
@@ -337,17 +414,17 @@ class _Generator:
                     "`generator` is a fixed matrix but the SDE is time-dependent; pass a "
                     "callable t -> A(t), or leave `generator=None`."
                 )
-            self._const = _as_matrix(generator, grid, None)
+            self._const = algebra.operator(generator, None)
             self._fn = lambda t: generator
 
     def _assemble(self, sde: SDE, scheme: str, t: float | None) -> Any:
-        self.fluxes = fluxes(sde, self.grid, scheme=scheme, t=t)
-        return self.fluxes.matrix
+        A, self.fluxes = self.algebra.assemble(sde, scheme, t)
+        return A
 
-    def __call__(self, t: float) -> scipy.sparse.csc_matrix:
+    def __call__(self, t: float) -> Any:
         if self._const is not None:
             return self._const
-        A = _as_matrix(self._fn(t), self.grid, t if self.time_dependent else None)
+        A = self.algebra.operator(self._fn(t), t if self.time_dependent else None)
         self.n_assemble += 1
         if not self.time_dependent:
             self._const = A
@@ -355,15 +432,14 @@ class _Generator:
 
 
 # ------------------------------------------------------------ step-size rule
-def _fast_rate(A: scipy.sparse.spmatrix, p0: np.ndarray) -> float:
+def _fast_rate(A: Any, v: np.ndarray, algebra: Algebra) -> float:
     """``r = (||A^3 p0||_1 / ||p0||_1)^(1/3)``: the rate of the fastest mode present in p0."""
-    v = p0.ravel()
-    n0 = np.abs(v).sum()
+    n0 = algebra.total(float(np.abs(v).sum()))
     with np.errstate(over="ignore", invalid="ignore"):
         w = A @ (A @ (A @ v))
-        n3 = np.abs(w).sum()
+        n3 = algebra.total(float(np.abs(w).sum()))
     if not np.isfinite(n3):
-        return float(abs(A).sum(axis=0).max())
+        return algebra.norm1(A)
     return float((n3 / n0) ** (1.0 / 3.0))
 
 
@@ -446,7 +522,7 @@ def _plan(t_out: np.ndarray, t0: float, h_max: float, kappa: float | None) -> li
 def evolve(sde: SDE, grid: Grid, p0: Any, t_eval: Any, *, method: str = "auto",
            dt: float | None = None, rtol: float = 1e-4, t0: float = 0.0, max_steps: int = 20_000,
            progress: bool = False, scheme: str = "sg", generator: Any = None,
-           error_estimate: bool = True) -> Evolution:
+           error_estimate: bool = True, backend: str = "scipy", gather: str = "all") -> Evolution:
     """Evolve a density under the Fokker–Planck equation ``dp/dt = A(t) p``.
 
     Parameters
@@ -489,6 +565,11 @@ def evolve(sde: SDE, grid: Grid, p0: Any, t_eval: Any, *, method: str = "auto",
         Also evolve on a partner grid with half the cells per axis and report the
         estimated L1 discretization error of the density at every output time,
         :attr:`Evolution.error_estimate` (default; ``False`` skips that run).
+    backend, gather : {"scipy", "petsc"}, {"all", "root", "none"}
+        ``"petsc"``: one run over ``mpiexec -n K`` processes, each holding the rows of
+        its slab of axis 0, with MUMPS's LU (docs: "Beyond one machine"); ``"expm"``
+        is not available there. ``gather``: who gets the whole densities (``"root"``:
+        process 0; ``"none"``: every process returns its slab of axis 0).
 
     Returns
     -------
@@ -544,16 +625,38 @@ def evolve(sde: SDE, grid: Grid, p0: Any, t_eval: Any, *, method: str = "auto",
     >>> bool(true / 3 < ev.error_estimate[-1] < 3 * true)
     True
     """
-    ev = _evolve(sde, grid, p0, t_eval, method, dt, rtol, t0, max_steps, progress, scheme, generator)
-    if not error_estimate:
-        return ev
-    if generator is not None:  # no generator on a partner grid
-        return replace(ev, error_estimate=np.full(len(ev.t), math.nan))
+    algebra = _algebra(backend, gather, grid, method, generator)
+    if error_estimate and gather != "all":   # a process holding a slab cannot compare whole densities
+        warn("evolve: error_estimate needs gather='all' (it compares whole densities); it is nan here.")
+        error_estimate = False
+    ev = _evolve(sde, grid, p0, t_eval, method, dt, rtol, t0, max_steps, progress, scheme, generator, algebra)
+    partner = partner_grid(grid, coarsen=True) if error_estimate and generator is None else None
+    if not error_estimate or generator is not None:  # no generator on a partner grid
+        return ev if not error_estimate else replace(ev, error_estimate=np.full(len(ev.t), math.nan))
     est = estimate_error(
         lambda g: _evolve(sde, g, _transfer(np.asarray(p0, dtype=float), grid, g), ev.t, ev.method, dt, rtol,
-                          float(t0), max_steps, False, scheme, None).density,
-        grid, order=ORDER.get(scheme, 2), value=ev.density, partner=partner_grid(grid, coarsen=True))
+                          float(t0), max_steps, False, scheme, None, algebra.on(g)).density,
+        grid, order=ORDER.get(scheme, 2), value=ev.density, partner=partner)
     return replace(ev, error_estimate=np.asarray(est.error, dtype=float) * np.ones(len(ev.t)))
+
+
+def _algebra(backend: str, gather: str, grid: Grid, method: str, generator: Any) -> Algebra:
+    """The algebra of ``backend`` (:data:`BACKENDS`), after checking the arguments."""
+    if backend == "scipy":
+        if gather != "all":
+            raise ValueError(f"`gather={gather!r}` applies to backend='petsc'; the scipy backend returns the "
+                             "whole densities. Leave `gather` out.")
+        return Algebra(grid)
+    if backend not in BACKENDS:
+        raise ValueError(f"`backend` must be 'scipy' or one of {sorted(BACKENDS)}, got {backend!r}.")
+    if method == "expm":
+        raise ValueError(f"backend={backend!r} steps with sparse LU: `method` must be 'auto', 'tr-bdf2' or "
+                         "'backward_euler' (expm_multiply needs the whole matrix on one process).")
+    if generator is not None:
+        raise ValueError(f"backend={backend!r} assembles the rows of every process itself: leave `generator` out.")
+    if not isinstance(grid, Grid):
+        raise TypeError(f"`grid` must be a fokkerplanck.Grid, got {type(grid).__name__}.")
+    return BACKENDS[backend](grid, gather)
 
 
 def _transfer(p: np.ndarray, grid: Grid, partner: Grid) -> np.ndarray:
@@ -565,7 +668,8 @@ def _transfer(p: np.ndarray, grid: Grid, partner: Grid) -> np.ndarray:
 
 
 def _evolve(sde: SDE, grid: Grid, p0: Any, t_eval: Any, method: str, dt: float | None, rtol: float,
-            t0: float, max_steps: int, progress: bool, scheme: str, generator: Any) -> Evolution:
+            t0: float, max_steps: int, progress: bool, scheme: str, generator: Any, algebra: Algebra
+            ) -> Evolution:
     """:func:`evolve` without the error estimate."""
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
@@ -586,23 +690,25 @@ def _evolve(sde: SDE, grid: Grid, p0: Any, t_eval: Any, method: str, dt: float |
             "`method='expm'` needs a time-independent SDE (exp(tA) is the exact solution "
             "only for constant A); use method='tr-bdf2' (second order) or 'backward_euler'."
         )
-    gen = _Generator(sde, grid, scheme, generator)
+    gen = _Generator(sde, algebra, scheme, generator)
     A0 = gen(t0)
-    norm1 = float(abs(A0).sum(axis=0).max())
+    v = algebra.local(p)
+    norm1 = algebra.norm1(A0)
     span = float(t_out[-1]) - t0
-    method = _choose_method(method, A0, p, t_out, t0, dt, rtol, time_dependent, norm1, grid.size)
+    method = _choose_method(method, A0, v, t_out, t0, dt, rtol, time_dependent, norm1, algebra)
+    progress = progress and algebra.root
     if method == "expm":
-        return _checked(_run_expm(gen, A0, p, t_out, t0, progress, grid, norm1), gen, t0)
+        return _checked(_run_expm(gen, A0, v, t_out, t0, progress, algebra, norm1), gen, t0)
     # no growth for a time-dependent SDE (its forcing sets its own time scale) or a given dt
     kappa = growth_rate(method, rtol) if not time_dependent and dt is None else None
     if span == 0:
         h = math.inf
     elif dt is None:
-        h, kappa = _default_step(method, A0, p, t_out, t0, rtol, kappa, max_steps)
+        h, kappa = _default_step(method, A0, v, t_out, t0, rtol, kappa, max_steps, algebra)
     else:
         h = dt
     plan = _plan(t_out, t0, h, kappa) if span > 0 else [[] for _ in t_out]
-    return _checked(_run_steps(gen, A0, p, t_out, plan, method, time_dependent, progress, grid, norm1),
+    return _checked(_run_steps(gen, A0, v, t_out, plan, method, time_dependent, progress, algebra, norm1),
                     gen, t0)
 
 
@@ -617,16 +723,20 @@ def _count(t_out: np.ndarray, t0: float, h: float, kappa: float | None) -> int:
     return sum(n for runs in _plan(t_out, t0, h, kappa) for n, _ in runs)
 
 
-def _choose_method(method: str, A0: Any, p: np.ndarray, t_out: np.ndarray, t0: float, dt: float | None,
-                   rtol: float, time_dependent: bool, norm1: float, size: int) -> str:
+def _choose_method(method: str, A0: Any, v: np.ndarray, t_out: np.ndarray, t0: float, dt: float | None,
+                   rtol: float, time_dependent: bool, norm1: float, algebra: Algebra) -> str:
     """Resolve ``"auto"`` (module docstring, Details) and send an unaffordable
     ``"expm"`` to TR-BDF2 with a warning."""
     span = float(t_out[-1]) - t0
+    size = algebra.grid.size
     if method == "auto":
-        if time_dependent or span == 0:
+        if not algebra.expm:
+            method = "tr-bdf2"
+        elif time_dependent or span == 0:
             method = "tr-bdf2" if span > 0 else "expm"
         else:
-            h = dt if dt is not None else default_dt("tr-bdf2", _fast_rate(A0, p), _first_output(t_out, t0), rtol)
+            h = dt if dt is not None else default_dt("tr-bdf2", _fast_rate(A0, v, algebra),
+                                                     _first_output(t_out, t0), rtol)
             n_tr = _count(t_out, t0, min(h, span), growth_rate("tr-bdf2", rtol) if dt is None else None)
             method = "expm" if span * norm1 <= _EXPM_COST_RATIO * n_tr else "tr-bdf2"
     if method == "expm" and span * norm1 > _EXPM_MAX_COST and size > _DENSE_EXPM:
@@ -640,12 +750,12 @@ def _choose_method(method: str, A0: Any, p: np.ndarray, t_out: np.ndarray, t0: f
     return method
 
 
-def _default_step(method: str, A0: Any, p: np.ndarray, t_out: np.ndarray, t0: float, rtol: float,
-                  kappa: float | None, max_steps: int) -> tuple[float, float | None]:
+def _default_step(method: str, A0: Any, v: np.ndarray, t_out: np.ndarray, t0: float, rtol: float,
+                  kappa: float | None, max_steps: int, algebra: Algebra) -> tuple[float, float | None]:
     """``(h, kappa)`` of the default step rule, lengthened (with a warning) when it would
     take more than ``max_steps`` steps."""
     span = float(t_out[-1]) - t0
-    h = min(default_dt(method, _fast_rate(A0, p), _first_output(t_out, t0), rtol), span)
+    h = min(default_dt(method, _fast_rate(A0, v, algebra), _first_output(t_out, t0), rtol), span)
     n = _count(t_out, t0, h, kappa)
     if n <= max_steps:
         return h, kappa
@@ -665,23 +775,27 @@ def _default_step(method: str, A0: Any, p: np.ndarray, t_out: np.ndarray, t0: fl
 
 def _checked(ev: Evolution, gen: _Generator, t0: float) -> Evolution:
     """Run the resolution check on where the output densities after ``t0`` live (each
-    normalised to unit mass, summed)."""
+    normalised to unit mass, summed). A distributed run checks the gathered densities
+    without the Peclet numbers (each process holds only its slab's fluxes)."""
+    if ev.grid.shape != gen.algebra.grid.shape:
+        return ev   # a slab: the whole densities are elsewhere
     later = ev.density[ev.t > t0]
     mass = later.reshape(len(later), -1).sum(axis=1)
     keep = mass > 0
     if keep.any():
         scale = (1.0 / mass[keep]).reshape((-1,) + (1,) * ev.grid.ndim)
-        check_resolution(gen.fluxes, (later[keep] * scale).sum(axis=0), "evolve", grid=ev.grid)
+        fl = None if gen.algebra.slabs else gen.fluxes
+        check_resolution(fl, (later[keep] * scale).sum(axis=0), "evolve", grid=ev.grid)
     return ev
 
 
-
-
-def _finish(grid: Grid, t_out: np.ndarray, out: np.ndarray, method: str, n_steps: int,
+def _finish(algebra: Algebra, t_out: np.ndarray, out: np.ndarray, method: str, n_steps: int,
             nlu: int, n_assemble: int, dt: float | None) -> Evolution:
-    mass = out.reshape(len(t_out), -1).sum(axis=1) * grid.cell_volume
-    top = float(np.abs(out).max())
-    low = float(out.min())
+    """The :class:`Evolution` of the densities ``out`` ``(n_t, own cells)``."""
+    grid = algebra.grid
+    mass = np.array([algebra.total(float(row.sum())) for row in out]) * grid.cell_volume
+    top = algebra.largest(float(np.abs(out).max(initial=0.0)))
+    low = -algebra.largest(float(-out.min(initial=math.inf)))
     if low < -1e-6 * top:
         warnings.warn(
             f"`{method}` produced negative densities (min {low:.3g}, max {top:.3g}); the "
@@ -689,25 +803,26 @@ def _finish(grid: Grid, t_out: np.ndarray, out: np.ndarray, method: str, n_steps
             "(positive for every step) or a smaller `dt`.",
             FokkerPlanckWarning, stacklevel=5,
         )
+    density, where = algebra.collect(out)
     return Evolution(
-        t=t_out.copy(), density=out, mass=mass, method=method, n_steps=n_steps,
-        nlu=nlu, n_assemble=n_assemble, dt=dt, grid=grid, error_estimate=np.full(len(t_out), math.nan),
+        t=t_out.copy(), density=density, mass=mass, method=method, n_steps=n_steps,
+        nlu=nlu, n_assemble=n_assemble, dt=dt, grid=where, error_estimate=np.full(len(t_out), math.nan),
+        message=algebra.describe(),
     )
 
 
-def _conserves(A: Any, grid: Grid, norm1: float) -> bool:
+def _conserves(A: Any, algebra: Algebra, norm1: float) -> bool:
     """Whether the columns of ``A`` sum to zero (no absorbing side, no killing)."""
-    if grid.has_absorbing:
+    if algebra.grid.has_absorbing:
         return False
-    return bool(np.abs(np.asarray(A.sum(axis=0))).max() <= 1e-10 * max(norm1, 1e-300))
+    return algebra.column_sums(A) <= 1e-10 * max(norm1, 1e-300)
 
 
-def _run_expm(gen: _Generator, A: Any, p: np.ndarray, t_out: np.ndarray, t0: float,
-              progress: bool, grid: Grid, norm1: float) -> Evolution:
-    out = np.empty((len(t_out),) + grid.shape)
-    v = p.ravel()
+def _run_expm(gen: _Generator, A: Any, v: np.ndarray, t_out: np.ndarray, t0: float,
+              progress: bool, algebra: Algebra, norm1: float) -> Evolution:
+    out = np.empty((len(t_out), v.size))
     mass = float(v.sum())
-    conserves = _conserves(A, grid, norm1)
+    conserves = _conserves(A, algebra, norm1)
     t_prev = t0
     trace = float(A.diagonal().sum())
     dense = None
@@ -724,35 +839,62 @@ def _run_expm(gen: _Generator, A: Any, p: np.ndarray, t_out: np.ndarray, t0: flo
                     v = scipy.sparse.linalg.expm_multiply(tau * A, v, traceA=tau * trace)
                 if conserves:  # round-off correction (module docstring, Details: Mass)
                     v = v * (mass / v.sum())
-            out[k] = v.reshape(grid.shape)
+            out[k] = v
             t_prev = float(tk)
             if bar is not None:
                 bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    return _finish(grid, t_out, out, "expm", 0, 0, gen.n_assemble, None)
+    return _finish(algebra, t_out, out, "expm", 0, 0, gen.n_assemble, None)
 
 
-def _run_steps(gen: _Generator, A0: Any, p: np.ndarray, t_out: np.ndarray,
+class _Factors:
+    """The factorizations of ``I - c A`` of a time-independent run, by ``(euler, c)``:
+    the last :data:`_LU_CACHE` kept (a uniform ``t_eval`` shares one)."""
+
+    def __init__(self, algebra: Algebra) -> None:
+        self.algebra = algebra
+        self.cache: dict[tuple[bool, float], Any] = {}
+        self.count = 0
+
+    def get(self, A: Any, c: float, euler: bool) -> Any:
+        key = (euler, float(f"{c:.12g}"))
+        lu = self.cache.get(key)
+        if lu is None:
+            lu = self.new(A, c)
+            if len(self.cache) >= _LU_CACHE:
+                self.algebra.free(self.cache.pop(next(iter(self.cache))))
+            self.cache[key] = lu
+        return lu
+
+    def new(self, A: Any, c: float) -> Any:
+        """A factorization outside the cache (a time-dependent generator)."""
+        self.count += 1
+        return self.algebra.factor(A, c)
+
+    def clear(self) -> None:
+        for lu in self.cache.values():
+            self.algebra.free(lu)
+        self.cache.clear()
+
+
+def _run_steps(gen: _Generator, A0: Any, v: np.ndarray, t_out: np.ndarray,
                plan: list[list[tuple[int, float]]], method: str, time_dependent: bool, progress: bool,
-               grid: Grid, norm1: float) -> Evolution:
-    n_cells = grid.size
-    eye = scipy.sparse.identity(n_cells, format="csc")
-    out = np.empty((len(t_out),) + grid.shape)
+               algebra: Algebra, norm1: float) -> Evolution:
+    out = np.empty((len(t_out), v.size))
     g = GAMMA
     c_old = (1.0 - g) ** 2 / (g * (2.0 - g))
     c_star = 1.0 / (g * (2.0 - g))
     n_total = sum(n for runs in plan for n, _ in runs)
     # TR-BDF2 steps beyond the cap go to backward Euler (see _TR_BDF2_CAP)
     h_cap = _TR_BDF2_CAP / norm1 if norm1 > 0 else math.inf
-    conserves = not time_dependent and _conserves(A0, grid, norm1)
-    mass = float(p.sum())
+    conserves = not time_dependent and _conserves(A0, algebra, norm1)
+    mass = algebra.total(float(v.sum()))
 
-    cache: dict[tuple[bool, float], Any] = {}
+    factors = _Factors(algebra)
     lu: Any = None
-    nlu = 0
-    v = p.ravel().copy()
+    v = v.copy()
     A_now = A0  # A(t) at the current time (time-dependent: reused as the next A_n)
     bar = progress_bar(n_total, progress, f"evolve ({method})")
     t = _start_time(t_out, plan)
@@ -764,43 +906,40 @@ def _run_steps(gen: _Generator, A0: Any, p: np.ndarray, t_out: np.ndarray,
                 euler = method == "backward_euler" or h > h_cap
                 c = min(h, _BE_CAP / norm1) if euler and norm1 > 0 else (h if euler else 0.5 * g * h)
                 if not time_dependent:
-                    key = (euler, float(f"{c:.12g}"))
-                    lu = cache.get(key)
-                    if lu is None:
-                        lu = _lu(eye - c * A0)
-                        nlu += 1
-                        if len(cache) >= _LU_CACHE:
-                            cache.pop(next(iter(cache)))
-                        cache[key] = lu
+                    lu = factors.get(A0, c, euler)
                 if euler:
                     if time_dependent:
                         A_now = gen(t_next)
-                        lu = _lu(eye - c * A_now)
-                        nlu += 1
+                        lu = factors.new(A_now, c)
                     v = lu.solve(v)
+                    if time_dependent:
+                        algebra.free(lu)
                 else:
                     if time_dependent:
                         rhs = v + c * (A_now @ v)
-                        lu_g = _lu(eye - c * gen(t + g * h))
+                        lu_g = factors.new(gen(t + g * h), c)
                         star = lu_g.solve(rhs)
+                        algebra.free(lu_g)
                         A_now = gen(t_next)
-                        lu = _lu(eye - c * A_now)
-                        nlu += 2
+                        lu = factors.new(A_now, c)
+                        v = lu.solve(c_star * star - c_old * v)
+                        algebra.free(lu)
                     else:
                         star = lu.solve(v + c * (A0 @ v))
-                    v = lu.solve(c_star * star - c_old * v)
+                        v = lu.solve(c_star * star - c_old * v)
                 if conserves:  # round-off correction (module docstring, Details: Mass)
-                    v *= mass / v.sum()
+                    v *= mass / algebra.total(float(v.sum()))
                 t = t_next
                 if bar is not None:
                     bar.update(1)
             t = float(t_out[k])
-            out[k] = v.reshape(grid.shape)
+            out[k] = v
     finally:
+        factors.clear()
         if bar is not None:
             bar.close()
     h_used = max((h for runs in plan for _, h in runs), default=None)
-    return _finish(grid, t_out, out, method, n_total, nlu, gen.n_assemble, h_used)
+    return _finish(algebra, t_out, out, method, n_total, factors.count, gen.n_assemble, h_used)
 
 
 def _start_time(t_out: np.ndarray, plan: list[list[tuple[int, float]]]) -> float:
