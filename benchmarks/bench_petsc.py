@@ -2,6 +2,7 @@
 
     python benchmarks/bench_petsc.py                       # N = 64, 96, 128, 192
     python benchmarks/bench_petsc.py --sizes 48 64 --lu    # also PETSc LU (MUMPS)
+    python benchmarks/bench_petsc.py --evolve --sizes 32 48 64 96 128   # fp.evolve instead
 
 Problem (``_petsc_runner.py``): ``dx = -M x dt + sqrt(C) dB`` on ``N^3`` cells of
 ``[-4.5, 4.5]^3``, ``M`` rotating (non-gradient), ``C`` a full covariance (Selling
@@ -43,13 +44,30 @@ def run(cmd: list[str], timeout: float) -> dict:
     return json.loads(lines[-1])
 
 
+def run_all(n: int, configs: list[tuple[str, list[str]]], timeout: float) -> list[dict]:
+    """Every configuration for ``N = n``, one after the other; one row each."""
+    rows = []
+    for name, cmd in configs:
+        r = run(cmd, timeout)
+        r.update(config=name, N=n)
+        rows.append(r)
+        print(json.dumps(r), file=sys.stderr, flush=True)
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 96, 128, 192])
     ap.add_argument("--serial-max", type=int, default=128, help="largest N solved serially (scipy backend)")
     ap.add_argument("--lu", action="store_true", help="also PETSc LU (MUMPS): 3-D fill grows as N^2")
     ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--evolve", action="store_true",
+                    help="time fp.evolve (to t = 0.5, 2 from a Gaussian) instead of fp.stationary")
+    ap.add_argument("--serial-max-evolve", type=int, default=128, help="largest N evolved serially")
     args = ap.parse_args()
+    if args.evolve:
+        evolve_table(args)
+        return
     rows = []
     for n in args.sizes:
         configs = []
@@ -59,11 +77,7 @@ def main() -> None:
             configs.append((f"petsc amg, {k} proc", [*mpiexec(k), sys.executable, RUNNER, str(n), "petsc", "amg"]))
             if args.lu:
                 configs.append((f"petsc lu, {k} proc", [*mpiexec(k), sys.executable, RUNNER, str(n), "petsc", "lu"]))
-        for name, cmd in configs:
-            r = run(cmd, args.timeout)
-            r.update(config=name, N=n)
-            rows.append(r)
-            print(json.dumps(r), file=sys.stderr, flush=True)
+        rows += run_all(n, configs, args.timeout)
     load = os.getloadavg()
     print(f"3-D rotating OU with a full covariance, one solve; 1-min load after the run {load[0]:.2f}\n")
     print("| N^3 | cells | configuration | time s | L1 | certificate | peak RSS per process (MB) | how |")
@@ -85,6 +99,30 @@ def main() -> None:
         for machines in (1, 2, 4, 8, 16):
             gb = per_cell * 512 ** 3 / machines / 1024
             print(f"- 512^3 on {machines} machine(s), one process each: about {gb:.0f} GB per machine")
+
+
+def evolve_table(args: argparse.Namespace) -> None:
+    """fp.evolve serially and with 1 and 2 processes; one table."""
+    rows = []
+    for n in args.sizes:
+        configs = [("scipy", [sys.executable, RUNNER, str(n), "scipy", "auto", "evolve"])] \
+            if n <= args.serial_max_evolve else []
+        configs += [(f"petsc, {k} proc", [*mpiexec(k), sys.executable, RUNNER, str(n), "petsc", "auto", "evolve"])
+                    for k in (1, 2)]
+        rows += run_all(n, configs, args.timeout)
+    load = os.getloadavg()
+    print("3-D rotating OU with a full covariance, evolved from N((1, 0, -0.5), 0.3 I) to t = 0.5, 2 (TR-BDF2, "
+          f"default steps); 1-min load after the run {load[0]:.2f}\n")
+    print("| N^3 | cells | configuration | time s | L1 at t = 2 | steps | peak RSS per process (MB) | solves |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "error" in r:
+            print(f"| {r['N']}^3 | {r['N'] ** 3:.2e} | {r['config']} | – | – | – | – | {r['error']} |")
+            continue
+        rss = " / ".join(f"{m:.0f}" for m in r["rss_mb"])
+        how = r["message"].split("PETSc: ", 1)[-1][:90] or "SuperLU, one factor per step length"
+        print(f"| {r['N']}^3 | {r['N'] ** 3:.2e} | {r['config']} | {r['seconds']:.1f} | {r['l1']:.2e} | "
+              f"{r['steps']} | {rss} | {how} |")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ import scipy.sparse as sp
 from .._discretization.slab import partition, slab
 from .._model.grid import Grid
 from .._model.sde import SDE
-from .._util.errors import ConvergenceError
 from .distributed import (
     GATHERS,
     OPTIONS_PREFIX,
@@ -53,12 +52,8 @@ from .distributed import (
 )
 from .evolve import BACKENDS, Algebra
 
-#: Largest normwise backward error of a solve of ``(I - c A) x = b`` in L1:
-#: ``||b - (I - c A) x||_1 / (||b||_1 + (1 + c ||A||_1) ||x||_1)``.
-SOLVE_RTOL = 1e-9
-
 #: The solvers of ``I - c A``, tried in this order for every step length until one meets
-#: :data:`SOLVE_RTOL`: GMRES with block-Jacobi ILU(0), GMRES with hypre's BoomerAMG
+#: the check of :mod:`~fokkerplanck._solvers.shifted`: GMRES with block-Jacobi ILU(0), GMRES with hypre's BoomerAMG
 #: (:data:`~fokkerplanck._solvers.distributed.BOOMERAMG_OPTIONS`), MUMPS's LU. Measured on
 #: the 3-D rotating OU (TR-BDF2 to t = 2, 51 steps, 5 step lengths, 2 processes): at
 #: 48^3, 4.3 s and 0.32 GB per process with ILU, 19.5 s and 0.38 GB with BoomerAMG,
@@ -84,90 +79,51 @@ class _Rows:
         return a.y.getArray().copy()
 
 
-class _Factor:
-    """A solver of ``I - c A``, checked, that escalates through :data:`STAGES` when a
-    solve fails its residual check (module docstring)."""
+class _Stage:
+    """One stage of :data:`STAGES` for ``I - c A``: a PETSc KSP (options under ``fp_``
+    override its choices); the check and escalation are the serial
+    :class:`~fokkerplanck._solvers.shifted.StagedSolver`'s."""
 
-    def __init__(self, algebra: PetscAlgebra, A: _Rows, c: float) -> None:
-        self.algebra, self.A, self.c = algebra, A, c
+    def __init__(self, algebra: PetscAlgebra, A: _Rows, c: float, name: str) -> None:
+        PETSc = algebra.PETSc
+        self.algebra, self.direct = algebra, name == "lu"
         eye = sp.csr_matrix((np.ones(algebra.m), (np.arange(algebra.m), algebra.rstart + np.arange(algebra.m))),
                             shape=A.rows.shape)
         M = sp.csr_matrix(eye - c * A.rows)
         M.sort_indices()
         self.mat = algebra.matrix(M)
-        # the column sums of I - c A: x solves the mass balance (column sums)^T x = sum b exactly
-        algebra.x.set(1.0)
-        self.mat.multTranspose(algebra.x, algebra.y)
-        self.columns = algebra.y.getArray().copy()
-        self.ksp: Any = None
-        self.stage = 0
-        self._set_up()
-
-    def _set_up(self) -> None:
-        """The KSP of the current stage (PETSc options under ``fp_`` override its choices)."""
-        PETSc, stage = self.algebra.PETSc, STAGES[self.stage]
-        if self.ksp is not None:
-            self.ksp.destroy()
-        ksp = self.ksp = PETSc.KSP().create(comm=self.algebra.comm.comm)
+        ksp = self.ksp = PETSc.KSP().create(comm=algebra.comm.comm)
         ksp.setOptionsPrefix(OPTIONS_PREFIX)
         ksp.setOperators(self.mat)
-        pc = ksp.getPC()
-        if stage == "lu":
+        if self.direct:
             direct(PETSc, ksp)
+            return
+        ksp.setType("gmres")
+        ksp.setGMRESRestart(ITERATIVE_RESTART)
+        ksp.setTolerances(rtol=ITERATIVE_RTOL, atol=0.0, max_it=ITERATIVE_MAXIT)
+        pc = ksp.getPC()
+        if name == "ilu":
+            pc.setType("bjacobi")   # ILU(0) of every process's block: I - c A is an M-matrix
         else:
-            ksp.setType("gmres")
-            ksp.setGMRESRestart(ITERATIVE_RESTART)
-            ksp.setTolerances(rtol=ITERATIVE_RTOL, atol=0.0, max_it=ITERATIVE_MAXIT)
-            if stage == "ilu":
-                pc.setType("bjacobi")   # ILU(0) of every process's block: I - c A is an M-matrix
-            else:
-                pc.setType("hypre")
-                pc.setHYPREType("boomeramg")
-                set_boomeramg_options(self.algebra.PETSc)
-            ksp.setFromOptions()
-            ksp.setUp()
+            pc.setType("hypre")
+            pc.setHYPREType("boomeramg")
+            set_boomeramg_options(PETSc)
+        ksp.setFromOptions()
+        ksp.setUp()
 
-    def solve(self, b: np.ndarray) -> np.ndarray:
+    def solve(self, b: np.ndarray) -> tuple[np.ndarray, bool]:
         a = self.algebra
         rhs = a.x.duplicate()
         rhs.getArray()[:] = b
-        scale = a.comm.sum(float(np.abs(b).sum()))
-        try:
-            while True:
-                if self.ksp.getType() != "preonly":   # an iterative solver starts from b (a short step's answer)
-                    self.ksp.setInitialGuessNonzero(True)
-                    a.y.getArray()[:] = b
-                self.ksp.solve(rhs, a.y)
-                a.solves += 1
-                a.iterations += self.ksp.getIterationNumber()
-                x = a.y.getArray().copy()
-                if self.ksp.getType() != "preonly":
-                    # an iterative answer balances mass only to its tolerance, and those errors add up
-                    # over steps: scale it to satisfy the balance of total mass exactly, as LU does (a
-                    # change within the tolerance)
-                    balance = a.comm.sum(float(self.columns @ x))
-                    if balance > 0:
-                        x *= a.comm.sum(float(b.sum())) / balance
-                reason = self.ksp.getConvergedReason()
-                residual = a.comm.sum(float(np.abs(b - x + self.c * (self.A @ x)).sum()))
-                # the normwise backward error in L1 (what LU guarantees, to ~1e-16 times its growth)
-                size = scale + (1.0 + self.c * self.A.norm1) * a.comm.sum(float(np.abs(x).sum()))
-                if reason >= 0 and residual <= SOLVE_RTOL * size:
-                    return x
-                if self.stage == len(STAGES) - 1:
-                    raise ConvergenceError(
-                        f"evolve (petsc): a solve with I - {self.c:.3g} A left the backward error "
-                        f"{residual / size:.1e} > {SOLVE_RTOL:g} (PETSc reason {reason}) after every solver "
-                        f"{STAGES}; with solvers set through PETSc options, tighten -{OPTIONS_PREFIX}ksp_rtol.",
-                        None)
-                a.escalations.append(f"{STAGES[self.stage]} -> {STAGES[self.stage + 1]} at c = {self.c:.3g} "
-                                     f"(backward error {residual / size:.1e}, reason {reason})")
-                self.stage += 1
-                self._set_up()
-        finally:
-            rhs.destroy()
+        if self.ksp.getType() != "preonly":   # an iterative solver starts from b (a short step's answer)
+            self.ksp.setInitialGuessNonzero(True)
+            a.y.getArray()[:] = b
+        self.ksp.solve(rhs, a.y)
+        rhs.destroy()
+        a.iterations += self.ksp.getIterationNumber()
+        return a.y.getArray().copy(), self.ksp.getConvergedReason() >= 0
 
-    def destroy(self) -> None:
+    def free(self) -> None:
         self.ksp.destroy()
         self.mat.destroy()
 
@@ -178,6 +134,10 @@ class PetscAlgebra(Algebra):
 
     expm = False
     slabs = True
+    check_direct = True
+    #: Solvers kept: each holds ``I - c A`` and its preconditioner or factor, as large as
+    #: the generator or larger (a growing-step plan uses each step length once in a row).
+    cache = 2
 
     def __init__(self, grid: Grid, gather: str = "all", *, idle: bool = False) -> None:
         if gather not in GATHERS:
@@ -197,8 +157,10 @@ class PetscAlgebra(Algebra):
         self.rstart, self.m = self.start * plane, (self.stop - self.start) * plane
         self.x = self.PETSc.Vec().createMPI((self.m, grid.size), comm=self.comm.comm)
         self.y = self.x.duplicate()
-        self.solves = self.iterations = 0
-        self.escalations: list[str] = []
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return STAGES
 
     def matrix(self, rows: sp.csr_matrix) -> Any:
         """The distributed PETSc matrix whose rows here are ``rows`` (sorted CSR)."""
@@ -227,11 +189,13 @@ class PetscAlgebra(Algebra):
     def local(self, p: np.ndarray) -> np.ndarray:
         return p.ravel()[self.rstart:self.rstart + self.m].copy()
 
-    def factor(self, A: Any, c: float) -> Any:
-        return together(self.comm, _Factor, self, A, c)
+    def stage(self, A: Any, c: float, name: str) -> Any:
+        return together(self.comm, _Stage, self, A, c, name)
 
-    def free(self, factor: Any) -> None:
-        factor.destroy()
+    def column_vector(self, A: Any) -> np.ndarray:
+        self.x.set(1.0)
+        A.mat.multTranspose(self.x, self.y)
+        return self.y.getArray().copy()
 
     def total(self, x: float) -> float:
         return self.comm.sum(x)
@@ -257,11 +221,7 @@ class PetscAlgebra(Algebra):
         return out.reshape((len(out),) + own.shape), own
 
     def describe(self) -> str:
-        text = (f"{self.comm.size} MPI processes; PETSc: {self.solves} solves with I - c A, {self.iterations} "
-                f"Krylov iterations, each backward error below {SOLVE_RTOL:g}")
-        if self.escalations:
-            text += "; solver escalated " + ", ".join(self.escalations)
-        return text
+        return f"{self.comm.size} MPI processes; PETSc: " + super().describe()
 
     def on(self, grid: Grid) -> Algebra:
         return PetscAlgebra(grid, "all", idle=True)

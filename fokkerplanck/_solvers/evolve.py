@@ -118,7 +118,6 @@ from .._discretization.generator import check_problem, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
 from .._util.errors import FokkerPlanckWarning, warn
-from .._util.linalg import factorize as _lu
 from .._util.memory import check_memory
 from .._util.progress import progress_bar
 from .._util.summary import Summary
@@ -126,6 +125,7 @@ from .._util.validate import positive as _check_positive
 from .._util.validate import positive_int, real_array, show
 from .estimate import ORDER, estimate_error, partner_grid, to_grid
 from .resolution import check_resolution
+from .shifted import SOLVE_RTOL, StagedSolver, amg_gmres, direct, jacobi_gmres
 
 __all__ = ["BACKENDS", "METHODS", "Algebra", "Evolution", "evolve"]
 
@@ -143,9 +143,6 @@ _ERROR_CONSTANT = {"tr-bdf2": (math.sqrt(2.0) / 2 - 2.0 / 3.0, 2), "backward_eul
 # is below this many times the TR-BDF2 step count (one step is two triangular solves
 # and a product, each solve costing several products' worth of memory traffic).
 _EXPM_COST_RATIO = 2.0
-
-# Keep this many distinct step sizes' LU factors (non-uniform `t_eval`).
-_LU_CACHE = 4
 
 # TR-BDF2 steps longer than this over ||A||_1 are taken with backward Euler instead: the
 # explicit half-stage multiplies the round-off of A p by h, backward Euler never does.
@@ -182,7 +179,9 @@ class Evolution(Summary):
     n_steps : int
         Time steps taken (0 for ``"expm"``).
     nlu : int
-        Sparse LU factorizations computed.
+        Solvers of ``I - c A`` set up, one per step length: sparse LU factorizations in
+        1-D and 2-D; in 3-D the first of GMRES with Jacobi, GMRES with AMG and sparse
+        LU that meets its check (docs: "Time evolution", Factorizations).
     n_assemble : int
         Generators assembled (1 for a time-independent SDE).
     dt : float or None
@@ -333,9 +332,22 @@ class Algebra:
     root = True
     #: Whether the generator of :meth:`assemble` holds only this process's rows.
     slabs = False
+    #: Whether a direct stage's solves are checked too (:mod:`~fokkerplanck._solvers.shifted`).
+    check_direct = False
+    #: Solvers of ``I - c A`` kept, one per step length (non-uniform ``t_eval``).
+    cache = 4
 
     def __init__(self, grid: Grid) -> None:
         self.grid = grid
+        self.solves = self.iterations = 0
+        self.escalations: list[str] = []
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The stages of a :class:`~fokkerplanck._solvers.shifted.StagedSolver`: SuperLU
+        alone in 1-D and 2-D (little fill); in 3-D and more, where its fill grows like
+        ``N^(4/3)``, GMRES with Jacobi, then with AMG, then SuperLU."""
+        return ("lu",) if self.grid.ndim <= 2 else ("jacobi", "amg", "lu")
 
     def assemble(self, sde: SDE, scheme: str, t: float | None) -> tuple[Any, Any]:
         """``(generator, its Fluxes)`` at time ``t`` (``None``: time-independent)."""
@@ -350,12 +362,26 @@ class Algebra:
         """This process's part of a density on the whole grid, flattened."""
         return p.ravel()
 
-    def factor(self, A: Any, c: float) -> Any:
-        """A factorization of ``I - c A``: an object with ``solve(b)``."""
-        return _lu(scipy.sparse.identity(A.shape[0], format="csc") - c * A)
+    def factor(self, A: Any, c: float) -> StagedSolver:
+        """A solver of ``I - c A``: an object with ``solve(b)`` and ``free()``."""
+        return StagedSolver(self, A, c)
+
+    def stage(self, A: Any, c: float, name: str) -> Any:
+        """One stage of :attr:`stages` for ``I - c A``: ``solve(b) -> (x, converged)``,
+        ``direct``, ``free()``."""
+        if name == "jacobi":
+            return jacobi_gmres(self, A, c)
+        if name == "amg":
+            return amg_gmres(self, A, c)
+        return direct(A, c)
 
     def free(self, factor: Any) -> None:
-        """Release a factorization that is no longer used (distributed objects)."""
+        """Release a solver that is no longer used (distributed objects hold memory)."""
+        factor.free()
+
+    def column_vector(self, A: Any) -> np.ndarray:
+        """The column sums of ``A`` on this process's cells."""
+        return np.asarray(A.sum(axis=0)).ravel()
 
     def total(self, x: float) -> float:
         """The sum of ``x`` over processes."""
@@ -379,8 +405,15 @@ class Algebra:
         return out.reshape((len(out),) + self.grid.shape), self.grid
 
     def describe(self) -> str:
-        """What the run's solves did (the :class:`Evolution`'s ``message``)."""
-        return ""
+        """What the run's solves did (the :class:`Evolution`'s ``message``; empty for
+        SuperLU alone)."""
+        if self.solves == 0 or (self.stages == ("lu",) and not self.check_direct):
+            return ""
+        text = (f"{self.solves} solves with I - c A ({' -> '.join(self.stages)}), {self.iterations} Krylov "
+                f"iterations, each backward error below {SOLVE_RTOL:g}")
+        if self.escalations:
+            text += "; solver escalated " + ", ".join(self.escalations)
+        return text
 
     def on(self, grid: Grid) -> Algebra:
         """The same algebra on another grid (the error estimate's partner)."""
@@ -851,7 +884,7 @@ def _run_expm(gen: _Generator, A: Any, v: np.ndarray, t_out: np.ndarray, t0: flo
 
 class _Factors:
     """The factorizations of ``I - c A`` of a time-independent run, by ``(euler, c)``:
-    the last :data:`_LU_CACHE` kept (a uniform ``t_eval`` shares one)."""
+    the last ``algebra.cache`` kept (a uniform ``t_eval`` shares one)."""
 
     def __init__(self, algebra: Algebra) -> None:
         self.algebra = algebra
@@ -863,7 +896,7 @@ class _Factors:
         lu = self.cache.get(key)
         if lu is None:
             lu = self.new(A, c)
-            if len(self.cache) >= _LU_CACHE:
+            if len(self.cache) >= self.algebra.cache:
                 self.algebra.free(self.cache.pop(next(iter(self.cache))))
             self.cache[key] = lu
         return lu
