@@ -55,6 +55,13 @@ def run_all(n: int, configs: list[tuple[str, list[str]]], timeout: float) -> lis
     return rows
 
 
+def failed(r: dict) -> bool:
+    """Print the row of a configuration that failed (and say so)."""
+    if "error" in r:
+        print(f"| {r['N']}^3 | {r['N'] ** 3:.2e} | {r['config']} | – | – | – | – | {r['error']} |")
+    return "error" in r
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 96, 128, 192])
@@ -83,8 +90,7 @@ def main() -> None:
     print("| N^3 | cells | configuration | time s | L1 | certificate | peak RSS per process (MB) | how |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        if "error" in r:
-            print(f"| {r['N']}^3 | {r['N'] ** 3:.2e} | {r['config']} | – | – | – | – | {r['error']} |")
+        if failed(r):
             continue
         rss = " / ".join(f"{m:.0f}" for m in r["rss_mb"])
         how = r["message"].split("; certified")[0][:70]
@@ -116,8 +122,7 @@ def evolve_table(args: argparse.Namespace) -> None:
     print("| N^3 | cells | configuration | time s | L1 at t = 2 | steps | peak RSS per process (MB) | solves |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        if "error" in r:
-            print(f"| {r['N']}^3 | {r['N'] ** 3:.2e} | {r['config']} | – | – | – | – | {r['error']} |")
+        if failed(r):
             continue
         rss = " / ".join(f"{m:.0f}" for m in r["rss_mb"])
         how = r["message"].split("PETSc: ", 1)[-1][:90] or "SuperLU, one factor per step length"
