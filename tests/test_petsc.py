@@ -167,6 +167,9 @@ def test_distributed_evolve_refuses_what_it_cannot_do_with_errors_naming_the_arg
     assert "at least 3 planes each" in r["too_many"], r
     # a partner grid with fewer than 3 planes per process: the extra processes own none
     assert abs(r["idle_partner"][0] - r["idle_partner"][1]) < 1e-9 * r["idle_partner"][1], r
+    assert "Krylov iterations" in r["idle_iterations"] and " 0 Krylov" not in r["idle_iterations"], r
+    # p0 negative on the last process only: process 0 learns of it and raises too
+    assert "another MPI process failed" in r["one_rank_p0"], r
     assert "applies to backend='petsc'" in r["gather"], r
     assert "`backend` must be" in r["backend"], r
     assert r["root_estimate"].startswith("True") and "needs gather='all'" in r["root_estimate"], r

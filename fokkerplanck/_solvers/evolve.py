@@ -28,7 +28,9 @@ Details
 ``I - c A`` (``c > 0``) is a column-diagonally-dominant M-matrix: its inverse is
 non-negative and preserves mass. Each distinct step size is factorized once with
 :func:`scipy.sparse.linalg.splu` (``permc_spec="MMD_AT_PLUS_A"``) and the factor
-is reused for every step (the intervals of a uniform ``t_eval`` all share one).
+is reused for every step (the intervals of a uniform ``t_eval`` all share one); in 3-D
+and more, where SuperLU's fill is large, each step size gets a checked, staged solver
+instead (GMRES with Jacobi, then AMG, then SuperLU: ``fokkerplanck/_solvers/shifted.py``).
 
 **Backward Euler**: ``(I - h A_{n+1}) p_{n+1} = p_n``: positive for every ``h``.
 
@@ -125,7 +127,7 @@ from .._util.validate import positive as _check_positive
 from .._util.validate import positive_int, real_array, show
 from .estimate import ORDER, estimate_error, partner_grid, to_grid
 from .resolution import check_resolution
-from .shifted import SOLVE_RTOL, StagedSolver, amg_gmres, direct, jacobi_gmres
+from .shifted import SOLVE_RTOL, StagedSolver, amg_gmres, direct, has_pyamg, jacobi_gmres
 
 __all__ = ["BACKENDS", "METHODS", "Algebra", "Evolution", "evolve"]
 
@@ -339,15 +341,27 @@ class Algebra:
 
     def __init__(self, grid: Grid) -> None:
         self.grid = grid
-        self.solves = self.iterations = 0
+        self.solves = self.iterations = self.start_stage = 0
         self.escalations: list[str] = []
+        #: Added to a solve's ConvergenceError (the PETSc backend names its options).
+        self.hint = ""
 
     @property
     def stages(self) -> tuple[str, ...]:
         """The stages of a :class:`~fokkerplanck._solvers.shifted.StagedSolver`: SuperLU
         alone in 1-D and 2-D (little fill); in 3-D and more, where its fill grows like
         ``N^(4/3)``, GMRES with Jacobi, then with AMG, then SuperLU."""
-        return ("lu",) if self.grid.ndim <= 2 else ("jacobi", "amg", "lu")
+        if self.grid.ndim <= 2:
+            return ("lu",)
+        return ("jacobi", "amg", "lu") if has_pyamg() else ("jacobi", "lu")
+
+    def agree(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)``; on several processes, an error raised on any is raised on all
+        (input checks that one process alone fails must not leave the others waiting)."""
+        return fn(*args)
+
+    def close(self) -> None:
+        """Release what the run holds (distributed objects)."""
 
     def assemble(self, sde: SDE, scheme: str, t: float | None) -> tuple[Any, Any]:
         """``(generator, its Fluxes)`` at time ``t`` (``None``: time-independent)."""
@@ -410,7 +424,8 @@ class Algebra:
         if self.solves == 0 or (self.stages == ("lu",) and not self.check_direct):
             return ""
         text = (f"{self.solves} solves with I - c A ({' -> '.join(self.stages)}), {self.iterations} Krylov "
-                f"iterations, each backward error below {SOLVE_RTOL:g}")
+                f"iterations; each iterative answer's L1 residual at most {SOLVE_RTOL:g} of its right side "
+                "(a bound on the step's L1 error)")
         if self.escalations:
             text += "; solver escalated " + ", ".join(self.escalations)
         return text
@@ -600,8 +615,9 @@ def evolve(sde: SDE, grid: Grid, p0: Any, t_eval: Any, *, method: str = "auto",
         :attr:`Evolution.error_estimate` (default; ``False`` skips that run).
     backend, gather : {"scipy", "petsc"}, {"all", "root", "none"}
         ``"petsc"``: one run over ``mpiexec -n K`` processes, each holding the rows of
-        its slab of axis 0, with MUMPS's LU (docs: "Beyond one machine"); ``"expm"``
-        is not available there. ``gather``: who gets the whole densities (``"root"``:
+        its slab of axis 0, with checked GMRES solves that escalate to MUMPS's LU (docs:
+        "Beyond one machine"); ``"expm"`` is not available there and ``"auto"`` means
+        ``"tr-bdf2"``. ``gather``: who gets the whole densities (``"root"``:
         process 0; ``"none"``: every process returns its slab of axis 0).
 
     Returns
@@ -618,6 +634,9 @@ def evolve(sde: SDE, grid: Grid, p0: Any, t_eval: Any, *, method: str = "auto",
         mass; ``t_eval`` empty, not strictly increasing, non-finite or before ``t0``;
         an unknown ``method``; ``"expm"`` with a time-dependent SDE; ``dt``/``rtol``
         not positive.
+    ConvergenceError
+        A solve with ``I - c A`` failed its check with every solver (3-D and the PETSc
+        backend: docs, "Time evolution", Factorizations).
 
     Notes
     -----
@@ -663,13 +682,19 @@ def evolve(sde: SDE, grid: Grid, p0: Any, t_eval: Any, *, method: str = "auto",
         warn("evolve: error_estimate needs gather='all' (it compares whole densities); it is nan here.")
         error_estimate = False
     ev = _evolve(sde, grid, p0, t_eval, method, dt, rtol, t0, max_steps, progress, scheme, generator, algebra)
-    partner = partner_grid(grid, coarsen=True) if error_estimate and generator is None else None
     if not error_estimate or generator is not None:  # no generator on a partner grid
         return ev if not error_estimate else replace(ev, error_estimate=np.full(len(ev.t), math.nan))
+    return _estimated(ev, sde, p0, dt, rtol, float(t0), max_steps, scheme, algebra)
+
+
+def _estimated(ev: Evolution, sde: SDE, p0: Any, dt: float | None, rtol: float, t0: float, max_steps: int,
+               scheme: str, algebra: Algebra) -> Evolution:
+    """``ev`` with its error estimate: the same run on the partner grid (same method)."""
+    grid = ev.grid
     est = estimate_error(
         lambda g: _evolve(sde, g, _transfer(np.asarray(p0, dtype=float), grid, g), ev.t, ev.method, dt, rtol,
-                          float(t0), max_steps, False, scheme, None, algebra.on(g)).density,
-        grid, order=ORDER.get(scheme, 2), value=ev.density, partner=partner)
+                          t0, max_steps, False, scheme, None, algebra.on(g)).density,
+        grid, order=ORDER.get(scheme, 2), value=ev.density, partner=partner_grid(grid, coarsen=True))
     return replace(ev, error_estimate=np.asarray(est.error, dtype=float) * np.ones(len(ev.t)))
 
 
@@ -703,26 +728,21 @@ def _transfer(p: np.ndarray, grid: Grid, partner: Grid) -> np.ndarray:
 def _evolve(sde: SDE, grid: Grid, p0: Any, t_eval: Any, method: str, dt: float | None, rtol: float,
             t0: float, max_steps: int, progress: bool, scheme: str, generator: Any, algebra: Algebra
             ) -> Evolution:
-    """:func:`evolve` without the error estimate."""
+    """:func:`evolve` without the error estimate; releases the algebra's objects after."""
+    try:
+        return _run(sde, grid, p0, t_eval, method, dt, rtol, t0, max_steps, progress, scheme, generator, algebra)
+    finally:
+        algebra.close()
+
+
+def _run(sde: SDE, grid: Grid, p0: Any, t_eval: Any, method: str, dt: float | None, rtol: float,
+         t0: float, max_steps: int, progress: bool, scheme: str, generator: Any, algebra: Algebra) -> Evolution:
+    """The body of :func:`_evolve`."""
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
-    check_problem(sde, grid)
-    p = _check_p0(p0, grid)
-    t_out = _check_times(t_eval, float(t0))
-    check_memory(8.0 * t_out.size * (grid.size + 1),
-                 f"Storing the density at {t_out.size} times (`t_eval`) on {grid.size} cells",
-                 "ask for fewer output times in `t_eval`, or a coarser grid.")
-    t0 = float(t0)
-    rtol = _check_positive("rtol", rtol)
-    if dt is not None:
-        dt = _check_positive("dt", dt)
-    max_steps = positive_int("max_steps", max_steps)
+    p, t_out, t0, rtol, dt, max_steps = algebra.agree(_inputs, sde, grid, p0, t_eval, method, dt, rtol, t0,
+                                                      max_steps)
     time_dependent = bool(sde.time_dependent)
-    if method == "expm" and time_dependent:
-        raise ValueError(
-            "`method='expm'` needs a time-independent SDE (exp(tA) is the exact solution "
-            "only for constant A); use method='tr-bdf2' (second order) or 'backward_euler'."
-        )
     gen = _Generator(sde, algebra, scheme, generator)
     A0 = gen(t0)
     v = algebra.local(p)
@@ -743,6 +763,27 @@ def _evolve(sde: SDE, grid: Grid, p0: Any, t_eval: Any, method: str, dt: float |
     plan = _plan(t_out, t0, h, kappa) if span > 0 else [[] for _ in t_out]
     return _checked(_run_steps(gen, A0, v, t_out, plan, method, time_dependent, progress, algebra, norm1),
                     gen, t0)
+
+
+def _inputs(sde: SDE, grid: Grid, p0: Any, t_eval: Any, method: str, dt: float | None, rtol: float, t0: float,
+            max_steps: int) -> tuple[np.ndarray, np.ndarray, float, float, float | None, int]:
+    """The checked ``(p0, t_eval, t0, rtol, dt, max_steps)`` of :func:`evolve`."""
+    check_problem(sde, grid)
+    p = _check_p0(p0, grid)
+    t_out = _check_times(t_eval, float(t0))
+    check_memory(8.0 * t_out.size * (grid.size + 1),
+                 f"Storing the density at {t_out.size} times (`t_eval`) on {grid.size} cells",
+                 "ask for fewer output times in `t_eval`, or a coarser grid.")
+    rtol = _check_positive("rtol", rtol)
+    if dt is not None:
+        dt = _check_positive("dt", dt)
+    max_steps = positive_int("max_steps", max_steps)
+    if method == "expm" and sde.time_dependent:
+        raise ValueError(
+            "`method='expm'` needs a time-independent SDE (exp(tA) is the exact solution "
+            "only for constant A); use method='tr-bdf2' (second order) or 'backward_euler'."
+        )
+    return p, t_out, float(t0), rtol, dt, max_steps
 
 
 def _first_output(t_out: np.ndarray, t0: float) -> float:

@@ -66,7 +66,7 @@ def _largest(comm, value):
 def _refusal(fn):
     try:
         fn()
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, RuntimeError) as err:
         return str(err)
     return "not refused"
 
@@ -115,6 +115,13 @@ def main() -> None:
         gather=_refusal(lambda: fp.evolve(sde, grid, p0, [0, 1], gather="root")),
         backend=_refusal(lambda: fp.evolve(sde, grid, p0, [0, 1], backend="mpi")),
     )
+    bad = p0.copy()
+    if rank == size - 1:
+        bad[0, 0] = -1.0   # a check that fails on one process only: all raise, none hangs
+    refusals["one_rank_p0"] = _refusal(lambda: fp.evolve(sde, grid, bad, [0, 0.5], backend="petsc",
+                                                         error_estimate=False))
+    if rank == 0 and "negative" not in refusals["one_rank_p0"]:
+        refusals["one_rank_p0"] += " (process 0)"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         r = fp.evolve(sde, grid, p0, [0, 1], backend="petsc", gather="root")
@@ -135,8 +142,10 @@ def main() -> None:
         refusals["unsolvable"] = str(err)
     options.delValue("fp_ksp_max_it")
     options.delValue("fp_pc_type")
-    small = fp.evolve(sde, grid, p0, [0, 0.5], backend="petsc")
-    serial = fp.evolve(sde, grid, p0, [0, 0.5])
+    q0 = fp.gaussian(grid, [1.0, -0.5], 0.2)   # not the stationary density: the partner's solves work
+    small = fp.evolve(sde, grid, q0, [0, 0.5], backend="petsc")
+    serial = fp.evolve(sde, grid, q0, [0, 0.5], method="tr-bdf2")   # "auto" here may choose expm
+    refusals["idle_iterations"] = small.message
     refusals["idle_partner"] = [float(small.error_estimate[-1]), float(serial.error_estimate[-1])]
     refusals["root_estimate"] = f"{np.isnan(r.error_estimate).all()} " + " | ".join(str(w.message) for w in caught)
     if rank == 0:
