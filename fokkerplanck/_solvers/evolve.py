@@ -120,6 +120,7 @@ from .._discretization.generator import check_problem, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
 from .._util.errors import FokkerPlanckWarning, warn
+from .._util.linalg import has_pyamg
 from .._util.memory import check_memory
 from .._util.progress import progress_bar
 from .._util.summary import Summary
@@ -127,7 +128,7 @@ from .._util.validate import positive as _check_positive
 from .._util.validate import positive_int, real_array, show
 from .estimate import ORDER, estimate_error, partner_grid, to_grid
 from .resolution import check_resolution
-from .shifted import SOLVE_RTOL, StagedSolver, amg_gmres, direct, has_pyamg, jacobi_gmres
+from .shifted import SOLVE_RTOL, StagedSolver, amg_gmres, direct, jacobi_gmres
 
 __all__ = ["BACKENDS", "METHODS", "Algebra", "Evolution", "evolve"]
 

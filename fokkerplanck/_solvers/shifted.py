@@ -173,15 +173,6 @@ def jacobi_gmres(algebra: Any, A: sp.spmatrix, c: float) -> _Krylov:
     return _Krylov(algebra, M, spla.LinearOperator(M.shape, lambda v: d * v, dtype=float), JACOBI_CYCLES)
 
 
-def has_pyamg() -> bool:
-    """Whether pyamg (the optional extra ``fokkerplanck[amg]``) can be imported."""
-    try:
-        import pyamg  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def amg_gmres(algebra: Any, A: sp.spmatrix, c: float) -> _Krylov:
     """The second serial iterative stage: GMRES preconditioned by a V-cycle of pyamg's
     Ruge–Stüben AMG on ``I - c A``."""

@@ -81,7 +81,7 @@ from .._model.grid import Grid
 from .._model.sde import SDE
 from .._util.deprecation import renamed_keywords
 from .._util.errors import ConvergenceError, warn
-from .._util.linalg import factorize, is_metzler, one_blas_thread
+from .._util.linalg import factorize, has_pyamg, is_metzler, one_blas_thread
 from .._util.summary import Summary
 from .._util.validate import positive_int
 from . import gth as _gth
@@ -836,13 +836,7 @@ def _auto_method(fl: Fluxes, grid: Grid, monotone: bool) -> str:
         return "lu"
     if _gth_affordable(fl, grid):
         return "gth"
-    return "amg" if _has_pyamg() else "lu"
-
-
-def _has_pyamg() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("pyamg") is not None
+    return "amg" if has_pyamg() else "lu"
 
 
 def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, method: str,

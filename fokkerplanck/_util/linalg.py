@@ -10,7 +10,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-__all__ = ["factorize", "is_metzler", "one_blas_thread", "psd_factor", "psd_pinv", "rows_times"]
+__all__ = ["factorize", "has_pyamg", "is_metzler", "one_blas_thread", "psd_factor", "psd_pinv", "rows_times"]
 
 #: Problems below this many cells skip :func:`one_blas_thread` (its few ms would show).
 ONE_THREAD_FROM = 4096
@@ -42,6 +42,14 @@ def one_blas_thread(cells: int = ONE_THREAD_FROM) -> Iterator[None]:
         _controller = ThreadpoolController()
     with _controller.limit(limits=1, user_api="blas"):
         yield
+
+
+def has_pyamg() -> bool:
+    """Whether pyamg (the optional extra ``fokkerplanck[amg]``) is installed, without
+    importing it."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyamg") is not None
 
 
 def factorize(M: sp.spmatrix) -> Any:
