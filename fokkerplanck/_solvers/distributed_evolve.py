@@ -114,13 +114,11 @@ class _Stage:
 
     def solve(self, b: np.ndarray) -> tuple[np.ndarray, bool]:
         a = self.algebra
-        rhs = a.x.duplicate()
-        rhs.getArray()[:] = b
+        a.x.getArray()[:] = b   # the algebra's two work vectors: right side and answer
         if self.ksp.getType() != "preonly":   # an iterative solver starts from b (a short step's answer)
             self.ksp.setInitialGuessNonzero(True)
             a.y.getArray()[:] = b
-        self.ksp.solve(rhs, a.y)
-        rhs.destroy()
+        self.ksp.solve(a.x, a.y)
         a.iterations += self.ksp.getIterationNumber()
         return a.y.getArray().copy(), self.ksp.getConvergedReason() >= 0
 
