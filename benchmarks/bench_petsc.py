@@ -21,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNNER = os.path.join(HERE, "_petsc_runner.py")
@@ -55,13 +56,6 @@ def run_all(n: int, configs: list[tuple[str, list[str]]], timeout: float) -> lis
     return rows
 
 
-def failed(r: dict) -> bool:
-    """Print the row of a configuration that failed (and say so)."""
-    if "error" in r:
-        print(f"| {r['N']}^3 | {r['N'] ** 3:.2e} | {r['config']} | – | – | – | – | {r['error']} |")
-    return "error" in r
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[64, 96, 128, 192])
@@ -85,17 +79,8 @@ def main() -> None:
             if args.lu:
                 configs.append((f"petsc lu, {k} proc", [*mpiexec(k), sys.executable, RUNNER, str(n), "petsc", "lu"]))
         rows += run_all(n, configs, args.timeout)
-    load = os.getloadavg()
-    print(f"3-D rotating OU with a full covariance, one solve; 1-min load after the run {load[0]:.2f}\n")
-    print("| N^3 | cells | configuration | time s | L1 | certificate | peak RSS per process (MB) | how |")
-    print("|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        if failed(r):
-            continue
-        rss = " / ".join(f"{m:.0f}" for m in r["rss_mb"])
-        how = r["message"].split("; certified")[0][:70]
-        print(f"| {r['N']}^3 | {r['N'] ** 3:.2e} | {r['config']} | {r['seconds']:.1f} | {r['l1']:.2e} | "
-              f"{r['certificate']:.1e} | {rss} | {how} |")
+    table(rows, "one solve", ("L1", "certificate", "how"), lambda r: f"{r['certificate']:.1e}",
+          lambda r: r["message"].split("; certified")[0][:70])
     two = [r for r in rows if "error" not in r and r["config"].startswith("petsc amg, 2")]
     if two:
         big = max(two, key=lambda r: r["N"])
@@ -116,18 +101,26 @@ def evolve_table(args: argparse.Namespace) -> None:
         configs += [(f"petsc, {k} proc", [*mpiexec(k), sys.executable, RUNNER, str(n), "petsc", "auto", "evolve"])
                     for k in (1, 2)]
         rows += run_all(n, configs, args.timeout)
+    table(rows, "evolved from N((1, 0, -0.5), 0.3 I) to t = 0.5, 2 (TR-BDF2, default steps)",
+          ("L1 at t = 2", "steps", "solves"), lambda r: str(r["steps"]),
+          lambda r: r["message"].split("PETSc: ", 1)[-1][:90] or "SuperLU, one factor per step length")
+
+
+def table(rows: list[dict], task: str, names: tuple[str, str, str], column: Any, how: Any) -> None:
+    """One markdown table: a row per configuration; ``names`` of the L1, ``column`` and
+    ``how`` columns, which ``column(r)`` and ``how(r)`` fill."""
     load = os.getloadavg()
-    print("3-D rotating OU with a full covariance, evolved from N((1, 0, -0.5), 0.3 I) to t = 0.5, 2 (TR-BDF2, "
-          f"default steps); 1-min load after the run {load[0]:.2f}\n")
-    print("| N^3 | cells | configuration | time s | L1 at t = 2 | steps | peak RSS per process (MB) | solves |")
+    print(f"3-D rotating OU with a full covariance, {task}; 1-min load after the run {load[0]:.2f}\n")
+    print(f"| N^3 | cells | configuration | time s | {names[0]} | {names[1]} | peak RSS per process (MB) | "
+          f"{names[2]} |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        if failed(r):
+        if "error" in r:
+            print(f"| {r['N']}^3 | {r['N'] ** 3:.2e} | {r['config']} | – | – | – | – | {r['error']} |")
             continue
         rss = " / ".join(f"{m:.0f}" for m in r["rss_mb"])
-        how = r["message"].split("PETSc: ", 1)[-1][:90] or "SuperLU, one factor per step length"
         print(f"| {r['N']}^3 | {r['N'] ** 3:.2e} | {r['config']} | {r['seconds']:.1f} | {r['l1']:.2e} | "
-              f"{r['steps']} | {rss} | {how} |")
+              f"{column(r)} | {rss} | {how(r)} |")
 
 
 if __name__ == "__main__":
