@@ -117,11 +117,25 @@ def test_without_pyamg_the_3d_stages_skip_amg(monkeypatch):
     assert np.abs(ev.density[-1] - st.density).max() < 1e-10 * st.density.max()
 
 
-def test_time_dependent_3d_evolve_keeps_mass_through_iterative_solves():
-    grid = fp.Grid(bounds=[(-4, 4)] * 3, shape=12)
-    sde = fp.SDE(drift=lambda x, t: -(x - np.array([np.sin(2 * t), 0.0, 0.5 * np.cos(t)])), sigma=0.8,
-                 time_dependent=True)
-    ev = fp.evolve(sde, grid, fp.gaussian(grid, [0.0, 0.0, 0.0], 0.3), [0.0, 1.0, 2.0], error_estimate=False)
-    assert ev.n_assemble > 10 and "solves with I - c A" in ev.message
-    # no mass correction for time-dependent generators: the solves' exact mass balance keeps it
-    assert np.abs(ev.mass - 1).max() < 1e-13
+def test_time_dependent_3d_evolve_against_the_exact_moving_trap():
+    # dx = -(x - c(t)) dt + 0.8 dB: the mean solves m' = -(m - c(t)), each variance
+    # v' = -2 v + 0.64; every stage time assembles a new generator and a new staged solver
+    from scipy.integrate import solve_ivp
+
+    def centre(t):
+        return np.array([np.sin(2 * t), 0.0, 0.5 * np.cos(t)])
+
+    sde = fp.SDE(drift=lambda x, t: -(x - centre(t)), sigma=0.8, time_dependent=True)
+    mean = solve_ivp(lambda t, m: -(m - centre(t)), (0, 2), np.zeros(3), rtol=1e-12, atol=1e-12, dense_output=True)
+    errors = []
+    for n in (12, 24):
+        grid = fp.Grid(bounds=[(-4, 4)] * 3, shape=n)
+        ev = fp.evolve(sde, grid, fp.gaussian(grid, [0.0, 0.0, 0.0], 0.3), [0.0, 1.0, 2.0], error_estimate=False)
+        assert ev.n_assemble > 10 and "solves with I - c A" in ev.message
+        # no mass correction for time-dependent generators: the solves' exact mass balance keeps it
+        assert np.abs(ev.mass - 1).max() < 1e-13
+        var = 0.32 + (0.3 - 0.32) * np.exp(-2 * ev.t[1:])
+        errors.append(max(float(np.abs(ev.mean()[1:] - mean.sol(ev.t[1:]).T).max()),
+                          float(np.abs(np.diagonal(ev.cov()[1:], axis1=1, axis2=2) - var[:, None]).max())))
+    # second order in space: measured 0.070 at 12^3, 0.019 at 24^3
+    assert errors[1] < 0.03 and errors[1] < errors[0] / 3, errors
