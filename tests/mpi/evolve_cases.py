@@ -142,6 +142,17 @@ def main() -> None:
         refusals["unsolvable"] = str(err)
     options.delValue("fp_ksp_max_it")
     options.delValue("fp_pc_type")
+    # the hard regime: a metastable double well (D = 0.1) from the left well to t = 1e10, one
+    # step near the backward-Euler cap; the mass must split 0.5 / 0.5 as serially
+    a = 1.6
+    well = fp.SDE(drift=lambda x: np.stack([-4 * a * x[..., 0] * (x[..., 0] ** 2 - 1), -x[..., 1], -x[..., 2]], -1),
+                  sigma=np.sqrt(0.2), ndim=3)
+    gw = fp.Grid(bounds=[(-1.8, 1.8), (-1.5, 1.5), (-1.5, 1.5)], shape=(72, 8, 8))
+    w0 = fp.gaussian(gw, [-1.0, 0.0, 0.0], 0.01 * np.eye(3))
+    far = fp.evolve(well, gw, w0, [0.0, 1e10], backend="petsc", error_estimate=False)
+    near = fp.evolve(well, gw, w0, [0.0, 1e10], method="tr-bdf2", error_estimate=False)
+    refusals["metastable"] = [float(far.density[-1][:36].sum() / far.density[-1].sum()),
+                              float(near.density[-1][:36].sum() / near.density[-1].sum()), far.message]
     q0 = fp.gaussian(grid, [1.0, -0.5], 0.2)   # not the stationary density: the partner's solves work
     small = fp.evolve(sde, grid, q0, [0, 0.5], backend="petsc")
     serial = fp.evolve(sde, grid, q0, [0, 0.5], method="tr-bdf2")   # "auto" here may choose expm
