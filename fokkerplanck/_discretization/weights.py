@@ -30,6 +30,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse.csgraph import connected_components
 
+from .._util.linalg import unique_rows
+
 __all__ = [
     "FLATNESS",
     "bernoulli",
@@ -297,7 +299,7 @@ def split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarr
     True
     """
     _, c = hodge_split(tail, head, z, w, n)
-    direction = np.unique(delta, axis=0, return_inverse=True)[1].ravel()
+    direction = unique_rows(delta)[1]
     return _scaled_bernoulli(z, split_ratio(z, c, face_log_factor(tail, head, direction, z - c, n, curvature=False)))
 
 
@@ -321,7 +323,7 @@ def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z:
     """
     logp = np.log(np.asarray(p, dtype=float))
     a = logp[tail] - logp[head]
-    rows, direction = np.unique(delta, axis=0, return_inverse=True)
+    rows, direction = unique_rows(delta)
     if selling is None:
         selling = bool(np.any(np.count_nonzero(rows, axis=1) != 1))
     if selling:

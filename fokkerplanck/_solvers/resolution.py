@@ -36,6 +36,7 @@ import numpy as np
 from .._discretization.weights import log_s
 from .._model.grid import Grid
 from .._util.errors import ResolutionWarning, warn
+from .._util.linalg import unique_rows
 
 __all__ = ["FLOOR", "MIN_WIDTH", "PECLET_LIMIT", "TRANSPORT_RTOL", "WALL_MASS", "check_resolution"]
 
@@ -125,7 +126,7 @@ def _peclet(fl: Any, w: np.ndarray) -> list[str]:
     steps = np.rint(fl.delta[dense] / np.asarray(fl.grid.spacing)).astype(np.int64)
     lead = np.argmax(steps != 0, axis=1)
     steps = steps * np.sign(steps[np.arange(len(steps)), lead])[:, None]  # +e and -e alike
-    dirs, which = np.unique(steps, axis=0, return_inverse=True)
+    dirs, which = unique_rows(steps)
     worst = np.full(len(dirs), -np.inf)
     np.maximum.at(worst, which.ravel(), fl.peclet[dense])
     bad = np.flatnonzero(worst > PECLET_LIMIT)
