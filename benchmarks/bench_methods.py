@@ -34,7 +34,7 @@ import numpy as np
 from _harness import HERE, core_version, fmt_t, load_line
 
 SIZES = {"rotational2d": [64, 128, 256, 512], "torus2d": [64, 128, 256, 512],
-         "fullcov3d": [16, 24, 32]}
+         "fullcov3d": [16, 24, 32, 48, 64]}
 QUICK = {"rotational2d": [64, 128], "torus2d": [64, 128], "fullcov3d": [12, 16]}
 METHODS = ("gth", "lu", "amg")
 
