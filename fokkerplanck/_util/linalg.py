@@ -125,6 +125,7 @@ def unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     vectors of a 512^2 grid: 0.07 s against 1.1 s.
 
     >>> import numpy as np
+    >>> from fokkerplanck._util.linalg import unique_rows
     >>> rows, inverse = unique_rows(np.array([[0, 1], [1, 0], [0, 1]]))
     >>> rows.tolist(), inverse.tolist()
     ([[0, 1], [1, 0]], [0, 1, 0])
