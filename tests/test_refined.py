@@ -142,3 +142,59 @@ def test_auto_on_a_metastable_3d_double_well_is_certified(D, method):
         np.testing.assert_array_equal(auto.density, ref.density)
     left = grid.points()[..., 0] < 0
     assert abs(grid.integrate(auto.density * left) - 0.5) < 1e-9
+
+
+# ------------------------------------------------------------------ review findings
+def test_a_nan_amg_hierarchy_falls_back_to_gth_at_once():
+    # a metastable, correlated, rotating 3-D well: pyamg's hierarchy of the scaled matrix
+    # has NaNs (its coarse solver raised ValueError through 'auto'; with a NaN residual
+    # the stall test was off and GMRES ran 12000 iterations, 30 s). Now: GTH in < 1 s
+    T, rho, rot = 0.03, 0.6, 1.0
+    C = np.array([[1, rho, 0.2 * rho], [rho, 1, rho], [0.2 * rho, rho, 1]])
+
+    def drift(x):
+        return np.stack([-4 * x[..., 0] * (x[..., 0] ** 2 - 1) + 0.1 - rot * x[..., 1],
+                         -2 * x[..., 1] - rot * x[..., 2] + rot * x[..., 0], -2 * x[..., 2] + rot * x[..., 1]], -1)
+
+    grid = fp.Grid(bounds=[(-1.8, 1.8), (-1.2, 1.2), (-1.2, 1.2)], shape=16)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
+        res = fp.stationary(fp.SDE(drift=drift, cov=2 * T * C), grid, conductance="sg", error_estimate=False)
+    assert res.success and res.method == "gth" and "fell back to GTH" in res.message
+    assert int(re.search(r"AMG-GMRES \((\d+) iterations\)", res.message).group(1)) <= 60
+
+
+def test_the_monitor_stops_on_a_non_finite_residual_and_accepts_an_exact_one():
+    from fokkerplanck._solvers.refined import Monitor, Stalled
+
+    mon = Monitor(1e-10)
+    for r in [0.3**i for i in range(25)] + [0.0]:   # an exact zero residual: converged, no division by it
+        mon(r)
+    assert mon.history[-1] == 0.0
+    with pytest.raises(Stalled, match="not finite"):
+        Monitor(1e-10)(float("nan"))
+
+
+def test_the_bound_uses_the_rates_not_the_stored_diagonal():
+    # a periodic 3x4 grid whose shape is a Selling offset (3, 4): self-loop edges make the
+    # stored diagonal differ from minus the column sums by 1.9e-12 relative; the bound,
+    # built on the stored diagonal, said 4.9e-13 where AMG and GTH differed by 6e-12.
+    # The diagonal is now rebuilt from the rates, as GTH's
+    v = np.array([3.0, 4.0]) / 5.0
+    C = 598.0320138249209 * np.outer(v, v) + 1e-5 * np.eye(2)
+    sde = fp.SDE(drift=lambda x: 1e-3 * np.stack([np.sin(2 * np.pi * x[..., 1] / 4) + 0.5,
+                                                  np.cos(2 * np.pi * x[..., 0] / 3) + 0.2], -1), cov=C)
+    grid = fp.Grid(bounds=[(0, 3), (0, 4)], shape=(3, 4), boundary="periodic")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fp.FokkerPlanckWarning)
+        amg = fp.stationary(sde, grid, method="amg", conductance="sg", error_estimate=False)
+        ref = fp.stationary(sde, grid, method="gth", conductance="sg", error_estimate=False)
+    bound = float(re.search(r"relative error is at most (\S+) ", amg.message).group(1))
+    assert amg.method == "amg" and np.max(np.abs(amg.density / ref.density - 1)) <= bound
+
+
+def test_a_printed_bound_is_rounded_up():
+    from fokkerplanck._solvers.stationary import upward
+
+    assert upward(1.04e-13) == "1.1e-13" and upward(9.99e-7) == "1.0e-06" and upward(2.6e-9) == "2.6e-09"
+    assert float(upward(3.14159e-8)) >= 3.14159e-8

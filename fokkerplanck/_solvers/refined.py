@@ -43,6 +43,8 @@ every cell's relative error where the error against GTH is 2.5e-13.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -85,7 +87,9 @@ class Monitor:
         h = self.history
         h.append(float(r))
         i = len(h) - 1
-        if i < STALL_WINDOW or not h[0] > 0:
+        if not math.isfinite(h[i]):   # a NaN preconditioner: no later iteration can help
+            raise Stalled("the residual is not finite (the AMG preconditioner is not)")
+        if i < STALL_WINDOW or not h[0] > 0 or h[i] == 0.0:
             return
         if not h[i] < 0.5 * h[i - STALL_WINDOW]:
             raise Stalled(f"the residual fell by less than 2x over the last {STALL_WINDOW} iterations")
@@ -101,13 +105,14 @@ class Refined:
     ``p``: the density (unnormalised, ``p[k] = g[k]``), or ``None`` when the solve
     stopped; ``bound``: every cell's relative error after normalisation is at most this
     (``inf`` when it could not be bounded; ``nan`` when not asked for); ``iterations``: GMRES iterations in all; ``why``: empty, or why the
-    solve stopped.
+    solve stopped; ``unbounded``: why an answer has no finite bound.
     """
 
     p: np.ndarray | None
     bound: float
     iterations: int
     why: str
+    unbounded: str = ""
 
 
 def null_vector(A: sp.csr_matrix, guess: np.ndarray, *, bounded: bool, maxiter: int, rtol: float = 1e-10,
@@ -157,7 +162,7 @@ def null_vector(A: sp.csr_matrix, guess: np.ndarray, *, bounded: bool, maxiter: 
         # the guess was far off somewhere (q tiny there, and the bound with it): once more
         # in the variables of this answer, where q is near 1 in every cell
         guess = out.p
-    return Refined(out.p, out.bound, iterations, out.why)
+    return Refined(out.p, out.bound, iterations, out.why, out.unbounded)
 
 
 def _pass(A: sp.csr_matrix, g: np.ndarray, bounded: bool, maxiter: int, rtol: float) -> Refined:
@@ -165,38 +170,46 @@ def _pass(A: sp.csr_matrix, g: np.ndarray, bounded: bool, maxiter: int, rtol: fl
     import pyamg
 
     n = A.shape[0]
-    d = A.diagonal()
-    with np.errstate(divide="ignore"):
-        s = -1.0 / (d * g)
+    # the generator of the rates (as GTH's): the diagonal rebuilt as minus the column sums
+    # of the off-diagonals, not read (stored diagonals can differ, e.g. self-loop edges)
+    W = (A - sp.diags(A.diagonal())).tocsr()
+    outflow = np.asarray(W.sum(axis=0)).ravel()
+    with np.errstate(divide="ignore", over="ignore"):
+        s = 1.0 / (outflow * g)
     if not (np.all(g > 0) and np.all(np.isfinite(s)) and np.all(s > 0)):
         return Refined(None, math.inf, 0, "the guess is not positive, or a cell has no outflow")
     k = int(np.argmax(g))
     keep = np.ones(n, dtype=bool)
     keep[k] = False
-    M = -(sp.diags(s) @ A @ sp.diags(g)).tocsr()   # S (-A) G
+    M = (sp.identity(n, format="csr") - sp.diags(s) @ W @ sp.diags(g)).tocsr()   # S (diag(outflow) - W) G
     Mk = M[keep]
     b = -Mk[:, [k]].toarray().ravel()
     Mr = Mk[:, keep].tocsr()
     gamma = (int(np.diff(Mr.indptr).max(initial=0)) + 4) * np.finfo(float).eps
-    prec = pyamg.ruge_stuben_solver(Mr).aspreconditioner()
     floor = gamma * float(np.abs(abs(Mr) @ np.ones(n - 1) + np.abs(b)).max())   # rounding, at q = 1
-    q, iterations, why = _refine(Mr, b, np.ones(n - 1), prec, maxiter, rtol, target=floor)
-    p = None
-    if not why:
-        p = np.empty(n)
-        p[keep], p[k] = g[keep] * q, g[k]
-    if why or not bounded:
-        return Refined(p, math.nan if not why else math.inf, iterations, why)
-    res = np.abs(b - Mr @ q).max() + gamma * np.abs(abs(Mr) @ np.abs(q) + np.abs(b)).max()
-    y, its, why_y = _refine(Mr, np.ones(n - 1), np.zeros(n - 1), prec, maxiter, 1e-2, target=0.5)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):   # pyamg prints its breakdowns
+            prec = pyamg.ruge_stuben_solver(Mr).aspreconditioner()
+            q, iterations, why = _refine(Mr, b, np.ones(n - 1), prec, maxiter, rtol, target=floor)
+            p = None
+            if not why:
+                p = np.empty(n)
+                p[keep], p[k] = g[keep] * q, g[k]
+            if why or not bounded:
+                return Refined(p, math.nan if not why else math.inf, iterations, why)
+            res = np.abs(b - Mr @ q).max() + gamma * np.abs(abs(Mr) @ np.abs(q) + np.abs(b)).max()
+            y, its, why_y = _refine(Mr, np.ones(n - 1), np.zeros(n - 1), prec, maxiter, 1e-2, target=0.5)
+    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:   # a singular or NaN hierarchy
+        return Refined(None, math.inf, 0, f"AMG failed ({type(err).__name__}: {err})")
     iterations += its
     rho = np.abs(1.0 - Mr @ y).max() + gamma * np.abs(abs(Mr) @ np.abs(y) + 1.0).max()
-    if why_y or not rho < 1.0:
-        return Refined(p, math.inf, iterations, "")
-    err = res * np.maximum(y, 0.0) / (1.0 - rho)
-    if not np.all(err < q):
-        return Refined(p, math.inf, iterations, "")
-    delta = float((err / (q - err)).max(initial=0.0))
+    # y >= 0 with rho < 1 also proves M_r a non-singular M-matrix (whatever the connectivity)
+    if why_y or not rho < 1.0 or not np.all(y >= 0):
+        return Refined(p, math.inf, iterations, "", "the solve for the bound (y = M^-1 1) did not converge")
+    error = res * y / (1.0 - rho)
+    if not np.all(error < q):
+        return Refined(p, math.inf, iterations, "", "the answer is not positive in every cell (to its bound)")
+    delta = float((error / (q - error)).max(initial=0.0))
     # normalising by the sum moves every relative error by at most another delta
     return Refined(p, 2.0 * delta / (1.0 - delta) if delta < 1.0 else math.inf, iterations, "")
 
@@ -223,8 +236,9 @@ def _refine(M: sp.csr_matrix, b: np.ndarray, x: np.ndarray, prec: Any, maxiter: 
         except Stalled as err:
             return x, iterations + len(mon.history), str(err)
         iterations += len(mon.history)
-        if info != 0 and round_ == 0:
-            return x, iterations, f"maxiter={maxiter} restarts reached"
+        if info != 0 and round_ == 0 and not np.abs(b - M @ (x + dx)).max() < 0.1 * size:
+            return x, iterations, (f"maxiter={maxiter} restarts reached" if len(mon.history) >= maxiter
+                                   else f"GMRES broke down after {len(mon.history)} iterations")
         x = x + dx
     return x, iterations, ""
 
@@ -245,7 +259,8 @@ def interpolate_log(p: np.ndarray, coarse: Grid, grid: Grid) -> np.ndarray:
     Periodic axes wrap; other axes extrapolate linearly over the half cell between the
     outermost coarse and fine centres. Non-positive values of ``p`` (underflow, or the
     negative tails of a non-monotone scheme) take the smallest positive value. Returns
-    a positive array of ``grid.size`` values, largest 1.
+    a positive array of ``grid.size`` values, largest 1, none below the smallest
+    normal number.
     """
     p = np.asarray(p, dtype=float).reshape(coarse.shape)
     positive = p[p > 0]
@@ -260,4 +275,4 @@ def interpolate_log(p: np.ndarray, coarse: Grid, grid: Grid) -> np.ndarray:
         i = np.clip(np.searchsorted(xc, xf) - 1, 0, xc.size - 2)
         t = ((xf - xc[i]) / (xc[i + 1] - xc[i])).reshape([-1 if a == axis else 1 for a in range(grid.ndim)])
         v = (1.0 - t) * np.take(v, i, axis) + t * np.take(v, i + 1, axis)
-    return np.exp(v - v.max()).ravel()
+    return np.exp(np.maximum(v - v.max(), math.log(np.finfo(float).tiny))).ravel()   # no cell underflows

@@ -594,8 +594,10 @@ def _try_amg(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxiter:
         sol.cert = certificate(A, out.p / np.abs(out.p).max())
         if sol.cert > bound:
             why = f"its componentwise certificate is {sol.cert:.1e} > {bound:.1e}"
+        elif out.unbounded:
+            why = f"no bound: {out.unbounded}"
         elif not out.bound <= LU_CONDITION_LIMIT:
-            why = (f"its bound on every cell's relative error is {out.bound:.1e} > {LU_CONDITION_LIMIT:g}: the "
+            why = (f"its bound on every cell's relative error is {upward(out.bound)} > {LU_CONDITION_LIMIT:g}: the "
                    "split between metastable regions is not determined")
     if not why:
         sol.p, sol.bound = out.p, out.bound
@@ -822,6 +824,17 @@ def _solve_pinned(A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, tol: float
             sol.p = _gth.factor(A, shape=grid.shape).null_vector()
 
 
+def upward(x: float) -> str:
+    """``x`` with two significant digits, rounded up (a bound printed is still a bound)."""
+    if not math.isfinite(x) or x <= 0:
+        return f"{x:.1e}"
+    e = math.floor(math.log10(x))
+    m = math.ceil(x / 10.0 ** e * 10.0 * (1 - 1e-15)) / 10.0
+    if m >= 10.0:
+        m, e = m / 10.0, e + 1
+    return f"{m:.1f}e{e:+03d}"
+
+
 def _gth_affordable(fl: Fluxes, grid: Grid) -> bool:
     """Whether the largest nested-dissection front stays below :data:`GTH_MAX_FRONT`."""
     front = grid.ndim * grid.size // min(grid.shape) * max(fl.longest_offset, 1)
@@ -888,7 +901,7 @@ def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, m
                 "metastable regions is not determined by LU (the certificate cannot see it)")
         if error_bound is not None and not error_bound <= LU_CONDITION_LIMIT:
             problems.append(
-                f"AMG's bound on every cell's relative error is {error_bound:.1e}: the split of mass between "
+                f"AMG's bound on every cell's relative error is {upward(error_bound)}: the split of mass between "
                 "metastable regions is not determined by AMG (the certificate cannot see it)")
     elif raw > max(100 * tol, 1e-9) or worst > 1e-3:
         problems.append(f"residual {r:.1e} with negatives down to {worst:.1e} of the maximum; "
@@ -900,8 +913,8 @@ def _finish(p: np.ndarray, A: sp.csr_matrix, fl: Fluxes, sde: SDE, grid: Grid, m
         notes.append("certified cell by cell; the split between metastable wells is not "
                      "(use method='gth' for that)")
     if ok and method == "amg" and error_bound is not None and monotone:
-        notes.append(f"every cell's relative error is at most {error_bound:.1e} (AMG's residual and one M-matrix "
-                     "solve), the split between metastable wells included")
+        notes.append(f"every cell's relative error is at most {upward(error_bound)} (AMG's residual and one M-matrix "
+                     "solve; cells whose density is a normal number), the split between metastable wells included")
     msg = "; ".join(notes) if notes else "converged"
     res = StationaryResult(p.reshape(grid.shape), grid, sde, cert if monotone else r, method, ok,
                            msg if ok else "; ".join(problems + notes),
