@@ -95,17 +95,21 @@ def test_the_bound_on_y_holds_for_an_m_matrix():
 
 
 def test_log_interpolation_is_exact_for_exponentials_and_wraps_periodic_axes():
+    # the error estimate's six-point Lagrange interpolation, applied to log p
     coarse = fp.Grid(bounds=[(-1, 3), (0, 2)], shape=(8, 5))
     fine = fp.Grid(bounds=[(-1, 3), (0, 2)], shape=(16, 10))
     f = lambda x: np.exp(0.7 * x[..., 0] - 1.3 * x[..., 1])    # log-linear: exact, edges extrapolated
     g = interpolate_log(f(coarse.points()), coarse, fine)
     np.testing.assert_allclose(g, (f(fine.points()) / f(fine.points()).max()).ravel(), rtol=1e-12)
-    # periodic: the fine cells outside the outermost coarse centres mix both ends
+    # periodic: the fine cells outside the outermost coarse centres interpolate across the
+    # wrap, as accurately as inside (log p = cos 2 pi x; measured 2.5e-5 at 16 -> 32 cells)
+    ring, fine_ring = fp.Grid([(0, 1)], 16, "periodic"), fp.Grid([(0, 1)], 32, "periodic")
+    logp = lambda x: np.cos(2 * np.pi * x)
+    out = interpolate_log(np.exp(logp(ring.centers[0])), ring, fine_ring)
+    exact = logp(fine_ring.centers[0]) - logp(fine_ring.centers[0]).max()
+    np.testing.assert_allclose(np.log(out)[[0, -1]], exact[[0, -1]], atol=1e-4)
+    np.testing.assert_allclose(np.log(out), exact, atol=1e-4)
     ring, fine_ring = fp.Grid([(0, 1)], 4, "periodic"), fp.Grid([(0, 1)], 8, "periodic")
-    v = np.array([1.0, 2.0, 3.0, 4.0])
-    out = interpolate_log(np.exp(v), ring, fine_ring)
-    expected = np.array([1.75, 1.25, 1.75, 2.25, 2.75, 3.25, 3.75, 3.25])   # ends: 3/4 and 1/4 of 1 and 4
-    np.testing.assert_allclose(np.log(out), expected - expected.max(), atol=1e-14)
     assert np.all(interpolate_log(np.array([0.0, -1.0, 1.0, 2.0]), ring, fine_ring) > 0)
 
 

@@ -46,6 +46,7 @@ from .._discretization.slab import Slab, partition, slab
 from .._model.grid import Grid
 from .._model.sde import SDE
 from .._util.errors import ConvergenceError, warn
+from .._util.linalg import off_diagonal
 from .estimate import ORDER, estimate_error
 from .spectral import GAP_BACKENDS
 from .stationary import (
@@ -56,7 +57,6 @@ from .stationary import (
     balance,
     certificate,
     certificate_bound,
-    off_diagonal,
 )
 
 #: What ``gather=`` accepts: every process gets the whole density, process 0 does

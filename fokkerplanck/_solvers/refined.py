@@ -54,6 +54,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .._model.grid import Grid
+from .._util.linalg import off_diagonal, pinned
+from .estimate import to_grid
 
 __all__ = ["STALL_BUDGET", "STALL_WINDOW", "Monitor", "Refined", "Stalled", "interpolate_log", "null_vector"]
 
@@ -79,14 +81,16 @@ class Monitor:
     ``STALL_WINDOW`` to a few times that.
     """
 
-    def __init__(self, tol: float) -> None:
-        self.tol = tol
+    def __init__(self, tol: float, watch: bool = True) -> None:
+        self.tol, self.watch = tol, watch
         self.history: list[float] = []
 
     def __call__(self, r: float) -> None:
         h = self.history
         h.append(float(r))
         i = len(h) - 1
+        if not self.watch:   # keeps the history only
+            return
         if not math.isfinite(h[i]):   # a NaN preconditioner: no later iteration can help
             raise Stalled("the residual is not finite (the AMG preconditioner is not)")
         if i < STALL_WINDOW or not h[0] > 0 or h[i] == 0.0:
@@ -153,9 +157,12 @@ def null_vector(A: sp.csr_matrix, guess: np.ndarray, *, bounded: bool, maxiter: 
     >>> bool(out.bound < 1e-9), bool(np.abs(A @ out.p).max() < 1e-13 * out.p.max())
     (True, True)
     """
+    # the generator of the rates (as GTH's): the diagonal rebuilt as minus the column sums
+    # of the off-diagonals, not read (stored diagonals can differ, e.g. self-loop edges)
+    W, outflow = off_diagonal(A)
     iterations = 0
     for _ in range(2):
-        out = _pass(A, np.asarray(guess, dtype=float), bounded, maxiter, rtol)
+        out = _pass(W, outflow, np.asarray(guess, dtype=float), bounded, maxiter, rtol)
         iterations += out.iterations
         if out.p is None or not bounded or out.bound <= limit or not np.all(out.p > 0):
             break
@@ -165,26 +172,19 @@ def null_vector(A: sp.csr_matrix, guess: np.ndarray, *, bounded: bool, maxiter: 
     return Refined(out.p, out.bound, iterations, out.why, out.unbounded)
 
 
-def _pass(A: sp.csr_matrix, g: np.ndarray, bounded: bool, maxiter: int, rtol: float) -> Refined:
-    """One solve of :func:`null_vector` in the variables of ``g``."""
+def _pass(W: sp.csr_matrix, outflow: np.ndarray, g: np.ndarray, bounded: bool, maxiter: int, rtol: float
+          ) -> Refined:
+    """One solve of :func:`null_vector` in the variables of ``g`` (``W``, ``outflow``: the
+    generator's rates and their column sums)."""
     import pyamg
 
-    n = A.shape[0]
-    # the generator of the rates (as GTH's): the diagonal rebuilt as minus the column sums
-    # of the off-diagonals, not read (stored diagonals can differ, e.g. self-loop edges)
-    W = (A - sp.diags(A.diagonal())).tocsr()
-    outflow = np.asarray(W.sum(axis=0)).ravel()
+    n = W.shape[0]
     with np.errstate(divide="ignore", over="ignore"):
         s = 1.0 / (outflow * g)
     if not (np.all(g > 0) and np.all(np.isfinite(s)) and np.all(s > 0)):
         return Refined(None, math.inf, 0, "the guess is not positive, or a cell has no outflow")
     k = int(np.argmax(g))
-    keep = np.ones(n, dtype=bool)
-    keep[k] = False
-    M = (sp.identity(n, format="csr") - sp.diags(s) @ W @ sp.diags(g)).tocsr()   # S (diag(outflow) - W) G
-    Mk = M[keep]
-    b = -Mk[:, [k]].toarray().ravel()
-    Mr = Mk[:, keep].tocsr()
+    Mr, b, keep = pinned(sp.identity(n, format="csr") - sp.diags(s) @ W @ sp.diags(g), k)   # S (diag(outflow) - W) G
     gamma = (int(np.diff(Mr.indptr).max(initial=0)) + 4) * np.finfo(float).eps
     floor = gamma * float(np.abs(abs(Mr) @ np.ones(n - 1) + np.abs(b)).max())   # rounding, at q = 1
     try:
@@ -229,7 +229,7 @@ def _refine(M: sp.csr_matrix, b: np.ndarray, x: np.ndarray, prec: Any, maxiter: 
         if size <= target or not size < 0.1 * last:
             break
         last = size
-        mon = Monitor(rtol) if round_ == 0 else _Count()
+        mon = Monitor(rtol, watch=round_ == 0)
         try:
             dx, info = spla.gmres(M, r, M=prec, rtol=rtol, atol=0.0, restart=60,
                                   maxiter=maxiter if round_ == 0 else 1, callback=mon, callback_type="pr_norm")
@@ -243,36 +243,16 @@ def _refine(M: sp.csr_matrix, b: np.ndarray, x: np.ndarray, prec: Any, maxiter: 
     return x, iterations, ""
 
 
-class _Count:
-    """A GMRES callback that only keeps the residual history."""
-
-    def __init__(self) -> None:
-        self.history: list[float] = []
-
-    def __call__(self, r: float) -> None:
-        self.history.append(float(r))
-
-
 def interpolate_log(p: np.ndarray, coarse: Grid, grid: Grid) -> np.ndarray:
-    """``exp`` of ``log p`` on ``coarse`` interpolated (multilinear) to ``grid``'s cells.
-
-    Periodic axes wrap; other axes extrapolate linearly over the half cell between the
-    outermost coarse and fine centres. Non-positive values of ``p`` (underflow, or the
-    negative tails of a non-monotone scheme) take the smallest positive value. Returns
-    a positive array of ``grid.size`` values, largest 1, none below the smallest
-    normal number.
+    """``exp`` of ``log p`` on ``coarse`` interpolated to ``grid``'s cells (the error
+    estimate's ``estimate.to_grid``: six-point Lagrange,
+    periodic axes wrapped). Non-positive values of ``p`` (underflow, or the negative
+    tails of a non-monotone scheme) take the smallest positive value. Returns a
+    positive array of ``grid.size`` values, largest 1, none below the smallest normal
+    number.
     """
     p = np.asarray(p, dtype=float).reshape(coarse.shape)
     positive = p[p > 0]
     floor = positive.min() if positive.size else 1.0
-    v = np.log(np.where(p > 0, p, floor))
-    for axis in range(grid.ndim):
-        xc, xf = coarse.centers[axis], grid.centers[axis]
-        if grid.periodic[axis]:
-            h = coarse.spacing[axis]
-            xc = np.concatenate([[xc[0] - h], xc, [xc[-1] + h]])
-            v = np.concatenate([np.take(v, [-1], axis), v, np.take(v, [0], axis)], axis=axis)
-        i = np.clip(np.searchsorted(xc, xf) - 1, 0, xc.size - 2)
-        t = ((xf - xc[i]) / (xc[i + 1] - xc[i])).reshape([-1 if a == axis else 1 for a in range(grid.ndim)])
-        v = (1.0 - t) * np.take(v, i, axis) + t * np.take(v, i + 1, axis)
+    v = to_grid(np.log(np.where(p > 0, p, floor)), coarse, grid)
     return np.exp(np.maximum(v - v.max(), math.log(np.finfo(float).tiny))).ravel()   # no cell underflows

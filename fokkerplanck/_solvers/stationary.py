@@ -86,12 +86,12 @@ from .._model.grid import Grid
 from .._model.sde import SDE
 from .._util.deprecation import renamed_keywords
 from .._util.errors import ConvergenceError, warn
-from .._util.linalg import factorize, has_pyamg, is_metzler, one_blas_thread
+from .._util.linalg import factorize, has_pyamg, is_metzler, off_diagonal, one_blas_thread, pinned
 from .._util.summary import Summary
 from .._util.validate import positive_int
 from . import gth as _gth
 from . import refined as _refined
-from .estimate import ORDER, estimate_error
+from .estimate import ORDER, estimate_error, partner_grid
 from .resolution import check_resolution
 
 __all__ = ["CONDUCTANCES", "METHODS", "SPLIT_MAX_PASSES", "SPLIT_RTOL", "StationaryResult", "certificate",
@@ -311,14 +311,6 @@ def balance(W: sp.csr_matrix, outflow: np.ndarray, p: np.ndarray, bound: float,
     return p, cert, sweeps
 
 
-def off_diagonal(A: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """``(W, c)``: the off-diagonal part of ``A`` and its column sums (outflow rates)."""
-    A = sp.csr_matrix(A)
-    W = (A - sp.diags(A.diagonal())).tocsr()
-    W.eliminate_zeros()
-    return W, np.asarray(W.sum(axis=0)).ravel()
-
-
 def certificate_bound(n: int, ndim: int) -> float:
     """The certificate's bound for ``success``: ``max(2 (n + 3^ndim) eps, 1e-12)``.
 
@@ -346,14 +338,6 @@ def _pin_guess(fl: Fluxes, sde: SDE, grid: Grid) -> int:
     return int(np.argmin(np.linalg.norm(sde.flux_drift(x), axis=-1)))
 
 
-def _reduced(A: sp.csr_matrix, k: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    keep = np.ones(A.shape[0], dtype=bool)
-    keep[k] = False
-    Ak = A[keep]
-    rhs = -Ak[:, [k]].toarray().ravel()
-    return Ak[:, keep].tocsc(), rhs, keep
-
-
 def _check_connected(A: sp.csr_matrix, grid: Grid, longest: int) -> None:
     """Raise a clear error when the stencil splits the grid into separate parts."""
     from scipy.sparse.csgraph import connected_components
@@ -374,7 +358,8 @@ _Factors = tuple[Any, sp.csc_matrix, np.ndarray, np.ndarray]   # (lu, Ar, rhs, k
 
 def _solve_lu(A: sp.csr_matrix, k: int) -> tuple[np.ndarray, _Factors | None]:
     """Pinned LU solve; ``(p, lu)``, ``lu`` None when SuperLU finds the system singular."""
-    Ar, rhs, keep = _reduced(A, k)
+    Ar, rhs, keep = pinned(A, k)
+    Ar = Ar.tocsc()
     p = np.empty(A.shape[0])
     p[k] = 1.0
     try:
@@ -624,9 +609,10 @@ def _coarse_guess(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, max
     """AMG's guess: the density on a grid with half the cells per axis, interpolated in
     ``log p`` (``refined.interpolate_log``); no answer on that grid is certified, it
     only has to be positive. Ones where that grid cannot be solved."""
-    shape = tuple(max(m // 2, 4) for m in grid.shape)
+    coarse = partner_grid(grid, coarsen=True)   # the error estimate's: None below 4 cells per axis
+    if coarse is None:
+        return np.ones(grid.size)
     try:
-        coarse = Grid(grid.bounds, shape, grid.boundary)
         cfl = fluxes(sde, coarse, scheme=scheme, conductance=getattr(fl, "conductance", "sg"))
         A = cfl.matrix
         if not is_metzler(A):

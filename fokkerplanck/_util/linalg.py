@@ -10,8 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-__all__ = ["factorize", "has_pyamg", "is_metzler", "one_blas_thread", "psd_factor", "psd_pinv", "rows_times",
-           "unique_rows"]
+__all__ = ["factorize", "has_pyamg", "is_metzler", "off_diagonal", "one_blas_thread", "pinned", "psd_factor",
+           "psd_pinv", "rows_times", "unique_rows"]
 
 #: Problems below this many cells skip :func:`one_blas_thread` (its few ms would show).
 ONE_THREAD_FROM = 4096
@@ -113,6 +113,23 @@ def is_metzler(A: sp.spmatrix) -> bool:
     pattern, which the subtraction-free solvers and the certificate need)."""
     W = sp.coo_matrix(A)
     return bool(np.all(W.data[W.row != W.col] >= 0))
+
+
+def off_diagonal(A: sp.spmatrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``(W, c)``: the off-diagonal part of ``A`` and its column sums (outflow rates)."""
+    A = sp.csr_matrix(A)
+    W = (A - sp.diags(A.diagonal())).tocsr()
+    W.eliminate_zeros()
+    return W, np.asarray(W.sum(axis=0)).ravel()
+
+
+def pinned(A: sp.spmatrix, k: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """``A x = 0`` with ``x_k = 1``: ``(A_r, b, keep)``, the rows and columns other than
+    ``k``, the right-hand side ``-A[keep, k]`` and the mask of the other cells."""
+    keep = np.ones(A.shape[0], dtype=bool)
+    keep[k] = False
+    Ak = sp.csr_matrix(A)[keep]
+    return Ak[:, keep].tocsr(), -Ak[:, [k]].toarray().ravel(), keep
 
 
 def unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
