@@ -573,7 +573,9 @@ def _try_amg(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxiter:
         raise ImportError("method='amg' needs pyamg: pip install pyamg (or fokkerplanck[amg]).")
     A = fl.matrix
     g = guess if guess is not None else _coarse_guess(fl, sde, grid, scheme, tol, maxiter)
-    out = _refined.null_vector(A, g, bounded=sol.monotone, rtol=tol, maxiter=maxiter, limit=LU_CONDITION_LIMIT)
+    exact = sol.monotone and _gth_affordable(fl, grid)   # GTH to fall back on: give up as soon as the bound cannot certify
+    out = _refined.null_vector(A, g, bounded=sol.monotone, rtol=tol, maxiter=maxiter, limit=LU_CONDITION_LIMIT,
+                               give_up=exact)
     sol.iterations += out.iterations
     why, bound = out.why, certificate_bound(grid.size, grid.ndim)
     if out.p is not None and sol.monotone:
@@ -588,9 +590,9 @@ def _try_amg(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxiter:
     if not why:
         sol.p, sol.bound = out.p, out.bound
         return
-    if sol.monotone and _gth_affordable(fl, grid):
+    if exact:
         sol.notes.append(f"AMG-GMRES ({out.iterations} iterations): {why}; fell back to GTH")
-        sol.used, sol.cert = "gth", None
+        sol.used, sol.cert, sol.amg_failed = "gth", None, True
         sol.p = _gth.factor(A, shape=grid.shape).null_vector()
     elif out.p is not None:
         sol.p, sol.bound = out.p, out.bound   # _finish flags it
@@ -669,7 +671,7 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
     against its own generator like any other.
     """
     base, change, prev = fl, math.inf, math.inf
-    first_notes = list(sol.notes)
+    first_notes, earlier = list(sol.notes), []   # earlier: the notes of passes before the last
     passes = 0
     p = _split_density(sol.p)
     if p is None:
@@ -685,6 +687,7 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
         if p_new is None:
             first_notes.append(f"split pass {k} gave a density that is not positive; kept the one before")
             break
+        earlier += [f"split pass {passes}: {m}" for m in sol.notes] if passes else []
         fl, sol, prev, passes, p = new_fl, new, change, k, p_new
         with np.errstate(divide="ignore"):
             change = float(np.abs(np.log(p[cells] / p.sum()) - old).max())
@@ -693,7 +696,7 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
     if passes:
         state = "converged" if change <= SPLIT_RTOL else "not converged"
         note = f"conductance split by the density: {passes} passes, {state} (last change of log p {change:.1e})"
-        sol.notes = [*first_notes, note, *sol.notes]
+        sol.notes = [*first_notes, note, *earlier, *sol.notes]
         if change > SPLIT_RTOL:
             warn(f"stationary: the density split did not reach its fixed point in {passes} passes (the last "
                  f"changed log p by {change:.1e} > {SPLIT_RTOL:g}); the density is exact for the generator it "
@@ -709,14 +712,14 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
 #: Density-split passes after the first are solved by AMG from this many cells on (where
 #: the first took GTH and pyamg is installed): they start from the density of the pass
 #: before, so AMG's ``q`` is near 1 from the start, and its bound certifies them (GTH
-#: where it cannot). Measured on the rotational double well at 512^2: a pass 1.9-3.3 s
-#: against GTH's 5 s.
+#: where it cannot, and for the passes after one that fell back). Measured on the
+#: rotational double well at 512^2: a pass 1.9-3.3 s against GTH's 5 s.
 SPLIT_AMG_FROM = 2 ** 17
 
 
 def _split_method(sol: _Solution, grid: Grid) -> str:
     """The method of a density-split pass after the first (see :data:`SPLIT_AMG_FROM`)."""
-    if sol.used == "gth" and sol.monotone and grid.size >= SPLIT_AMG_FROM and has_pyamg():
+    if sol.used == "gth" and not sol.amg_failed and sol.monotone and grid.size >= SPLIT_AMG_FROM and has_pyamg():
         return "amg"
     return sol.used
 
@@ -733,6 +736,7 @@ class _Solution:
     kappa: float | None = None
     cert: float | None = None   # the certificate of ``p / max|p|``, when already computed
     bound: float | None = None  # AMG's bound on every cell's relative error
+    amg_failed: bool = False    # AMG fell back to GTH (later density-split passes go to GTH directly)
 
 
 def _check_arguments(sde: SDE, grid: Grid, method: str) -> None:
