@@ -1,9 +1,11 @@
 """The generator: conservation, monotonicity, consistency of the current, boundaries."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import fokkerplanck as fp
 from fokkerplanck._discretization.generator import bernoulli
@@ -128,3 +130,65 @@ def test_highorder_refuses_absorbing_walls():
     grid = fp.Grid(bounds=[(0, 1)], shape=8, boundary="absorbing")
     with pytest.raises(ValueError, match="scheme='sg'"):
         fp.generator(fp.brownian(1.0), grid, scheme="highorder")
+
+
+def _coo_generator(fl):
+    """The generator of two-point fluxes by COO, summing duplicates (the reference)."""
+    n, inner = fl.grid.size, fl.head >= 0
+    t, h = fl.tail, fl.head
+    diag = -np.bincount(t, fl.forward, minlength=n) - np.bincount(h[inner], fl.backward[inner], minlength=n)
+    rows = np.concatenate([h[inner], t[inner], np.arange(n)])
+    cols = np.concatenate([t[inner], h[inner], np.arange(n)])
+    A = sp.coo_matrix((np.concatenate([fl.forward[inner], fl.backward[inner], diag]), (rows, cols)), shape=(n, n))
+    return A.tocsr(), diag
+
+
+@settings(max_examples=60, deadline=None)
+@given(d=st.integers(1, 3), sizes=st.lists(st.integers(3, 7), min_size=3, max_size=3),
+       kinds=st.lists(st.sampled_from(["periodic", "reflecting", "absorbing"]), min_size=3, max_size=3),
+       rho=st.floats(-0.95, 0.95), rank_one=st.booleans(), seed=st.integers(0, 2**16))
+def test_grouped_csr_is_the_coo_generator_to_the_last_bit(d, sizes, kinds, rho, rank_one, seed):
+    # the generator is written as CSR from the edge groups (fluxes.generator_csr); it must
+    # equal COO assembly with duplicates summed, entry for entry and bit for bit, on tiny
+    # periodic axes (offsets that wrap onto each other or onto the cell itself: COO), with
+    # absorbing walls, long stencil offsets of a correlated covariance, and rank-one noise
+    # (upwind advection edges along an axis that also carries stencil edges)
+    from fokkerplanck._discretization.fluxes import generator_csr
+
+    rng = np.random.default_rng(seed)
+    cov = np.eye(d)
+    if d >= 2:
+        cov[0, 1] = cov[1, 0] = rho
+    if rank_one:
+        v = rng.normal(size=d)
+        cov = np.outer(v, v)
+    shift = rng.normal(size=d)
+    sde = fp.SDE(drift=lambda x: -(x - shift) + 0.5 * np.roll(x, 1, axis=-1), cov=cov)
+    grid = fp.Grid(bounds=[(-2, 2)] * d, shape=tuple(sizes[:d]), boundary=kinds[:d])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fl = fp.fluxes(sde, grid)
+    ref, diag = _coo_generator(fl)
+    A = fl.matrix
+    assert A.has_sorted_indices
+    np.testing.assert_array_equal(A.indptr, ref.indptr)
+    np.testing.assert_array_equal(A.indices, ref.indices)
+    np.testing.assert_array_equal(A.data.view(np.int64), ref.data.view(np.int64))
+    if all(k != "periodic" for k in kinds[:d]):   # no wrap-around: the grouped path is taken
+        assert generator_csr(fl, diag) is not None
+
+
+def test_grouped_csr_leaves_offsets_that_wrap_onto_each_other_to_coo():
+    # a correlation of 0.99 on a periodic 3 x 4 grid needs the stencil offset (3, 4), which
+    # wraps onto the cell itself: that matrix goes through COO; at 0.8 on 3 x 5 the offsets
+    # (1, 1), (1, 2), (0, 1) stay apart and the groups write it
+    from fokkerplanck._discretization.fluxes import generator_csr
+
+    for rho, shape, grouped in ((0.99, (3, 4), False), (0.8, (3, 5), True)):
+        sde = fp.SDE(drift=lambda x: -x, cov=[[1, rho], [rho, 1]])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fl = fp.fluxes(sde, fp.Grid(bounds=[(-1, 1)] * 2, shape=shape, boundary="periodic"))
+        ref, diag = _coo_generator(fl)
+        assert (generator_csr(fl, diag) is not None) == grouped
+        np.testing.assert_array_equal(fl.matrix.toarray(), ref.toarray())

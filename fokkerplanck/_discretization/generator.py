@@ -411,7 +411,7 @@ def _advection_edges(grid: Grid, potential: _Potential, edges: EdgeBuilder, rest
             b = np.where(ok, -np.where(up, 1 / 3, 5 / 6) * v, b)
             e_ok = np.flatnonzero(ok)
             edges.third.append(Triplets(edges.size + e_ok, far[e_ok], -v[e_ok] / 6))
-        edges.add(tail, head, e * h, f, b, np.full(tail.size, np.nan), np.zeros(tail.size), np.zeros(tail.size))
+        edges.add(tail, head, e, f, b, np.full(tail.size, np.nan), np.zeros(tail.size), np.zeros(tail.size))
 
 
 def _absorbing_edges(sde: SDE, grid: Grid, t: float | None, st: _Stencil, Dc: np.ndarray | None,
@@ -440,11 +440,10 @@ def _absorbing_edges(sde: SDE, grid: Grid, t: float | None, st: _Stencil, Dc: np
                 out = np.where(w > 0, 2 * w * weight_fn(z)[0], 0.0)
             if potential.degenerate:  # drift without diffusion leaves at the wall's speed
                 out = out + np.maximum(side * potential.rest(x + 0.5 * e * h)[:, k], 0.0) / h[k]
-            edges.add(tail, np.full(tail.size, -1), e * h, out, np.zeros(tail.size), z, np.abs(z), w)
+            edges.add(tail, np.full(tail.size, -1), e, out, np.zeros(tail.size), z, np.abs(z), w)
 
 
 def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None, conductance: str) -> TwoPointFluxes:
-    d = grid.ndim
     h = np.asarray(grid.spacing)
     Dc = _constant_diffusion(sde, grid, t) if sde.noise_is_constant else None
     st = _decomposition(sde, grid, t, Dc)
@@ -459,7 +458,7 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None, conductance: 
                            fitted_pair if conductance == "flat" else bernoulli_pair)
     potential = _Potential(sde, grid, exact_loss, Dc, t, ito_form, st.D_centres)
     need_coords = potential.integrate or Dc is None  # else only wrap-around edges need them
-    edges = EdgeBuilder(d)
+    edges = EdgeBuilder(grid)
     rest_mid: dict[int, np.ndarray] = {}  # P0 b at the midpoints of the axis edges, component k
     for k, e in enumerate(st.offsets):
         step = e * h
@@ -496,9 +495,9 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None, conductance: 
         if ito_form:
             with np.errstate(divide="ignore", invalid="ignore"):  # one-way edges: nan
                 dpsi = np.where((w_tail > 0) & (w_head > 0), z + np.log(w_head / w_tail), np.nan)
-            edges.add(tail, head, step, w_tail * bz, w_head * bmz, dpsi, np.abs(z), np.broadcast_to(w, z.shape))
+            edges.add(tail, head, e, w_tail * bz, w_head * bmz, dpsi, np.abs(z), np.broadcast_to(w, z.shape))
         else:
-            edges.add(tail, head, step, w * bz, w * bmz, z, np.abs(z), np.broadcast_to(w, z.shape))
+            edges.add(tail, head, e, w * bz, w * bmz, z, np.abs(z), np.broadcast_to(w, z.shape))
     _absorbing_edges(sde, grid, t, st, Dc, ito_form, potential, weight_fn, edges)
     if potential.degenerate:
         _advection_edges(grid, potential, edges, rest_mid, scheme == "sg2")

@@ -186,7 +186,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg", conductance: str
     hinges: dict[tuple[int, int], np.ndarray] = {}  # -H/T at the hinges of each plane, computed once
     no_dpsi = np.zeros(0)  # the rotational part has no edge potential
     weight_pair = fitted_pair if conductance == "flat" else bernoulli_pair
-    edges = EdgeBuilder(d)  # (edges.third, scheme "sg2": the third cell of upwind-biased faces)
+    edges = EdgeBuilder(grid)  # (edges.third, scheme "sg2": the third cell of upwind-biased faces)
     # ---- symmetric part: exact edge potentials along the stencil of T M
     offsets, weights = _stencil(T * M / np.outer(h, h))
     axis_sym: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, float]] = {}
@@ -199,7 +199,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg", conductance: str
         if np.count_nonzero(e) == 1:
             axis_sym[int(np.argmax(e != 0))] = (w * f, w * b, np.abs(z), float(w))
             continue
-        edges.add(tail, head, e * h, w * f, w * b, no_dpsi, np.abs(z), np.full(tail.size, w))
+        edges.add(tail, head, e, w * f, w * b, no_dpsi, np.abs(z), np.full(tail.size, w))
     # ---- antisymmetric part (+ the symmetric axis edges on the same faces)
     for k in range(d):
         n = grid.shape[k]
@@ -232,7 +232,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg", conductance: str
         f_tot, b_tot = fs + fa, bs + ba
         if scheme == "sg":  # at the blend's bound one of them is 0 up to round-off
             f_tot, b_tot = np.maximum(f_tot, 0.0), np.maximum(b_tot, 0.0)
-        edges.add(tail, head, e * h, f_tot, b_tot, no_dpsi, zs, np.broadcast_to(w, tail.size))
+        edges.add(tail, head, e, f_tot, b_tot, no_dpsi, zs, np.broadcast_to(w, tail.size))
     # ---- absorbing walls: half-edges to p = 0 on the wall
     for k in range(d):
         for side, kind in zip((-1, 1), grid.boundary[k]):
@@ -254,7 +254,7 @@ def structured_fluxes(sde: SDE, grid: Grid, scheme: str = "sg", conductance: str
                 face = np.array([0 if side < 0 else len(_face_positions(grid, k)) - 1])
                 r_t, _ = _face_rates(sde, grid, k, Q, T, lc, hinges, cell, cell, face)
                 out += np.maximum(side * r_t.ravel(), 0.0)
-            edges.add(tail, np.full(tail.size, -1), e * h, out, np.zeros(tail.size), no_dpsi, np.zeros(tail.size),
+            edges.add(tail, np.full(tail.size, -1), e, out, np.zeros(tail.size), no_dpsi, np.zeros(tail.size),
                       np.full(tail.size, W))
     longest = int(np.abs(offsets).max()) if len(offsets) else 1
     # scheme "sg2": three-point faces, a general flux matrix (forward/backward: the two-point part)

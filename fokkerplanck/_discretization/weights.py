@@ -58,11 +58,13 @@ def bernoulli_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cancels (``B(a)`` underflows gracefully to zero for huge ``a``). ``B(0) = 1``.
     """
     z = np.asarray(z, dtype=float)
-    a = np.abs(z)
-    small = a < 1e-300
-    den = -np.expm1(-np.where(small, 1.0, a))
-    big = np.where(small, 1.0, a / den)  # B(-a)
-    little = big * np.exp(-a)  # B(a)
+    na = -np.abs(z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        big = np.asarray(na / np.expm1(na))  # B(-a) = a / (1 - e^{-a}) (0 / 0 at a = 0)
+    small = na > -1e-300
+    if small.any():
+        big[small] = 1.0
+    little = big * np.exp(na)  # B(a)
     pos = z > 0
     return np.where(pos, little, big), np.where(pos, big, little)
 
