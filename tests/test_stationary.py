@@ -354,7 +354,9 @@ def test_a_stalled_amg_solve_falls_back_to_gth():
     res = fp.stationary(sde, grid, method="amg", maxiter=1, rtol=1e-15)  # cannot reach 1e-15 in one cycle
     assert res.method == "gth" and "fell back to GTH" in res.message
     assert res.success and res.residual < 1e-13
-    np.testing.assert_allclose(res.density, fp.stationary(sde, grid, method="gth").density, rtol=1e-12, atol=0)
+    # the density-split passes before the last are AMG to SPLIT_LOOSE_RTOL (not GTH), so the
+    # last generator differs from GTH's sequence in its far digits: measured 5e-13
+    np.testing.assert_allclose(res.density, fp.stationary(sde, grid, method="gth").density, rtol=1e-10, atol=0)
 
 
 def test_amg_on_the_metastable_torus_gives_up_early():

@@ -35,6 +35,11 @@ spectral gap) and the bound says the split is not determined. The rounding of th
 residual and of the scaled entries (a few ``eps`` relative each) is added to ``E``
 as ``gamma (|M_r| |q| + |b|)``, ``gamma = (entries per row + 4) eps``.
 
+Two stages. :class:`Solve` keeps the scaled system and its AMG hierarchy between a
+:meth:`~Solve.loose` solve (one GMRES solve to a tolerance, no bound: a density-split
+pass that only sets the next pass's weights) and :meth:`~Solve.certify`, which goes on
+from there to round-off and the bound; :func:`null_vector` is the two in one call.
+
 Measured on the rotational double well of ``benchmarks/bench_peers.py`` at 512^2
 (guess from 256^2 interpolated in ``log p``): ``q`` between 0.03 and 1.04, residual
 3e-16 after two rounds (27 GMRES iterations), ``max y`` 2.7e5, a bound of 2.6e-9 on
@@ -46,7 +51,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -57,7 +62,7 @@ from .._model.grid import Grid
 from .._util.linalg import off_diagonal, pinned
 from .estimate import to_grid
 
-__all__ = ["STALL_BUDGET", "STALL_WINDOW", "Monitor", "Refined", "Stalled", "interpolate_log", "null_vector"]
+__all__ = ["STALL_BUDGET", "STALL_WINDOW", "Monitor", "Refined", "Solve", "Stalled", "interpolate_log", "null_vector"]
 
 #: GMRES gives up when the residual fell by less than 2x over this many iterations, or
 #: when its average rate so far predicts more than ``STALL_BUDGET`` iterations in all.
@@ -131,7 +136,8 @@ def null_vector(A: sp.csr_matrix, guess: np.ndarray, *, bounded: bool, maxiter: 
         A positive guess of the null vector (any scale).
     bounded : bool
         Whether to bound the error (one more solve; it needs ``A``'s off-diagonals
-        ``>= 0``, a monotone scheme).
+        ``>= 0``, a monotone scheme). Without it, one GMRES solve to ``rtol`` and no
+        refinement to round-off (a guess).
     maxiter : int
         GMRES restarts of the first round.
     rtol : float
@@ -163,82 +169,133 @@ def null_vector(A: sp.csr_matrix, guess: np.ndarray, *, bounded: bool, maxiter: 
     >>> bool(out.bound < 1e-9), bool(np.abs(A @ out.p).max() < 1e-13 * out.p.max())
     (True, True)
     """
-    # the generator of the rates (as GTH's): the diagonal rebuilt as minus the column sums
-    # of the off-diagonals, not read (stored diagonals can differ, e.g. self-loop edges)
-    W, outflow = off_diagonal(A)
-    iterations = 0
-    for _ in range(2):
-        out = _pass(W, outflow, np.asarray(guess, dtype=float), bounded, maxiter, rtol, limit if give_up else None)
-        iterations += out.iterations
-        if out.p is None or not bounded or out.bound <= limit or not np.all(out.p > 0):
-            break
-        # the guess was far off somewhere (q tiny there, and the bound with it): once more
-        # in the variables of this answer, where q is near 1 in every cell
-        guess = out.p
-    return Refined(out.p, out.bound, iterations, out.why, out.unbounded)
+    solve = Solve(A, guess, maxiter)
+    if not bounded:
+        p, why = solve.loose(rtol)
+        return Refined(p, math.nan if not why else math.inf, solve.iterations, why)
+    return solve.certify(rtol, limit, give_up)
 
 
-def _pass(W: sp.csr_matrix, outflow: np.ndarray, g: np.ndarray, bounded: bool, maxiter: int, rtol: float,
-          give_up_above: float | None = None) -> Refined:
-    """One solve of :func:`null_vector` in the variables of ``g`` (``W``, ``outflow``: the
-    generator's rates and their column sums); ``give_up_above``: the ``limit`` of
-    ``give_up``, or ``None``."""
-    import pyamg
+class Solve:
+    """One AMG solve of ``A p = 0`` in the variables of a guess, in two stages.
 
-    n = W.shape[0]
-    with np.errstate(divide="ignore", over="ignore"):
-        s = 1.0 / (outflow * g)
-    if not (np.all(g > 0) and np.all(np.isfinite(s)) and np.all(s > 0)):
-        return Refined(None, math.inf, 0, "the guess is not positive, or a cell has no outflow")
-    k = int(np.argmax(g))
-    Mr, b, keep = pinned(sp.identity(n, format="csr") - sp.diags(s) @ W @ sp.diags(g), k)   # S (diag(outflow) - W) G
-    gamma = (int(np.diff(Mr.indptr).max(initial=0)) + 4) * np.finfo(float).eps
-    floor = gamma * float(np.abs(abs(Mr) @ np.ones(n - 1) + np.abs(b)).max())   # rounding, at q = 1
-    iterations, unbounded = 0, ""
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):   # pyamg prints its breakdowns
-            prec = pyamg.ruge_stuben_solver(Mr).aspreconditioner()
-            if bounded:   # y = M_r^-1 1 first: it says whether the bound can be reached at all
-                y, iterations, why_y = _refine(Mr, np.ones(n - 1), np.zeros(n - 1), prec, maxiter, 1e-2, target=0.5)
-                rho = np.abs(1.0 - Mr @ y).max() + gamma * np.abs(abs(Mr) @ np.abs(y) + 1.0).max()
-                # y >= 0 with rho < 1 also proves M_r a non-singular M-matrix (whatever the connectivity)
-                if why_y or not rho < 1.0 or not np.all(y >= 0):
-                    unbounded = "the solve for the bound (y = M^-1 1) did not converge"
-                elif give_up_above is not None and 2.0 * floor * y.max() / (1.0 - rho) > give_up_above:
-                    reach = 2.0 * floor * y.max() / (1.0 - rho)
-                    return Refined(None, math.inf, iterations,
-                                   f"rounding alone keeps its bound above {reach:.1e} > {give_up_above:g} "
-                                   f"(M^-1 1 up to {y.max():.1e}, a metastable chain): the split between "
-                                   "metastable regions is not determined")
-            q, its, why = _refine(Mr, b, np.ones(n - 1), prec, maxiter, rtol, target=floor)
-    except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:   # a singular or NaN hierarchy
-        return Refined(None, math.inf, 0, f"AMG failed ({type(err).__name__}: {err})")
-    iterations += its
-    p = None
-    if not why:
-        p = np.empty(n)
-        p[keep], p[k] = g[keep] * q, g[k]
-    if why or not bounded:
-        return Refined(p, math.nan if not why else math.inf, iterations, why)
-    if unbounded:
-        return Refined(p, math.inf, iterations, "", unbounded)
-    res = np.abs(b - Mr @ q).max() + gamma * np.abs(abs(Mr) @ np.abs(q) + np.abs(b)).max()
-    error = res * y / (1.0 - rho)
-    if not np.all(error < q):
-        return Refined(p, math.inf, iterations, "", "the answer is not positive in every cell (to its bound)")
-    delta = float((error / (q - error)).max(initial=0.0))
-    # normalising by the sum moves every relative error by at most another delta
-    return Refined(p, 2.0 * delta / (1.0 - delta) if delta < 1.0 else math.inf, iterations, "")
+    :meth:`loose` solves to a tolerance, without a bound (a density-split pass that is
+    not the last); :meth:`certify` then goes on from there, in the same variables and
+    with the same AMG hierarchy, to round-off and the bound (see the module docstring).
+    A far guess (bound above ``limit``) is solved once more in the variables of its
+    answer, by a new ``Solve``. ``iterations``: GMRES iterations so far, all stages.
+    """
+
+    def __init__(self, A: sp.csr_matrix | tuple[sp.csr_matrix, np.ndarray], guess: np.ndarray, maxiter: int
+                 ) -> None:
+        # the generator of the rates (as GTH's): the diagonal rebuilt as minus the column
+        # sums of the off-diagonals, not read (stored diagonals can differ, e.g. self-loops);
+        # ``A`` may be given as ``(W, outflow)`` already
+        self.W, self.outflow = A if isinstance(A, tuple) else off_diagonal(A)
+        self.maxiter, self.iterations = maxiter, 0
+        self.why = ""
+        self.q: np.ndarray | None = None
+        self._setup(np.asarray(guess, dtype=float))
+
+    def _setup(self, g: np.ndarray) -> None:
+        """The scaled, pinned system in the variables of ``g`` and its AMG hierarchy."""
+        import pyamg
+
+        n = self.W.shape[0]
+        self.g = g
+        with np.errstate(divide="ignore", over="ignore"):
+            s = 1.0 / (self.outflow * g)
+        self.prec: Any = None
+        if not (np.all(g > 0) and np.all(np.isfinite(s)) and np.all(s > 0)):
+            self.why = "the guess is not positive, or a cell has no outflow"
+            return
+        self.k = int(np.argmax(g))
+        self.Mr, self.b, self.keep = pinned(sp.identity(n, format="csr") - sp.diags(s) @ self.W @ sp.diags(g), self.k)
+        self.gamma = (int(np.diff(self.Mr.indptr).max(initial=0)) + 4) * np.finfo(float).eps
+        self.floor = self.gamma * float(np.abs(abs(self.Mr) @ np.ones(n - 1) + np.abs(self.b)).max())  # at q = 1
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):   # pyamg prints its breakdowns
+                self.prec = pyamg.ruge_stuben_solver(self.Mr).aspreconditioner()
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:   # a singular or NaN hierarchy
+            self.why = f"AMG failed ({type(err).__name__}: {err})"
+
+    def _run(self, b: np.ndarray, x: np.ndarray, rtol: float, target: float, rounds: int
+             ) -> tuple[np.ndarray, str]:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                x, its, why = _refine(self.Mr, b, x, self.prec, self.maxiter, rtol, target, rounds)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
+            its, why = 0, f"AMG failed ({type(err).__name__}: {err})"
+        self.iterations += its
+        return x, why
+
+    def _density(self) -> np.ndarray:
+        assert self.q is not None
+        p = np.empty(self.W.shape[0])
+        p[self.keep], p[self.k] = self.g[self.keep] * self.q, self.g[self.k]
+        return p
+
+    def loose(self, rtol: float) -> tuple[np.ndarray | None, str]:
+        """``(p, why)``: one GMRES solve to ``rtol`` from ``q = 1`` (``p`` ``None`` where
+        it stopped, ``why`` says why)."""
+        if self.why:
+            return None, self.why
+        self.q, self.why = self._run(self.b, np.ones(len(self.b)), rtol, self.floor, 1)
+        return (None, self.why) if self.why else (self._density(), "")
+
+    def certify(self, rtol: float = 1e-10, limit: float = 1e-6, give_up: bool = False) -> Refined:
+        """From :meth:`loose`'s ``q`` (or ``q = 1``): ``y`` first, then refinement to
+        round-off, and the bound (see :func:`null_vector` for ``limit`` and ``give_up``)."""
+        out = self._certify(rtol, limit if give_up else None)
+        if out.p is not None and out.bound > limit and np.all(out.p > 0):
+            # the guess was far off somewhere (q tiny there, and the bound with it): once
+            # more in the variables of this answer, where q is near 1 in every cell
+            second = Solve((self.W, self.outflow), out.p, self.maxiter)._certify(rtol, limit if give_up else None)
+            out = replace(second, iterations=out.iterations + second.iterations)
+        return out
+
+    def _certify(self, rtol: float, give_up_above: float | None) -> Refined:
+        if self.why:
+            return Refined(None, math.inf, self.iterations, self.why)
+        n1 = len(self.b)
+        Mr, b, gamma = self.Mr, self.b, self.gamma
+        # y = M_r^-1 1 first: it says whether the bound can be reached at all
+        y, why_y = self._run(np.ones(n1), np.zeros(n1), 1e-2, 0.5, ROUNDS)
+        rho = np.abs(1.0 - Mr @ y).max() + gamma * np.abs(abs(Mr) @ np.abs(y) + 1.0).max()
+        # y >= 0 with rho < 1 also proves M_r a non-singular M-matrix (whatever the connectivity)
+        unbounded = ""
+        if why_y or not rho < 1.0 or not np.all(y >= 0):
+            unbounded = "the solve for the bound (y = M^-1 1) did not converge"
+        elif give_up_above is not None and 2.0 * self.floor * y.max() / (1.0 - rho) > give_up_above:
+            reach = 2.0 * self.floor * y.max() / (1.0 - rho)
+            return Refined(None, math.inf, self.iterations,
+                           f"rounding alone keeps its bound above {reach:.1e} > {give_up_above:g} "
+                           f"(M^-1 1 up to {y.max():.1e}, a metastable chain): the split between "
+                           "metastable regions is not determined")
+        start = self.q if self.q is not None else np.ones(n1)
+        self.q, why = self._run(b, start, rtol, self.floor, ROUNDS)
+        if why:
+            return Refined(None, math.inf, self.iterations, why)
+        p, q = self._density(), self.q
+        if unbounded:
+            return Refined(p, math.inf, self.iterations, "", unbounded)
+        res = np.abs(b - Mr @ q).max() + gamma * np.abs(abs(Mr) @ np.abs(q) + np.abs(b)).max()
+        error = res * y / (1.0 - rho)
+        if not np.all(error < q):
+            return Refined(p, math.inf, self.iterations, "", "the answer is not positive in every cell (to its bound)")
+        delta = float((error / (q - error)).max(initial=0.0))
+        # normalising by the sum moves every relative error by at most another delta
+        return Refined(p, 2.0 * delta / (1.0 - delta) if delta < 1.0 else math.inf, self.iterations, "")
 
 
 def _refine(M: sp.csr_matrix, b: np.ndarray, x: np.ndarray, prec: Any, maxiter: int, rtol: float,
-            target: float = 0.0) -> tuple[np.ndarray, int, str]:
+            target: float = 0.0, rounds: int = ROUNDS) -> tuple[np.ndarray, int, str]:
     """Rounds of ``x += GMRES(M, b - M x)`` until ``max|b - M x| <= target`` or a round no
     longer divides it by 10; ``(x, iterations, why)``, ``why`` non-empty when the first
     round stalls (see :class:`Monitor`) or fails. Later rounds are one GMRES cycle each:
     they work at the rounding level, where a stall is the expected end."""
     iterations, last = 0, math.inf
-    for round_ in range(ROUNDS):
+    for round_ in range(rounds):
         r = b - M @ x
         size = float(np.abs(r).max())
         if not np.isfinite(size):
