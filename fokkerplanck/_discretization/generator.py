@@ -492,12 +492,15 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None, conductance: 
             if ito_form:
                 w_tail, w_head = w_tail[keep], w_head[keep]
         bz, bmz = weight_fn(z)
+        # the drop of psi whose exp(-psi) the rates hold in balance, log(backward / forward):
+        # z for the fitted weights, not for upwind's (whose ratio is not e^-z)
+        drop = np.log(bmz / bz) if scheme == "upwind" else z
         if ito_form:
             with np.errstate(divide="ignore", invalid="ignore"):  # one-way edges: nan
-                dpsi = np.where((w_tail > 0) & (w_head > 0), z + np.log(w_head / w_tail), np.nan)
+                dpsi = np.where((w_tail > 0) & (w_head > 0), drop + np.log(w_head / w_tail), np.nan)
             edges.add(tail, head, e, w_tail * bz, w_head * bmz, dpsi, np.abs(z), np.broadcast_to(w, z.shape))
         else:
-            edges.add(tail, head, e, w * bz, w * bmz, z, np.abs(z), np.broadcast_to(w, z.shape))
+            edges.add(tail, head, e, w * bz, w * bmz, drop, np.abs(z), np.broadcast_to(w, z.shape))
     _absorbing_edges(sde, grid, t, st, Dc, ito_form, potential, weight_fn, edges)
     if potential.degenerate:
         _advection_edges(grid, potential, edges, rest_mid, scheme == "sg2")
