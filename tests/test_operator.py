@@ -192,3 +192,17 @@ def test_grouped_csr_leaves_offsets_that_wrap_onto_each_other_to_coo():
         ref, diag = _coo_generator(fl)
         assert (generator_csr(fl, diag) is not None) == grouped
         np.testing.assert_array_equal(fl.matrix.toarray(), ref.toarray())
+
+
+def test_grouped_csr_needs_every_edge_in_a_group():
+    # fluxes whose groups do not cover their edges (e.g. rebuilt without them) go through COO
+    from dataclasses import replace
+
+    from fokkerplanck._discretization.fluxes import generator_csr
+
+    fl = fp.fluxes(fp.SDE(drift=lambda x: -x, cov=[[1, 0.5], [0.5, 1]]), fp.Grid(bounds=[(-1, 1)] * 2, shape=5))
+    bare = replace(fl, groups=())
+    ref, diag = _coo_generator(bare)
+    assert generator_csr(bare, diag) is None
+    np.testing.assert_array_equal(bare.matrix.toarray(), ref.toarray())
+    np.testing.assert_array_equal(fl.matrix.toarray(), ref.toarray())

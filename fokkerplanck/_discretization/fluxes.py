@@ -465,6 +465,8 @@ def generator_csr(fl: TwoPointFluxes, diag: np.ndarray) -> sp.csr_matrix | None:
     """
     grid = fl.grid
     n, d = grid.size, grid.ndim
+    if sum(g.stop - g.start for g in fl.groups) != fl.tail.size:   # edges outside the groups: COO
+        return None
     strides = np.array([int(np.prod(grid.shape[k + 1:])) for k in range(d)], dtype=np.int64)
     offsets = {(0,) * d}
     for g in fl.groups:
