@@ -65,8 +65,10 @@ def test_two_processes_give_the_serial_density_with_its_certificate(rows):
     for r in cases:
         assert r["success"] and r["residual"] <= r["bound"], r
         assert abs(r["mass"] - 1.0) < 1e-12, r
-        # serial: GTH (or exact detailed balance); here MUMPS; the same split passes
-        assert r["diff"] < 1e-12, r   # measured 6e-16 .. 3.8e-15
+        # serial: the density split's passes by loose AMG (SPLIT_LOOSE_RTOL), the last
+        # certified, or GTH, or exact detailed balance; here MUMPS on every pass: the last
+        # generators differ in far digits (measured 1.5e-12; 6e-16 .. 3.8e-15 with GTH)
+        assert r["diff"] < 1e-9, r
         assert "certified cell by cell; the split between metastable regions is not" in r["message"]
 
 

@@ -351,12 +351,15 @@ def test_warnings_point_at_the_callers_line():
 def test_a_stalled_amg_solve_falls_back_to_gth():
     grid = fp.Grid(bounds=[(-5, 5), (-3, 3)], shape=(48, 40))
     sde = fp.ornstein_uhlenbeck(H, NOISE)
-    res = fp.stationary(sde, grid, method="amg", maxiter=1, rtol=1e-15)  # cannot reach 1e-15 in one cycle
+    res = fp.stationary(sde, grid, method="amg", maxiter=1, rtol=1e-15,   # cannot reach 1e-15 in one cycle
+                        error_estimate=False)   # (the estimate would start the split from its grid)
     assert res.method == "gth" and "fell back to GTH" in res.message
     assert res.success and res.residual < 1e-13
     # the density-split passes before the last are AMG to SPLIT_LOOSE_RTOL (not GTH), so the
-    # last generator differs from GTH's sequence in its far digits: measured 5e-13
-    np.testing.assert_allclose(res.density, fp.stationary(sde, grid, method="gth").density, rtol=1e-10, atol=0)
+    # last generator differs from GTH's sequence in its far digits: measured 3e-10 (the
+    # split itself stops at a change of 1e-3 in log p)
+    np.testing.assert_allclose(res.density, fp.stationary(sde, grid, method="gth", error_estimate=False).density,
+                               rtol=1e-8, atol=0)
 
 
 def test_amg_on_the_metastable_torus_gives_up_early():

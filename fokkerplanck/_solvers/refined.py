@@ -136,8 +136,8 @@ def null_vector(A: sp.csr_matrix, guess: np.ndarray, *, bounded: bool, maxiter: 
         A positive guess of the null vector (any scale).
     bounded : bool
         Whether to bound the error (one more solve; it needs ``A``'s off-diagonals
-        ``>= 0``, a monotone scheme). Without it, one GMRES solve to ``rtol`` and no
-        refinement to round-off (a guess).
+        ``>= 0``, a monotone scheme). Without it, refinement to round-off and no bound
+        (a guess, or a non-monotone scheme).
     maxiter : int
         GMRES restarts of the first round.
     rtol : float
@@ -171,7 +171,7 @@ def null_vector(A: sp.csr_matrix, guess: np.ndarray, *, bounded: bool, maxiter: 
     """
     solve = Solve(A, guess, maxiter)
     if not bounded:
-        p, why = solve.loose(rtol)
+        p, why = solve.loose(rtol, rounds=ROUNDS)
         return Refined(p, math.nan if not why else math.inf, solve.iterations, why)
     return solve.certify(rtol, limit, give_up)
 
@@ -235,12 +235,12 @@ class Solve:
         p[self.keep], p[self.k] = self.g[self.keep] * self.q, self.g[self.k]
         return p
 
-    def loose(self, rtol: float) -> tuple[np.ndarray | None, str]:
-        """``(p, why)``: one GMRES solve to ``rtol`` from ``q = 1`` (``p`` ``None`` where
-        it stopped, ``why`` says why)."""
+    def loose(self, rtol: float, rounds: int = 1) -> tuple[np.ndarray | None, str]:
+        """``(p, why)``: one GMRES solve to ``rtol`` from ``q = 1``, and ``rounds - 1`` more
+        of refinement towards round-off (``p`` ``None`` where it stopped, ``why`` says why)."""
         if self.why:
             return None, self.why
-        self.q, self.why = self._run(self.b, np.ones(len(self.b)), rtol, self.floor, 1)
+        self.q, self.why = self._run(self.b, np.ones(len(self.b)), rtol, self.floor, rounds)
         return (None, self.why) if self.why else (self._density(), "")
 
     def certify(self, rtol: float = 1e-10, limit: float = 1e-6, give_up: bool = False) -> Refined:
