@@ -47,7 +47,7 @@ import scipy.sparse as sp
 from .._model.grid import Grid
 from .._model.sde import SDE
 from .._util.errors import warn
-from .._util.linalg import psd_pinv, rows_times
+from .._util.linalg import psd_pinv, rows_times, sym_eigh
 from .._util.validate import covariance, positive
 from .fluxes import EdgeBuilder, Fluxes, Segment, Triplets, TwoPointFluxes, block, block_centres, edge_indices
 from .highorder import highorder_fluxes
@@ -121,7 +121,8 @@ def _regularized(D: np.ndarray, h: np.ndarray, exact: bool = False) -> tuple[np.
     off = np.abs((D - np.einsum("...ii->...i", D)[..., None] * np.eye(d)) / hh).max(axis=(-1, -2))
     if exact or not np.any(off > 0):
         return D, mask
-    w, V = np.linalg.eigh(D / hh)
+    w, V = sym_eigh(D / hh)
+    assert V is not None
     top = np.maximum(w[..., -1], 0.0)
     mask = (w[..., 0] <= SINGULAR_RTOL * top) & (off > SINGULAR_RTOL * top)
     if mask.any():

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 
+from .linalg import sym_eigh
+
 __all__ = ["covariance", "nan_rows", "positive", "positive_int", "real_array", "show"]
 
 
@@ -164,7 +166,7 @@ def covariance(name: str, c: Any, x: np.ndarray | None = None, *, definite: bool
     if not sym.all():
         i, at = where(~sym)
         raise ValueError(f"`{name}` is not symmetric{at}: {c[i].tolist()}.")
-    w = np.linalg.eigvalsh(0.5 * (c + np.swapaxes(c, -1, -2)))
+    w = sym_eigh(0.5 * (c + np.swapaxes(c, -1, -2)), vectors=False)[0]
     top = max(float(w[..., -1].max(initial=0.0)), 1e-300)
     negative = w[..., 0] < -NEGATIVE_RTOL * top
     if negative.any():
