@@ -555,8 +555,11 @@ def _split_from_partner(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: s
     per axis): its answer, which the estimate needs anyway, interpolated in ``log p``,
     takes the place of a first solve on this grid. ``(fl, sol, (partner, its density))``
     after the passes; ``(fl, sol, None)`` where detailed balance holds (``"auto"``);
-    ``None`` where this does not apply (not 2-D, explicit methods but AMG, no partner, a
-    partner solve that fails, no pass made): then the usual path.
+    ``None`` where this does not apply (not 2-D, fewer than :data:`SPLIT_AMG_FROM` cells,
+    explicit methods but AMG, no partner, a partner solve that fails, no pass made, or no
+    fixed point reached from this start): then the usual path. (At 64^2 the 32^2 partner
+    of a rotating double well at T = 0.3 was too far from the fixed point: the passes
+    stopped contracting, where from the Scharfetter–Gummel density they converge.)
 
     Measured on the rotational double well (with the error estimate, one run each): 1.7 s
     against 2.4 s at 256^2, 7.9 s against about 9 s at 512^2, as many passes (at 512^2
@@ -568,7 +571,8 @@ def _split_from_partner(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: s
     6.2 s at 32^3, 12.2 s against 14.5 s at 48^3).
     """
     partner = partner_grid(grid)
-    if method not in ("auto", "amg") or grid.ndim != 2 or partner is None or not isinstance(fl, TwoPointFluxes):
+    if (method not in ("auto", "amg") or grid.ndim != 2 or grid.size < SPLIT_AMG_FROM or partner is None
+            or not isinstance(fl, TwoPointFluxes)):
         return None
     sol = _Solution(method, monotone=is_metzler(fl.matrix))
     if method == "auto":
@@ -590,9 +594,13 @@ def _split_from_partner(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: s
     sol.used = "amg" if first == "gth" and grid.size >= SPLIT_AMG_FROM and has_pyamg() else first
     sol.p = _refined.interpolate_log(coarse.ravel(), partner, grid)
     sol.notes.append("the density split started from the error estimate's grid (half the cells per axis)")
-    new_fl, new_sol = _split_fixed_point(fl, sol, sde, grid, scheme, tol, maxiter)
-    if new_sol is sol:   # no pass was made: p is only the interpolated start
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        new_fl, new_sol = _split_fixed_point(fl, sol, sde, grid, scheme, tol, maxiter)
+    if new_sol is sol or not new_sol.change <= SPLIT_RTOL:   # no pass made, or no fixed point from there
         return None
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return new_fl, new_sol, (partner, coarse)
 
 
@@ -848,6 +856,7 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
                              "density (a metastable chain): the passes went on with certified solves")
             change, prev, limit = math.inf, math.inf, passes + SPLIT_MAX_PASSES   # a budget of their own
     _certify(fl, sde, grid, scheme, tol, maxiter, sol)   # the last pass, where it is still loose
+    sol.change = change
     if passes:
         state = "converged" if change <= SPLIT_RTOL else "not converged"
         note = f"conductance split by the density: {passes} passes, {state} (last change of log p {change:.1e})"
@@ -900,6 +909,7 @@ class _Solution:
     amg_failed: bool = False    # AMG fell back to GTH (later density-split passes go to GTH directly)
     pending: Any = None         # the loose AMG solve (refined.Solve) of ``p``, kept to go on from
     loose: bool = False         # ``p`` is a loose AMG answer: certified (_certify) before it is returned
+    change: float = math.nan    # the density split's last change of log p (nan: no split)
     asked: str = "auto"         # the method the caller asked for
 
 
