@@ -147,8 +147,19 @@ def psd_pinv(D: np.ndarray, rtol: float = 1e-12) -> tuple[np.ndarray, np.ndarray
     cut = rtol * np.maximum(w[..., -1:], 0.0)
     nz = w > np.maximum(cut, 1e-300)
     inv = np.where(nz, 1.0 / np.where(nz, w, 1.0), 0.0)
+    if D.shape[-1] == 2 and D.ndim >= 3:   # entry by entry: batched 2 x 2 matmuls cost 2x more
+        return _outer_sum(V, inv), _outer_sum(V, (~nz).astype(float))
     Vt = np.swapaxes(V, -1, -2)
     return (V * inv[..., None, :]) @ Vt, (V * (~nz)[..., None, :]) @ Vt
+
+
+def _outer_sum(V: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """``V diag(s) V^T`` for a batch of ``2 x 2`` ``V``, entry by entry (symmetric)."""
+    out = np.empty(V.shape)
+    for i, j in ((0, 0), (0, 1), (1, 1)):
+        out[..., i, j] = V[..., i, 0] * s[..., 0] * V[..., j, 0] + V[..., i, 1] * s[..., 1] * V[..., j, 1]
+    out[..., 1, 0] = out[..., 0, 1]
+    return out
 
 
 def is_metzler(A: sp.spmatrix) -> bool:
