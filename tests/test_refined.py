@@ -460,3 +460,26 @@ def test_a_partner_start_that_does_not_converge_is_dropped(monkeypatch):
         res = fp.stationary(sde, grid)
     assert res.success and "started from the error estimate" not in res.message
     assert "passes, converged" in res.message and np.isfinite(res.error_estimate)
+
+
+def test_a_loose_solve_that_stops_goes_to_lu_without_a_second_amg_attempt(monkeypatch):
+    # a loose AMG pass that stops (a stall) where GTH is unaffordable: pinned LU answers,
+    # and no full AMG solve from a second coarse guess is tried (it would stop the same way)
+    from fokkerplanck._solvers import refined as refined_module
+    from fokkerplanck._solvers import stationary as st_module
+
+    grid = fp.Grid(bounds=[(-4, 4)] * 3, shape=16)
+    sde = fp.ornstein_uhlenbeck([[1, 1, 0], [-1, 1, 0.5], [0, -0.5, 1]], 1.0)
+    ref = fp.stationary(sde, grid, method="gth", error_estimate=False)
+    guesses, lu_runs = [], []
+    real_guess, real_lu = st_module._coarse_guess, st_module._solve_lu
+    monkeypatch.setattr(st_module, "_coarse_guess", lambda *a, **k: guesses.append(1) or real_guess(*a, **k))
+    monkeypatch.setattr(st_module, "_solve_lu", lambda *a: lu_runs.append(1) or real_lu(*a))
+    monkeypatch.setattr(st_module, "_gth_affordable", lambda fl, grid: False)
+    monkeypatch.setattr(refined_module.Solve, "loose", lambda self, *a, **k: (None, "injected stall"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = fp.stationary(sde, grid, error_estimate=False)   # the split: its first solve is loose
+    assert res.method == "lu" and "injected stall" in res.message and "fell back to LU" in res.message
+    assert guesses == [1] and lu_runs
+    np.testing.assert_allclose(res.density, ref.density, rtol=1e-6, atol=1e-12 * ref.density.max())

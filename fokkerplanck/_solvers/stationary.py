@@ -702,20 +702,20 @@ SPLIT_LOOSE_RTOL = 1e-6
 def _try_loose(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: int, sol: _Solution,
                guess: np.ndarray | None) -> None:
     """AMG to :data:`SPLIT_LOOSE_RTOL` (``sol.pending`` keeps the solve for :func:`_certify`);
-    where it stops, GTH (if affordable) or the full AMG solve follows."""
+    where it stops, :func:`_accept` (GTH if affordable, else pinned LU): a full AMG solve
+    from the same guess would stop the same way."""
     g = guess if guess is not None else _coarse_guess(fl, sde, grid, scheme, tol, maxiter)
     solve = _refined.Solve(fl.matrix, g, maxiter)
     p, why = solve.loose(SPLIT_LOOSE_RTOL)
     sol.used = "amg"
+    sol.iterations += solve.iterations
     if p is not None and np.all(np.isfinite(p)):
         # where the loose error exceeds the value (far tails, q <= 0) the guess stands in:
         # this density only sets the next pass's weights (certification goes on from q)
         sol.p, sol.pending, sol.loose = np.where(p > 0, p, g), solve, True
-    elif _gth_affordable(fl, grid):
-        sol.notes.append(f"AMG-GMRES ({solve.iterations} iterations): {why or 'non-finite values'}; fell back to GTH")
-        sol.used, sol.amg_failed = "gth", True
-        sol.p = _gth.factor(fl.matrix, shape=grid.shape).null_vector()
-    sol.iterations += solve.iterations
+    else:
+        stopped = _refined.Refined(None, math.inf, solve.iterations, why or "non-finite values")
+        _accept(stopped, fl, grid, sol, sol.monotone and _gth_affordable(fl, grid))
 
 
 def _certify(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: int, sol: _Solution) -> None:
