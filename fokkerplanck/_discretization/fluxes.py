@@ -488,23 +488,26 @@ def generator_csr(fl: TwoPointFluxes, diag: np.ndarray) -> sp.csr_matrix | None:
     index = np.int32 if n * S < 2 ** 31 - 1 else np.int64
     vals = np.zeros(n * S)
     cols = np.full(n * S, -1, dtype=index)
-    at = np.arange(n, dtype=np.int64) * S
-    vals[at + slot[(0,) * d]] = diag
-    cols[at + slot[(0,) * d]] = np.arange(n)
+    centre = np.arange(n, dtype=np.int64) * S + slot[(0,) * d]
+    vals[centre], cols[centre] = diag, np.arange(n)
     written: set[tuple[int, ...]] = set()
+
+    def put(row: np.ndarray, col: np.ndarray, offset: tuple[int, ...], rate: np.ndarray) -> None:
+        """Entries ``(row, col)`` of one group; a second group of the same offset adds, in
+        the order a COO sum would (assignment is 2x faster than ``+=`` for the first)."""
+        entry = row * S + slot[offset]
+        if offset in written:
+            vals[entry] += rate
+        else:
+            vals[entry] = rate
+        cols[entry] = col
+        written.add(offset)
+
     for g in fl.groups:
         t, h = fl.tail[g.start:g.stop], fl.head[g.start:g.stop]
-        if not h.size or h[0] < 0:
-            continue
-        back = tuple(-v for v in g.offset)
-        for at, other, o, rate in ((h * S + slot[back], t, back, fl.forward), (t * S + slot[g.offset], h, g.offset,
-                                                                               fl.backward)):
-            if o in written:   # a second group of this offset: add, in the order COO would
-                vals[at] += rate[g.start:g.stop]
-            else:
-                vals[at] = rate[g.start:g.stop]
-            cols[at] = other
-            written.add(o)
+        if h.size and h[0] >= 0:   # (an absorbing wall's group only feeds the diagonal)
+            put(h, t, tuple(-v for v in g.offset), fl.forward[g.start:g.stop])   # A[h, t] = forward
+            put(t, h, g.offset, fl.backward[g.start:g.stop])                    # A[t, h] = backward
     keep = cols >= 0
     count = np.zeros(n, dtype=np.int64)
     for j in range(S):   # entries per row (3x faster than count_nonzero along the rows)
