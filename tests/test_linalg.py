@@ -30,3 +30,32 @@ def test_unique_rows_with_colliding_keys_falls_back_to_numpy():
     ref_rows, ref_inverse = np.unique(a, axis=0, return_inverse=True)
     np.testing.assert_array_equal(rows, ref_rows)
     np.testing.assert_array_equal(inverse, ref_inverse.ravel())
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**16), log_scale=st.floats(-300, 300), rank_one=st.booleans())
+def test_closed_form_2x2_eigh_matches_lapack_also_near_singular(seed, log_scale, rank_one):
+    # the closed form of sym_eigh against LAPACK's eigh, with rank-one (singular) and badly
+    # scaled matrices: eigenvalues to a few eps of the larger one, orthonormal vectors that
+    # rebuild the matrix, and psd_pinv's kernel projector finding the singular direction
+    from fokkerplanck._util.linalg import CLOSED_FORM_FROM, psd_pinv, sym_eigh
+
+    rng = np.random.default_rng(seed)
+    n = CLOSED_FORM_FROM + 36
+    v = rng.normal(size=(n, 2, 1))
+    c = v @ np.swapaxes(v, -1, -2)
+    if not rank_one:
+        u = rng.normal(size=(n, 2, 1))
+        c = c + u @ np.swapaxes(u, -1, -2)
+    c = c * 10.0 ** log_scale
+    w, V = sym_eigh(c)
+    top = np.abs(np.linalg.eigvalsh(c)).max(axis=-1, keepdims=True)
+    assert np.all(np.abs(w - np.linalg.eigvalsh(c)) <= 8 * np.finfo(float).eps * top)
+    np.testing.assert_allclose(np.swapaxes(V, -1, -2) @ V, np.broadcast_to(np.eye(2), c.shape), atol=1e-14)
+    rebuilt = V @ (w[..., None] * np.swapaxes(V, -1, -2))
+    assert np.all(np.abs(rebuilt - c) <= 8 * np.finfo(float).eps * top[..., None])
+    if rank_one:   # the kernel is found: P0 of rank one (where the top eigenvalue clears
+        # psd_pinv's absolute floor of 1e-300, below which a matrix counts as zero)
+        _, P0 = psd_pinv(c)
+        clear = top[:, 0] > 1e-290
+        np.testing.assert_allclose(np.trace(P0, axis1=-2, axis2=-1)[clear], 1.0, atol=1e-12)
