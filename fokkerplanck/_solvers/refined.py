@@ -62,7 +62,8 @@ from .._model.grid import Grid
 from .._util.linalg import off_diagonal, pinned
 from .estimate import to_grid
 
-__all__ = ["STALL_BUDGET", "STALL_WINDOW", "Monitor", "Refined", "Solve", "Stalled", "interpolate_log", "null_vector"]
+__all__ = ["STALE", "STALL_BUDGET", "STALL_WINDOW", "Hierarchy", "Monitor", "Refined", "Solve", "Stalled",
+           "interpolate_log", "null_vector"]
 
 #: GMRES gives up when the residual fell by less than 2x over this many iterations, or
 #: when its average rate so far predicts more than ``STALL_BUDGET`` iterations in all.
@@ -176,6 +177,32 @@ def null_vector(A: sp.csr_matrix, guess: np.ndarray, *, bounded: bool, maxiter: 
     return solve.certify(rtol, limit, give_up)
 
 
+#: A reused hierarchy goes stale (the next pass builds its own) when a solve with it takes
+#: more than this many times the GMRES iterations of the solve it was built for, plus 3.
+STALE = 1.5
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    """The AMG preconditioner of one density-split pass, handed to the next.
+
+    The passes' matrices differ by the density-split weights and by the scaling of their
+    guesses, which settle as the split converges, so the hierarchy of a pass's ``M_r``
+    preconditions the next pass's nearly as well, and its setup (as costly as a loose
+    solve in 3-D) is saved. GMRES runs on the next pass's own ``M_r``, so its answer,
+    residual and bound are that system's; the hierarchy only changes the iteration count.
+    ``k``: the pinned cell (the next pass pins the same one, where it holds at least half
+    of its guess's maximum; else it builds its own); ``size``: cells; ``stale_after``:
+    GMRES iterations above which a solve with it hands on nothing (:data:`STALE`). A
+    solve that stops with it (stall, breakdown) is repeated with a fresh hierarchy.
+    """
+
+    prec: Any
+    k: int
+    size: int
+    stale_after: int
+
+
 class Solve:
     """One AMG solve of ``A p = 0`` in the variables of a guess, in two stages.
 
@@ -186,8 +213,8 @@ class Solve:
     answer, by a new ``Solve``. ``iterations``: GMRES iterations so far, all stages.
     """
 
-    def __init__(self, A: sp.csr_matrix | tuple[sp.csr_matrix, np.ndarray], guess: np.ndarray, maxiter: int
-                 ) -> None:
+    def __init__(self, A: sp.csr_matrix | tuple[sp.csr_matrix, np.ndarray], guess: np.ndarray, maxiter: int,
+                 reuse: Hierarchy | None = None) -> None:
         # the generator of the rates (as GTH's): the diagonal rebuilt as minus the column
         # sums of the off-diagonals, not read (stored diagonals can differ, e.g. self-loops);
         # ``A`` may be given as ``(W, outflow)`` already
@@ -195,12 +222,13 @@ class Solve:
         self.maxiter, self.iterations = maxiter, 0
         self.why = ""
         self.q: np.ndarray | None = None
-        self._setup(np.asarray(guess, dtype=float))
+        self.reused: Hierarchy | None = None   # the hierarchy is another system's (see :class:`Hierarchy`)
+        self.fresh_iterations = 0              # GMRES iterations of the first solve with a fresh hierarchy
+        self._setup(np.asarray(guess, dtype=float), reuse)
 
-    def _setup(self, g: np.ndarray) -> None:
-        """The scaled, pinned system in the variables of ``g`` and its AMG hierarchy."""
-        import pyamg
-
+    def _setup(self, g: np.ndarray, reuse: Hierarchy | None = None) -> None:
+        """The scaled, pinned system in the variables of ``g`` and its AMG hierarchy (or
+        ``reuse``'s, where it pins a cell that holds at least half of ``g``'s maximum)."""
         n = self.W.shape[0]
         self.g = g
         with np.errstate(divide="ignore", over="ignore"):
@@ -210,23 +238,50 @@ class Solve:
             self.why = "the guess is not positive, or a cell has no outflow"
             return
         self.k = int(np.argmax(g))
+        if reuse is not None and reuse.size == n and g[reuse.k] >= 0.5 * g[self.k]:
+            self.k, self.prec, self.reused = reuse.k, reuse.prec, reuse
         self.Mr, self.b, self.keep = pinned(sp.identity(n, format="csr") - sp.diags(s) @ self.W @ sp.diags(g), self.k)
         self.gamma = (int(np.diff(self.Mr.indptr).max(initial=0)) + 4) * np.finfo(float).eps
         self.floor = self.gamma * float(np.abs(abs(self.Mr) @ np.ones(n - 1) + np.abs(self.b)).max())  # at q = 1
+        if self.prec is None:
+            self._hierarchy()
+
+    def _hierarchy(self) -> None:
+        """A fresh Ruge–Stüben hierarchy of ``M_r``."""
+        import pyamg
+
+        self.prec, self.reused, self.fresh_iterations = None, None, 0
         try:
             with contextlib.redirect_stdout(io.StringIO()):   # pyamg prints its breakdowns
                 self.prec = pyamg.ruge_stuben_solver(self.Mr).aspreconditioner()
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:   # a singular or NaN hierarchy
             self.why = f"AMG failed ({type(err).__name__}: {err})"
 
+    def hierarchy(self) -> Hierarchy | None:
+        """This solve's AMG hierarchy, for the next density-split pass (:class:`Hierarchy`),
+        or ``None`` where there is none or it has gone stale."""
+        if self.prec is None or self.why:
+            return None
+        if self.reused is not None:
+            if self.fresh_iterations > self.reused.stale_after:
+                return None
+            return self.reused
+        return Hierarchy(self.prec, self.k, self.W.shape[0], int(STALE * self.fresh_iterations) + 3)
+
     def _run(self, b: np.ndarray, x: np.ndarray, rtol: float, target: float, rounds: int
              ) -> tuple[np.ndarray, str]:
+        x0 = x
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 x, its, why = _refine(self.Mr, b, x, self.prec, self.maxiter, rtol, target, rounds)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
             its, why = 0, f"AMG failed ({type(err).__name__}: {err})"
         self.iterations += its
+        if why and self.reused is not None:   # another system's hierarchy: once more with this one's own
+            self._hierarchy()
+            return self._run(b, x0, rtol, target, rounds) if not self.why else (x, self.why)
+        if not self.fresh_iterations:
+            self.fresh_iterations = its   # (for a reused hierarchy: its first solve's count, against stale_after)
         return x, why
 
     def _density(self) -> np.ndarray:
@@ -262,6 +317,9 @@ class Solve:
         # y = M_r^-1 1 first: it says whether the bound can be reached at all
         y, why_y = self._run(np.ones(n1), np.zeros(n1), 1e-2, 0.5, ROUNDS)
         rho = np.abs(1.0 - Mr @ y).max() + gamma * np.abs(abs(Mr) @ np.abs(y) + 1.0).max()
+        if not why_y and rho > 0.5:   # GMRES's 2-norm tolerance left the largest residual high: on
+            y, why_y = self._run(np.ones(n1), y, 1e-3, 0.1, ROUNDS)   # (the bound has 1 / (1 - rho))
+            rho = np.abs(1.0 - Mr @ y).max() + gamma * np.abs(abs(Mr) @ np.abs(y) + 1.0).max()
         # y >= 0 with rho < 1 also proves M_r a non-singular M-matrix (whatever the connectivity)
         unbounded = ""
         if why_y or not rho < 1.0 or not np.all(y >= 0):

@@ -586,10 +586,14 @@ def _split_from_partner(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: s
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")   # the partner's warnings: its answer is only compared and a start
         try:
-            coarse = stationary(sde, partner, method=method, scheme=scheme, rtol=tol, maxiter=maxiter,
-                                error_estimate=False).density
+            on_partner = stationary(sde, partner, method=method, scheme=scheme, rtol=tol, maxiter=maxiter,
+                                    error_estimate=False)
         except (ConvergenceError, ValueError, np.linalg.LinAlgError, RuntimeError):
             return None
+    coarse = on_partner.density
+    # GTH's answer where AMG passes ran: AMG's bound could not certify there, and on this grid,
+    # whose M^-1 1 (the bound's factor) counts about 4x the jumps, it will not either
+    sol.metastable = on_partner.method == "gth" and partner.size >= SPLIT_AMG_FROM
     first = "amg" if method == "amg" else _auto_method(fl, grid, True)
     sol.used = "amg" if first == "gth" and grid.size >= SPLIT_AMG_FROM and has_pyamg() else first
     sol.p = _refined.interpolate_log(coarse.ravel(), partner, grid)
@@ -618,12 +622,14 @@ def _by_backend(backend: str, sde: SDE, grid: Grid, method: str, **kw: Any) -> S
 
 
 def _solve(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: float, maxiter: int,
-           guess: np.ndarray | None = None, loose: bool = False) -> _Solution:
+           guess: np.ndarray | None = None, loose: bool = False, reuse: _refined.Hierarchy | None = None
+           ) -> _Solution:
     """One null-vector solve of ``fl.matrix`` by ``method`` (``"auto"``: see the module).
     ``guess``: AMG's starting density (the previous density-split pass's); ``None``:
     from a coarser grid. ``loose``: a density split follows, so AMG may stop at
     :data:`SPLIT_LOOSE_RTOL` without its bound (``sol.pending``; :func:`_certify` finishes
-    it); for ``"auto"`` from :data:`SPLIT_AMG_FROM` cells where it would take GTH."""
+    it); for ``"auto"`` from :data:`SPLIT_AMG_FROM` cells where it would take GTH.
+    ``reuse``: the previous pass's AMG hierarchy, for a loose solve (``refined.Hierarchy``)."""
     A = fl.matrix
     sol = _Solution(method, monotone=is_metzler(A), asked=method)   # GTH and the certificate need a Markov generator
     if method in ("auto", "detailed_balance"):
@@ -635,7 +641,7 @@ def _solve(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: floa
     with one_blas_thread(grid.size):
         if sol.p is None and loose and sol.monotone and has_pyamg() and grid.ndim >= 2 and (
                 sol.used == "amg" or (method == "auto" and sol.used == "gth" and grid.size >= SPLIT_AMG_FROM)):
-            _try_loose(fl, sde, grid, scheme, tol, maxiter, sol, guess)
+            _try_loose(fl, sde, grid, scheme, tol, maxiter, sol, guess, reuse)
         if sol.p is None and sol.used == "gth":
             _try_gth(A, grid, scheme, sol.monotone, sol)
         if sol.p is None and sol.used == "amg":
@@ -690,6 +696,9 @@ def _accept(out: _refined.Refined, fl: Fluxes, grid: Grid, sol: _Solution, exact
         sol.used, sol.cert, sol.p, sol.bound = "lu", None, None, None
 
 
+#: Density-split passes reuse the AMG hierarchy of the pass before (``refined.Hierarchy``).
+SPLIT_REUSE = True
+
 #: The GMRES tolerance of AMG solves that a density split follows (the first solve and
 #: every pass): they only set the weights of the next pass; the last one goes on to
 #: round-off and its bound (:func:`_certify`). The split itself stops at a change of
@@ -700,12 +709,13 @@ SPLIT_LOOSE_RTOL = 1e-6
 
 
 def _try_loose(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: int, sol: _Solution,
-               guess: np.ndarray | None) -> None:
-    """AMG to :data:`SPLIT_LOOSE_RTOL` (``sol.pending`` keeps the solve for :func:`_certify`);
-    where it stops, :func:`_accept` (GTH if affordable, else pinned LU): a full AMG solve
-    from the same guess would stop the same way."""
+               guess: np.ndarray | None, reuse: _refined.Hierarchy | None = None) -> None:
+    """AMG to :data:`SPLIT_LOOSE_RTOL` (``sol.pending`` keeps the solve for :func:`_certify`),
+    preconditioned by ``reuse`` (the previous pass's hierarchy) where given; where it stops,
+    :func:`_accept` (GTH if affordable, else pinned LU): a full AMG solve from the same
+    guess would stop the same way."""
     g = guess if guess is not None else _coarse_guess(fl, sde, grid, scheme, tol, maxiter)
-    solve = _refined.Solve(fl.matrix, g, maxiter)
+    solve = _refined.Solve(fl.matrix, g, maxiter, reuse=reuse)
     p, why = solve.loose(SPLIT_LOOSE_RTOL)
     sol.used = "amg"
     sol.iterations += solve.iterations
@@ -728,6 +738,12 @@ def _certify(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxiter:
     solve, sol.pending, sol.loose = sol.pending, None, False
     exact = sol.monotone and _gth_affordable(fl, grid)
     with one_blas_thread(grid.size):
+        if sol.metastable and exact:
+            sol.notes.append("on the error estimate's grid AMG's bound could not certify (a metastable chain): "
+                             "GTH answers the last pass")
+            sol.used, sol.cert, sol.amg_failed = "gth", None, True
+            sol.p = _gth.factor(fl.matrix, shape=grid.shape).null_vector()
+            return
         if solve is None:
             again = _solve(fl, sde, grid, "amg", scheme, tol, maxiter, guess=sol.p)
             sol.p, sol.used, sol.cert, sol.bound = again.p, again.used, again.cert, again.bound
@@ -830,9 +846,14 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
     while p is not None and passes < limit:
         cells, old = _bulk_log(p)
         new_fl = base.density_split(p)
-        sol.pending = None   # (memory: a loose predecessor is solved again if it must be certified)
-        new = _solve(new_fl, sde, grid, _split_method(sol, grid), scheme, tol, maxiter, guess=p, loose=not certified)
-        new.amg_failed, new.asked = new.amg_failed or sol.amg_failed, sol.asked
+        # the previous pass's hierarchy preconditions this one (SPLIT_REUSE); the rest of its
+        # solve is let go (memory: a loose predecessor is solved again if it must be certified)
+        reuse = sol.pending.hierarchy() if sol.pending is not None and SPLIT_REUSE else None
+        sol.pending = None
+        new = _solve(new_fl, sde, grid, _split_method(sol, grid), scheme, tol, maxiter, guess=p,
+                     loose=not certified, reuse=reuse)
+        del reuse
+        new.amg_failed, new.asked, new.metastable = new.amg_failed or sol.amg_failed, sol.asked, sol.metastable
         p_new = _split_density(new.p)
         if p_new is None:
             first_notes.append(f"split pass {passes + 1} gave a density that is not positive; kept the one before")
@@ -907,6 +928,7 @@ class _Solution:
     cert: float | None = None   # the certificate of ``p / max|p|``, when already computed
     bound: float | None = None  # AMG's bound on every cell's relative error
     amg_failed: bool = False    # AMG fell back to GTH (later density-split passes go to GTH directly)
+    metastable: bool = False    # the partner grid's AMG could not certify: GTH answers the last pass at once
     pending: Any = None         # the loose AMG solve (refined.Solve) of ``p``, kept to go on from
     loose: bool = False         # ``p`` is a loose AMG answer: certified (_certify) before it is returned
     change: float = math.nan    # the density split's last change of log p (nan: no split)
