@@ -304,3 +304,41 @@ def test_sweep_is_the_function_and_its_classes_are_exported():
     assert fp.sweep(lambda T: T, {"T": [1]}).results == (1,)
     assert fp.sweep(lambda T: T, {"T": [2]}).results == (2,)
     assert fp.SweepError is SweepError and fp.SweepResult is SweepResult
+
+
+def test_the_error_estimates_partner_warnings_stay_held_on_threads():
+    # estimate_error held its partner grid's warnings back with warnings.catch_warnings,
+    # which swaps the process-wide filters: when one thread's estimate ended while
+    # another's partner solve ran, the second one's warnings got through (seen in this
+    # file's thread-pool test). Forced here: thread B's partner solve warns after thread
+    # A's estimate has ended. The package's warnings are now held per thread.
+    import threading
+    import warnings
+
+    sde = fp.ornstein_uhlenbeck(1.0, 0.08 * np.sqrt(2))
+    grid, coarse = fp.Grid(bounds=[(-1, 1)], shape=40), fp.Grid(bounds=[(-1, 1)], shape=20)
+
+    def solve(g, warns):
+        if g.shape != grid.shape:   # the partner grid
+            both_inside.wait()
+            if warns:
+                assert a_done.wait(30)
+                fp.stationary(sde, coarse, error_estimate=False)   # a ResolutionWarning (20 cells)
+        return fp.stationary(sde, g, error_estimate=False).density
+
+    both_inside, a_done = threading.Barrier(2, timeout=30), threading.Event()
+
+    def a():
+        fp.estimate_error(lambda g: solve(g, False), grid)
+        a_done.set()
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with ThreadPoolExecutor(2) as pool:
+            first, second = pool.submit(a), pool.submit(fp.estimate_error, lambda g: solve(g, True), grid)
+            first.result(), second.result()
+    assert caught == []
+    with warnings.catch_warnings(record=True) as direct:   # (the 20-cell grid does warn)
+        warnings.simplefilter("always")
+        fp.stationary(sde, coarse, error_estimate=False)
+    assert [w.category for w in direct] == [fp.ResolutionWarning]

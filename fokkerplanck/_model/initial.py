@@ -6,12 +6,11 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 
-from .._util.errors import FokkerPlanckWarning
+from .._util.errors import warn
 from .._util.validate import covariance
 from .grid import Grid
 
@@ -102,12 +101,10 @@ def gaussian(grid: Grid, mean: Any, cov: Any) -> np.ndarray:
     w = np.linalg.eigvalsh(c)
     resolved = np.sqrt(w[0]) >= min(grid.spacing)
     if not resolved:
-        warnings.warn(
+        warn(
             f"the Gaussian's smallest standard deviation {np.sqrt(w[0]):.3g} is below the "
             f"cell width {min(grid.spacing):.3g}: it is not resolved. Refine the grid, or "
-            "use fp.point_mass for a delta.",
-            FokkerPlanckWarning, stacklevel=2,
-        )
+            "use fp.point_mass for a delta.")
     x = grid.points().reshape(-1, d) - m
     q = np.einsum("ni,ni->n", x, np.linalg.solve(c, x.T).T)
     logp = -0.5 * q - 0.5 * np.linalg.slogdet(2 * np.pi * c)[1]
@@ -115,11 +112,9 @@ def gaussian(grid: Grid, mean: Any, cov: Any) -> np.ndarray:
     p = np.exp(logp - top).reshape(grid.shape)
     inside = float(p.sum()) * grid.cell_volume * np.exp(top)
     if resolved and inside < 0.99:
-        warnings.warn(
+        warn(
             f"only {100 * inside:.3g}% of the Gaussian N({m.tolist()}, cov) lies in the box "
-            f"{list(grid.bounds)}; it was truncated and renormalised. Widen the box.",
-            FokkerPlanckWarning, stacklevel=2,
-        )
+            f"{list(grid.bounds)}; it was truncated and renormalised. Widen the box.")
     return p / (float(p.sum()) * grid.cell_volume)
 
 

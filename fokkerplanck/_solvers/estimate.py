@@ -29,7 +29,6 @@ halving) or its solve fails.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .._model.grid import Grid
-from .._util.errors import ConvergenceError
+from .._util.errors import ConvergenceError, held
 from .._util.summary import Summary
 from .._util.validate import show
 
@@ -298,8 +297,7 @@ def estimate_error(solve: Callable[[Grid], Any], grid: Grid, *, order: int = 2,
             f"grid shape {grid.shape}.")
     if partner is None:
         return _none(value, grid, None, order)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with held():   # the partner grid's warnings are not the caller's (thread-safe, unlike catch_warnings)
         try:
             other = solve(partner)
         except (ConvergenceError, ValueError, np.linalg.LinAlgError, RuntimeError):

@@ -106,7 +106,6 @@ OU and heat-kernel problems with exact answers (docs, "When to trust an answer")
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -119,7 +118,7 @@ import scipy.sparse.linalg
 from .._discretization.generator import check_problem, fluxes
 from .._model.grid import Grid
 from .._model.sde import SDE
-from .._util.errors import FokkerPlanckWarning, warn
+from .._util.errors import warn
 from .._util.linalg import has_pyamg
 from .._util.memory import check_memory
 from .._util.progress import progress_bar
@@ -815,12 +814,10 @@ def _choose_method(method: str, A0: Any, v: np.ndarray, t_out: np.ndarray, t0: f
             n_tr = _count(t_out, t0, min(h, span), growth_rate("tr-bdf2", rtol) if dt is None else None)
             method = "expm" if span * norm1 <= _EXPM_COST_RATIO * n_tr else "tr-bdf2"
     if method == "expm" and span * norm1 > _EXPM_MAX_COST and size > _DENSE_EXPM:
-        warnings.warn(
+        warn(
             f"method='expm' to t - t0 = {span:.3g} would cost ~{span * norm1:.2g} products "
             f"with the generator (||A||_1 = {norm1:.3g}) on {size} cells; using "
-            "method='tr-bdf2' (steps that grow with t) instead.",
-            FokkerPlanckWarning, stacklevel=4,
-        )
+            "method='tr-bdf2' (steps that grow with t) instead.")
         method = "tr-bdf2"
     return method
 
@@ -839,12 +836,10 @@ def _default_step(method: str, A0: Any, v: np.ndarray, t_out: np.ndarray, t0: fl
     while _count(t_out, t0, h_new, k_new) > max_steps:
         h_new *= 1.1
         k_new = None if k_new is None else k_new * 1.1
-    warnings.warn(
+    warn(
         f"the default step rule asks for {n} steps (dt={h:.3g}) to reach rtol={rtol:g}; "
         f"taking at most `max_steps={max_steps}` (dt={h_new:.3g}) instead. Pass a "
-        "larger `max_steps`, an explicit `dt`, or a larger `rtol`.",
-        FokkerPlanckWarning, stacklevel=4,
-    )
+        "larger `max_steps`, an explicit `dt`, or a larger `rtol`.")
     return h_new, k_new
 
 
@@ -872,12 +867,10 @@ def _finish(algebra: Algebra, t_out: np.ndarray, out: np.ndarray, method: str, n
     top = algebra.largest(float(np.abs(out).max(initial=0.0)))
     low = -algebra.largest(float(-out.min(initial=math.inf)))
     if low < -1e-6 * top:
-        warnings.warn(
+        warn(
             f"`{method}` produced negative densities (min {low:.3g}, max {top:.3g}); the "
             "step is too long for a positive solution. Use method='backward_euler' "
-            "(positive for every step) or a smaller `dt`.",
-            FokkerPlanckWarning, stacklevel=5,
-        )
+            "(positive for every step) or a smaller `dt`.")
     density, where = algebra.collect(out)
     return Evolution(
         t=t_out.copy(), density=density, mass=mass, method=method, n_steps=n_steps,

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from types import FrameType
 from typing import Any
 
-__all__ = ["ConvergenceError", "FokkerPlanckWarning", "ResolutionWarning", "warn"]
+__all__ = ["ConvergenceError", "FokkerPlanckWarning", "ResolutionWarning", "held", "warn"]
+
+#: The warnings held by the innermost :func:`held` of this thread (or task), else ``None``.
+_HOLD: ContextVar[list[tuple[str, type[Warning]]] | None] = ContextVar("fokkerplanck_held_warnings", default=None)
 
 
 class ConvergenceError(RuntimeError):
@@ -70,10 +76,42 @@ def warn(message: str, category: type[Warning] | None = None) -> None:
 
     Fixed ``stacklevel`` values point inside the package whenever the call depth
     differs (``generator`` vs ``stationary`` vs ``evolve``); this walks the stack.
+    Inside :func:`held` the warning is kept in its list instead.
     """
+    hold = _HOLD.get()
+    if hold is not None:
+        hold.append((message, category or FokkerPlanckWarning))
+        return
     level = 2  # stacklevel 2 is warn()'s caller
     frame: FrameType | None = sys._getframe(1)
     while frame is not None and frame.f_globals.get("__name__", "").startswith("fokkerplanck"):
         frame = frame.f_back
         level += 1
     warnings.warn(message, category or FokkerPlanckWarning, stacklevel=level)
+
+
+@contextmanager
+def held() -> Iterator[list[tuple[str, type[Warning]]]]:
+    """Hold the package's warnings (every :func:`warn`) issued inside, in this thread only.
+
+    Yields the list of ``(message, category)`` held; the caller drops them, or issues them
+    again with :func:`warn` (to an enclosing ``held``, if any). A solve on a helper grid
+    (the error estimate's partner) whose warnings are not the caller's uses it.
+    ``warnings.catch_warnings`` would do the same through the process-wide filters,
+    which is not thread-safe: in ``fp.sweep`` with threads, one call's filter change hid
+    or let through another call's warnings.
+
+    Examples
+    --------
+    >>> from fokkerplanck._util.errors import held, warn
+    >>> with held() as kept:
+    ...     warn("on the helper grid")
+    >>> kept[0][0]
+    'on the helper grid'
+    """
+    kept: list[tuple[str, type[Warning]]] = []
+    token = _HOLD.set(kept)
+    try:
+        yield kept
+    finally:
+        _HOLD.reset(token)
