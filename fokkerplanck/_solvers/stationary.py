@@ -98,8 +98,8 @@ from . import refined as _refined
 from .estimate import ORDER, estimate_error, partner_grid
 from .resolution import check_resolution
 
-__all__ = ["CONDUCTANCES", "METHODS", "SPLIT_MAX_PASSES", "SPLIT_RTOL", "StationaryResult", "certificate",
-           "certificate_bound", "residual", "stationary"]
+__all__ = ["CONDUCTANCES", "METHODS", "SPLIT_ANDERSON", "SPLIT_MAX_PASSES", "SPLIT_RTOL", "StationaryResult",
+           "anderson", "certificate", "certificate_bound", "residual", "stationary"]
 
 #: Null-vector methods understood by :func:`stationary`.
 METHODS = ("auto", "detailed_balance", "gth", "lu", "amg", "eigs")
@@ -885,7 +885,7 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
             change, prev, limit = math.inf, math.inf, passes + SPLIT_MAX_PASSES   # a budget of their own
         extrapolated = SPLIT_ANDERSON and not certified and not plain and history is not None and p is not None
         if p is not None:
-            history, p = _anderson(used, p, history, cells, extrapolated)
+            history, p = anderson(used, p, history, cells, extrapolated)
     if change > SPLIT_RTOL and best[0] < change and best[2] is not None:   # the most self-consistent pass
         fl, sol, change = *_solve_pass(base, best[2], sol, sde, grid, scheme, tol, maxiter), best[0]
         sol.notes.append(f"returned split pass {best[1]} (solved again), whose change of log p was the smallest")
@@ -907,32 +907,53 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
     return fl, sol
 
 
-#: The density split's passes are extrapolated (:func:`_anderson`).
+#: The density split's passes are extrapolated (:func:`anderson`).
 SPLIT_ANDERSON = True
 
 
-def _anderson(used: np.ndarray, image: np.ndarray, history: tuple[np.ndarray, np.ndarray] | None,
-              cells: np.ndarray, extrapolate: bool) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """``(history, p)``: the next pass's density by one step of Anderson acceleration
-    (depth 1) of the fixed point ``x -> G(x)`` in ``log p``, from this pass (``used`` the
-    density its weights came from, ``image`` its answer) and the one before (``history``);
-    ``image`` itself where not ``extrapolate``. The coefficient is fitted on ``cells`` (the
-    bulk, where the changes are measured); cells where a density is not positive keep
-    ``image``. For a linear contraction of rate ``r`` the step is Aitken's: ``theta = r /
-    (r - 1)``, clipped to [-3, 0] (``r`` up to 0.75; no step backwards). The answer is still
-    a solve's null vector of the generator the last pass built, and the split stops when
-    that null vector agrees with the density the weights came from (:data:`SPLIT_RTOL`)."""
+def anderson(used: np.ndarray, image: np.ndarray, history: tuple[np.ndarray, np.ndarray] | None,
+             cells: np.ndarray, extrapolate: bool, total: Callable[[np.ndarray], float] | None = None
+             ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """``(history, p)``: the density the next density-split pass takes its weights from.
+
+    One step of Anderson acceleration (depth 1) of the fixed point ``x -> G(x)`` in
+    ``log p``, from this pass (``used``: the density its weights came from, ``image``: its
+    answer) and the one before (``history``, as this function returned it); ``image``
+    itself where not ``extrapolate``. The coefficient is fitted on ``cells`` (the bulk,
+    where the changes are measured); cells where a density is 0 get 0. For a linear
+    contraction of rate ``r`` the step is Aitken's, ``theta = r / (r - 1)``, clipped to
+    [-3, 0] (``r`` up to 0.75, no step backwards). ``total``: the sum of an array over
+    all processes (the distributed solver's; default: this one's). The answer is still a
+    solve's null vector of the generator the last pass built, and the split stops when it
+    agrees with the density the weights came from (:data:`SPLIT_RTOL`).
+
+    Examples
+    --------
+    A contraction ``x -> 0.5 x + 1`` (fixed point 2) of ``x = log(p_0 / p_1)`` on two cells
+    (the normalisation makes it not quite linear in ``log p``):
+
+    >>> import numpy as np
+    >>> from fokkerplanck._solvers.stationary import anderson
+    >>> G = lambda x: 0.5 * x + 1.0
+    >>> dens = lambda x: np.exp([x, 0.0]) / np.exp([x, 0.0]).sum()
+    >>> history, _ = anderson(dens(0.0), dens(G(0.0)), None, np.arange(2), False)
+    >>> _, p = anderson(dens(G(0.0)), dens(G(G(0.0))), history, np.arange(2), True)
+    >>> G(G(0.0)), round(float(np.log(p[0] / p[1])), 2)   # two plain steps; extrapolated
+    (1.5, 1.98)
+    """
+    total = total if total is not None else (lambda a: float(a.sum()))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        x, gx = np.log(used / used.sum()), np.log(image / image.sum())
+        x, gx = np.log(used / total(used)), np.log(image / total(image))
         if not extrapolate or history is None:
             return (x, gx), image
         x0, g0 = history
         f, df = (gx - x)[cells], ((gx - x) - (g0 - x0))[cells]
         fit = np.isfinite(f) & np.isfinite(df)
-        denominator = float(df[fit] @ df[fit])
-        theta = float(np.clip(f[fit] @ df[fit] / denominator, -3.0, 0.0)) if denominator > 0 else 0.0
+        denominator = total(df[fit] * df[fit])
+        theta = float(np.clip(total(f[fit] * df[fit]) / denominator, -3.0, 0.0)) if denominator > 0 else 0.0
         step = gx - theta * (gx - g0)
-    return (x, gx), _unlog(np.where(np.isfinite(step), step, gx))   # (gx where the density before was 0)
+        step = np.where(np.isfinite(step), step, gx)   # (gx where the density before was 0)
+        return (x, gx), np.where(np.isfinite(step), np.exp(step), 0.0)
 
 
 def _solve_pass(base: TwoPointFluxes, used: np.ndarray, sol: _Solution, sde: SDE, grid: Grid, scheme: str,
@@ -946,13 +967,6 @@ def _solve_pass(base: TwoPointFluxes, used: np.ndarray, sol: _Solution, sde: SDE
     new = _solve(fl, sde, grid, _split_method(sol, grid), scheme, tol, maxiter, guess=used)
     new.amg_failed, new.asked, new.metastable = new.amg_failed or sol.amg_failed, sol.asked, sol.metastable
     return fl, new
-
-
-def _unlog(log_p: np.ndarray) -> np.ndarray:
-    """``exp(log p)`` scaled to a largest value of 1; 0 where ``log p`` is not finite."""
-    ok = np.isfinite(log_p)
-    top = log_p[ok].max(initial=0.0)
-    return np.where(ok, np.exp(np.where(ok, log_p, top) - top), 0.0)
 
 
 #: Where a density split follows, ``"auto"`` solves by AMG from this many cells on, also
