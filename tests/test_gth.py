@@ -340,12 +340,12 @@ def test_blocked_frontal_elimination_is_the_stochastic_complement(m, spread, den
     from fokkerplanck._solvers import gth as gth_module
 
     rng = np.random.default_rng(seed)
-    npiv = int(rng.integers(gth_module.BLOCKED_FROM, m - 1))
+    npiv = int(rng.integers(gth_module.BLOCKED_FROM, m // 2 + 1))
     W = 10.0 ** rng.uniform(-spread, spread, (2, m, m)) * (rng.random((2, m, m)) < density)
     W[:, np.arange(m), (np.arange(m) + 1) % m] = 10.0 ** rng.uniform(-spread, spread, (2, m))   # irreducible
     W[:, np.arange(m), np.arange(m)] = 0.0
     F, L = W.copy(), np.zeros((2, m))
-    assert m > gth_module.SMALL and m - npiv > 1   # the blocked path
+    assert m > gth_module.SMALL and m - npiv >= npiv   # the blocked path
     d = gth_module._gth_frontal(F, L, npiv)
     panels = W.copy()
     d_panels = gth_module._gth_panels(panels, np.zeros((2, m)), npiv)
@@ -363,3 +363,18 @@ def test_blocked_frontal_elimination_is_the_stochastic_complement(m, spread, den
         np.testing.assert_allclose(d[g], [F[g, k + 1:, k].sum() for k in range(npiv)], rtol=1e-12)
         np.testing.assert_allclose(F[g][off], panels[g][off], rtol=1e-11, atol=0)
     np.testing.assert_allclose(d, d_panels, rtol=1e-12)
+    # with leaks (absorbing cells) and an isolated padding slot (no rates, leak 1, pivot 1):
+    # the reduced leaks and every factor as the pivot-by-pivot elimination leaves them
+    Wl = W.copy()
+    pad = int(rng.integers(npiv))
+    Wl[:, pad, :] = Wl[:, :, pad] = 0.0
+    leak = rng.random((2, m)) * (rng.random((2, m)) < 0.3) * 10.0 ** rng.uniform(-spread, spread, (2, m))
+    leak[:, pad] = 1.0
+    F, L, panels, L_panels = Wl.copy(), leak.copy(), Wl.copy(), leak.copy()
+    d = gth_module._gth_frontal(F, L, npiv)
+    d_panels = gth_module._gth_panels(panels, L_panels, npiv)
+    assert np.all(d[:, pad] == 1.0)
+    np.testing.assert_allclose(d, d_panels, rtol=1e-12)
+    np.testing.assert_allclose(L[:, npiv:], L_panels[:, npiv:], rtol=1e-11, atol=0)
+    for g in range(2):
+        np.testing.assert_allclose(F[g][off], panels[g][off], rtol=1e-11, atol=0)

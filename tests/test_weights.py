@@ -365,7 +365,7 @@ def test_a_split_that_does_not_converge_returns_its_most_self_consistent_pass():
             res = fp.stationary(fp.SDE(drift=drift, sigma=1.0), grid, error_estimate=False)
     finally:
         st_module.anderson = real
-    passes, converged, change = _split_passes(res.message)
+    _, converged, change = _split_passes(res.message)
     assert not converged and "returned split pass" in res.message
     assert change == pytest.approx(min(seen), rel=0.02) and min(seen) < seen[-1]   # (the message has 2 digits)
     x = grid.points()

@@ -468,9 +468,15 @@ def _split_passes(comm: Comm, dist: _Distributed, base: Slab, p: np.ndarray, sol
         extrapolated = SPLIT_ANDERSON and not plain and history is not None
         history, q = anderson(used, q_new, history, cells, extrapolated, total)
     if change > SPLIT_RTOL and best[0] < change and best[2] is not None:   # the most self-consistent pass
-        sl = together(comm, base.density_split, dist.with_halo(best[2]), selling)
-        p, change = solve(sl), best[0]
-        notes.append(f"returned split pass {best[1]} (solved again), whose change of log p was the smallest")
+        used = best[2]
+        cells = used >= _bulk_threshold(comm, used)
+        sl = together(comm, base.density_split, dist.with_halo(used), selling)
+        p = solve(sl)
+        q_best = _positive(comm, p)
+        with np.errstate(divide="ignore"):
+            change = math.inf if q_best is None else comm.max(float(np.abs(
+                np.log(q_best[cells] / total(q_best)) - np.log(used[cells])).max(initial=0.0)))
+        notes.append(f"returned split pass {best[1]} (solved again; its change of log p was the smallest)")
     if passes:
         state = "converged" if change <= SPLIT_RTOL else "not converged"
         notes.insert(0, f"conductance split by the density: {passes} passes, {state} (last change of log p "

@@ -172,13 +172,16 @@ def _gth_frontal(F: np.ndarray, L: np.ndarray, npiv: int) -> np.ndarray:
     the total rate out of slot ``k`` into the slots not yet eliminated, plus its
     leak — a sum, never a difference.
 
-    Frontal matrices with more than one boundary slot go to :func:`_gth_blocked`
-    (batched matrix products); the others are eliminated pivot by pivot, in panels.
+    Frontal matrices with at least as many boundary slots as slots to eliminate go to
+    :func:`_gth_blocked` (batched matrix products: the nested dissection's fronts but
+    the last); the others are eliminated pivot by pivot, in panels (the two triangular
+    inverses of the blocks cost more than they save where the boundary is small:
+    measured 0.24 against 0.12 s for 1000 slots with 2 boundary slots).
     """
     m = F.shape[1]
     if m <= SMALL:
         return _gth_small(F, L, npiv)
-    if m - npiv > 1 and npiv >= BLOCKED_FROM:
+    if m - npiv >= max(npiv, 2) and npiv >= BLOCKED_FROM:   # (measured: equal at |B| = |I|)
         return _gth_blocked(F, L, npiv)
     return _gth_panels(F, L, npiv)
 

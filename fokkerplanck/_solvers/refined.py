@@ -329,7 +329,8 @@ class Solve:
         # saved at 1024^2 where it certifies anyway)
         y, rho, why_y = self._y()
         tight = bool(why_y) or not rho > 0.5
-        if not tight and (not rho < 1.0 or (give_up and 2.0 * self.floor * y.max() / (1.0 - rho) > limit)):
+        if not tight and (not rho < 1.0 or not np.all(y >= 0)
+                          or (give_up and 2.0 * self.floor * y.max() / (1.0 - rho) > limit)):
             (y, rho, why_y), tight = self._y(y), True
         # y >= 0 with rho < 1 also proves M_r a non-singular M-matrix (whatever the connectivity)
         unbounded = ""

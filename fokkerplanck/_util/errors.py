@@ -99,7 +99,8 @@ def held() -> Iterator[list[tuple[str, type[Warning]]]]:
     (the error estimate's partner) whose warnings are not the caller's uses it.
     ``warnings.catch_warnings`` would do the same through the process-wide filters,
     which is not thread-safe: in ``fp.sweep`` with threads, one call's filter change hid
-    or let through another call's warnings.
+    or let through another call's warnings. Other warnings (numpy's, scipy's, pyamg's,
+    a user's code inside a held solve) are not held: they are issued as usual.
 
     Examples
     --------
