@@ -327,19 +327,22 @@ class Solve:
         # 512^2), so y is solved further where rho >= 1, or where rho > 0.5 and the bound
         # or the decision to give up would depend on it (10x looser bound, 8 iterations
         # saved at 1024^2 where it certifies anyway)
+        def valid(y: np.ndarray, rho: float, why: str) -> bool:   # (y >= 0 with rho < 1 also proves M_r a
+            return not why and rho < 1.0 and bool(np.all(y >= 0))  # non-singular M-matrix, whatever its graph
+
+        def reach(y: np.ndarray, rho: float) -> float:   # the bound that rounding alone leaves
+            return 2.0 * self.floor * float(y.max()) / (1.0 - rho)
+
         y, rho, why_y = self._y()
         tight = bool(why_y) or not rho > 0.5
-        if not tight and (not rho < 1.0 or not np.all(y >= 0)
-                          or (give_up and 2.0 * self.floor * y.max() / (1.0 - rho) > limit)):
+        if not tight and (not valid(y, rho, why_y) or (give_up and reach(y, rho) > limit)):
             (y, rho, why_y), tight = self._y(y), True
-        # y >= 0 with rho < 1 also proves M_r a non-singular M-matrix (whatever the connectivity)
         unbounded = ""
-        if why_y or not rho < 1.0 or not np.all(y >= 0):
+        if not valid(y, rho, why_y):
             unbounded = "the solve for the bound (y = M^-1 1) did not converge"
-        elif give_up and 2.0 * self.floor * y.max() / (1.0 - rho) > limit:
-            reach = 2.0 * self.floor * y.max() / (1.0 - rho)
+        elif give_up and reach(y, rho) > limit:
             return Refined(None, math.inf, self.iterations,
-                           f"rounding alone keeps its bound above {reach:.1e} > {limit:g} "
+                           f"rounding alone keeps its bound above {reach(y, rho):.1e} > {limit:g} "
                            f"(M^-1 1 up to {y.max():.1e}, a metastable chain): the split between "
                            "metastable regions is not determined")
         start = self.q if self.q is not None else np.ones(len(b))
@@ -353,7 +356,7 @@ class Solve:
         bound, why_not = _bound(q, res, y, rho)
         if not tight and not bound <= limit:
             y2, rho2, why_y = self._y(y)
-            if not why_y and rho2 < 1.0 and np.all(y2 >= 0):
+            if valid(y2, rho2, why_y):
                 bound, why_not = _bound(q, res, y2, rho2)
         if why_not:
             return Refined(p, math.inf, self.iterations, "", why_not)

@@ -847,25 +847,20 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
     history, extrapolated, plain = None, False, False   # Anderson: (x, G(x)) of the pass before
     best: tuple[float, int, np.ndarray | None] = (math.inf, 0, None)   # the smallest change, its pass and weights
     while p is not None and passes < limit:
-        cells, old = _bulk_log(p)
-        used, new_fl = p, base.density_split(p)
+        cells, used = _bulk_log(p)[0], p
         # the previous pass's hierarchy preconditions this one (SPLIT_REUSE; not the first
         # solve's, built in the variables of a coarse guess); the rest of its solve is let go
         # (memory: a loose predecessor is solved again if it must be certified)
         reuse = sol.pending.hierarchy() if sol.pending is not None and passes and SPLIT_REUSE else None
         sol.pending = None
-        new = _solve(new_fl, sde, grid, _split_method(sol, grid), scheme, tol, maxiter, guess=p,
-                     loose=not certified, reuse=reuse)
+        new_fl, new, p_new, new_change = _solve_pass(base, p, sol, sde, grid, scheme, tol, maxiter,
+                                                     loose=not certified, reuse=reuse)
         del reuse
-        new.amg_failed, new.asked, new.metastable = new.amg_failed or sol.amg_failed, sol.asked, sol.metastable
-        p_new = _split_density(new.p)
         if p_new is None:
             first_notes.append(f"split pass {passes + 1} gave a density that is not positive; kept the one before")
             break
         earlier += [f"split pass {passes}: {m}" for m in sol.notes] if passes else []
-        fl, sol, prev, passes, p = new_fl, new, change, passes + 1, p_new
-        with np.errstate(divide="ignore"):
-            change = float(np.abs(np.log(p[cells] / p.sum()) - old).max())
+        fl, sol, prev, passes, p, change = new_fl, new, change, passes + 1, p_new, new_change
         best = (change, passes, used) if change < best[0] else best
         if change > prev and extrapolated:   # an extrapolated step that did not contract: plain passes on
             plain, prev = True, math.inf
@@ -876,8 +871,7 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
             _certify(fl, sde, grid, scheme, tol, maxiter, sol)
             certified = True
             p = _split_density(sol.p)
-            drift = (math.inf if p is None else
-                     float(np.abs(np.log(np.abs(p[loose_cells]) / p.sum()) - loose_log).max()))
+            drift = _log_change(p, loose_cells, loose_log)
             if drift <= 0.1 * SPLIT_RTOL:
                 break
             sol.notes.append(f"the loose AMG passes were {drift:.1e} off in log p from this pass's certified "
@@ -888,7 +882,7 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
         if p is not None:
             history, p = anderson(used, p, history, cells, extrapolated)
     if change > SPLIT_RTOL and best[0] < change and best[2] is not None:   # the most self-consistent pass
-        fl, sol, change = _solve_pass(base, best[2], sol, sde, grid, scheme, tol, maxiter)
+        fl, sol, _, change = _solve_pass(base, best[2], sol, sde, grid, scheme, tol, maxiter)
         sol.notes.append(f"returned split pass {best[1]} (solved again, certified; its change of log p was the "
                          "smallest)")
     _certify(fl, sde, grid, scheme, tol, maxiter, sol)   # the last pass, where it is still loose
@@ -959,21 +953,29 @@ def anderson(used: np.ndarray, image: np.ndarray, history: tuple[np.ndarray, np.
 
 
 def _solve_pass(base: TwoPointFluxes, used: np.ndarray, sol: _Solution, sde: SDE, grid: Grid, scheme: str,
-                tol: float, maxiter: int) -> tuple[TwoPointFluxes, _Solution, float]:
-    """``(fluxes, solution, change)``: a density-split pass from the weights of ``used``,
-    certified, and its change of ``log p`` measured on that certified answer (the pass a
-    split that did not converge returns: the one whose answer agreed best with its
-    weights). Where the passes do not contract (cell Peclet numbers above 3), the last
-    pass is not the best, and an extrapolated one can be far worse (measured on the
-    rotational double well at 32^2: a change of 0.29 in log p against the best pass's 0.03)."""
+                tol: float, maxiter: int, loose: bool = False, reuse: _refined.Hierarchy | None = None
+                ) -> tuple[TwoPointFluxes, _Solution, np.ndarray | None, float]:
+    """``(fluxes, solution, density, change)``: one density-split pass from the weights of
+    ``used`` (certified unless ``loose``), its answer as a density to split by (``None``
+    where it is not one, see :func:`_split_density`) and its change of ``log p`` from
+    ``used`` on ``used``'s bulk. Also the pass a split that did not converge returns,
+    solved again and certified: the one whose answer agreed best with its weights (where
+    the passes do not contract, cell Peclet numbers above 3, the last pass is not the
+    best, and an extrapolated one can be far worse: measured on the rotational double
+    well at 32^2, a change of 0.29 in log p against the best pass's 0.03)."""
     fl = base.density_split(used)
-    new = _solve(fl, sde, grid, _split_method(sol, grid), scheme, tol, maxiter, guess=used)
+    new = _solve(fl, sde, grid, _split_method(sol, grid), scheme, tol, maxiter, guess=used, loose=loose, reuse=reuse)
     new.amg_failed, new.asked, new.metastable = new.amg_failed or sol.amg_failed, sol.asked, sol.metastable
-    cells, old = _bulk_log(used)
     p = _split_density(new.p)
+    return fl, new, p, _log_change(p, *_bulk_log(used))
+
+
+def _log_change(p: np.ndarray | None, cells: np.ndarray, old: np.ndarray) -> float:
+    """``max |log(p / sum p) - old|`` over ``cells`` (``inf`` where ``p`` is ``None``)."""
+    if p is None:
+        return math.inf
     with np.errstate(divide="ignore"):
-        change = math.inf if p is None else float(np.abs(np.log(p[cells] / p.sum()) - old).max())
-    return fl, new, change
+        return float(np.abs(np.log(np.abs(p[cells]) / p.sum()) - old).max())
 
 
 #: Where a density split follows, ``"auto"`` solves by AMG from this many cells on, also
