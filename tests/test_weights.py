@@ -4,6 +4,8 @@ conductance of the truncation-error analysis that removes it: from a Hodge split
 (``split_pair``, measured only) and from the density at its fixed point (what
 ``fp.stationary`` does by default)."""
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -373,3 +375,48 @@ def test_a_split_that_does_not_converge_returns_its_most_self_consistent_pass():
     exact /= grid.integrate(exact)
     sg = fp.stationary(fp.SDE(drift=drift, sigma=1.0), grid, error_estimate=False, conductance="sg").density
     assert grid.integrate(np.abs(res.density - exact)) < grid.integrate(np.abs(sg - exact))
+
+
+def test_a_split_whose_certified_passes_do_not_converge_is_not_reported_converged(monkeypatch):
+    # scripted passes (each answer deviates from the density its weights came from by a set
+    # amount): two loose passes that look converged (0.3, then 5e-4), a certified density
+    # far from the loose one (a metastable chain), then certified passes that do not
+    # converge (0.05, 0.08, 0.2, ...). A helper's review found that the best pass, chosen
+    # among the loose ones, was returned as "converged" (change 2.6e-4, no warning) for an
+    # answer 0.2 from its weights. The change reported must be the returned answer's own
+    from fokkerplanck._solvers import stationary as st_module
+
+    n = 9
+    script = {True: [0.3, 5e-4], False: [0.05, 0.08, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.9]}
+
+    def deviation(c):
+        return np.array([c, -c] + [0.0] * (n - 2))
+
+    class Base:
+        def density_split(self, p):
+            return ("weights", p.copy())
+
+    def scripted_solve(fl, sde, grid, method, scheme, tol, maxiter, guess=None, loose=False, reuse=None):
+        c = script[loose].pop(0) if script[loose] else 0.01
+        out = st_module._Solution("amg", asked="auto")
+        out.p, out.loose = fl[1] * np.exp(deviation(c) / 2), loose
+        return out
+
+    def certify_far(fl, sde, grid, scheme, tol, maxiter, sol):
+        if sol.loose:
+            sol.loose, sol.p = False, sol.p * np.exp(deviation(0.5))   # the certified density drifts
+
+    monkeypatch.setattr(st_module, "_solve", scripted_solve)
+    monkeypatch.setattr(st_module, "_certify", certify_far)
+    monkeypatch.setattr(st_module, "SPLIT_ANDERSON", False)
+    sol = st_module._Solution("amg", asked="auto")
+    sol.p, sol.loose = np.ones(n), True
+    grid = fp.Grid(bounds=[(0, 1)] * 2, shape=(3, 3))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fl, out = st_module._split_fixed_point(Base(), sol, None, grid, "sg", 1e-10, 10)
+    weights = fl[1] / fl[1].sum()
+    true_change = np.max(np.abs(np.log(out.p / out.p.sum()) - np.log(weights)))
+    assert out.change == pytest.approx(true_change, rel=1e-12)
+    assert out.change > st_module.SPLIT_RTOL and "not converged" in " ".join(out.notes)
+    assert any("did not reach its fixed point" in str(w.message) for w in caught)
