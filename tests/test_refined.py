@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import fokkerplanck as fp
 from fokkerplanck._solvers import gth
 from fokkerplanck._solvers.refined import interpolate_log, null_vector
+from fokkerplanck._solvers.split import SPLIT_RTOL
 
 pytest.importorskip("pyamg")
 
@@ -345,7 +346,7 @@ def test_the_split_starts_from_the_estimates_grid_in_2d(monkeypatch):
     usual = fp.stationary(sde, grid)
     assert "started from" not in usual.message
     bulk = usual.density > 1e-6 * usual.density.max()
-    assert np.max(np.abs(np.log(res.density[bulk] / usual.density[bulk]))) < 3 * st_module.SPLIT_RTOL
+    assert np.max(np.abs(np.log(res.density[bulk] / usual.density[bulk]))) < 3 * SPLIT_RTOL
     assert abs(res.error_estimate / usual.error_estimate - 1) < 1e-2
 
 
@@ -605,7 +606,7 @@ def test_a_metastable_partner_sends_the_last_pass_to_gth(monkeypatch):
         warnings.simplefilter("ignore")
         ref = fp.stationary(sde, grid, error_estimate=False)   # all-GTH passes from SG
     bulk = ref.density > 1e-6 * ref.density.max()
-    assert np.max(np.abs(np.log(res.density[bulk] / ref.density[bulk]))) < 3 * st_module.SPLIT_RTOL
+    assert np.max(np.abs(np.log(res.density[bulk] / ref.density[bulk]))) < 3 * SPLIT_RTOL
 
 
 def test_a_loose_y_that_leaves_the_bound_above_the_limit_is_solved_further(monkeypatch):

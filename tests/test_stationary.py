@@ -206,7 +206,7 @@ def test_periodic_state_dependent_noise_without_drift():
 def test_methods_agree_on_a_2d_nonequilibrium_problem():
     grid = fp.Grid(bounds=[(-5, 5), (-3, 3)], shape=(48, 40))
     sde = fp.ornstein_uhlenbeck(H, NOISE)
-    from fokkerplanck._solvers.stationary import SPLIT_RTOL
+    from fokkerplanck._solvers.split import SPLIT_RTOL
 
     # one solve (conductance="sg"): the linear algebra agrees to the solver tolerance
     ref = fp.stationary(sde, grid, method="lu", conductance="sg")

@@ -314,7 +314,7 @@ def test_anderson_reaches_the_split_fixed_point_closer_and_in_fewer_passes(monke
     # last change 4.6e-2 -> 1.4e-3, L1 to the exact Gaussian 4.1e-5 -> 1.7e-5; metastable torus
     # at T = 0.05 (96^2), 6 -> 5 passes, distance to the fixed point 2.8e-4 -> 8.0e-5; 3-D
     # full covariance at 24^3, 8 -> 6 passes
-    from fokkerplanck._solvers import stationary as st_module
+    from fokkerplanck._solvers import split as split_module
 
     H = np.array([[1.0, -10.0], [10.0, 1.0]])
     grid = fp.Grid(bounds=[(-5.5, 5.5)] * 2, shape=48)
@@ -324,11 +324,11 @@ def test_anderson_reaches_the_split_fixed_point_closer_and_in_fewer_passes(monke
     out = {}
     with pytest.warns(fp.FokkerPlanckWarning):
         for anderson in (False, True):
-            monkeypatch.setattr(st_module, "SPLIT_ANDERSON", anderson)
+            monkeypatch.setattr(split_module, "SPLIT_ANDERSON", anderson)
             out[anderson] = fp.stationary(sde, grid, error_estimate=False)
-        monkeypatch.setattr(st_module, "SPLIT_ANDERSON", False)
-        monkeypatch.setattr(st_module, "SPLIT_RTOL", 1e-10)
-        monkeypatch.setattr(st_module, "SPLIT_MAX_PASSES", 80)
+        monkeypatch.setattr(split_module, "SPLIT_ANDERSON", False)
+        monkeypatch.setattr(split_module, "SPLIT_RTOL", 1e-10)
+        monkeypatch.setattr(split_module, "SPLIT_MAX_PASSES", 80)
         fixed = fp.stationary(sde, grid, error_estimate=False).density
     bulk = fixed > 1e-6 * fixed.max()
 
@@ -353,20 +353,20 @@ def test_a_split_that_does_not_converge_returns_its_most_self_consistent_pass():
 
     grid = fp.Grid(bounds=[(-2.5, 2.5)] * 2, shape=32)
     seen = []
-    from fokkerplanck._solvers import stationary as st_module
+    from fokkerplanck._solvers import split as split_module
 
-    real = st_module.anderson
+    real = split_module.anderson
 
-    def spy(used, image, history, cells, extrapolate):
+    def spy(used, image, history, cells, extrapolate, total=None):
         seen.append(np.max(np.abs(np.log(image[cells] / image.sum()) - np.log(used[cells] / used.sum()))))
-        return real(used, image, history, cells, extrapolate)
+        return real(used, image, history, cells, extrapolate, total)
 
-    st_module.anderson = spy
+    split_module.anderson = spy
     try:
         with pytest.warns(fp.FokkerPlanckWarning, match="the pass returned changed log p"):
             res = fp.stationary(fp.SDE(drift=drift, sigma=1.0), grid, error_estimate=False)
     finally:
-        st_module.anderson = real
+        split_module.anderson = real
     _, converged, change = _split_passes(res.message)
     assert not converged and "returned split pass" in res.message
     assert change == pytest.approx(min(seen), rel=0.02) and min(seen) < seen[-1]   # (the message has 2 digits)
@@ -384,6 +384,7 @@ def test_a_split_whose_certified_passes_do_not_converge_is_not_reported_converge
     # converge (0.05, 0.08, 0.2, ...). A helper's review found that the best pass, chosen
     # among the loose ones, was returned as "converged" (change 2.6e-4, no warning) for an
     # answer 0.2 from its weights. The change reported must be the returned answer's own
+    from fokkerplanck._solvers import split as split_module
     from fokkerplanck._solvers import stationary as st_module
 
     n = 9
@@ -408,7 +409,7 @@ def test_a_split_whose_certified_passes_do_not_converge_is_not_reported_converge
 
     monkeypatch.setattr(st_module, "_solve", scripted_solve)
     monkeypatch.setattr(st_module, "_certify", certify_far)
-    monkeypatch.setattr(st_module, "SPLIT_ANDERSON", False)
+    monkeypatch.setattr(split_module, "SPLIT_ANDERSON", False)
     sol = st_module._Solution("amg", asked="auto")
     sol.p, sol.loose = np.ones(n), True
     grid = fp.Grid(bounds=[(0, 1)] * 2, shape=(3, 3))
@@ -418,5 +419,5 @@ def test_a_split_whose_certified_passes_do_not_converge_is_not_reported_converge
     weights = fl[1] / fl[1].sum()
     true_change = np.max(np.abs(np.log(out.p / out.p.sum()) - np.log(weights)))
     assert out.change == pytest.approx(true_change, rel=1e-12)
-    assert out.change > st_module.SPLIT_RTOL and "not converged" in " ".join(out.notes)
+    assert out.change > split_module.SPLIT_RTOL and "not converged" in " ".join(out.notes)
     assert any("did not reach its fixed point" in str(w.message) for w in caught)

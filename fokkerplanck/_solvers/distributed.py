@@ -16,7 +16,7 @@ subtraction-free elimination (or LU's condition estimate): there is no distribut
 or condition estimate here, and the message says so.
 
 The default conductance ``"split"`` runs the same fixed point as the serial solver
-(:data:`~fokkerplanck._solvers.stationary.SPLIT_RTOL`, at most ``SPLIT_MAX_PASSES``
+(:data:`~fokkerplanck._solvers.split.SPLIT_RTOL`, at most ``SPLIT_MAX_PASSES``
 passes, each a full distributed solve), with the density's halo exchanged between
 neighbouring processes before each re-weighting. Where detailed balance holds on every
 slab (and axis 0 does not wrap, so no cycle escapes the slabs) the density is
@@ -49,17 +49,8 @@ from .._util.errors import ConvergenceError, warn
 from .._util.linalg import off_diagonal
 from .estimate import ORDER, estimate_error
 from .spectral import GAP_BACKENDS
-from .stationary import (
-    BACKENDS,
-    SPLIT_ANDERSON,
-    SPLIT_MAX_PASSES,
-    SPLIT_RTOL,
-    StationaryResult,
-    anderson,
-    balance,
-    certificate,
-    certificate_bound,
-)
+from .split import SPLIT_RTOL, fixed_point, not_converged
+from .stationary import BACKENDS, StationaryResult, balance, certificate, certificate_bound
 
 #: What ``gather=`` accepts: every process gets the whole density, process 0 does
 #: (the others their slab), or every process keeps its slab.
@@ -274,7 +265,7 @@ def gather_vector(comm: Comm, x: Any, p: np.ndarray, root_only: bool) -> np.ndar
 
 def _bulk_threshold(comm: Comm, q: np.ndarray) -> float:
     """The smallest ``q`` of the cells holding ``1 - 1e-6`` of the mass (``q`` sums to 1
-    over all processes): the value where the serial ``_bulk_log`` cuts, found by
+    over all processes): the value where the serial ``split.bulk_cells`` cuts, found by
     bisection on ``log q`` with one sum over processes per step."""
     hi = comm.max(float(q.max(initial=0.0)))
     lo = np.finfo(float).tiny
@@ -431,60 +422,63 @@ def _certify(comm: Comm, dist: _Distributed, sl: Slab, p: np.ndarray, bound: flo
 
 def _split_passes(comm: Comm, dist: _Distributed, base: Slab, p: np.ndarray, solve: Any,
                   notes: list[str]) -> tuple[Slab, np.ndarray]:
-    """The serial ``_split_fixed_point``, distributed: same rule, same constants, the same
-    extrapolation (:func:`~fokkerplanck._solvers.stationary.anderson`, its sums over all
-    processes) and, where the split does not converge, the same most self-consistent pass."""
-    sl, change, prev, passes = base, math.inf, math.inf, 0
-    assert isinstance(base.fluxes, TwoPointFluxes)
-    selling = comm.max(1.0 if base.fluxes.selling else 0.0) > 0   # as the whole grid decides
+    """The serial solver's density split (``split.fixed_point``), each pass a distributed
+    solve, sums and maxima over all processes: the same passes, the same extrapolation and,
+    where the split does not converge, the same most self-consistent pass."""
     q = _positive(comm, p)
     if q is None:
         notes.append("the Scharfetter-Gummel density is not positive: no density split")
-        return sl, p
-    history, extrapolated, plain = None, False, False
-    best: tuple[float, int, np.ndarray | None] = (math.inf, 0, None)
-    def total(a: np.ndarray) -> float:
-        return comm.sum(float(a.sum()))
-
-    for k in range(1, SPLIT_MAX_PASSES + 1):
-        q = q / total(q)
-        cut = _bulk_threshold(comm, q)
-        cells = q >= cut
-        old = np.log(q[cells])
-        used, new_slab = q, together(comm, base.density_split, dist.with_halo(q), selling)
-        p_new = solve(new_slab)
-        q_new = _positive(comm, p_new)
-        if q_new is None:
-            notes.append(f"split pass {k} gave a density that is not positive; kept the one before")
-            break
-        sl, p, prev, passes = new_slab, p_new, change, k
-        with np.errstate(divide="ignore"):
-            change = comm.max(float(np.abs(np.log(q_new[cells] / total(q_new)) - old).max(initial=0.0)))
-        best = (change, k, used) if change < best[0] else best
-        if change > prev and extrapolated:   # an extrapolated step that did not contract: plain passes on
-            plain, prev = True, math.inf
-        if change <= SPLIT_RTOL or change > prev:
-            break
-        extrapolated = SPLIT_ANDERSON and not plain and history is not None
-        history, q = anderson(used, q_new, history, cells, extrapolated, total)
-    if change > SPLIT_RTOL and best[0] < change and best[2] is not None:   # the most self-consistent pass
-        used = best[2]
-        cells = used >= _bulk_threshold(comm, used)
-        sl = together(comm, base.density_split, dist.with_halo(used), selling)
-        p = solve(sl)
-        q_best = _positive(comm, p)
-        with np.errstate(divide="ignore"):
-            change = math.inf if q_best is None else comm.max(float(np.abs(
-                np.log(q_best[cells] / total(q_best)) - np.log(used[cells])).max(initial=0.0)))
-        notes.append(f"returned split pass {best[1]} (solved again; its change of log p was the smallest)")
+        return base, p
+    backend = _SlabPasses(comm, dist, base, p, solve, notes)
+    passes, change = fixed_point(q, backend)
     if passes:
         state = "converged" if change <= SPLIT_RTOL else "not converged"
         notes.insert(0, f"conductance split by the density: {passes} passes, {state} (last change of log p "
                         f"{change:.1e})")
         if change > SPLIT_RTOL:
-            warn(f"stationary (petsc): the density split did not reach its fixed point in {passes} passes (the "
-                 f"pass returned changed log p by {change:.1e} > {SPLIT_RTOL:g}).")
-    return sl, p
+            warn(not_converged("stationary (petsc)", passes, change))
+    return backend.slab, backend.p
+
+
+class _SlabPasses:
+    """The distributed solver's density-split passes (``split.Backend``): a pass re-weights
+    this process's slab by the density with its halo and solves the whole grid by
+    ``solve``; the bulk is cut where the serial :func:`~.split.bulk_cells` cuts
+    (:func:`_bulk_threshold`). Passes are certified, never loose."""
+
+    def __init__(self, comm: Comm, dist: _Distributed, base: Slab, p: np.ndarray, solve: Any,
+                 notes: list[str]) -> None:
+        self.comm, self.dist, self.base, self.run, self.notes = comm, dist, base, solve, notes
+        assert isinstance(base.fluxes, TwoPointFluxes)
+        self.selling = comm.max(1.0 if base.fluxes.selling else 0.0) > 0   # as the whole grid decides
+        self.slab, self.p = base, p   # the current pass (at first the first solve)
+        self.solved: tuple[Slab, np.ndarray] | None = None
+
+    def total(self, a: np.ndarray) -> float:
+        return self.comm.sum(float(a.sum()))
+
+    def largest(self, v: float) -> float:
+        return self.comm.max(v)
+
+    def bulk(self, p: np.ndarray) -> np.ndarray:
+        q = p / self.total(p)
+        return q >= _bulk_threshold(self.comm, q)
+
+    def solve(self, used: np.ndarray, loose: bool) -> tuple[np.ndarray | None, bool]:
+        q = used / self.total(used)
+        sl = together(self.comm, self.base.density_split, self.dist.with_halo(q), self.selling)
+        self.solved = (sl, self.run(sl))
+        return _positive(self.comm, self.solved[1]), False
+
+    def accept(self) -> None:
+        assert self.solved is not None
+        (self.slab, self.p), self.solved = self.solved, None
+
+    def certify(self) -> np.ndarray | None:   # (never called: no pass is loose)
+        return _positive(self.comm, self.p)
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
 
 
 def _collect(dist: _Distributed, p: np.ndarray, gather: str, grid: Grid, start: int, stop: int

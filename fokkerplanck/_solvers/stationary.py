@@ -97,9 +97,10 @@ from . import gth as _gth
 from . import refined as _refined
 from .estimate import ORDER, estimate_error, partner_grid
 from .resolution import check_resolution
+from .split import SPLIT_RTOL, bulk_cells, fixed_point, not_converged
 
-__all__ = ["CONDUCTANCES", "METHODS", "SPLIT_ANDERSON", "SPLIT_MAX_PASSES", "SPLIT_RTOL", "StationaryResult",
-           "anderson", "certificate", "certificate_bound", "residual", "stationary"]
+__all__ = ["CONDUCTANCES", "METHODS", "StationaryResult", "certificate", "certificate_bound", "residual",
+           "stationary"]
 
 #: Null-vector methods understood by :func:`stationary`.
 METHODS = ("auto", "detailed_balance", "gth", "lu", "amg", "eigs")
@@ -115,13 +116,6 @@ GTH_MAX_FRONT = 7000
 
 #: Conductances understood by :func:`stationary` (see its ``conductance`` parameter).
 CONDUCTANCES = ("split", "sg", "flat")
-
-#: The density-split fixed point stops when a pass changes ``log p`` by less than this
-#: on the cells holding ``1 - 1e-6`` of the mass. Measured contraction per pass: 0.03-0.2
-#: on the metastable torus (T = 0.1-0.03) and the running ring, 0.2 on a rotating OU at
-#: cell Peclet 3, 0.5 at cell Peclet 13 (which then stops at :data:`SPLIT_MAX_PASSES`).
-SPLIT_RTOL = 1e-3
-SPLIT_MAX_PASSES = 8
 
 #: LU answers whose Skeel condition estimate times ``eps`` exceeds this fail.
 LU_CONDITION_LIMIT = 1e-6
@@ -458,8 +452,8 @@ def stationary(
         the split of its potential taken from the density
         (:meth:`TwoPointFluxes.density_split
         <fokkerplanck._discretization.fluxes.TwoPointFluxes.density_split>`) and solves
-        again, until ``log p`` changes by less than :data:`SPLIT_RTOL` (usually 2-5
-        passes, each a full solve; at most :data:`SPLIT_MAX_PASSES`). Measured: the
+        again, until ``log p`` changes by less than :data:`~fokkerplanck._solvers.split.SPLIT_RTOL` (usually 2-5
+        passes, each a full solve; at most :data:`~fokkerplanck._solvers.split.SPLIT_MAX_PASSES`). Measured: the
         shallow-well mass of a metastable rotating torus 50-400x, its log-density 4-7x
         more accurate than with ``"sg"``; a running ring 57-80x in L1; a rotating OU
         with diagonal noise to L1 2e-6 at 48^2 (``"sg"``: 2e-2); on correlated noise
@@ -563,7 +557,7 @@ def _split_from_partner(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: s
     Measured on the rotational double well (with the error estimate, one run each): 1.7 s
     against 2.4 s at 256^2, 7.9 s against about 9 s at 512^2, as many passes (at 512^2
     changes of ``log p`` of 7.5e-3 and 5e-6; the answer 9e-5 from the usual path's, which
-    stops at a change of :data:`SPLIT_RTOL`; the estimate and the L1 error to the exact
+    stops at a change of :data:`~fokkerplanck._solvers.split.SPLIT_RTOL`; the estimate and the L1 error to the exact
     density the same to 6 digits). Not in 3-D: there the partner grid (16^3 for 32^3) is
     far from the fine fixed point, the passes were as many or more (32^3: 8, the last
     change 1.0e-3, not converged, against 8.6e-4) and the time no better (6.5 s against
@@ -703,7 +697,7 @@ SPLIT_REUSE = True
 #: The GMRES tolerance of AMG solves that a density split follows (the first solve and
 #: every pass): they only set the weights of the next pass; the last one goes on to
 #: round-off and its bound (:func:`_certify`). The split itself stops at a change of
-#: :data:`SPLIT_RTOL` in ``log p``. Measured on the rotational double well at 512^2
+#: :data:`~fokkerplanck._solvers.split.SPLIT_RTOL` in ``log p``. Measured on the rotational double well at 512^2
 #: (``error_estimate=False``): 1e-8 / 1e-6 / 1e-4 took 6.9 / 6.1 / 5.7 s, and the answers
 #: of 1e-6 and 1e-4 differ from that of 1e-8 by 7.8e-10 and 8.3e-8 relative at most.
 SPLIT_LOOSE_RTOL = 1e-6
@@ -795,15 +789,6 @@ def _splittable(fl: Fluxes) -> bool:
             and fl.scheme in ("sg", "sg2"))
 
 
-def _bulk_log(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(cells, log p)``: the cells holding ``1 - 1e-6`` of the mass and their log density."""
-    q = np.abs(p) / np.abs(p).sum()
-    order = np.argsort(q)[::-1]
-    cells = order[: int(np.searchsorted(np.cumsum(q[order]), 1.0 - 1e-6)) + 1]
-    cells = cells[q[cells] >= np.finfo(float).tiny]
-    return cells, np.log(q[cells])
-
-
 def _split_density(p: np.ndarray | None) -> np.ndarray | None:
     """``p`` as a density to split by, or ``None``: finite, not zero, of one sign up to
     negatives holding less than ``1e-6`` of the mass (the tails of the non-monotone
@@ -820,162 +805,99 @@ def _split_density(p: np.ndarray | None) -> np.ndarray | None:
 
 def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid, scheme: str, tol: float,
                        maxiter: int) -> tuple[TwoPointFluxes, _Solution]:
-    """Iterate ``p -> null vector of fl.density_split(p)`` from the Scharfetter–Gummel density.
+    """The density split's passes (``split.fixed_point``) from the first solve ``sol``,
+    then the last pass certified where it is still loose; ``(fluxes, solution)`` of the
+    pass returned, its notes those of every pass.
 
-    Stops when ``max |log p_new - log p_old|`` over the cells holding ``1 - 1e-6`` of the
-    mass is below :data:`SPLIT_RTOL`, after :data:`SPLIT_MAX_PASSES` passes, or when a
-    pass changes the density more than the one before (no contraction). Every pass is a
-    solve by the method the first one used (AMG from :data:`SPLIT_AMG_FROM` cells after
-    GTH). AMG passes are loose (:data:`SPLIT_LOOSE_RTOL`) and the last goes on from its
-    answer to round-off and its bound (:func:`_certify`), so the answer is certified
-    against its own generator like any other. Where the certified density differs from
-    the loose one by more than a tenth of :data:`SPLIT_RTOL` (a metastable chain, whose
-    split between wells a loose solve does not determine), the changes were not
-    measured on true densities: the passes go on with certified solves (with a budget of
-    :data:`SPLIT_MAX_PASSES` of their own). Measured on the metastable torus at T = 0.05,
-    96^2: the loose passes' density was 1.7 off in log p; the answer's shallow-well mass
-    7e-5 from the fixed point (all-GTH passes: 7e-5; without this check: 1e-3).
+    Every pass is a solve by the method the first one used (AMG from
+    :data:`SPLIT_AMG_FROM` cells after GTH). AMG passes are loose
+    (:data:`SPLIT_LOOSE_RTOL`), preconditioned by the previous pass's hierarchy
+    (:data:`SPLIT_REUSE`), and the last goes on from its answer to round-off and its bound
+    (:func:`_certify`), so the answer is certified against its own generator like any
+    other. Where the certified density differs from the loose one (a metastable chain),
+    the passes go on certified: measured on the metastable torus at T = 0.05, 96^2, the
+    loose passes' density was 1.7 off in log p; the answer's shallow-well mass 7e-5 from
+    the fixed point (all-GTH passes: 7e-5; without this check: 1e-3).
     """
-    base, change, prev = fl, math.inf, math.inf
     n0 = len(sol.notes)
-    first_notes, earlier = list(sol.notes), []   # earlier: the notes of passes before the last
-    passes, certified, limit = 0, False, SPLIT_MAX_PASSES   # certified: every pass from here is certified
+    first_notes = list(sol.notes)
     p = _split_density(sol.p)
+    passes, change = 0, math.inf
     if p is None:
         first_notes.append("the Scharfetter-Gummel density is not positive (negatives hold more than "
                            "1e-6 of the mass): no density split, the weights are Scharfetter-Gummel")
-    history, extrapolated, plain = None, False, False   # Anderson: (x, G(x)) of the pass before
-    best: tuple[float, int, np.ndarray | None] = (math.inf, 0, None)   # the smallest change, its pass and weights
-    while p is not None and passes < limit:
-        cells, used = _bulk_log(p)[0], p
-        # the previous pass's hierarchy preconditions this one (SPLIT_REUSE; not the first
-        # solve's, built in the variables of a coarse guess); the rest of its solve is let go
-        # (memory: a loose predecessor is solved again if it must be certified)
-        reuse = sol.pending.hierarchy() if sol.pending is not None and passes and SPLIT_REUSE else None
-        sol.pending = None
-        new_fl, new, p_new, new_change = _solve_pass(base, p, sol, sde, grid, scheme, tol, maxiter,
-                                                     loose=not certified, reuse=reuse)
-        del reuse
-        if p_new is None:
-            first_notes.append(f"split pass {passes + 1} gave a density that is not positive; kept the one before")
-            break
-        earlier += [f"split pass {passes}: {m}" for m in sol.notes] if passes else []
-        fl, sol, prev, passes, p, change = new_fl, new, change, passes + 1, p_new, new_change
-        best = (change, passes, used) if change < best[0] else best
-        if change > prev and extrapolated:   # an extrapolated step that did not contract: plain passes on
-            plain, prev = True, math.inf
-        if change <= SPLIT_RTOL or change > prev:
-            if certified or not sol.loose or (change > SPLIT_RTOL and best[1] != passes):
-                break   # (an earlier pass is the best: it is solved again, certified, below)
-            loose_cells, loose_log = _bulk_log(p)
-            _certify(fl, sde, grid, scheme, tol, maxiter, sol)
-            certified = True
-            p = _split_density(sol.p)
-            drift = _log_change(p, loose_cells, loose_log)
-            if drift <= 0.1 * SPLIT_RTOL:
-                break
-            sol.notes.append(f"the loose AMG passes were {drift:.1e} off in log p from this pass's certified "
-                             "density (a metastable chain): the passes went on with certified solves")
-            change, prev, limit = math.inf, math.inf, passes + SPLIT_MAX_PASSES   # a budget of their own
-            best = (math.inf, 0, None)   # (the loose passes' changes were not measured on true densities)
-        extrapolated = SPLIT_ANDERSON and not certified and not plain and history is not None and p is not None
-        if p is not None:
-            history, p = anderson(used, p, history, cells, extrapolated)
-    if change > SPLIT_RTOL and best[0] < change and best[2] is not None:   # the most self-consistent pass
-        fl, sol, _, change = _solve_pass(base, best[2], sol, sde, grid, scheme, tol, maxiter)
-        sol.notes.append(f"returned split pass {best[1]} (solved again, certified; its change of log p was the "
-                         "smallest)")
+    backend = _SerialPasses(fl, sol, (sde, grid, scheme, tol, maxiter))
+    if p is not None:
+        passes, change = fixed_point(p, backend)
+    fl, sol = backend.fl, backend.sol
     _certify(fl, sde, grid, scheme, tol, maxiter, sol)   # the last pass, where it is still loose
     sol.change = change
     if passes:
         state = "converged" if change <= SPLIT_RTOL else "not converged"
         note = f"conductance split by the density: {passes} passes, {state} (last change of log p {change:.1e})"
-        sol.notes = [*first_notes, note, *earlier, *sol.notes]
+        sol.notes = [*first_notes, note, *backend.earlier, *sol.notes]
         if change > SPLIT_RTOL:
-            warn(f"stationary: the density split did not reach its fixed point in {passes} passes (the pass "
-                 f"returned changed log p by {change:.1e} > {SPLIT_RTOL:g}); the density is exact for the generator it "
-                 "returns (.fluxes), whose weights lie between Scharfetter-Gummel and the fixed point. "
-                 "Measured where this happens (cell Peclet numbers above 3, strong rotation): still several "
-                 "times more accurate than conductance='sg'; error_estimate says how accurate. Refine the grid "
-                 "to converge faster.")
+            warn(not_converged("stationary", passes, change, fluxes=True))
     else:   # the first solve's notes, and what its certification added
         sol.notes = [*first_notes, *sol.notes[n0:]]
     return fl, sol
 
 
-#: The density split's passes are extrapolated (:func:`anderson`).
-SPLIT_ANDERSON = True
+class _SerialPasses:
+    """The serial solver's density-split passes (``split.Backend``): one process; a pass
+    is :func:`_solve_pass`, preconditioned by the current pass's AMG hierarchy
+    (:data:`SPLIT_REUSE`; not the first solve's, built in the variables of a coarse
+    guess). ``earlier``: the notes of the passes before the current one."""
 
+    def __init__(self, base: TwoPointFluxes, sol: _Solution, args: tuple[SDE, Grid, str, float, int]) -> None:
+        self.base, self.args = base, args
+        self.fl, self.sol = base, sol   # the current pass (at first the first solve)
+        self.passes = 0
+        self.earlier: list[str] = []
+        self.solved: tuple[TwoPointFluxes, _Solution] | None = None
 
-def anderson(used: np.ndarray, image: np.ndarray, history: tuple[np.ndarray, np.ndarray] | None,
-             cells: np.ndarray, extrapolate: bool, total: Callable[[np.ndarray], float] | None = None
-             ) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """``(history, p)``: the density the next density-split pass takes its weights from.
+    def total(self, a: np.ndarray) -> float:
+        return float(a.sum())
 
-    One step of Anderson acceleration (depth 1) of the fixed point ``x -> G(x)`` in
-    ``log p``, from this pass (``used``: the density its weights came from, ``image``: its
-    answer) and the one before (``history``, as this function returned it); ``image``
-    itself where not ``extrapolate``. The coefficient is fitted on ``cells`` (the bulk,
-    where the changes are measured); cells where a density is 0 get 0. For a linear
-    contraction of rate ``r`` the step is Aitken's, ``theta = r / (r - 1)``, clipped to
-    [-3, 0] (``r`` up to 0.75, no step backwards). ``total``: the sum of an array over
-    all processes (the distributed solver's; default: this one's). The answer is still a
-    solve's null vector of the generator the last pass built, and the split stops when it
-    agrees with the density the weights came from (:data:`SPLIT_RTOL`).
+    def largest(self, v: float) -> float:
+        return v
 
-    Examples
-    --------
-    A contraction ``x -> 0.5 x + 1`` (fixed point 2) of ``x = log(p_0 / p_1)`` on two cells
-    (the normalisation makes it not quite linear in ``log p``):
+    def bulk(self, p: np.ndarray) -> np.ndarray:
+        return bulk_cells(p)
 
-    >>> import numpy as np
-    >>> from fokkerplanck._solvers.stationary import anderson
-    >>> G = lambda x: 0.5 * x + 1.0
-    >>> dens = lambda x: np.exp([x, 0.0]) / np.exp([x, 0.0]).sum()
-    >>> history, _ = anderson(dens(0.0), dens(G(0.0)), None, np.arange(2), False)
-    >>> _, p = anderson(dens(G(0.0)), dens(G(G(0.0))), history, np.arange(2), True)
-    >>> G(G(0.0)), round(float(np.log(p[0] / p[1])), 2)   # two plain steps; extrapolated
-    (1.5, 1.98)
-    """
-    total = total if total is not None else (lambda a: float(a.sum()))
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        x, gx = np.log(used / total(used)), np.log(image / total(image))
-        if not extrapolate or history is None:
-            return (x, gx), image
-        x0, g0 = history
-        f, df = (gx - x)[cells], ((gx - x) - (g0 - x0))[cells]
-        fit = np.isfinite(f) & np.isfinite(df)
-        denominator = total(df[fit] * df[fit])
-        theta = float(np.clip(total(f[fit] * df[fit]) / denominator, -3.0, 0.0)) if denominator > 0 else 0.0
-        step = gx - theta * (gx - g0)
-        step = np.where(np.isfinite(step), step, gx)   # (gx where the density before was 0)
-        return (x, gx), np.where(np.isfinite(step), np.exp(step), 0.0)
+    def solve(self, used: np.ndarray, loose: bool) -> tuple[np.ndarray | None, bool]:
+        sol = self.sol
+        reuse = sol.pending.hierarchy() if sol.pending is not None and self.passes and SPLIT_REUSE else None
+        sol.pending = None   # the rest of its solve is let go (memory: solved again if it must be certified)
+        self.solved = _solve_pass(self.base, used, sol, *self.args, loose=loose, reuse=reuse)
+        new = self.solved[1]
+        return _split_density(new.p), new.loose
+
+    def accept(self) -> None:
+        assert self.solved is not None
+        if self.passes:
+            self.earlier += [f"split pass {self.passes}: {m}" for m in self.sol.notes]
+        (self.fl, self.sol), self.solved = self.solved, None
+        self.passes += 1
+
+    def certify(self) -> np.ndarray | None:
+        _certify(self.fl, *self.args, self.sol)
+        return _split_density(self.sol.p)
+
+    def note(self, text: str) -> None:
+        self.sol.notes.append(text)
 
 
 def _solve_pass(base: TwoPointFluxes, used: np.ndarray, sol: _Solution, sde: SDE, grid: Grid, scheme: str,
                 tol: float, maxiter: int, loose: bool = False, reuse: _refined.Hierarchy | None = None
-                ) -> tuple[TwoPointFluxes, _Solution, np.ndarray | None, float]:
-    """``(fluxes, solution, density, change)``: one density-split pass from the weights of
-    ``used`` (certified unless ``loose``), its answer as a density to split by (``None``
-    where it is not one, see :func:`_split_density`) and its change of ``log p`` from
-    ``used`` on ``used``'s bulk. Also the pass a split that did not converge returns,
-    solved again and certified: the one whose answer agreed best with its weights (where
-    the passes do not contract, cell Peclet numbers above 3, the last pass is not the
-    best, and an extrapolated one can be far worse: measured on the rotational double
-    well at 32^2, a change of 0.29 in log p against the best pass's 0.03)."""
+                ) -> tuple[TwoPointFluxes, _Solution]:
+    """``(fluxes, solution)``: one density-split pass from the weights of ``used``
+    (certified unless ``loose``; ``reuse``: an AMG hierarchy to precondition it), by the
+    method :func:`_split_method` picks after ``sol``."""
     fl = base.density_split(used)
     new = _solve(fl, sde, grid, _split_method(sol, grid), scheme, tol, maxiter, guess=used, loose=loose, reuse=reuse)
     new.amg_failed, new.asked, new.metastable = new.amg_failed or sol.amg_failed, sol.asked, sol.metastable
-    p = _split_density(new.p)
-    return fl, new, p, _log_change(p, *_bulk_log(used))
-
-
-def _log_change(p: np.ndarray | None, cells: np.ndarray, old: np.ndarray) -> float:
-    """``max |log(p / sum p) - old|`` over ``cells`` (``inf`` where ``p`` is ``None``)."""
-    if p is None:
-        return math.inf
-    with np.errstate(divide="ignore"):
-        return float(np.abs(np.log(np.abs(p[cells]) / p.sum()) - old).max())
+    return fl, new
 
 
 #: Where a density split follows, ``"auto"`` solves by AMG from this many cells on, also

@@ -1,0 +1,97 @@
+"""The density split's loop of passes (``split.fixed_point``) on scripted backends: the
+stopping rule, the extrapolation and the notes, without a solve."""
+
+import math
+
+import numpy as np
+import pytest
+
+from fokkerplanck._solvers import split
+
+
+class Contraction:
+    """A backend whose pass maps ``x = log(p_0 / p_1)`` (two cells) to ``r x + c``: the
+    fixed point is ``c / (1 - r)``. ``fail_at``: the pass whose answer is not a density."""
+
+    def __init__(self, r, c, fail_at=None):
+        self.r, self.c, self.fail_at = r, c, fail_at
+        self.xs, self.notes, self.solves = [], [], 0
+
+    def total(self, a):
+        return float(a.sum())
+
+    def largest(self, v):
+        return v
+
+    def bulk(self, p):
+        return split.bulk_cells(p)
+
+    def solve(self, used, loose):
+        self.solves += 1
+        if self.solves == self.fail_at:
+            return None, False
+        x = self.r * math.log(used[0] / used[1]) + self.c
+        self.pending = np.array([math.exp(x), 1.0])
+        return self.pending, False
+
+    def accept(self):
+        self.xs.append(math.log(self.pending[0] / self.pending[1]))
+
+    def certify(self):
+        raise AssertionError("no pass is loose")
+
+    def note(self, text):
+        self.notes.append(text)
+
+
+def _changes(r, c, passes):
+    """The plain passes' changes of log p, computed directly (two cells, normalised)."""
+    out, x = [], 0.0
+    for _ in range(passes):
+        y = r * x + c
+        out.append(max(abs(y - math.log1p(math.exp(y)) - x + math.log1p(math.exp(x))),
+                       abs(math.log1p(math.exp(y)) - math.log1p(math.exp(x)))))
+        x = y
+    return out
+
+
+def test_plain_passes_stop_at_the_first_change_below_the_tolerance(monkeypatch):
+    monkeypatch.setattr(split, "SPLIT_ANDERSON", False)
+    backend = Contraction(0.3, 1.0)
+    passes, change = split.fixed_point(np.array([1.0, 1.0]), backend)
+    expected = _changes(0.3, 1.0, 20)
+    first = next(k for k, v in enumerate(expected) if v <= split.SPLIT_RTOL) + 1
+    assert passes == first and change == pytest.approx(expected[first - 1], rel=1e-9)
+    assert backend.xs[-1] == pytest.approx(1.0 / 0.7, abs=2e-3)
+
+
+def test_extrapolated_passes_reach_the_fixed_point_in_fewer_passes(monkeypatch):
+    # a slow contraction (r = 0.7): plain passes need 21, the extrapolated ones (Aitken's
+    # step on a nearly linear map) 6, and end 25x nearer the fixed point
+    plain, fast = Contraction(0.7, 1.0), Contraction(0.7, 1.0)
+    monkeypatch.setattr(split, "SPLIT_MAX_PASSES", 40)
+    monkeypatch.setattr(split, "SPLIT_ANDERSON", False)
+    n_plain, _ = split.fixed_point(np.array([1.0, 1.0]), plain)
+    monkeypatch.setattr(split, "SPLIT_ANDERSON", True)
+    n_fast, change = split.fixed_point(np.array([1.0, 1.0]), fast)
+    assert n_fast <= n_plain // 3 and change <= split.SPLIT_RTOL
+    assert abs(fast.xs[-1] - 1.0 / 0.3) < 0.1 * abs(plain.xs[-1] - 1.0 / 0.3)
+
+
+def test_a_pass_that_gives_no_density_keeps_the_one_before():
+    backend = Contraction(0.3, 1.0, fail_at=3)
+    passes, _ = split.fixed_point(np.array([1.0, 1.0]), backend)
+    assert passes == 2 and len(backend.xs) == 2
+    assert backend.notes == ["split pass 3 gave a density that is not positive; kept the one before"]
+
+
+def test_passes_that_do_not_contract_stop_and_return_the_most_self_consistent_one(monkeypatch):
+    # an expansion (r = -1.5 about the fixed point): the changes grow, the loop stops at
+    # the first growth and solves the best pass (the first) again
+    monkeypatch.setattr(split, "SPLIT_ANDERSON", False)
+    backend = Contraction(-1.5, 1.0)
+    passes, change = split.fixed_point(np.array([1.0, 1.0]), backend)
+    changes = _changes(-1.5, 1.0, passes)
+    assert passes == 2 and changes[1] > changes[0]
+    assert change == pytest.approx(changes[0], rel=1e-9) and backend.solves == 3
+    assert backend.notes[-1].startswith("returned split pass 1")
