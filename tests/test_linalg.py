@@ -1,9 +1,10 @@
 """Small kernels of ``fokkerplanck._util.linalg`` against NumPy's general answers."""
 
 import numpy as np
+import scipy.sparse as sp
 from hypothesis import given, settings, strategies as st
 
-from fokkerplanck._util.linalg import unique_rows
+from fokkerplanck._util.linalg import outflow, pinned, scaled_pinned, unique_rows
 
 
 @settings(max_examples=60, deadline=None)
@@ -59,3 +60,37 @@ def test_closed_form_2x2_eigh_matches_lapack_also_near_singular(seed, log_scale,
         _, P0 = psd_pinv(c)
         clear = top[:, 0] > 1e-290
         np.testing.assert_allclose(np.trace(P0, axis1=-2, axis2=-1)[clear], 1.0, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(2, 40), st.integers(0, 2**32 - 1), st.sampled_from(["stored", "missing", "duplicates"]))
+def test_scaled_pinned_is_the_sparse_arithmetic_to_the_last_bit(n, seed, diagonal):
+    # M = I - diag(s) W diag(g), W the off-diagonal part of A, without row and column k:
+    # written from A's arrays where A is canonical and stores its diagonal (rates over 24
+    # decades, some of whose products underflow to 0 and are dropped), by sparse arithmetic
+    # otherwise (a row without a stored diagonal; duplicate entries)
+    rng = np.random.default_rng(seed)
+    dense = np.where(rng.random((n, n)) < 0.3, 10.0 ** rng.uniform(-12, 12, (n, n)), 0.0)
+    dense[rng.random((n, n)) < 0.05] = 1e-300
+    np.fill_diagonal(dense, 0.0)
+    dense -= np.diag(dense.sum(axis=0))
+    if diagonal == "missing":
+        dense[0, 0] = 0.0
+    A = sp.csr_matrix(dense)
+    if diagonal == "duplicates":
+        coo = A.tocoo()
+        A = sp.csr_matrix((np.r_[coo.data / 2, coo.data / 2], (np.r_[coo.row, coo.row], np.r_[coo.col, coo.col])),
+                          shape=A.shape)
+        A.has_canonical_format = False
+    W = sp.csr_matrix(dense - np.diag(np.diag(dense)))
+    W.eliminate_zeros()
+    np.testing.assert_array_equal(outflow(sp.csr_matrix(dense)), np.asarray(W.sum(axis=0)).ravel())
+    g, s = 10.0 ** rng.uniform(-100, 100, n), 10.0 ** rng.uniform(-100, 100, n)
+    k = int(rng.integers(n))
+    Mr, b, keep = scaled_pinned(A, s, g, k)
+    ref, ref_b, ref_keep = pinned(sp.identity(n, format="csr") - sp.diags(s) @ W @ sp.diags(g), k)
+    assert Mr.shape == ref.shape and Mr.has_canonical_format
+    for name in ("data", "indices", "indptr"):
+        np.testing.assert_array_equal(getattr(Mr, name), getattr(ref, name))
+    np.testing.assert_array_equal(b, ref_b)
+    np.testing.assert_array_equal(keep, ref_keep)

@@ -206,3 +206,17 @@ def test_grouped_csr_needs_every_edge_in_a_group():
     assert generator_csr(bare, diag) is None
     np.testing.assert_array_equal(bare.matrix.toarray(), ref.toarray())
     np.testing.assert_array_equal(fl.matrix.toarray(), ref.toarray())
+
+
+def test_forgotten_matrices_are_built_again_the_same():
+    # Fluxes.forget_matrices drops the cached generator and flux matrix (the density split
+    # lets go of a superseded pass's); the next access builds them again, to the last bit
+    grid = fp.Grid(bounds=[(-2, 2), (-2, 2)], shape=(12, 9), boundary=["periodic", "reflecting"])
+    fl = fp.fluxes(fp.SDE(drift=lambda x: -x + np.array([0.5, 0.0]), cov=[[1.0, 0.4], [0.4, 0.5]]), grid)
+    A, F = fl.matrix, fl.flux_matrix
+    fl.forget_matrices()
+    assert "matrix" not in vars(fl) and "flux_matrix" not in vars(fl)
+    B, G = fl.matrix, fl.flux_matrix
+    assert B is not A and G is not F
+    for old, new in ((A, B), (F, G)):
+        assert (old != new).nnz == 0 and np.array_equal(old.indptr, new.indptr)

@@ -508,7 +508,7 @@ def test_a_reused_hierarchy_changes_iterations_not_the_answer():
         hierarchy = donor.hierarchy()
         assert hierarchy is not None and hierarchy.k == donor.k
         solve = Solve(A, guess, 50, reuse=hierarchy)
-        assert solve.reused is hierarchy and solve.prec is hierarchy.prec
+        assert solve.reused is hierarchy and solve.prec is hierarchy.prec and hierarchy.ml.levels[0].A is solve.Mr
         _, why = solve.loose(1e-6)
         out = solve.certify(1e-10, 1e-6)
         error = np.max(np.abs(out.p / out.p.sum() - ref) / ref)
@@ -549,7 +549,7 @@ def test_a_reused_hierarchy_that_stalls_is_rebuilt(monkeypatch):
     assert handed is not None and handed.prec is solve.prec
     assert handed.stale_after == int(refined_module.STALE * solve.fresh_iterations) + 3
     monkeypatch.setattr(refined_module, "_refine", real)
-    stale = Solve(A, guess, 50, reuse=Hierarchy(donor.prec, donor.k, A.shape[0], stale_after=0))
+    stale = Solve(A, guess, 50, reuse=Hierarchy(donor.prec, donor.ml, donor.k, A.shape[0], stale_after=0))
     stale.loose(1e-6)
     assert stale.reused is not None and stale.hierarchy() is None
 
@@ -594,7 +594,7 @@ def test_a_metastable_partner_sends_the_last_pass_to_gth(monkeypatch):
     certified = []
     real = refined_module.Solve.certify
     monkeypatch.setattr(refined_module.Solve, "certify",
-                        lambda self, *a, **k: certified.append(self.W.shape[0]) or real(self, *a, **k))
+                        lambda self, *a, **k: certified.append(self.n) or real(self, *a, **k))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = fp.stationary(sde, grid)

@@ -393,14 +393,20 @@ def test_a_split_whose_certified_passes_do_not_converge_is_not_reported_converge
     def deviation(c):
         return np.array([c, -c] + [0.0] * (n - 2))
 
-    class Base:
+    class Base:   # (and the fluxes of every pass: the density their weights came from)
+        def __init__(self, p=None):
+            self.p = p
+
         def density_split(self, p):
-            return ("weights", p.copy())
+            return Base(p.copy())
+
+        def forget_matrices(self):
+            pass
 
     def scripted_solve(fl, sde, grid, method, scheme, tol, maxiter, guess=None, loose=False, reuse=None):
         c = script[loose].pop(0) if script[loose] else 0.01
         out = st_module._Solution("amg", asked="auto")
-        out.p, out.loose = fl[1] * np.exp(deviation(c) / 2), loose
+        out.p, out.loose = fl.p * np.exp(deviation(c) / 2), loose
         return out
 
     def certify_far(fl, sde, grid, scheme, tol, maxiter, sol):
@@ -416,7 +422,7 @@ def test_a_split_whose_certified_passes_do_not_converge_is_not_reported_converge
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         fl, out = st_module._split_fixed_point(Base(), sol, None, grid, "sg", 1e-10, 10)
-    weights = fl[1] / fl[1].sum()
+    weights = fl.p / fl.p.sum()
     true_change = np.max(np.abs(np.log(out.p / out.p.sum()) - np.log(weights)))
     assert out.change == pytest.approx(true_change, rel=1e-12)
     assert out.change > split_module.SPLIT_RTOL and "not converged" in " ".join(out.notes)

@@ -305,33 +305,30 @@ def split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarr
     return _scaled_bernoulli(z, split_ratio(z, c, face_log_factor(tail, head, direction, z - c, n, curvature=False)))
 
 
-def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z: np.ndarray, delta: np.ndarray,
-                        p: np.ndarray, n: int, selling: bool | None = None) -> np.ndarray:
+def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z: np.ndarray, direction: np.ndarray,
+                        p: np.ndarray, n: int, selling: bool) -> np.ndarray:
     """The factor :func:`split_ratio` that turns Scharfetter–Gummel rates into the
     density-split ones, on two-point edges between cells.
 
     ``dpsi`` the edge potentials (the log-ratio of the local equilibrium), ``z`` the
     argument of the Bernoulli weights (``dpsi`` itself, or the one of the Itô form; only
-    ``|z|`` matters), ``delta`` the edge vectors (equal vectors: one direction), ``p`` a
-    positive density. ``a = log(p[tail] / p[head])`` is the drop of the density,
+    ``|z|`` matters), ``direction`` an integer label per edge (equal edge vectors, equal
+    labels: ``TwoPointFluxes.directions``), ``p`` a positive density.
+    ``a = log(p[tail] / p[head])`` is the drop of the density,
     ``c = dpsi - a`` the part of the edge potential that drives a current, and the face
     factor :func:`face_log_factor` the face average of ``p``: to leading order the
     two-point flux then equals the face average of the current ``p v`` that ``p``
     carries (docs/numerics.md, "The conductance"). On stencils with diagonal offsets
-    (Selling's decomposition of a correlated diffusion) only ``s(c)`` is used: the face
-    factor is derived for axis faces. ``selling``: whether the stencil has diagonal
-    offsets anywhere (default: whether ``delta`` has any), so that a part of the grid
-    decides as the whole grid does.
+    (``selling``: Selling's decomposition of a correlated diffusion, anywhere on the
+    grid, so that a part of the grid decides as the whole grid does) only ``s(c)`` is
+    used: the face factor is derived for axis faces.
     """
     logp = np.log(np.asarray(p, dtype=float))
     a = logp[tail] - logp[head]
-    rows, direction = unique_rows(delta)
-    if selling is None:
-        selling = bool(np.any(np.count_nonzero(rows, axis=1) != 1))
     if selling:
         # a Selling stencil: the flux through a cell face is shared between the axis edge
         # and the diagonal ones, and the face factor (derived for axis faces) does not
         # apply (measured on 2-D OUs with correlated noise: with the face factor on every
         # edge, the same L1; on the axis edges only, worse; docs/numerics.md)
         return split_ratio(z, dpsi - a, np.zeros(a.size))
-    return split_ratio(z, dpsi - a, face_log_factor(tail, head, direction.ravel(), a, n))
+    return split_ratio(z, dpsi - a, face_log_factor(tail, head, direction, a, n))

@@ -59,7 +59,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from .._model.grid import Grid
-from .._util.linalg import off_diagonal, pinned
+from .._util.linalg import outflow, scaled_pinned
 from .estimate import to_grid
 
 __all__ = ["STALE", "STALL_BUDGET", "STALL_WINDOW", "Hierarchy", "Monitor", "Refined", "Solve", "Stalled",
@@ -187,17 +187,21 @@ class Hierarchy:
     """The AMG preconditioner of one density-split pass, handed to the next.
 
     The passes' matrices differ by the density-split weights and by the scaling of their
-    guesses, which settle as the split converges, so the hierarchy of a pass's ``M_r``
-    preconditions the next pass's nearly as well, and its setup (as costly as a loose
-    solve in 3-D) is saved. GMRES runs on the next pass's own ``M_r``, so its answer,
-    residual and bound are that system's; the hierarchy only changes the iteration count.
-    ``k``: the pinned cell (the next pass pins the same one, where it holds at least half
-    of its guess's maximum; else it builds its own); ``size``: cells; ``stale_after``:
-    GMRES iterations above which a solve with it hands on nothing (:data:`STALE`). A
-    solve that stops with it (stall, breakdown) is repeated with a fresh hierarchy.
+    guesses, which settle as the split converges, so the coarse levels of a pass's
+    hierarchy precondition the next pass nearly as well, and their setup (as costly as a
+    loose solve in 3-D) is saved; the finest level is replaced by the next pass's own
+    ``M_r`` (its smoother then works on that system, and the previous ``M_r`` is let go).
+    GMRES runs on the next pass's own ``M_r``, so its answer, residual and bound are that
+    system's; the hierarchy only changes the iteration count. ``prec``: the preconditioner
+    (one V-cycle of ``ml``, pyamg's multilevel solver); ``k``: the pinned cell (the next
+    pass pins the same one, where it holds at least half of its guess's maximum; else it
+    builds its own); ``size``: cells; ``stale_after``: GMRES iterations above which a
+    solve with it hands on nothing (:data:`STALE`). A solve that stops with it (stall,
+    breakdown) is repeated with a fresh hierarchy.
     """
 
     prec: Any
+    ml: Any
     k: int
     size: int
     stale_after: int
@@ -217,8 +221,9 @@ class Solve:
                  reuse: Hierarchy | None = None) -> None:
         # the generator of the rates (as GTH's): the diagonal rebuilt as minus the column
         # sums of the off-diagonals, not read (stored diagonals can differ, e.g. self-loops);
-        # ``A`` may be given as ``(W, outflow)`` already
-        self.W, self.outflow = A if isinstance(A, tuple) else off_diagonal(A)
+        # ``A`` may be given as ``(A, outflow)`` already
+        self.A, self.outflow = A if isinstance(A, tuple) else (sp.csr_matrix(A), outflow(A))
+        self.n = self.A.shape[0]
         self.maxiter, self.iterations = maxiter, 0
         self.why = ""
         self.q: np.ndarray | None = None
@@ -229,7 +234,7 @@ class Solve:
     def _setup(self, g: np.ndarray, reuse: Hierarchy | None = None) -> None:
         """The scaled, pinned system in the variables of ``g`` and its AMG hierarchy (or
         ``reuse``'s, where it pins a cell that holds at least half of ``g``'s maximum)."""
-        n = self.W.shape[0]
+        n = self.n
         self.g = g
         with np.errstate(divide="ignore", over="ignore"):
             s = 1.0 / (self.outflow * g)
@@ -239,10 +244,13 @@ class Solve:
             return
         self.k = int(np.argmax(g))
         if reuse is not None and reuse.size == n and g[reuse.k] >= 0.5 * g[self.k]:
-            self.k, self.prec, self.reused = reuse.k, reuse.prec, reuse
-        self.Mr, self.b, self.keep = pinned(sp.identity(n, format="csr") - sp.diags(s) @ self.W @ sp.diags(g), self.k)
+            self.k, self.reused = reuse.k, reuse
+        self.Mr, self.b, self.keep = scaled_pinned(self.A, s, g, self.k)   # M = S (-A) G, pinned
+        if self.reused is not None:   # its finest level smooths this system (and lets the last one go)
+            self.reused.ml.levels[0].A = self.Mr
+            self.prec = self.reused.prec
         self.gamma = (int(np.diff(self.Mr.indptr).max(initial=0)) + 4) * np.finfo(float).eps
-        self.floor = self.gamma * float(np.abs(abs(self.Mr) @ np.ones(n - 1) + np.abs(self.b)).max())  # at q = 1
+        self.floor = self.gamma * float(np.abs(_abs(self.Mr) @ np.ones(n - 1) + np.abs(self.b)).max())  # at q = 1
         if self.prec is None:
             self._hierarchy()
 
@@ -253,7 +261,8 @@ class Solve:
         self.prec, self.reused, self.fresh_iterations = None, None, 0
         try:
             with contextlib.redirect_stdout(io.StringIO()):   # pyamg prints its breakdowns
-                self.prec = pyamg.ruge_stuben_solver(self.Mr).aspreconditioner()
+                self.ml = pyamg.ruge_stuben_solver(self.Mr)
+                self.prec = self.ml.aspreconditioner()
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:   # a singular or NaN hierarchy
             self.why = f"AMG failed ({type(err).__name__}: {err})"
 
@@ -266,7 +275,7 @@ class Solve:
             if self.fresh_iterations > self.reused.stale_after:
                 return None
             return self.reused
-        return Hierarchy(self.prec, self.k, self.W.shape[0], int(STALE * self.fresh_iterations) + 3)
+        return Hierarchy(self.prec, self.ml, self.k, self.n, int(STALE * self.fresh_iterations) + 3)
 
     def _run(self, b: np.ndarray, x: np.ndarray, rtol: float, target: float, rounds: int
              ) -> tuple[np.ndarray, str]:
@@ -286,7 +295,7 @@ class Solve:
 
     def _density(self) -> np.ndarray:
         assert self.q is not None
-        p = np.empty(self.W.shape[0])
+        p = np.empty(self.n)
         p[self.keep], p[self.k] = self.g[self.keep] * self.q, self.g[self.k]
         return p
 
@@ -305,7 +314,7 @@ class Solve:
         if out.p is not None and out.bound > limit and np.all(out.p > 0):
             # the guess was far off somewhere (q tiny there, and the bound with it): once
             # more in the variables of this answer, where q is near 1 in every cell
-            second = Solve((self.W, self.outflow), out.p, self.maxiter)._certify(rtol, limit, give_up)
+            second = Solve((self.A, self.outflow), out.p, self.maxiter)._certify(rtol, limit, give_up)
             out = replace(second, iterations=out.iterations + second.iterations)
         return out
 
@@ -315,7 +324,7 @@ class Solve:
         one = np.ones(len(self.b))
         y, why = self._run(one, np.zeros(len(one)), 1e-2, 0.5, ROUNDS) if y is None else self._run(one, y, 1e-3, 0.1,
                                                                                                      ROUNDS)
-        rho = np.abs(1.0 - self.Mr @ y).max() + self.gamma * np.abs(abs(self.Mr) @ np.abs(y) + 1.0).max()
+        rho = np.abs(1.0 - self.Mr @ y).max() + self.gamma * np.abs(_abs(self.Mr) @ np.abs(y) + 1.0).max()
         return y, float(rho), why
 
     def _certify(self, rtol: float, limit: float, give_up: bool) -> Refined:
@@ -352,7 +361,7 @@ class Solve:
         p, q = self._density(), self.q
         if unbounded:
             return Refined(p, math.inf, self.iterations, "", unbounded)
-        res = np.abs(b - self.Mr @ q).max() + self.gamma * np.abs(abs(self.Mr) @ np.abs(q) + np.abs(b)).max()
+        res = np.abs(b - self.Mr @ q).max() + self.gamma * np.abs(_abs(self.Mr) @ np.abs(q) + np.abs(b)).max()
         bound, why_not = _bound(q, res, y, rho)
         if not tight and not bound <= limit:
             y2, rho2, why_y = self._y(y)
@@ -361,6 +370,11 @@ class Solve:
         if why_not:
             return Refined(p, math.inf, self.iterations, "", why_not)
         return Refined(p, bound, self.iterations, "")
+
+
+def _abs(M: sp.csr_matrix) -> sp.csr_matrix:
+    """``|M|`` entrywise, sharing ``M``'s index arrays (no copy of them)."""
+    return sp.csr_matrix((np.abs(M.data), M.indices, M.indptr), shape=M.shape)
 
 
 def _bound(q: np.ndarray, res: float, y: np.ndarray, rho: float) -> tuple[float, str]:

@@ -687,11 +687,15 @@ def _accept(out: _refined.Refined, fl: Fluxes, grid: Grid, sol: _Solution, exact
         sol.used, sol.cert, sol.p, sol.bound = "lu", None, None, None
 
 
-#: Density-split passes from the second on reuse the AMG hierarchy of the pass before
-#: (``refined.Hierarchy``). Not the first solve's: built in the variables of a coarse
-#: guess, it preconditioned the passes (in the variables of the previous pass) poorly,
-#: measured at 32^3 (fullcov3d): 23-27 GMRES iterations per pass against 10 with their
-#: own hierarchies, 4.5 s against 3.5 s.
+#: Density-split passes reuse the AMG hierarchy of the solve before (``refined.Hierarchy``:
+#: its coarse levels, with the pass's own matrix on the finest). Measured on fullcov3d at
+#: 48^3, passes 2-5: 15-18 GMRES iterations per pass with the previous pass's whole
+#: hierarchy, 11-12 with its finest level replaced, 12-13 with a fresh one (9.7 -> 8.4 s);
+#: at 64^3 reusing also the first solve's (built in the variables of a coarse guess)
+#: took 1-3 more iterations per pass and saved its setup, 20.1 -> 19.2 s; the rotational
+#: double well at 512^2 the same within the noise (6.8-6.9 s). (Before the finest level
+#: was replaced, reusing the first solve's cost 23-27 iterations per pass at 32^3 against
+#: 10.)
 SPLIT_REUSE = True
 
 #: The GMRES tolerance of AMG solves that a density split follows (the first solve and
@@ -854,9 +858,9 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
 
 class _SerialPasses:
     """The serial solver's density-split passes (``split.Backend``): one process; a pass
-    is :func:`_solve_pass`, preconditioned by the current pass's AMG hierarchy
-    (:data:`SPLIT_REUSE`; not the first solve's, built in the variables of a coarse
-    guess). ``earlier``: the notes of the passes before the current one."""
+    is :func:`_solve_pass`, preconditioned by the current pass's (or the first solve's)
+    AMG hierarchy (:data:`SPLIT_REUSE`). ``earlier``: the notes of the passes before the
+    current one."""
 
     def __init__(self, base: TwoPointFluxes, sol: _Solution, args: tuple[SDE, Grid, str, float, int]) -> None:
         self.base, self.args = base, args
@@ -876,8 +880,9 @@ class _SerialPasses:
 
     def solve(self, used: np.ndarray, loose: bool) -> tuple[np.ndarray | None, bool]:
         sol = self.sol
-        reuse = sol.pending.hierarchy() if sol.pending is not None and self.passes and SPLIT_REUSE else None
-        sol.pending = None   # the rest of its solve is let go (memory: solved again if it must be certified)
+        reuse = sol.pending.hierarchy() if sol.pending is not None and SPLIT_REUSE else None
+        sol.pending = None   # the rest of its solve is let go (memory: solved again if it must be certified),
+        self.fl.forget_matrices()   # and its matrix (built again if it is needed)
         self.solved = _solve_pass(self.base, used, sol, *self.args, loose=loose, reuse=reuse)
         new = self.solved[1]
         return _split_density(new.p), new.loose
