@@ -220,3 +220,22 @@ def test_forgotten_matrices_are_built_again_the_same():
     assert B is not A and G is not F
     for old, new in ((A, B), (F, G)):
         assert (old != new).nnz == 0 and np.array_equal(old.indptr, new.indptr)
+
+
+def test_edge_vectors_come_from_the_groups_without_being_stored():
+    # two-point fluxes keep one vector per stencil offset (groups), not one per edge:
+    # delta and the directions built from them equal those of the stored vectors
+    from fokkerplanck._util.linalg import unique_rows
+
+    grid = fp.Grid(bounds=[(-2, 2)] * 3, shape=(6, 5, 4), boundary=["periodic", "absorbing", "reflecting"])
+    fl = fp.fluxes(fp.SDE(drift=lambda x: -x, cov=[[1.0, 0.4, 0.2], [0.4, 0.8, 0.3], [0.2, 0.3, 0.6]]), grid)
+    assert fl.vectors is None and "delta" not in vars(fl)
+    h = np.asarray(grid.spacing)
+    steps = np.stack(np.unravel_index(fl.head[fl.head >= 0], grid.shape), -1) - np.stack(
+        np.unravel_index(fl.tail[fl.head >= 0], grid.shape), -1)
+    wrapped = np.where(np.abs(steps) > 1, -np.sign(steps) * (np.abs(steps) == np.array(grid.shape) - 1), steps)
+    np.testing.assert_array_equal(fl.delta[fl.head >= 0], wrapped * h)   # tail to head, wrap-around included
+    rows, label = fl.directions
+    ref_rows, ref_label = unique_rows(fl.delta)
+    np.testing.assert_array_equal(rows, ref_rows)
+    np.testing.assert_array_equal(label, ref_label)

@@ -43,6 +43,7 @@ __all__ = [
     "log_s",
     "split_pair",
     "split_ratio",
+    "split_terms",
     "split_weights",
 ]
 
@@ -212,16 +213,26 @@ def _scaled_bernoulli(z: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndar
     return b * r, bm * r
 
 
-def split_ratio(z: np.ndarray, c: np.ndarray, log_face: np.ndarray) -> np.ndarray:
+def split_ratio(z: np.ndarray, c: np.ndarray, log_face: np.ndarray,
+                z_terms: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """``g / s(z)`` with ``g = min(s(c), g_K(z)) e^{log_face}``: the factor that turns
     Scharfetter–Gummel rates into split ones (even in ``z`` and ``c``; clipped to
     ``e^{+-50}``, so never 0 nor ``inf``: the generator stays irreducible).
     ``log_face`` is the log of the face average of the density over its two-point
-    value (:func:`face_log_factor`; ``perp / 24`` in :func:`split_pair`)."""
+    value (:func:`face_log_factor`; ``perp / 24`` in :func:`split_pair`); ``z_terms``:
+    :func:`split_terms` of ``z``, if already known."""
     z = np.asarray(z, dtype=float)
-    log_flat = np.log(_ratio_flat(z))  # log(g_K / s)
-    log_r = np.minimum(log_s(c) - log_s(z), log_flat) + np.asarray(log_face, dtype=float)
+    log_s_z, log_flat = z_terms if z_terms is not None else split_terms(z)
+    log_r = np.minimum(log_s(c) - log_s_z, log_flat) + np.asarray(log_face, dtype=float)
     return np.exp(np.clip(log_r, -50.0, 50.0))
+
+
+def split_terms(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(log s(z), log(g_K(z) / s(z)))``: the part of :func:`split_ratio` that depends on
+    the edges' Péclet numbers alone (the same in every pass of the density split, so
+    ``TwoPointFluxes`` keeps it: two thirds of a pass's re-weighting at 96^3)."""
+    z = np.asarray(z, dtype=float)
+    return log_s(z), np.log(_ratio_flat(z))
 
 
 def face_log_factor(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a: np.ndarray, n: int,
@@ -306,7 +317,8 @@ def split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarr
 
 
 def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z: np.ndarray, direction: np.ndarray,
-                        p: np.ndarray, n: int, selling: bool) -> np.ndarray:
+                        p: np.ndarray, n: int, selling: bool,
+                        z_terms: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The factor :func:`split_ratio` that turns Scharfetter–Gummel rates into the
     density-split ones, on two-point edges between cells.
 
@@ -321,7 +333,8 @@ def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z:
     carries (docs/numerics.md, "The conductance"). On stencils with diagonal offsets
     (``selling``: Selling's decomposition of a correlated diffusion, anywhere on the
     grid, so that a part of the grid decides as the whole grid does) only ``s(c)`` is
-    used: the face factor is derived for axis faces.
+    used: the face factor is derived for axis faces. ``z_terms``: :func:`split_terms`
+    of ``z``, if already known.
     """
     logp = np.log(np.asarray(p, dtype=float))
     a = logp[tail] - logp[head]
@@ -330,5 +343,5 @@ def density_split_ratio(tail: np.ndarray, head: np.ndarray, dpsi: np.ndarray, z:
         # and the diagonal ones, and the face factor (derived for axis faces) does not
         # apply (measured on 2-D OUs with correlated noise: with the face factor on every
         # edge, the same L1; on the axis edges only, worse; docs/numerics.md)
-        return split_ratio(z, dpsi - a, np.zeros(a.size))
-    return split_ratio(z, dpsi - a, face_log_factor(tail, head, direction, a, n))
+        return split_ratio(z, dpsi - a, np.zeros(a.size), z_terms)
+    return split_ratio(z, dpsi - a, face_log_factor(tail, head, direction, a, n), z_terms)
