@@ -223,19 +223,30 @@ def test_forgotten_matrices_are_built_again_the_same():
 
 
 def test_edge_vectors_come_from_the_groups_without_being_stored():
-    # two-point fluxes keep one vector per stencil offset (groups), not one per edge:
-    # delta and the directions built from them equal those of the stored vectors
-    from fokkerplanck._util.linalg import unique_rows
-
+    # two-point fluxes keep one vector per stencil offset (groups), not one per edge: every
+    # edge's vector (tail to head, wrap-around and absorbing-wall half-edges included)
+    # equals the one the cell geometry gives, and the direction labels group equal vectors
     grid = fp.Grid(bounds=[(-2, 2)] * 3, shape=(6, 5, 4), boundary=["periodic", "absorbing", "reflecting"])
     fl = fp.fluxes(fp.SDE(drift=lambda x: -x, cov=[[1.0, 0.4, 0.2], [0.4, 0.8, 0.3], [0.2, 0.3, 0.6]]), grid)
-    assert fl.vectors is None and "delta" not in vars(fl)
-    h = np.asarray(grid.spacing)
-    steps = np.stack(np.unravel_index(fl.head[fl.head >= 0], grid.shape), -1) - np.stack(
-        np.unravel_index(fl.tail[fl.head >= 0], grid.shape), -1)
-    wrapped = np.where(np.abs(steps) > 1, -np.sign(steps) * (np.abs(steps) == np.array(grid.shape) - 1), steps)
-    np.testing.assert_array_equal(fl.delta[fl.head >= 0], wrapped * h)   # tail to head, wrap-around included
+    assert fl.vectors is None
+    h, shape = np.asarray(grid.spacing), np.array(grid.shape)
+    tail = np.stack(np.unravel_index(fl.tail, grid.shape), -1)
+    inner = fl.head >= 0
+    steps = np.stack(np.unravel_index(fl.head[inner], grid.shape), -1) - tail[inner]
+    steps = np.where(np.abs(steps) == shape - 1, -np.sign(steps), steps)   # (periodic axis 0 wraps)
+    expected = np.zeros((fl.tail.size, 3))
+    expected[inner] = steps * h
+    wall = np.flatnonzero(~inner)   # half-edges to the absorbing walls of axis 1
+    assert wall.size == 2 * 6 * 4
+    low = tail[wall, 1] == 0
+    assert np.all(low | (tail[wall, 1] == shape[1] - 1))
+    expected[wall, 1] = np.where(low, -h[1], h[1])
+    np.testing.assert_array_equal(fl.delta, expected)
     rows, label = fl.directions
-    ref_rows, ref_label = unique_rows(fl.delta)
+    ref_rows, ref_label = np.unique(expected, axis=0, return_inverse=True)
     np.testing.assert_array_equal(rows, ref_rows)
-    np.testing.assert_array_equal(label, ref_label)
+    np.testing.assert_array_equal(label, ref_label.ravel())
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="no edge vectors"):
+        replace(fl, groups=()).delta   # neither vectors nor groups: a clear error

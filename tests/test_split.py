@@ -95,3 +95,40 @@ def test_passes_that_do_not_contract_stop_and_return_the_most_self_consistent_on
     assert passes == 2 and changes[1] > changes[0]
     assert change == pytest.approx(changes[0], rel=1e-9) and backend.solves == 3
     assert backend.notes[-1].startswith("returned split pass 1")
+
+
+class LooseThenCertified(Contraction):
+    """Loose passes (a contraction) whose certified answer lies ``drift`` away in
+    ``log(p_0 / p_1)``: a metastable chain, whose split a loose solve does not fix."""
+
+    def __init__(self, r, c, drift):
+        super().__init__(r, c)
+        self.drift, self.certified, self.asked = drift, 0, []
+
+    def solve(self, used, loose):
+        self.asked.append(loose)
+        p, _ = super().solve(used, loose)
+        return p, loose
+
+    def certify(self):
+        self.certified += 1
+        x = math.log(self.pending[0] / self.pending[1]) + self.drift
+        return np.array([math.exp(x), 1.0])
+
+
+def test_a_certified_answer_far_from_the_loose_one_sends_the_passes_on_certified(monkeypatch):
+    # the loose passes converge; the last one's certified answer is 0.5 away (more than
+    # SPLIT_RTOL / 10): the passes go on, certified, from there, with a budget of their own,
+    # and the note says why; a drift below SPLIT_RTOL / 10 ends the split at once
+    monkeypatch.setattr(split, "SPLIT_ANDERSON", False)
+    far = LooseThenCertified(0.3, 1.0, drift=0.5)
+    passes, change = split.fixed_point(np.array([1.0, 1.0]), far)
+    loose_passes = far.asked.index(False)
+    assert loose_passes == 7 and far.certified == 1 and all(not a for a in far.asked[loose_passes:])
+    assert passes > loose_passes and change <= split.SPLIT_RTOL
+    x = far.xs[loose_passes - 1]   # the loose answer's log(p_0 / p_1); the certified one is x + 0.5
+    drift = math.log1p(math.exp(x + 0.5)) - math.log1p(math.exp(x))   # |change of log p_1|, the larger
+    assert any(f"were {drift:.1e} off in log p" in note for note in far.notes)
+    near = LooseThenCertified(0.3, 1.0, drift=1e-6)
+    passes, _ = split.fixed_point(np.array([1.0, 1.0]), near)
+    assert passes == 7 and near.certified == 1 and near.notes == []

@@ -170,7 +170,9 @@ class Fluxes:
     def directions(self) -> tuple[np.ndarray, np.ndarray]:
         """``(rows, label)``: the distinct edge vectors (lexicographic order) and each
         edge's index among them, as ``unique_rows(delta)``."""
-        assert self.vectors is not None  # (fluxes without vectors give them from their groups)
+        if self.vectors is None:
+            raise ValueError("These fluxes keep no edge vectors (vectors=None) and no stencil groups that cover "
+                             "every edge to build them from; construct them with vectors=(E, ndim) array.")
         return unique_rows(self.vectors)
 
     def potential(self, rtol: float = 1e-10) -> np.ndarray | None:

@@ -788,7 +788,8 @@ def _coarse_guess(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, max
         else:
             g = _coarse_guess(cfl, sde, coarse, scheme, tol, maxiter)
             p = _refined.Solve(A, g, maxiter).loose(max(tol, GUESS_RTOL))[0]
-            p = None if p is None else np.where(p > 0, p, g)   # (a tail the loose error swamps: the guess's)
+            if p is not None and np.all(np.isfinite(p)):   # (a tail the loose error swamps: the guess's)
+                p = np.where(p > 0, p, g)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError, RuntimeError):
         p = None
     if p is None or not np.all(np.isfinite(p)) or not np.any(p > 0):
@@ -884,8 +885,12 @@ class _SerialPasses:
         sol.pending = None   # the rest of its solve is let go (memory: solved again if it must be certified),
         self.fl.forget_matrices()   # and its matrix (built again if it is needed)
         self.solved = _solve_pass(self.base, used, sol, *self.args, loose=loose, reuse=reuse)
-        new = self.solved[1]
-        return _split_density(new.p), new.loose
+        fl, new = self.solved
+        p = _split_density(new.p)
+        if p is None:   # a pass that will not be kept (nor continued): its solve and matrix let go
+            new.pending = None
+            fl.forget_matrices()
+        return p, new.loose
 
     def accept(self) -> None:
         assert self.solved is not None
