@@ -358,7 +358,7 @@ class TwoPointFluxes(Fluxes):
         order = np.lexsort(rows.T[::-1])   # unique_rows' order of the physical vectors
         rank = np.empty(order.size, dtype=np.int64)
         rank[order] = np.arange(order.size)
-        label = np.empty(self.tail.size, dtype=np.int64)
+        label = np.empty(self.tail.size, dtype=np.int8 if order.size < 128 else np.int64)   # (a few offsets)
         for g, k in zip(self.groups, of_group.ravel()):
             label[g.start:g.stop] = rank[k]
         return rows[order], label
