@@ -423,15 +423,11 @@ class TwoPointFluxes(Fluxes):
         direction = self.directions[1]
         selling = self.selling if selling is None else selling
         terms = self.split_terms
-        if use.all():   # (every edge: no copies of the edge arrays)
-            r = density_split_ratio(self.tail, head, dpsi, self.peclet, direction, np.where(normal, p, 1.0),
-                                    self.grid.size, selling, terms)
-        else:
-            sel = np.flatnonzero(use)
-            r = np.ones(self.tail.size)
-            r[sel] = density_split_ratio(self.tail[sel], head[sel], dpsi[sel], self.peclet[sel], direction[sel],
-                                         np.where(normal, p, 1.0), self.grid.size, selling,
-                                         (terms[0][sel], terms[1][sel]))
+        sel = slice(None) if use.all() else np.flatnonzero(use)   # (every edge: views, no copies)
+        r = np.ones(self.tail.size)
+        r[sel] = density_split_ratio(self.tail[sel], head[sel], dpsi[sel], self.peclet[sel], direction[sel],
+                                     np.where(normal, p, 1.0), self.grid.size, selling,
+                                     (terms[0][sel], terms[1][sel]))
         return replace(self, forward=self.forward * r, backward=self.backward * r, conductance="split")
 
     @cached_property

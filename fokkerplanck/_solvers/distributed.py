@@ -49,7 +49,7 @@ from .._util.errors import ConvergenceError, warn
 from .._util.linalg import off_diagonal
 from .estimate import ORDER, estimate_error
 from .spectral import GAP_BACKENDS
-from .split import SPLIT_RTOL, fixed_point, not_converged
+from .split import SPLIT_RTOL, fixed_point, not_converged, split_density
 from .stationary import BACKENDS, StationaryResult, balance, certificate, certificate_bound
 
 #: What ``gather=`` accepts: every process gets the whole density, process 0 does
@@ -279,18 +279,6 @@ def _bulk_threshold(comm: Comm, q: np.ndarray) -> float:
     return math.exp(a)
 
 
-def _positive(comm: Comm, p: np.ndarray) -> np.ndarray | None:
-    """``p`` of one sign with negatives holding less than 1e-6 of the mass, clipped at 0
-    (as the serial split does), else None."""
-    if comm.max(0.0 if np.all(np.isfinite(p)) else 1.0) > 0:
-        return None
-    sign = 1.0 if comm.sum(float(p.sum())) > 0 else -1.0
-    p = sign * p
-    if comm.sum(float(-p[p < 0].sum())) > 1e-6 * comm.sum(float(p[p > 0].sum())):
-        return None
-    return np.maximum(p, 0.0)
-
-
 def stationary_petsc(sde: SDE, grid: Grid, *, method: str = "lu", scheme: str = "sg", conductance: str = "split",
                      gather: str = "all", error_estimate: bool = True) -> StationaryResult:
     """The stationary density on ``grid``, solved by PETSc over the MPI processes.
@@ -425,11 +413,11 @@ def _split_passes(comm: Comm, dist: _Distributed, base: Slab, p: np.ndarray, sol
     """The serial solver's density split (``split.fixed_point``), each pass a distributed
     solve, sums and maxima over all processes: the same passes, the same extrapolation and,
     where the split does not converge, the same most self-consistent pass."""
-    q = _positive(comm, p)
+    backend = _SlabPasses(comm, dist, base, p, solve, notes)
+    q = split_density(p, backend.total, backend.largest)
     if q is None:
         notes.append("the Scharfetter-Gummel density is not positive: no density split")
         return base, p
-    backend = _SlabPasses(comm, dist, base, p, solve, notes)
     passes, change = fixed_point(q, backend)
     if passes:
         state = "converged" if change <= SPLIT_RTOL else "not converged"
@@ -468,14 +456,14 @@ class _SlabPasses:
         q = used / self.total(used)
         sl = together(self.comm, self.base.density_split, self.dist.with_halo(q), self.selling)
         self.solved = (sl, self.run(sl))
-        return _positive(self.comm, self.solved[1]), False
+        return split_density(self.solved[1], self.total, self.largest), False
 
     def accept(self) -> None:
         assert self.solved is not None
         (self.slab, self.p), self.solved = self.solved, None
 
     def certify(self) -> np.ndarray | None:   # (never called: no pass is loose)
-        return _positive(self.comm, self.p)
+        return split_density(self.p, self.total, self.largest)
 
     def note(self, text: str) -> None:
         self.notes.append(text)

@@ -97,7 +97,7 @@ from . import gth as _gth
 from . import refined as _refined
 from .estimate import ORDER, estimate_error, partner_grid
 from .resolution import check_resolution
-from .split import SPLIT_RTOL, bulk_cells, fixed_point, not_converged
+from .split import SPLIT_RTOL, bulk_cells, fixed_point, not_converged, split_density
 
 __all__ = ["CONDUCTANCES", "METHODS", "StationaryResult", "certificate", "certificate_bound", "residual",
            "stationary"]
@@ -803,20 +803,6 @@ def _splittable(fl: Fluxes) -> bool:
             and fl.scheme in ("sg", "sg2"))
 
 
-def _split_density(p: np.ndarray | None) -> np.ndarray | None:
-    """``p`` as a density to split by, or ``None``: finite, not zero, of one sign up to
-    negatives holding less than ``1e-6`` of the mass (the tails of the non-monotone
-    scheme ``"sg2"``: measured down to 5e-7 of the maximum at 512^2), which are set to 0
-    (cells at or below zero keep Scharfetter-Gummel weights, see
-    ``TwoPointFluxes.density_split``)."""
-    if p is None or not np.all(np.isfinite(p)) or not np.any(p != 0):
-        return None
-    p = p if p.sum() > 0 else -p
-    if -p[p < 0].sum() > 1e-6 * p[p > 0].sum():
-        return None
-    return np.maximum(p, 0.0)
-
-
 def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid, scheme: str, tol: float,
                        maxiter: int) -> tuple[TwoPointFluxes, _Solution]:
     """The density split's passes (``split.fixed_point``) from the first solve ``sol``,
@@ -835,7 +821,7 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
     """
     n0 = len(sol.notes)
     first_notes = list(sol.notes)
-    p = _split_density(sol.p)
+    p = split_density(sol.p)
     passes, change = 0, math.inf
     if p is None:
         first_notes.append("the Scharfetter-Gummel density is not positive (negatives hold more than "
@@ -886,7 +872,7 @@ class _SerialPasses:
         self.fl.forget_matrices()   # and its matrix (built again if it is needed)
         self.solved = _solve_pass(self.base, used, sol, *self.args, loose=loose, reuse=reuse)
         fl, new = self.solved
-        p = _split_density(new.p)
+        p = split_density(new.p)
         if p is None:   # a pass that will not be kept (nor continued): its solve and matrix let go
             new.pending = None
             fl.forget_matrices()
@@ -901,7 +887,7 @@ class _SerialPasses:
 
     def certify(self) -> np.ndarray | None:
         _certify(self.fl, *self.args, self.sol)
-        return _split_density(self.sol.p)
+        return split_density(self.sol.p)
 
     def note(self, text: str) -> None:
         self.sol.notes.append(text)

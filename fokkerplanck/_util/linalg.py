@@ -181,9 +181,13 @@ def outflow(A: sp.spmatrix) -> np.ndarray:
     """The column sums of ``A``'s off-diagonal entries (the rates out of each state), as
     :func:`off_diagonal` gives them, without a copy of the matrix."""
     A = sp.csr_matrix(A)
-    row = np.repeat(np.arange(A.shape[0], dtype=A.indices.dtype), np.diff(A.indptr))
-    off = A.indices != row
+    off = A.indices != _rows(A)
     return np.bincount(A.indices[off], A.data[off], minlength=A.shape[1])
+
+
+def _rows(A: sp.csr_matrix) -> np.ndarray:
+    """The row of every stored entry of a CSR matrix (in ``A.indices``' dtype)."""
+    return np.repeat(np.arange(A.shape[0], dtype=A.indices.dtype), np.diff(A.indptr))
 
 
 def pinned(A: sp.spmatrix, k: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
@@ -215,12 +219,10 @@ def scaled_pinned(A: sp.csr_matrix, s: np.ndarray, g: np.ndarray, k: int
     """
     n = A.shape[0]
     A = sp.csr_matrix(A)
-    row = np.repeat(np.arange(n, dtype=A.indices.dtype), np.diff(A.indptr))
+    row = _rows(A)
     diag = A.indices == row
     if not A.has_canonical_format or np.count_nonzero(diag) != n:
-        W = (A - sp.diags(A.diagonal())).tocsr()
-        W.eliminate_zeros()
-        return pinned(sp.identity(n, format="csr") - sp.diags(s) @ W @ sp.diags(g), k)
+        return pinned(sp.identity(n, format="csr") - sp.diags(s) @ off_diagonal(A)[0] @ sp.diags(g), k)
     vals = s[row] * A.data
     vals *= g[A.indices]
     np.negative(vals, out=vals)
