@@ -132,3 +132,33 @@ def test_a_certified_answer_far_from_the_loose_one_sends_the_passes_on_certified
     near = LooseThenCertified(0.3, 1.0, drift=1e-6)
     passes, _ = split.fixed_point(np.array([1.0, 1.0]), near)
     assert passes == 7 and near.certified == 1 and near.notes == []
+
+
+def test_a_3d_split_at_high_peclet_that_does_not_converge_is_flagged_not_reported_clean():
+    # the hard regime: a rotating double well on 16^3 cells (cell Peclet 7, rotation a = 1,
+    # T = 0.5). The split does not converge (measured: 2 passes, change 3.0) and its answer
+    # is less accurate than Scharfetter-Gummel's (L1 0.125 against 0.079 to the exact
+    # exp(-2L)): the result must say so (not converged, the warning, the resolution
+    # warning), not come back clean
+    import warnings
+
+    import fokkerplanck as fp
+
+    def loss(x):
+        return (x[..., 0] ** 2 - 1) ** 2 + 0.5 * (x[..., 1] ** 2 + x[..., 2] ** 2)
+
+    def drift(x):
+        g = np.stack([4 * x[..., 0] * (x[..., 0] ** 2 - 1), x[..., 1], x[..., 2]], -1)
+        return -g + np.stack([g[..., 1], -g[..., 0], np.zeros_like(g[..., 0])], -1)
+
+    grid = fp.Grid(bounds=[(-2.5, 2.5)] * 3, shape=(16,) * 3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fp.stationary(fp.SDE(drift=drift, sigma=1.0), grid, error_estimate=False)
+    texts = [str(w.message) for w in caught]
+    assert "not converged" in res.message
+    assert any("did not reach its fixed point" in t and "in 3-D at cell Peclet 7 less accurate" in t for t in texts)
+    assert any("cell Peclet number exceeds 5" in t for t in texts)
+    exact = np.exp(-2 * loss(grid.points()))
+    exact /= grid.integrate(exact)
+    assert grid.integrate(np.abs(res.density - exact)) > 0.05   # (why it must be flagged)
