@@ -11,6 +11,8 @@ Problems (every one has an exact stationary density, so L1 is against the truth)
   ``L = (x^2 - 1)^2 + y^2 / 2``; density ``exp(-2 L)``.
 * ``torus2d``: the metastable torus (periodic), ``U = -cos 2x - 0.3 cos x - cos y``,
   drift ``-(I - J) grad U``, ``T = 0.1``; density ``exp(-U / T)``.
+* ``rotational3d``: ``rotational2d`` with an OU coordinate ``z`` (``L + z^2 / 2``) on
+  ``[-2.5, 2.5]^3`` (the 3-D problem of ``_scaling_runner.py``); density ``exp(-2 L)``.
 * ``fullcov3d``: 3-D, constant full covariance ``S S^T = 2 D``, drift ``-(D + Q) grad L``
   (``Q`` antisymmetric, non-gradient), ``L = (x^2 - 1)^2 + (y^2 + z^2) / 2``, on
   ``[-2.5, 2.5]^3`` reflecting; density ``exp(-L)``.
@@ -45,6 +47,13 @@ def problem(fp, name, n):
         X, Y = np.meshgrid(*grid.centers, indexing="ij")
         logq = -2 * ((X**2 - 1) ** 2 + Y**2 / 2)
         return fp.SDE(drift=drift, sigma=1.0, ndim=2), grid, logq
+    if name == "rotational3d":
+        def drift(x):
+            g = np.stack([4 * x[..., 0] * (x[..., 0] ** 2 - 1), x[..., 1], x[..., 2]], -1)
+            return -g + np.stack([g[..., 1], -g[..., 0], np.zeros_like(g[..., 2])], -1)
+        grid = fp.Grid(bounds=[(-2.5, 2.5)] * 3, shape=n)
+        X, Y, Z = np.meshgrid(*grid.centers, indexing="ij", sparse=True)
+        return fp.SDE(drift=drift, sigma=1.0, ndim=3), grid, -2 * ((X**2 - 1) ** 2 + (Y**2 + Z**2) / 2)
     if name == "torus2d":
         T = 0.1
 

@@ -22,7 +22,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 CONFIGS = ["rotational2d 256 0", "rotational2d 256 1", "rotational2d 512 0", "rotational2d 512 1",
            "torus2d 256 0", "torus2d 512 0", "fullcov3d 32 0", "fullcov3d 48 0", "meta3d 24 0",
-           "rotational2d 1024 0"]
+           "rotational3d 32 0", "rotational3d 64 0", "rotational2d 1024 0"]
 
 
 def run(tree: str, config: str, timeout: float) -> dict | None:

@@ -613,14 +613,18 @@ def _by_backend(backend: str, sde: SDE, grid: Grid, method: str, **kw: Any) -> S
 
 
 def _solve(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: float, maxiter: int,
-           guess: np.ndarray | None = None, loose: bool = False, reuse: _refined.Hierarchy | None = None
-           ) -> _Solution:
+           guess: np.ndarray | None = None, loose: bool = False, reuse: _refined.Hierarchy | None = None,
+           tentative: bool = False) -> _Solution:
     """One null-vector solve of ``fl.matrix`` by ``method`` (``"auto"``: see the module).
     ``guess``: AMG's starting density (the previous density-split pass's); ``None``:
     from a coarser grid. ``loose``: a density split follows, so AMG may stop at
     :data:`SPLIT_LOOSE_RTOL` without its bound (``sol.pending``; :func:`_certify` finishes
     it); for ``"auto"`` from :data:`SPLIT_AMG_FROM` cells where it would take GTH.
-    ``reuse``: the previous pass's AMG hierarchy, for a loose solve (``refined.Hierarchy``)."""
+    ``reuse``: the previous pass's AMG hierarchy, for a loose solve (``refined.Hierarchy``).
+    ``tentative``: where the loose AMG solve stops, no answer (``sol.p`` is ``None``)
+    instead of a GTH or LU fallback (a density-split pass, which only sets the next
+    pass's weights: the split keeps the pass before, or takes the plain step where this
+    one was extrapolated; ``split.fixed_point``)."""
     A = fl.matrix
     sol = _Solution(method, monotone=is_metzler(A), asked=method)   # GTH and the certificate need a Markov generator
     if method in ("auto", "detailed_balance"):
@@ -632,7 +636,9 @@ def _solve(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: floa
     with one_blas_thread(grid.size):
         if sol.p is None and loose and sol.monotone and has_pyamg() and grid.ndim >= 2 and (
                 sol.used == "amg" or (method == "auto" and sol.used == "gth" and grid.size >= SPLIT_AMG_FROM)):
-            _try_loose(fl, sde, grid, scheme, tol, maxiter, sol, guess, reuse)
+            _try_loose(fl, sde, grid, scheme, tol, maxiter, sol, guess, reuse, tentative)
+            if sol.p is None and tentative:
+                return sol
         if sol.p is None and sol.used == "gth":
             _try_gth(A, grid, scheme, sol.monotone, sol)
         if sol.p is None and sol.used == "amg":
@@ -708,11 +714,11 @@ SPLIT_LOOSE_RTOL = 1e-6
 
 
 def _try_loose(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: int, sol: _Solution,
-               guess: np.ndarray | None, reuse: _refined.Hierarchy | None = None) -> None:
+               guess: np.ndarray | None, reuse: _refined.Hierarchy | None = None, tentative: bool = False) -> None:
     """AMG to :data:`SPLIT_LOOSE_RTOL` (``sol.pending`` keeps the solve for :func:`_certify`),
     preconditioned by ``reuse`` (the previous pass's hierarchy) where given; where it stops,
     :func:`_accept` (GTH if affordable, else pinned LU): a full AMG solve from the same
-    guess would stop the same way."""
+    guess would stop the same way; no answer (``sol.p`` stays ``None``) where ``tentative``."""
     g = guess if guess is not None else _coarse_guess(fl, sde, grid, scheme, tol, maxiter)
     solve = _refined.Solve(fl.matrix, g, maxiter, reuse=reuse)
     p, why = solve.loose(SPLIT_LOOSE_RTOL)
@@ -722,7 +728,7 @@ def _try_loose(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxite
         # where the loose error exceeds the value (far tails, q <= 0) the guess stands in:
         # this density only sets the next pass's weights (certification goes on from q)
         sol.p, sol.pending, sol.loose = np.where(p > 0, p, g), solve, True
-    else:
+    elif not tentative:
         stopped = _refined.Refined(None, math.inf, solve.iterations, why or "non-finite values")
         _accept(stopped, fl, grid, sol, sol.monotone and _gth_affordable(fl, grid))
 
@@ -870,7 +876,7 @@ class _SerialPasses:
         reuse = sol.pending.hierarchy() if sol.pending is not None and SPLIT_REUSE else None
         sol.pending = None   # the rest of its solve is let go (memory: solved again if it must be certified),
         self.fl.forget_matrices()   # and its matrix (built again if it is needed)
-        self.solved = _solve_pass(self.base, used, sol, *self.args, loose=loose, reuse=reuse)
+        self.solved = _solve_pass(self.base, used, sol, *self.args, loose=loose, reuse=reuse, tentative=True)
         fl, new = self.solved
         p = split_density(new.p)
         if p is None:   # a pass that will not be kept (nor continued): its solve and matrix let go
@@ -894,13 +900,16 @@ class _SerialPasses:
 
 
 def _solve_pass(base: TwoPointFluxes, used: np.ndarray, sol: _Solution, sde: SDE, grid: Grid, scheme: str,
-                tol: float, maxiter: int, loose: bool = False, reuse: _refined.Hierarchy | None = None
-                ) -> tuple[TwoPointFluxes, _Solution]:
+                tol: float, maxiter: int, loose: bool = False, reuse: _refined.Hierarchy | None = None,
+                tentative: bool = False) -> tuple[TwoPointFluxes, _Solution]:
     """``(fluxes, solution)``: one density-split pass from the weights of ``used``
     (certified unless ``loose``; ``reuse``: an AMG hierarchy to precondition it), by the
-    method :func:`_split_method` picks after ``sol``."""
+    method :func:`_split_method` picks after ``sol``; ``tentative``: a loose AMG solve
+    that stops gives no answer (``new.p`` is ``None``) instead of falling back to GTH
+    (see :func:`_solve`)."""
     fl = base.density_split(used)
-    new = _solve(fl, sde, grid, _split_method(sol, grid), scheme, tol, maxiter, guess=used, loose=loose, reuse=reuse)
+    new = _solve(fl, sde, grid, _split_method(sol, grid), scheme, tol, maxiter, guess=used, loose=loose, reuse=reuse,
+                 tentative=tentative)
     new.amg_failed, new.asked, new.metastable = new.amg_failed or sol.amg_failed, sol.asked, sol.metastable
     return fl, new
 
