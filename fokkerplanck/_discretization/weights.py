@@ -263,7 +263,8 @@ def face_log_factor(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a
     The exact ``sinh`` factor, not its leading term ``a_j^2 / 24``: where the density
     falls steeply across a face (cell Péclet numbers of 10-20 in the tails of a
     rotating double well at ``32^2``), ``a^2 / 24`` grows quadratically (16.7 against
-    7.0 in ``log`` at ``a = 20``), and multiplied those edges' rates by up to 1700.
+    7.0 in ``log`` at ``a = 20``), and multiplied those edges' rates by up to 1700 (26
+    with the exact term; split of the Scharfetter-Gummel density at ``32^2`` and ``32^3``).
     Measured (rotating double well, ``T = 0.5``): the density split, which did not
     converge at ``24^2``-``32^2`` nor at ``32^3`` (AMG stalled on its passes, 15 s),
     converges at ``32^2`` and ``32^3`` (5 passes; at ``32^3`` by AMG, 3.1 s), L1 to the exact density
@@ -305,7 +306,9 @@ def face_log_factor(tail: np.ndarray, head: np.ndarray, direction: np.ndarray, a
 
 def split_weights(tail: np.ndarray, head: np.ndarray, z: np.ndarray, w: np.ndarray, delta: np.ndarray, n: int
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """``(f(z), f(-z))`` of :func:`split_pair` for a whole set of two-point edges.
+    """``(f(z), f(-z))`` of :func:`split_pair` for a whole set of two-point edges, with
+    the exact transverse face term of :func:`face_log_factor` (``curvature=False``) in
+    place of ``perp / 24`` (the same to leading order).
 
     ``tail, head`` (cells, no wall half-edges), ``z`` the edge potentials, ``w`` the
     edge weights of the diffusion (the metric of the Hodge split), ``delta`` the edge

@@ -11,10 +11,9 @@ here (:func:`fixed_point`):
   it more than the one before (no contraction);
 * from the second pass on, extrapolate the density the weights come from (Anderson,
   depth 1, in ``log p``: :func:`anderson`); an extrapolated pass that does not contract
-  or gives no density is rejected, and the plain step from the pass before is taken
-  instead, plain passes on;
-* a plain pass that gives no density (not positive, or a loose solve that stalled) ends
-  the passes;
+  or gives no density (or would need a slower solve than the passes before: AMG
+  stalls) is rejected, and the plain step from the pass before is taken instead, plain
+  passes on;
 * where loose passes look converged, stop contracting or give no density, the best of
   them is certified (solved again if it is an earlier one), and where its certified
   density moved from the loose one (a metastable chain, whose split between wells a loose
@@ -68,11 +67,12 @@ class Backend(Protocol):
     def bulk(self, p: np.ndarray) -> np.ndarray:
         """The cells (an index or a mask) holding ``1 - 1e-6`` of the mass of ``p >= 0``."""
 
-    def solve(self, used: np.ndarray, loose: bool) -> tuple[np.ndarray | None, bool]:
+    def solve(self, used: np.ndarray, loose: bool, tentative: bool = False) -> tuple[np.ndarray | None, bool]:
         """A pass with the weights of ``used``: its answer as a density to split by
-        (``None`` where it is not one, or where the pass gave up: a loose solve that
-        stalls, rather than a slower method) and whether it was solved loosely (no
-        bound yet); ``loose``: it may be."""
+        (``None`` where it is not one) and whether it was solved loosely (no bound yet);
+        ``loose``: it may be; ``tentative``: ``used`` is extrapolated, and the pass may
+        give up (``None``) where its solve would need a slower method than the passes
+        before it (the loop then takes the plain step instead)."""
 
     def accept(self) -> None:
         """The pass solved last becomes the current one."""
@@ -145,15 +145,14 @@ def fixed_point(p: np.ndarray, backend: Backend) -> tuple[int, float]:
     while current is not None and passes < limit:
         used = current
         cells = backend.bulk(used)
-        p_new, loose_new = backend.solve(used, loose=not certified)
+        p_new, loose_new = backend.solve(used, loose=not certified, tentative=extrapolated)
         if p_new is None and extrapolated:   # rejected as below: the plain step instead
             backend.note(f"split pass {passes + 1}, from an extrapolated density, gave no density to keep: "
                          "took the plain step instead")
             plain, extrapolated, current = True, False, image
             continue
         if p_new is None:
-            backend.note(f"split pass {passes + 1} gave no density to keep (not positive, or its loose solve "
-                         "stalled); kept the one before")
+            backend.note(f"split pass {passes + 1} gave a density that is not positive; kept the one before")
         else:
             backend.accept()
             passes, current, loose = passes + 1, p_new, loose_new
@@ -172,6 +171,7 @@ def fixed_point(p: np.ndarray, backend: Backend) -> tuple[int, float]:
                 weights = best[2]
                 current, _ = backend.solve(weights, loose=False)
                 backend.accept()
+                passes += 1   # (a pass: the certified passes may go on from it)
                 change, settled = log_change(current, weights, backend.bulk(weights), backend), True
                 backend.note(f"returned to split pass {best[1]} (solved again, certified; its change of log p "
                              "was the smallest)")

@@ -622,9 +622,8 @@ def _solve(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: floa
     it); for ``"auto"`` from :data:`SPLIT_AMG_FROM` cells where it would take GTH.
     ``reuse``: the previous pass's AMG hierarchy, for a loose solve (``refined.Hierarchy``).
     ``tentative``: where the loose AMG solve stops, no answer (``sol.p`` is ``None``)
-    instead of a GTH or LU fallback (a density-split pass, which only sets the next
-    pass's weights: the split keeps the pass before, or takes the plain step where this
-    one was extrapolated; ``split.fixed_point``)."""
+    instead of a GTH or LU fallback (a density-split pass from an extrapolated density:
+    the split takes the plain step instead, ``split.fixed_point``)."""
     A = fl.matrix
     sol = _Solution(method, monotone=is_metzler(A), asked=method)   # GTH and the certificate need a Markov generator
     if method in ("auto", "detailed_balance"):
@@ -846,6 +845,10 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
             warn(not_converged("stationary", passes, change, fluxes=True))
     else:   # the first solve's notes, and what its certification added
         sol.notes = [*first_notes, *sol.notes[n0:]]
+        if p is not None:   # a split was due, and its first pass gave nothing to keep
+            warn("stationary: the density split made no pass (its first pass gave a density that is not "
+                 "positive): the density returned is Scharfetter-Gummel's (.fluxes.conductance == 'sg'), "
+                 "exact for its generator but less accurate where the drift is not a gradient.")
     return fl, sol
 
 
@@ -871,12 +874,12 @@ class _SerialPasses:
     def bulk(self, p: np.ndarray) -> np.ndarray:
         return bulk_cells(p)
 
-    def solve(self, used: np.ndarray, loose: bool) -> tuple[np.ndarray | None, bool]:
+    def solve(self, used: np.ndarray, loose: bool, tentative: bool = False) -> tuple[np.ndarray | None, bool]:
         sol = self.sol
         reuse = sol.pending.hierarchy() if sol.pending is not None and SPLIT_REUSE else None
         sol.pending = None   # the rest of its solve is let go (memory: solved again if it must be certified),
         self.fl.forget_matrices()   # and its matrix (built again if it is needed)
-        self.solved = _solve_pass(self.base, used, sol, *self.args, loose=loose, reuse=reuse, tentative=True)
+        self.solved = _solve_pass(self.base, used, sol, *self.args, loose=loose, reuse=reuse, tentative=tentative)
         fl, new = self.solved
         p = split_density(new.p)
         if p is None:   # a pass that will not be kept (nor continued): its solve and matrix let go
@@ -904,9 +907,9 @@ def _solve_pass(base: TwoPointFluxes, used: np.ndarray, sol: _Solution, sde: SDE
                 tentative: bool = False) -> tuple[TwoPointFluxes, _Solution]:
     """``(fluxes, solution)``: one density-split pass from the weights of ``used``
     (certified unless ``loose``; ``reuse``: an AMG hierarchy to precondition it), by the
-    method :func:`_split_method` picks after ``sol``; ``tentative``: a loose AMG solve
-    that stops gives no answer (``new.p`` is ``None``) instead of falling back to GTH
-    (see :func:`_solve`)."""
+    method :func:`_split_method` picks after ``sol``; ``tentative`` (``used`` is
+    extrapolated): a loose AMG solve that stops gives no answer (``new.p`` is ``None``)
+    instead of falling back to GTH (see :func:`_solve`)."""
     fl = base.density_split(used)
     new = _solve(fl, sde, grid, _split_method(sol, grid), scheme, tol, maxiter, guess=used, loose=loose, reuse=reuse,
                  tentative=tentative)
