@@ -727,7 +727,9 @@ def _try_loose(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxite
         # where the loose error exceeds the value (far tails, q <= 0) the guess stands in:
         # this density only sets the next pass's weights (certification goes on from q)
         sol.p, sol.pending, sol.loose = np.where(p > 0, p, g), solve, True
-    elif not tentative:
+    elif tentative:   # (no fallback: the caller says why in its notes)
+        sol.notes.append(f"AMG-GMRES stopped after {solve.iterations} iterations ({why or 'non-finite values'})")
+    else:
         stopped = _refined.Refined(None, math.inf, solve.iterations, why or "non-finite values")
         _accept(stopped, fl, grid, sol, sol.monotone and _gth_affordable(fl, grid))
 
@@ -882,9 +884,10 @@ class _SerialPasses:
         self.solved = _solve_pass(self.base, used, sol, *self.args, loose=loose, reuse=reuse, tentative=tentative)
         fl, new = self.solved
         p = split_density(new.p)
-        if p is None:   # a pass that will not be kept (nor continued): its solve and matrix let go
-            new.pending = None
+        if p is None:   # a pass that will not be kept (nor continued): its solve and matrix let go,
+            new.pending = None   # and why, in the current pass's notes
             fl.forget_matrices()
+            self.sol.notes += [f"split pass {self.passes + 1}: {m}" for m in new.notes]
         return p, new.loose
 
     def accept(self) -> None:
