@@ -11,11 +11,12 @@ from fokkerplanck._solvers import split
 
 class Contraction:
     """A backend whose pass maps ``x = log(p_0 / p_1)`` (two cells) to ``r x + c``: the
-    fixed point is ``c / (1 - r)``. ``fail_at``: the pass whose answer is not a density."""
+    fixed point is ``c / (1 - r)``. ``fail_at``: the pass whose answer is not a density;
+    ``inputs``: ``x`` of every density a pass took its weights from."""
 
     def __init__(self, r, c, fail_at=None):
         self.r, self.c, self.fail_at = r, c, fail_at
-        self.xs, self.notes, self.solves = [], [], 0
+        self.xs, self.notes, self.solves, self.inputs = [], [], 0, []
 
     def total(self, a):
         return float(a.sum())
@@ -28,6 +29,7 @@ class Contraction:
 
     def solve(self, used, loose, tentative=False):
         self.solves += 1
+        self.inputs.append(math.log(used[0] / used[1]))
         if self.solves == self.fail_at:
             return None, False
         x = self.r * math.log(used[0] / used[1]) + self.c
@@ -88,15 +90,13 @@ def test_a_plain_pass_that_gives_no_density_keeps_the_one_before(monkeypatch):
 
 class Spoiled(Contraction):
     """A contraction whose ``bad_at``-th solve answers ``jump`` away from the map (an
-    extrapolated pass whose solve goes wrong); ``inputs``: ``log(p_0 / p_1)`` of every
-    density a pass took its weights from."""
+    extrapolated pass whose solve goes wrong)."""
 
     def __init__(self, r, c, bad_at, jump, fail_at=None):
         super().__init__(r, c, fail_at)
-        self.bad_at, self.jump, self.inputs = bad_at, jump, []
+        self.bad_at, self.jump = bad_at, jump
 
     def solve(self, used, loose, tentative=False):
-        self.inputs.append(math.log(used[0] / used[1]))
         p, loose = super().solve(used, loose)
         if self.solves == self.bad_at:
             self.pending = p = np.array([p[0] * math.exp(self.jump), p[1]])
@@ -203,15 +203,13 @@ def test_a_3d_split_at_high_peclet_that_does_not_converge_is_flagged_not_reporte
 
 
 class Varying(Contraction):
-    """``x -> r_k x + c`` with ``r_k`` the ``k``-th of ``rs`` (the last one from then on);
-    ``inputs``: ``log(p_0 / p_1)`` of every density a pass took its weights from."""
+    """``x -> r_k x + c`` with ``r_k`` the ``k``-th of ``rs`` (the last one from then on)."""
 
     def __init__(self, rs, c):
         super().__init__(rs[0], c)
-        self.rs, self.inputs = rs, []
+        self.rs = rs
 
     def solve(self, used, loose, tentative=False):
-        self.inputs.append(math.log(used[0] / used[1]))
         self.r = self.rs[min(self.solves, len(self.rs) - 1)]
         return super().solve(used, loose)
 

@@ -345,12 +345,18 @@ class TwoPointFluxes(Fluxes):
         rows, direction = self.directions
         return bool(np.any(np.count_nonzero(rows[np.unique(direction[cells])], axis=1) > 1))
 
+    @property
+    def grouped(self) -> bool:
+        """Whether the :class:`Group` s hold every edge (then the edge vectors and the
+        generator's CSR layout follow from their offsets)."""
+        return bool(self.groups) and sum(g.stop - g.start for g in self.groups) == self.tail.size
+
     @cached_property
     def directions(self) -> tuple[np.ndarray, np.ndarray]:
         """``(rows, label)``: the distinct edge vectors (lexicographic order) and each
         edge's index among them, as ``unique_rows(delta)``; from the :class:`Group` s
         where they hold every edge (one offset per group: no pass over ``delta``)."""
-        if not self.groups or sum(g.stop - g.start for g in self.groups) != self.tail.size:
+        if not self.grouped:
             return super().directions
         offsets = np.array([g.offset for g in self.groups], dtype=np.int64)
         distinct, of_group = np.unique(offsets, axis=0, return_inverse=True)
@@ -520,7 +526,7 @@ def generator_csr(fl: TwoPointFluxes, diag: np.ndarray) -> sp.csr_matrix | None:
     """
     grid = fl.grid
     n, d = grid.size, grid.ndim
-    if sum(g.stop - g.start for g in fl.groups) != fl.tail.size:   # edges outside the groups: COO
+    if not fl.grouped:   # edges outside the groups: COO
         return None
     strides = np.array([int(np.prod(grid.shape[k + 1:])) for k in range(d)], dtype=np.int64)
     offsets = {(0,) * d}

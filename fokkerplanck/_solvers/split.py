@@ -137,67 +137,66 @@ def fixed_point(p: np.ndarray, backend: Backend) -> tuple[int, float]:
     change, prev = math.inf, math.inf   # prev: the change the next pass must stay below
     passes, certified, limit = 0, False, SPLIT_MAX_PASSES   # certified: every pass from here is certified
     history: tuple[np.ndarray, np.ndarray] | None = None    # Anderson: (x, G(x)) of the pass before
-    extrapolated, plain, loose, settled = False, False, False, False
-    # the smallest change, its pass, its weights and its answer
+    extrapolated, plain, loose = False, False, False
+    # the smallest change, its pass, its weights and its (first) answer
     best: tuple[float, int, np.ndarray | None, np.ndarray | None] = (math.inf, 0, None, None)
     current: np.ndarray | None = p
     image: np.ndarray | None = None   # the answer of the pass before (where a rejected extrapolation restarts)
+
+    def again(weights: np.ndarray, text: str) -> tuple[np.ndarray | None, float]:
+        """The pass of ``weights`` solved again, certified, as the current one: its
+        density and its change of ``log p``."""
+        answer, _ = backend.solve(weights, loose=False)
+        backend.accept()
+        backend.note(text)
+        return answer, log_change(answer, weights, backend.bulk(weights), backend)
+
     while current is not None and passes < limit:
         used = current
         cells = backend.bulk(used)
         p_new, loose_new = backend.solve(used, loose=not certified, tentative=extrapolated)
-        if p_new is None and extrapolated:   # rejected as below: the plain step instead
-            backend.note(f"split pass {passes + 1}, from an extrapolated density, gave no density to keep: "
-                         "took the plain step instead")
-            plain, extrapolated, current = True, False, image
-            continue
-        if p_new is None:
-            backend.note(f"split pass {passes + 1} gave a density that is not positive; kept the one before")
-        else:
+        if p_new is not None:
             backend.accept()
             passes, current, loose = passes + 1, p_new, loose_new
             change = log_change(p_new, used, cells, backend)
             best = (change, passes, used, p_new) if change < best[0] else best
-            if change > prev and extrapolated:   # an extrapolated step that did not contract is rejected: the
-                plain, extrapolated, current = True, False, image   # plain step from the pass before instead,
-                continue                                            # which must contract against that pass
+        if extrapolated and (p_new is None or change > prev):   # rejected: the plain step from the pass
+            if p_new is None:                                      # before instead, which must contract
+                backend.note(f"split pass {passes + 1}, from an extrapolated density, gave no density to keep: "
+                             "took the plain step instead")       # against that pass (prev)
+            plain, extrapolated, current = True, False, image
+            continue
+        if p_new is None:
+            backend.note(f"split pass {passes + 1} gave a density that is not positive; kept the one before")
         if p_new is None or change <= SPLIT_RTOL or change > prev:
             if certified or not loose or best[2] is None or best[3] is None:
                 break   # (where an earlier pass is the best, it is solved again, certified, below)
-            # loose passes that converged, stopped contracting or stalled: the best of them certified
+            # loose passes that converged, stopped contracting or gave no density: the best of them certified
+            weights, answer = best[2], best[3]
             if best[1] == passes:
                 current = backend.certify()
             else:
-                weights = best[2]
-                current, _ = backend.solve(weights, loose=False)
-                backend.accept()
+                current, change = again(weights, f"returned to split pass {best[1]} (solved again, certified; "
+                                                 "its change of log p was the smallest)")
                 passes += 1   # (a pass: the certified passes may go on from it)
-                change, settled = log_change(current, weights, backend.bulk(weights), backend), True
-                backend.note(f"returned to split pass {best[1]} (solved again, certified; its change of log p "
-                             "was the smallest)")
+                best = (change, passes, weights, answer)   # (so that it is not solved a third time below)
             certified = True
-            drift = log_change(current, best[3], backend.bulk(best[3]), backend)
+            drift = log_change(current, answer, backend.bulk(answer), backend)
             if drift <= 0.1 * SPLIT_RTOL:
                 break
             backend.note(f"the loose AMG passes were {drift:.1e} off in log p from this pass's certified "
                          "density (a metastable chain): the passes went on with certified solves")
             change, prev, limit = math.inf, math.inf, passes + SPLIT_MAX_PASSES   # a budget of their own
-            best, settled = (math.inf, 0, None, None), False   # (the loose passes' changes were not measured on
-            # true densities)
+            best = (math.inf, 0, None, None)   # (the loose passes' changes were not measured on true densities)
         prev = change
         extrapolated = SPLIT_ANDERSON and not certified and not plain and history is not None
         image = current
         if current is not None:
             history, current = anderson(used, current, history, cells, extrapolated, backend.total)
             extrapolated = extrapolated and current is not image
-    if not settled and change > SPLIT_RTOL and best[0] < change and best[2] is not None:   # the most
-        used = best[2]                                                                       # self-consistent pass
-        cells = backend.bulk(used)
-        p_best, _ = backend.solve(used, loose=False)
-        backend.accept()
-        change = log_change(p_best, used, cells, backend)
-        backend.note(f"returned split pass {best[1]} (solved again, certified; its change of log p was the "
-                     "smallest)")
+    if change > SPLIT_RTOL and best[0] < change and best[2] is not None:   # the most self-consistent pass
+        _, change = again(best[2], f"returned split pass {best[1]} (solved again, certified; its change of log p "
+                                   "was the smallest)")
     return passes, change
 
 
