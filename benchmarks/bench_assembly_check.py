@@ -3,6 +3,9 @@
 Builds the generator for every scheme x boundary x dimension x noise kind below and
 either saves the CSR arrays (``--save FILE``) or compares them bitwise with a saved
 file (``--compare FILE``; canonical CSR: sorted indices, explicit entries as stored).
+The edge arrays of two-point schemes (tails, heads, rates, Peclet numbers, weights,
+drops of ``psi``) are saved and compared too: the density split and the error estimate
+read them.
 
     PYTHONPATH=. python benchmarks/bench_assembly_check.py --save /tmp/before.npz
     ... change the code ...
@@ -116,7 +119,8 @@ def build():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                A = fp.generator(sde, grid, scheme=scheme).tocsr()
+                fl = fp.fluxes(sde, grid, scheme=scheme)
+                A = fl.matrix.tocsr()
             except Exception as err:  # noqa: BLE001
                 out[key] = ("error", f"{type(err).__name__}: {err}")
                 continue
@@ -124,7 +128,21 @@ def build():
         A.sum_duplicates()
         A.sort_indices()
         out[key] = ("ok", (A.indptr.copy(), A.indices.copy(), A.data.copy(), A.shape))
+        out[key + "|edges"] = ("edges", _edge_arrays(fl))
     return out
+
+
+EDGE_FIELDS = ("tail", "head", "forward", "backward", "peclet", "weight")
+
+
+def _edge_arrays(fl):
+    """The edge arrays of two-point fluxes (empty for other kinds), as float bits."""
+    arrays = {f: np.asarray(getattr(fl, f)) for f in EDGE_FIELDS if getattr(fl, f, None) is not None}
+    ep = getattr(fl, "edge_potential", None)
+    if ep is not None:
+        arrays["dpsi"] = np.asarray(ep.dpsi)
+    return {k: np.ascontiguousarray(v, dtype=np.float64 if v.dtype.kind == "f" else np.int64).view(np.int64)
+            for k, v in arrays.items()}
 
 
 def main(argv=None):
@@ -139,18 +157,25 @@ def main(argv=None):
         for key, (kind, val) in res.items():
             if kind == "error":
                 arrays[key + "|error"] = np.array(val)
+            elif kind == "edges":
+                for f, v in val.items():
+                    arrays[key + "|" + f] = v
             else:
                 ip, ix, dv, _shape = val
                 arrays[key + "|indptr"], arrays[key + "|indices"], arrays[key + "|data"] = ip, ix, dv
         np.savez_compressed(a.save, **arrays)
         ok = sum(k == "ok" for k, _ in res.values())
-        print(f"saved {len(res)} cases ({ok} matrices, {len(res) - ok} errors) to {a.save}")
+        cases_ = sum(k != "edges" for k, _ in res.values())
+        print(f"saved {cases_} cases ({ok} matrices and their edges, {cases_ - ok} errors) to {a.save}")
         return 0
     ref = np.load(a.compare)
     bad = 0
     for key, (kind, val) in res.items():
         if kind == "error":
             same = (key + "|error") in ref and str(ref[key + "|error"]) == val
+        elif kind == "edges":
+            saved = {k[len(key) + 1:] for k in ref.files if k.startswith(key + "|")}
+            same = saved == set(val) and all(np.array_equal(ref[key + "|" + f], v) for f, v in val.items())
         else:
             ip, ix, dv, _ = val
             same = ((key + "|indptr") in ref and np.array_equal(ref[key + "|indptr"], ip)
@@ -159,7 +184,7 @@ def main(argv=None):
         if not same:
             bad += 1
             print("DIFFERENT:", key, kind, val if kind == "error" else "")
-    print(f"{len(res) - bad} of {len(res)} cases identical")
+    print(f"{len(res) - bad} of {len(res)} entries identical (matrices, their edge arrays, errors)")
     return 1 if bad else 0
 
 

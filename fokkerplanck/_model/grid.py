@@ -18,7 +18,7 @@ import numpy as np
 from .._util.memory import check_memory
 from .._util.validate import nan_rows
 
-__all__ = ["BOUNDARY_KINDS", "Grid"]
+__all__ = ["BOUNDARY_KINDS", "Grid", "tensor_points"]
 
 #: Largest number of cells a grid may have (sparse index arrays are int32 beyond it).
 MAX_CELLS = 2e8
@@ -143,6 +143,16 @@ def _check_memory(shp: tuple[int, ...], shape: Any) -> None:
                  f"`shape={shape!r}` ({cells:.3g} cells): a generator on them "
                  f"({GENERATOR_BYTES_PER_CELL_AXIS * len(shp)} bytes per cell)",
                  "coarsen the grid.", total=True)
+
+
+def tensor_points(axes: Sequence[np.ndarray]) -> np.ndarray:
+    """The points ``axes[0] x axes[1] x ...``, shape ``(*lengths, ndim)``: each coordinate
+    written once into its column (``stack(meshgrid)`` writes it three times)."""
+    d = len(axes)
+    out = np.empty(tuple(len(a) for a in axes) + (d,))
+    for k, a in enumerate(axes):
+        out[..., k] = np.asarray(a, dtype=float).reshape([-1 if j == k else 1 for j in range(d)])
+    return out
 
 
 @dataclass(frozen=True, eq=False, init=False)
@@ -299,7 +309,7 @@ class Grid:
 
     def points(self) -> np.ndarray:
         """Cell centres as an array of shape ``(*shape, ndim)``."""
-        return np.stack(np.meshgrid(*self.centers, indexing="ij"), axis=-1)
+        return tensor_points(self.centers)
 
     def refined(self, factor: int = 2) -> Grid:
         """The same box and boundaries with ``factor`` times as many cells per axis."""
