@@ -37,7 +37,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import scipy.ndimage as ndi
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -327,6 +326,8 @@ def _reduced_eigenvalues(A: sp.csr_matrix, keep: np.ndarray, shape: tuple[int, .
 def _local_maxima(field: np.ndarray, grid: Grid) -> np.ndarray:
     """Flat indices of the local maxima of ``field`` over the ``3^d`` neighbourhood
     (periodic axes wrap), one cell per plateau; ``-inf`` entries are never maxima."""
+    import scipy.ndimage as ndi  # (here: 80 ms of the first solve's imports for a rare path)
+
     f = field.reshape(grid.shape)
     mode = ["wrap" if p else "nearest" for p in grid.periodic]
     mask = (f >= ndi.maximum_filter(f, size=3, mode=mode)) & np.isfinite(f)
