@@ -70,6 +70,19 @@ __all__ = ["STALE", "STALL_BUDGET", "STALL_WINDOW", "Hierarchy", "Monitor", "Ref
 STALL_WINDOW = 20
 STALL_BUDGET = 150
 
+#: Options of pyamg's Ruge–Stüben hierarchy (:meth:`Solve._hierarchy`): a connection
+#: counts as strong from 0.1 of the row's largest (pyamg's default: 0.25). The scaled
+#: systems couple cells through drift-weighted rates of very different sizes; more of
+#: them strong gives coarse levels that follow the flow. Measured (``bench_versions.py``,
+#: one fresh process each, the same answers; docs/numerics.md): rotational double well
+#: 3.9 -> 3.1 s at 512^2 and 16.8 -> 13.5 s at 1024^2, 3-D 64^3 5.0 -> 4.8 s, full
+#: covariance 48^3 4.2 -> 3.6 s, metastable torus 512^2 9.5 -> 8.4 s; GMRES from ``q = 1``
+#: to 1e-10 on the last pass at 512^2 in 11 instead of 14 iterations. Direct
+#: interpolation was as fast on those, but its V-cycle diverged (preconditioned residual
+#: 1e20) on an OU process with a full covariance guessed from an isotropic density, where
+#: classical interpolation converges.
+RUGE_STUBEN: dict[str, Any] = {"strength": ("classical", {"theta": 0.1})}
+
 #: Rounds of iterative refinement at most (each one GMRES solve).
 ROUNDS = 5
 
@@ -261,7 +274,7 @@ class Solve:
         self.prec, self.reused, self.fresh_iterations = None, None, 0
         try:
             with contextlib.redirect_stdout(io.StringIO()):   # pyamg prints its breakdowns
-                self.ml = pyamg.ruge_stuben_solver(self.Mr)
+                self.ml = pyamg.ruge_stuben_solver(self.Mr, **RUGE_STUBEN)
                 self.prec = self.ml.aspreconditioner()
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:   # a singular or NaN hierarchy
             self.why = f"AMG failed ({type(err).__name__}: {err})"
