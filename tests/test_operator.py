@@ -178,6 +178,28 @@ def test_grouped_csr_is_the_coo_generator_to_the_last_bit(d, sizes, kinds, rho, 
         assert generator_csr(fl, diag) is not None
 
 
+def test_strided_csr_writes_only_whole_segments_in_c_order():
+    # a group that is a whole Segment (every edge of its offset, C order) writes its CSR
+    # slots by strided slices; the same edges in another order break that contract and must
+    # go through the flat writes, still the COO generator to the last bit
+    from dataclasses import replace
+
+    from fokkerplanck._discretization.fluxes import _segment_blocks
+
+    grid = fp.Grid(bounds=[(-2, 2)] * 2, shape=(6, 5))
+    fl = fp.fluxes(fp.SDE(drift=lambda x: -x + 0.5 * x[..., ::-1], sigma=0.8, ndim=2), grid)
+    assert len(_segment_blocks(fl)) == 2
+    seg = fl.edge_potential.segments[0]
+    perm = np.arange(fl.tail.size)
+    perm[seg.start:seg.stop] = perm[seg.start:seg.stop][::-1]
+    reordered = replace(fl, tail=fl.tail[perm], head=fl.head[perm], forward=fl.forward[perm],
+                        backward=fl.backward[perm], peclet=fl.peclet[perm], weight=fl.weight[perm])
+    assert len(_segment_blocks(reordered)) == 1
+    for f in (fl, reordered):
+        ref, _ = _coo_generator(f)
+        np.testing.assert_array_equal(f.matrix.toarray().view(np.int64), ref.toarray().view(np.int64))
+
+
 def test_grouped_csr_leaves_offsets_that_wrap_onto_each_other_to_coo():
     # a correlation of 0.99 on a periodic 3 x 4 grid needs the stencil offset (3, 4), which
     # wraps onto the cell itself: that matrix goes through COO; at 0.8 on 3 x 5 the offsets

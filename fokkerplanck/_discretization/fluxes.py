@@ -41,6 +41,10 @@ __all__ = [
 
 def block(grid: Grid, ranges: list[np.ndarray]) -> np.ndarray:
     """Flat (C-order) indices of the cells ``ranges[0] x ranges[1] x ...``."""
+    for r, n in zip(ranges, grid.shape):
+        r = np.asarray(r)
+        if r.size and (r.min() < 0 or r.max() >= n):
+            raise ValueError(f"cell indices {r.min()}..{r.max()} outside an axis of {n} cells")
     strides = np.cumprod((grid.shape[1:] + (1,))[::-1])[::-1]
     out = np.asarray(ranges[0], dtype=np.int64) * strides[0]
     for r, stride in zip(ranges[1:], strides[1:]):   # (5x faster than ravel_multi_index of np.ix_)
@@ -623,11 +627,18 @@ def _segment_blocks(fl: TwoPointFluxes) -> dict[tuple[int, int], tuple[tuple[sli
     and wrap around no axis, by ``(start, stop)``: the slices of the grid their tails and
     their heads fill (measured at 512^2: the generator's CSR in 7 ms instead of 12)."""
     grid = fl.grid
+    strides = np.cumprod((grid.shape[1:] + (1,))[::-1])[::-1]
     out = {}
     for seg in fl.edge_potential.segments if fl.edge_potential is not None else ():
         if any(o and per for o, per in zip(seg.offset, grid.periodic)):
             continue
         tails = tuple(slice(max(0, -o), n - max(0, o)) for o, n in zip(seg.offset, grid.shape))
         heads = tuple(slice(max(0, o), n - max(0, -o)) for o, n in zip(seg.offset, grid.shape))
+        # the Segment contract, checked where it is cheap: its size and its first and last tails
+        size = int(np.prod([t.stop - t.start for t in tails]))
+        first = int(sum(t.start * st for t, st in zip(tails, strides)))
+        last = int(sum((t.stop - 1) * st for t, st in zip(tails, strides)))
+        if size == 0 or seg.stop - seg.start != size or fl.tail[seg.start] != first or fl.tail[seg.stop - 1] != last:
+            continue
         out[(seg.start, seg.stop)] = (tails, heads)
     return out

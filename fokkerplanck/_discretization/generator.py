@@ -275,7 +275,7 @@ class _Potential:
         self.grid = grid
         xc = grid.points().reshape(-1, grid.ndim)
         self.integrate = not (exact_loss and not sde.has_extra_drift)
-        self.gc: list[np.ndarray] = []   # the components of g at the centres
+        self.gc: list[np.ndarray] = []   # the components of g at the centres (read, never written)
         if self.integrate:
             self.gc = (self._g_columns(xc, range(grid.ndim)) if D_centres is None
                        else list(self.g(xc, D_centres, check=False).T))
@@ -311,8 +311,8 @@ class _Potential:
         return _apply(self._inverse(x, D, check)[0], self._drift(x))
 
     def _g_columns(self, x: np.ndarray, axes: np.ndarray | range) -> list[np.ndarray]:
-        """Components ``axes`` of ``g`` at ``x``, each a contiguous array (with constant
-        noise only those are computed, by the operations of ``rows_times``; terms of a
+        """Components ``axes`` of ``g`` at ``x`` (with constant noise only those are
+        computed, each a contiguous array, by the operations of ``rows_times``; terms of a
         zero coefficient are left out)."""
         if self.inverse is None:
             g = self.g(x)
