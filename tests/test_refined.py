@@ -330,7 +330,7 @@ def test_the_split_starts_from_the_estimates_grid_in_2d(monkeypatch):
 
     grid = fp.Grid(bounds=[(-4, 4)] * 2, shape=(96, 96))
     sde = fp.ornstein_uhlenbeck([[1, 1.5], [-1.5, 1]], [[1, 0.4], [0.4, 1]])
-    monkeypatch.setattr(st_module, "SPLIT_AMG_FROM", 2 ** 12)   # (from 2^16 cells by default)
+    monkeypatch.setattr(st_module, "SPLIT_AMG_FROM", 2 ** 12)   # (from 2^15 cells by default)
     calls = []
     real = st_module.stationary
 

@@ -32,7 +32,7 @@ The solves run with one BLAS thread (``threadpoolctl``; see
 AMG from :data:`AMG_FROM` cells on (3-D from 16^3, 2-D from about 724^2) and GTH
 below, or where pyamg is missing and the nested-dissection front fits; LU otherwise.
 Where the density split follows (the default ``conductance="split"``), AMG takes over
-from :data:`SPLIT_AMG_FROM` cells (2-D from 256^2) for the first solve and every pass,
+from :data:`SPLIT_AMG_FROM` cells (2-D from 181^2) for the first solve and every pass,
 each stopped at :data:`SPLIT_LOOSE_RTOL` since it only sets the next pass's weights; the
 last pass goes on from there to round-off and its bound (``refined.Solve``), so the one
 answer returned is certified like any other.
@@ -924,11 +924,17 @@ def _solve_pass(base: TwoPointFluxes, used: np.ndarray, sol: _Solution, sde: SDE
 #: where it would take GTH for one solve (2-D below :data:`AMG_FROM`), and passes after a
 #: GTH solve go to AMG: every solve but the last stops at :data:`SPLIT_LOOSE_RTOL`
 #: (it only sets the next pass's weights), the last goes on to round-off and its bound
-#: (GTH where that cannot certify). Measured (``error_estimate=False``, one run each):
-#: rotational double well 2.0 s against GTH's 3.0 s at 256^2, 7.9 s against 12.1 s at
-#: 512^2; the metastable torus, where the bound cannot certify, 3.9 s against 3.3 s at
-#: 256^2; at 128^2 the two are equal within the noise.
-SPLIT_AMG_FROM = 2 ** 16
+#: (GTH where that cannot certify). Measured first (``error_estimate=False``, one run
+#: each): rotational double well 2.0 s against GTH's 3.0 s at 256^2, 7.9 s against 12.1 s
+#: at 512^2; the metastable torus, where the bound cannot certify, 3.9 s against 3.3 s at
+#: 256^2. With the strength threshold of ``refined.RUGE_STUBEN`` (stop 27; default
+#: ``stationary``, with the error estimate, one fresh process each), AMG against GTH:
+#: rotational double well 0.27/0.17 s at 64^2, 0.21/0.28 at 96^2, 0.30/0.37 at 128^2,
+#: 0.40/0.61 at 160^2, 0.53/0.84 at 192^2, 0.60/1.05 at 224^2; the metastable torus at
+#: T = 0.1 (AMG passes, then GTH for the answer) 0.47/0.38 s at 128^2 (without the
+#: estimate), 0.77/1.05 at 192^2, 1.39/1.10 at 224^2. Hence 2^15 cells (181^2; it was 2^16):
+#: a third faster from there on where the bound certifies, up to a quarter slower where not.
+SPLIT_AMG_FROM = 2 ** 15
 
 
 def _split_method(sol: _Solution, grid: Grid) -> str:
