@@ -1081,6 +1081,10 @@ def _gth_affordable(fl: Fluxes, grid: Grid) -> bool:
 #: GTH / AMG 6.8 / 1.8 s at 32^3, 19 / 2.9 s at 40^3, 46 / 4.7 s (3.7 / 0.39 GB) at
 #: 48^3; 2-D rotational double well, 5.5 / 4.4 s at 512^2 and 37 / 26 s at 1024^2 (with
 #: the error estimate), too close at 512^2 to pay for a fallback on metastable problems.
+#: Re-measured with the lower strength threshold of ``refined.RUGE_STUBEN`` (stop 27,
+#: ``conductance="sg"``, with the estimate), AMG / GTH: rotational double well 0.65 / 0.72 s
+#: at 256^2, 1.31 / 1.35 s at 362^2, 2.45 / 2.83 s at 512^2; the metastable torus at
+#: T = 0.1 1.00 / 0.51, 2.35 / 1.76, 4.51 / 2.30 s. Still too close: kept.
 AMG_FROM = {1: 2 ** 62, 2: 2 ** 19, 3: 2 ** 12, 4: 2 ** 12}
 
 
