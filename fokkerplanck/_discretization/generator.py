@@ -337,7 +337,7 @@ class _Potential:
               wrap: np.ndarray, g_mid: np.ndarray | None = None) -> np.ndarray:
         """``Delta psi`` on the edges ``tail -> head`` of one offset (physical ``step``)
         with midpoints ``mid``; ``g_mid``: ``g`` there, if already evaluated."""
-        out = np.zeros(len(tail))
+        out = None
         if self.integrate:  # only the components along the step are needed
             axes = np.flatnonzero(step)
             ends = centres_of(self.grid, tail[wrap]) + step if wrap.any() else None   # unwrapped heads
@@ -356,6 +356,8 @@ class _Potential:
             assert acc is not None
             acc /= 6.0
             out = np.subtract(0.0, acc, out=acc)
+        if out is None:
+            out = np.zeros(len(tail))
         if self.exact_loss:
             dL = self.Lc[head] - self.Lc[tail]
             if wrap.any():
