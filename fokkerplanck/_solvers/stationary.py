@@ -527,8 +527,8 @@ def _solve_and_split(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str,
                      ) -> tuple[Fluxes, _Solution, tuple[Grid, np.ndarray] | None]:
     """The solve, the density split where ``split``, and the certification of a loose AMG
     answer: ``(fl, sol, (partner grid, its density) or None)``; see
-    :func:`_split_from_partner` for the start from the error estimate's partner grid."""
-    started = _split_from_partner(fl, sde, grid, method, scheme, tol, maxiter) if split and error_estimate else None
+    :func:`_split_from_partner` for the start from a grid with half the cells per axis."""
+    started = _split_from_partner(fl, sde, grid, method, scheme, tol, maxiter, error_estimate) if split else None
     if started is not None:
         fl, sol, partner = started
     else:
@@ -542,12 +542,15 @@ def _solve_and_split(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str,
     return fl, sol, partner
 
 
-def _split_from_partner(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: float, maxiter: int
+def _split_from_partner(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: float, maxiter: int,
+                        estimate: bool = True
                         ) -> tuple[Fluxes, _Solution, tuple[Grid, np.ndarray] | None] | None:
-    """The density split started from the error estimate's partner grid (half the cells
-    per axis): its answer, which the estimate needs anyway, interpolated in ``log p``,
-    takes the place of a first solve on this grid. ``(fl, sol, (partner, its density))``
-    after the passes; ``(fl, sol, None)`` where detailed balance holds (``"auto"``);
+    """The density split started from a grid with half the cells per axis, whose density,
+    interpolated in ``log p``, takes the place of a first solve on this grid. With
+    ``estimate`` that grid is the error estimate's partner, solved as the estimate needs
+    it anyway (split and certified); without, its loose Scharfetter–Gummel solve, the one
+    AMG's guess makes (:func:`_coarse_density`). ``(fl, sol, (partner, its density) or
+    None)`` after the passes; ``(fl, sol, None)`` where detailed balance holds (``"auto"``);
     ``None`` where this does not apply (not 2-D, fewer than :data:`SPLIT_AMG_FROM` cells,
     explicit methods but AMG, no partner, a partner solve that fails, no pass made, or no
     fixed point reached from this start): then the usual path. (At 64^2 the 32^2 partner
@@ -558,14 +561,18 @@ def _split_from_partner(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: s
     against 2.4 s at 256^2, 7.9 s against about 9 s at 512^2, as many passes (at 512^2
     changes of ``log p`` of 7.5e-3 and 5e-6; the answer 9e-5 from the usual path's, which
     stops at a change of :data:`~fokkerplanck._solvers.split.SPLIT_RTOL`; the estimate and the L1 error to the exact
-    density the same to 6 digits). Not in 3-D: there the partner grid (16^3 for 32^3) is
+    density the same to 6 digits). Without the estimate, from the coarse Scharfetter–Gummel
+    density (stop 27, one run each): 0.74 -> 0.69 s at 256^2, 2.91 -> 2.58 s at 512^2,
+    13.5 -> 10.9 s at 1024^2, the metastable torus at 512^2 7.0 -> 6.1 s; as many passes,
+    the density the same to 3e-8 (512^2) in log p where it is above 1e-6 of its maximum
+    and to the split's tolerance in the tails. Not in 3-D: there the partner grid (16^3 for 32^3) is
     far from the fine fixed point, the passes were as many or more (32^3: 8, the last
     change 1.0e-3, not converged, against 8.6e-4) and the time no better (6.5 s against
     6.2 s at 32^3, 12.2 s against 14.5 s at 48^3).
     """
     partner = partner_grid(grid)
     if (method not in ("auto", "amg") or grid.ndim != 2 or grid.size < SPLIT_AMG_FROM or partner is None
-            or not isinstance(fl, TwoPointFluxes)):
+            or not isinstance(fl, TwoPointFluxes) or not (estimate or has_pyamg())):
         return None
     sol = _Solution(method, monotone=is_metzler(fl.matrix))
     if method == "auto":
@@ -576,27 +583,35 @@ def _split_from_partner(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: s
         return None
     if not sol.monotone:
         return None
-    with held():   # the partner's warnings are dropped: its answer is only compared and a start
-        try:
-            on_partner = stationary(sde, partner, method=method, scheme=scheme, rtol=tol, maxiter=maxiter,
-                                    error_estimate=False)
-        except (ConvergenceError, ValueError, np.linalg.LinAlgError, RuntimeError):
-            return None
-    coarse = on_partner.density
-    # GTH's answer where AMG passes ran: AMG's bound could not certify there, and on this grid,
-    # whose M^-1 1 (the bound's factor) counts about 4x the jumps, it will not either
-    sol.metastable = on_partner.method == "gth" and partner.size >= SPLIT_AMG_FROM
     first = "amg" if method == "amg" else _auto_method(fl, grid, True)
     sol.used = "amg" if first == "gth" and grid.size >= SPLIT_AMG_FROM and has_pyamg() else first
-    sol.p = _refined.interpolate_log(coarse.ravel(), partner, grid)
-    sol.notes.append("the density split started from the error estimate's grid (half the cells per axis)")
+    if estimate:
+        with held():   # the partner's warnings are dropped: its answer is only compared and a start
+            try:
+                on_partner = stationary(sde, partner, method=method, scheme=scheme, rtol=tol, maxiter=maxiter,
+                                        error_estimate=False)
+            except (ConvergenceError, ValueError, np.linalg.LinAlgError, RuntimeError):
+                return None
+        coarse = on_partner.density
+        # GTH's answer where AMG passes ran: AMG's bound could not certify there, and on this grid,
+        # whose M^-1 1 (the bound's factor) counts about 4x the jumps, it will not either
+        sol.metastable = on_partner.method == "gth" and partner.size >= SPLIT_AMG_FROM
+        sol.p = _refined.interpolate_log(coarse.ravel(), partner, grid)
+        sol.notes.append("the density split started from the error estimate's grid (half the cells per axis)")
+    else:
+        start = _coarse_density(fl, sde, grid, scheme, tol, maxiter)
+        if start is None:
+            return None
+        sol.p = start
+        sol.notes.append("the density split started from the Scharfetter-Gummel density of a grid with half the "
+                         "cells per axis")
     with held() as caught:   # issued only where this start is kept
         new_fl, new_sol = _split_fixed_point(fl, sol, sde, grid, scheme, tol, maxiter)
     if new_sol is sol or not new_sol.change <= SPLIT_RTOL:   # no pass made, or no fixed point from there
         return None
     for message, category in caught:
         warn(message, category)
-    return new_fl, new_sol, (partner, coarse)
+    return new_fl, new_sol, (partner, coarse) if estimate else None
 
 
 def _by_backend(backend: str, sde: SDE, grid: Grid, method: str, **kw: Any) -> StationaryResult:
@@ -780,11 +795,21 @@ GUESS_RTOL = 1e-6
 
 def _coarse_guess(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: int) -> np.ndarray:
     """AMG's guess: the density on a grid with half the cells per axis, interpolated in
-    ``log p`` (``refined.interpolate_log``); no answer on that grid is certified, it
-    only has to be positive. Ones where that grid cannot be solved."""
+    ``log p`` (:func:`_coarse_density`); ones where that grid cannot be solved."""
+    p = _coarse_density(fl, sde, grid, scheme, tol, maxiter)
+    return np.ones(grid.size) if p is None else p
+
+
+def _coarse_density(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: int
+                    ) -> np.ndarray | None:
+    """The density on a grid with half the cells per axis, with ``fl``'s conductance,
+    interpolated in ``log p`` to ``grid`` (``refined.interpolate_log``), or ``None`` where
+    that grid cannot be solved. No answer on that grid is certified, it only has to be
+    positive: GTH up to :data:`GUESS_DIRECT` cells, a loose AMG solve (from its own coarse
+    guess) above."""
     coarse = partner_grid(grid, coarsen=True)   # the error estimate's: None below 4 cells per axis
     if coarse is None:
-        return np.ones(grid.size)
+        return None
     try:
         cfl = fluxes(sde, coarse, scheme=scheme, conductance=getattr(fl, "conductance", "sg"))
         A = cfl.matrix
@@ -800,7 +825,7 @@ def _coarse_guess(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, max
     except (ValueError, FloatingPointError, np.linalg.LinAlgError, RuntimeError):
         p = None
     if p is None or not np.all(np.isfinite(p)) or not np.any(p > 0):
-        return np.ones(grid.size)
+        return None
     return _refined.interpolate_log(p, coarse, grid)
 
 
