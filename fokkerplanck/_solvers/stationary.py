@@ -568,7 +568,10 @@ def _split_from_partner(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: s
     and to the split's tolerance in the tails. Not in 3-D: there the partner grid (16^3 for 32^3) is
     far from the fine fixed point, the passes were as many or more (32^3: 8, the last
     change 1.0e-3, not converged, against 8.6e-4) and the time no better (6.5 s against
-    6.2 s at 32^3, 12.2 s against 14.5 s at 48^3).
+    6.2 s at 32^3, 12.2 s against 14.5 s at 48^3). Nor from the coarse Scharfetter–Gummel
+    density in 3-D (stop 27, against the usual start): rotating double well 1.21 / 0.86 s at
+    32^3, 4.6 / 5.0 s at 64^3; full covariance 3.1 / 3.5 s at 48^3 and 65.3 / 63.8 s at
+    128^3, where it took 4 passes instead of 3.
     """
     partner = partner_grid(grid)
     if (method not in ("auto", "amg") or grid.ndim != 2 or grid.size < SPLIT_AMG_FROM or partner is None
