@@ -106,3 +106,12 @@ def test_locate_is_safe_for_huge_and_boundary_coordinates():
     assert idx[:2, 0].tolist() == [255, 255]          # inside, rounding onto the upper wall
     assert inside.tolist() == [True, True, False, False, False]
     assert g.histogram(np.full((5, 1), 1e300)).sum() == 0
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (4, 3, 6), (3, 4, 3, 5)])
+def test_strides_step_the_flat_index_as_numpy_ravels_it(shape):
+    grid = fp.Grid(bounds=[(0, 1)] * len(shape), shape=shape)
+    for k in range(len(shape)):
+        unit = np.zeros(len(shape), dtype=int)
+        unit[k] = 1
+        assert grid.strides[k] == np.ravel_multi_index(tuple(unit), shape)

@@ -45,7 +45,7 @@ def block(grid: Grid, ranges: list[np.ndarray]) -> np.ndarray:
         r = np.asarray(r)
         if r.size and (r.min() < 0 or r.max() >= n):
             raise ValueError(f"cell indices {r.min()}..{r.max()} outside an axis of {n} cells")
-    strides = np.cumprod((grid.shape[1:] + (1,))[::-1])[::-1]
+    strides = grid.strides
     out = np.asarray(ranges[0], dtype=np.int64) * strides[0]
     for r, stride in zip(ranges[1:], strides[1:]):   # (5x faster than ravel_multi_index of np.ix_)
         out = np.add.outer(out, np.asarray(r, dtype=np.int64) * stride)
@@ -557,7 +557,7 @@ def generator_csr(fl: TwoPointFluxes, diag: np.ndarray) -> sp.csr_matrix | None:
     n, d = grid.size, grid.ndim
     if not fl.grouped:   # edges outside the groups: COO
         return None
-    strides = np.array([int(np.prod(grid.shape[k + 1:])) for k in range(d)], dtype=np.int64)
+    strides = np.array(grid.strides, dtype=np.int64)
     offsets = {(0,) * d}
     for g in fl.groups:
         head = fl.head[g.start:g.stop]
@@ -627,7 +627,7 @@ def _segment_blocks(fl: TwoPointFluxes) -> dict[tuple[int, int], tuple[tuple[sli
     and wrap around no axis, by ``(start, stop)``: the slices of the grid their tails and
     their heads fill (measured at 512^2: the generator's CSR in 7 ms instead of 12)."""
     grid = fl.grid
-    strides = np.cumprod((grid.shape[1:] + (1,))[::-1])[::-1]
+    strides = grid.strides
     out = {}
     for seg in fl.edge_potential.segments if fl.edge_potential is not None else ():
         if any(o and per for o, per in zip(seg.offset, grid.periodic)):

@@ -271,6 +271,11 @@ class Grid:
         return tuple((hi - lo) / n for (lo, hi), n in zip(self.bounds, self.shape))
 
     @cached_property
+    def strides(self) -> tuple[int, ...]:
+        """How far one cell along each axis moves the flat (C-order) cell index."""
+        return tuple(int(np.prod(self.shape[k + 1:])) for k in range(self.ndim))
+
+    @cached_property
     def cell_volume(self) -> float:
         return float(np.prod(self.spacing))
 
