@@ -527,8 +527,8 @@ def _solve_and_split(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str,
                      ) -> tuple[Fluxes, _Solution, tuple[Grid, np.ndarray] | None]:
     """The solve, the density split where ``split``, and the certification of a loose AMG
     answer: ``(fl, sol, (partner grid, its density) or None)``; see
-    :func:`_split_from_partner` for the start from a grid with half the cells per axis."""
-    started = _split_from_partner(fl, sde, grid, method, scheme, tol, maxiter, error_estimate) if split else None
+    :func:`_split_from_coarse` for the start from a grid with half the cells per axis."""
+    started = _split_from_coarse(fl, sde, grid, method, scheme, tol, maxiter, error_estimate) if split else None
     if started is not None:
         fl, sol, partner = started
     else:
@@ -542,7 +542,7 @@ def _solve_and_split(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str,
     return fl, sol, partner
 
 
-def _split_from_partner(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: float, maxiter: int,
+def _split_from_coarse(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: float, maxiter: int,
                         estimate: bool = True
                         ) -> tuple[Fluxes, _Solution, tuple[Grid, np.ndarray] | None] | None:
     """The density split started from a grid with half the cells per axis, whose density,
