@@ -40,6 +40,15 @@ Two stages. :class:`Solve` keeps the scaled system and its AMG hierarchy between
 pass that only sets the next pass's weights) and :meth:`~Solve.certify`, which goes on
 from there to round-off and the bound; :func:`null_vector` is the two in one call.
 
+Two stopping rules. A loose solve stops when scipy's GMRES, preconditioned from the
+left, has divided the preconditioned residual (about the error) by its tolerance. The
+bound is made of true residuals, so ``y`` and the refinement run GMRES preconditioned
+from the right (``krylov.gmres``), which knows the true residual at every iteration and
+stops at the first that meets the bound's need: ``|1 - M_r y|_2 <= 0.5`` for ``y``,
+``max(rtol |r|_2, E_floor)`` for the refinement. Measured in the default solve at 512^2
+(rotational double well): ``y`` in 9 GMRES iterations instead of 13, the refinement in 10
+instead of 13, 2.7 -> 2.4 s.
+
 Measured on the rotational double well of ``benchmarks/bench_peers.py`` at 512^2
 (guess from 256^2 interpolated in ``log p``): ``q`` between 0.03 and 1.04, residual
 3e-16 after two rounds (27 GMRES iterations), ``max y`` 2.7e5, a bound of 2.6e-9 on
@@ -60,6 +69,7 @@ import scipy.sparse.linalg as spla
 
 from .._model.grid import Grid
 from .._util.linalg import outflow, scaled_pinned
+from . import krylov as _krylov
 from .estimate import to_grid
 
 __all__ = ["STALE", "STALL_BUDGET", "STALL_WINDOW", "Hierarchy", "Monitor", "Refined", "Solve", "Stalled",
@@ -290,18 +300,18 @@ class Solve:
             return self.reused
         return Hierarchy(self.prec, self.ml, self.k, self.n, int(STALE * self.fresh_iterations) + 3)
 
-    def _run(self, b: np.ndarray, x: np.ndarray, rtol: float, target: float, rounds: int
+    def _run(self, b: np.ndarray, x: np.ndarray, rtol: float, target: float, rounds: int, residual: bool = True
              ) -> tuple[np.ndarray, str]:
         x0 = x
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                x, its, why = _refine(self.Mr, b, x, self.prec, self.maxiter, rtol, target, rounds)
+                x, its, why = _refine(self.Mr, b, x, self.prec, self.maxiter, rtol, target, rounds, residual)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:
             its, why = 0, f"AMG failed ({type(err).__name__}: {err})"
         self.iterations += its
         if why and self.reused is not None:   # another system's hierarchy: once more with this one's own
             self._hierarchy()
-            return self._run(b, x0, rtol, target, rounds) if not self.why else (x, self.why)
+            return self._run(b, x0, rtol, target, rounds, residual) if not self.why else (x, self.why)
         if not self.fresh_iterations:
             self.fresh_iterations = its   # (for a reused hierarchy: its first solve's count, against stale_after)
         return x, why
@@ -317,7 +327,7 @@ class Solve:
         of refinement towards round-off (``p`` ``None`` where it stopped, ``why`` says why)."""
         if self.why:
             return None, self.why
-        self.q, self.why = self._run(self.b, np.ones(len(self.b)), rtol, self.floor, rounds)
+        self.q, self.why = self._run(self.b, np.ones(len(self.b)), rtol, self.floor, rounds, residual=False)
         return (None, self.why) if self.why else (self._density(), "")
 
     def certify(self, rtol: float = 1e-10, limit: float = 1e-6, give_up: bool = False) -> Refined:
@@ -332,11 +342,12 @@ class Solve:
         return out
 
     def _y(self, y: np.ndarray | None = None) -> tuple[np.ndarray, float, str]:
-        """``(y, rho, why)``: ``y ~ M_r^-1 1`` to a 2-norm tolerance of 1e-2 from zero, or on
-        from ``y`` to 1e-3; ``rho = max|1 - M_r y|`` plus its rounding (``y <= y~ / (1 - rho)``)."""
+        """``(y, rho, why)``: ``y ~ M_r^-1 1`` from zero until ``|1 - M_r y|_2 <= 0.5``, or on
+        from ``y`` to 0.1 (true residuals, ``krylov.gmres``); ``rho = max|1 - M_r y|`` plus
+        its rounding (``y <= y~ / (1 - rho)``)."""
         one = np.ones(len(self.b))
-        y, why = self._run(one, np.zeros(len(one)), 1e-2, 0.5, ROUNDS) if y is None else self._run(one, y, 1e-3, 0.1,
-                                                                                                     ROUNDS)
+        y, why = self._run(one, np.zeros(len(one)), 0.0, 0.5, ROUNDS) if y is None else self._run(one, y, 0.0, 0.1,
+                                                                                                    ROUNDS)
         rho = np.abs(1.0 - self.Mr @ y).max() + self.gamma * np.abs(_abs(self.Mr) @ np.abs(y) + 1.0).max()
         return y, float(rho), why
 
@@ -402,11 +413,16 @@ def _bound(q: np.ndarray, res: float, y: np.ndarray, rho: float) -> tuple[float,
 
 
 def _refine(M: sp.csr_matrix, b: np.ndarray, x: np.ndarray, prec: Any, maxiter: int, rtol: float,
-            target: float = 0.0, rounds: int = ROUNDS) -> tuple[np.ndarray, int, str]:
+            target: float = 0.0, rounds: int = ROUNDS, residual: bool = False) -> tuple[np.ndarray, int, str]:
     """Rounds of ``x += GMRES(M, b - M x)`` until ``max|b - M x| <= target`` or a round no
     longer divides it by 10; ``(x, iterations, why)``, ``why`` non-empty when the first
     round stalls (see :class:`Monitor`) or fails. Later rounds are one GMRES cycle each:
-    they work at the rounding level, where a stall is the expected end."""
+    they work at the rounding level, where a stall is the expected end.
+
+    ``residual``: GMRES stops on the true residual, ``|b - M x|_2 <= max(rtol |r|_2,
+    target)`` with ``r`` the round's (``krylov.gmres``, preconditioned from the right: what the bound is made
+    of); else on the left-preconditioned residual falling by ``rtol`` (scipy's ``gmres``:
+    about the error, what a loose solve wants; see ``krylov.py``)."""
     iterations, last = 0, math.inf
     for round_ in range(rounds):
         r = b - M @ x
@@ -417,9 +433,15 @@ def _refine(M: sp.csr_matrix, b: np.ndarray, x: np.ndarray, prec: Any, maxiter: 
             break
         last = size
         mon = Monitor(rtol, watch=round_ == 0)
+        cycles = maxiter if round_ == 0 else 1
         try:
-            dx, info = spla.gmres(M, r, M=prec, rtol=rtol, atol=0.0, restart=60,
-                                  maxiter=maxiter if round_ == 0 else 1, callback=mon, callback_type="pr_norm")
+            if residual:
+                atol = max(rtol * float(np.linalg.norm(r)), target)
+                dx, converged = _krylov.gmres(M, r, getattr(prec, "matvec", prec), atol=atol, restart=60, maxiter=cycles, callback=mon)
+                info = 0 if converged else 1
+            else:
+                dx, info = spla.gmres(M, r, M=prec, rtol=rtol, atol=0.0, restart=60, maxiter=cycles, callback=mon,
+                                      callback_type="pr_norm")
         except Stalled as err:
             return x, iterations + len(mon.history), str(err)
         iterations += len(mon.history)
