@@ -144,7 +144,7 @@ class LooseThenCertified(Contraction):
         self.drift, self.certified, self.asked = drift, 0, []
 
     def solve(self, used, loose, tentative=False):
-        self.asked.append(bool(loose))   # (loose: the tolerance a loose pass may stop at, 0 if certified)
+        self.asked.append(loose)
         p, _ = super().solve(used, loose)
         return p, loose
 
@@ -237,7 +237,7 @@ class LooseNoisy(Contraction):
         self.bad_at, self.jump, self.drift, self.asked = bad_at, jump, drift, []
 
     def solve(self, used, loose, tentative=False):
-        self.asked.append(bool(loose))   # (loose: the tolerance a loose pass may stop at, 0 if certified)
+        self.asked.append(loose)
         p, _ = super().solve(used, loose)
         shift = self.jump if (loose and self.solves == self.bad_at) else (0.0 if loose else self.drift)
         self.pending = p = np.array([p[0] * math.exp(shift), p[1]])
@@ -361,38 +361,3 @@ def test_a_metastable_3d_double_well_converges_through_certified_passes():
     assert res.success and "not converged" not in res.message and "converged" in res.message
     assert "a metastable chain): the passes went on with certified solves" in res.message
     assert grid.integrate(np.abs(res.density - exact)) < 1e-5
-
-
-class LooseContraction(Contraction):
-    """:class:`Contraction` with loose passes (certified as they are): ``asked``, the
-    tolerance each pass was allowed to stop at (0: certified)."""
-
-    def __init__(self, r, c):
-        super().__init__(r, c)
-        self.asked = []
-
-    def solve(self, used, loose, tentative=False):
-        self.asked.append(loose)
-        p, _ = super().solve(used, loose)
-        return p, bool(loose)
-
-    def certify(self):
-        return self.pending
-
-
-def test_loose_passes_may_stop_at_a_tolerance_scaled_by_the_change_before():
-    # the first pass at SPLIT_LOOSE_RTOL (no change yet), every later one at
-    # SPLIT_LOOSE_ERROR over the change of the pass before, within [SPLIT_LOOSE_RTOL,
-    # SPLIT_LOOSE_MAX]: about a hundredth of SPLIT_RTOL in log p, whatever the pass's size
-    backend = LooseContraction(0.3, 1.0)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(split, "SPLIT_ANDERSON", False)
-        passes, change = split.fixed_point(np.array([1.0, 1.0]), backend)
-    changes = _changes(0.3, 1.0, passes)
-    assert change <= split.SPLIT_RTOL and len(backend.asked) == passes
-    assert backend.asked[0] == split.SPLIT_LOOSE_RTOL
-    expected = [min(split.SPLIT_LOOSE_MAX, max(split.SPLIT_LOOSE_RTOL, split.SPLIT_LOOSE_ERROR / c))
-                for c in changes[:-1]]
-    assert backend.asked[1:] == pytest.approx(expected, rel=1e-9)
-    assert changes[0] > 0.1 and backend.asked[1] < split.SPLIT_LOOSE_MAX   # a large first change: tighter
-    assert backend.asked[-1] == split.SPLIT_LOOSE_MAX                       # near the fixed point: the loosest

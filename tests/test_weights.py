@@ -428,9 +428,8 @@ def test_a_split_whose_certified_passes_do_not_converge_is_not_reported_converge
         def forget_matrices(self):
             pass
 
-    def scripted_solve(fl, sde, grid, method, scheme, tol, maxiter, guess=None, loose=0.0, reuse=None,
+    def scripted_solve(fl, sde, grid, method, scheme, tol, maxiter, guess=None, loose=False, reuse=None,
                        tentative=False):
-        loose = bool(loose)   # (the tolerance a loose pass may stop at; 0: certified)
         c = script[loose].pop(0) if script[loose] else 0.01
         out = st_module._Solution("amg", asked="auto")
         out.p, out.loose = fl.p * np.exp(deviation(c) / 2), loose

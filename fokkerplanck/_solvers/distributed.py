@@ -452,7 +452,7 @@ class _SlabPasses:
         q = p / self.total(p)
         return q >= _bulk_threshold(self.comm, q)
 
-    def solve(self, used: np.ndarray, loose: float, tentative: bool = False) -> tuple[np.ndarray | None, bool]:
+    def solve(self, used: np.ndarray, loose: bool, tentative: bool = False) -> tuple[np.ndarray | None, bool]:
         q = used / self.total(used)
         sl = together(self.comm, self.base.density_split, self.dist.with_halo(q), self.selling)
         self.solved = (sl, self.run(sl))

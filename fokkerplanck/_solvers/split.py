@@ -36,9 +36,8 @@ from typing import Protocol
 
 import numpy as np
 
-__all__ = ["SPLIT_ANDERSON", "SPLIT_LOOSE_ERROR", "SPLIT_LOOSE_MAX", "SPLIT_LOOSE_RTOL", "SPLIT_MAX_PASSES",
-           "SPLIT_RTOL", "Backend", "anderson", "bulk_cells", "fixed_point", "log_change", "loose_tolerance",
-           "not_converged", "split_density"]
+__all__ = ["SPLIT_ANDERSON", "SPLIT_MAX_PASSES", "SPLIT_RTOL", "Backend", "anderson", "bulk_cells", "fixed_point",
+           "log_change", "not_converged", "split_density"]
 
 #: The density-split fixed point stops when a pass changes ``log p`` by less than this
 #: on the cells holding ``1 - 1e-6`` of the mass. Measured contraction per pass: 0.03-0.2
@@ -49,16 +48,6 @@ SPLIT_MAX_PASSES = 8
 
 #: The density split's passes are extrapolated (:func:`anderson`).
 SPLIT_ANDERSON = True
-
-#: A loose pass (an iterative solve without its bound: it only sets the next pass's
-#: weights) may stop at a relative tolerance of this over the change of ``log p`` of the
-#: pass before (:func:`loose_tolerance`): its own change is about as large or smaller, so
-#: its error in ``log p`` is about a hundredth of :data:`SPLIT_RTOL`. The tolerance lies
-#: between :data:`SPLIT_LOOSE_RTOL` (the first pass: no change yet; a pass after a large
-#: change) and :data:`SPLIT_LOOSE_MAX`.
-SPLIT_LOOSE_ERROR = 1e-2 * SPLIT_RTOL
-SPLIT_LOOSE_RTOL = 1e-6
-SPLIT_LOOSE_MAX = 1e-4
 
 
 class Backend(Protocol):
@@ -78,12 +67,10 @@ class Backend(Protocol):
     def bulk(self, p: np.ndarray) -> np.ndarray:
         """The cells (an index or a mask) holding ``1 - 1e-6`` of the mass of ``p >= 0``."""
 
-    def solve(self, used: np.ndarray, loose: float, tentative: bool = False) -> tuple[np.ndarray | None, bool]:
+    def solve(self, used: np.ndarray, loose: bool, tentative: bool = False) -> tuple[np.ndarray | None, bool]:
         """A pass with the weights of ``used``: its answer as a density to split by
         (``None`` where it is not one) and whether it was solved loosely (no bound yet);
-        ``loose``: 0 where it must be certified, else the relative tolerance at which its
-        iterative solve may stop without a bound (:func:`loose_tolerance`);
-        ``tentative``: ``used`` is extrapolated, and the pass may
+        ``loose``: it may be; ``tentative``: ``used`` is extrapolated, and the pass may
         give up (``None``) where its solve would need a slower method than the passes
         before it (the loop then takes the plain step instead)."""
 
@@ -159,7 +146,7 @@ def fixed_point(p: np.ndarray, backend: Backend) -> tuple[int, float]:
     def again(weights: np.ndarray, text: str) -> tuple[np.ndarray | None, float]:
         """The pass of ``weights`` solved again, certified, as the current one: its
         density and its change of ``log p``."""
-        answer, _ = backend.solve(weights, loose=0.0)
+        answer, _ = backend.solve(weights, loose=False)
         backend.accept()
         backend.note(text)
         return answer, log_change(answer, weights, backend.bulk(weights), backend)
@@ -167,8 +154,7 @@ def fixed_point(p: np.ndarray, backend: Backend) -> tuple[int, float]:
     while current is not None and passes < limit:
         used = current
         cells = backend.bulk(used)
-        p_new, loose_new = backend.solve(used, loose=0.0 if certified else loose_tolerance(prev),
-                                         tentative=extrapolated)
+        p_new, loose_new = backend.solve(used, loose=not certified, tentative=extrapolated)
         if p_new is not None:
             backend.accept()
             passes, current, loose = passes + 1, p_new, loose_new
@@ -212,28 +198,6 @@ def fixed_point(p: np.ndarray, backend: Backend) -> tuple[int, float]:
         _, change = again(best[2], f"returned split pass {best[1]} (solved again, certified; its change of log p "
                                    "was the smallest)")
     return passes, change
-
-
-def loose_tolerance(change: float) -> float:
-    """The relative tolerance at which a loose pass's iterative solve may stop, after a
-    pass that changed ``log p`` by ``change`` (``inf`` for the first pass): see
-    :data:`SPLIT_LOOSE_ERROR`.
-
-    Measured (``error_estimate=False``, one fresh process each, against 1e-6 for every
-    pass): 3-D full covariance 64^3 7.4 -> 6.2 s (the loose passes' GMRES iterations 62 ->
-    45), rotational double well 512^2 2.9 -> 2.7 s (the second pass 10 -> 5 iterations; its
-    answer only starts the certification of the same system, so the density is the same to
-    4e-14), a rotating 3-D double well at 64^3 and the metastable torus at 512^2 within the
-    noise; the answer within 5e-6 in ``log p`` of that of 1e-6 passes (the split stops at
-    a change of 1e-3). A fixed 1e-4 also on the first pass was faster on those (6.0, 2.5 s)
-    but made the metastable torus (T = 0.1, 512^2) take a third pass (6.0 -> 6.4 s): a first
-    pass stopped early leaves the split between its wells where the guess put it.
-
-    >>> from fokkerplanck._solvers.split import loose_tolerance
-    >>> loose_tolerance(float("inf")), loose_tolerance(0.5), loose_tolerance(1e-2)
-    (1e-06, 2e-05, 0.0001)
-    """
-    return min(SPLIT_LOOSE_MAX, max(SPLIT_LOOSE_RTOL, SPLIT_LOOSE_ERROR / change))
 
 
 def not_converged(where: str, passes: int, change: float, fluxes: bool = False) -> str:

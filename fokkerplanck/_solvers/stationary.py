@@ -33,8 +33,8 @@ AMG from :data:`AMG_FROM` cells on (3-D from 16^3, 2-D from about 724^2) and GTH
 below, or where pyamg is missing and the nested-dissection front fits; LU otherwise.
 Where the density split follows (the default ``conductance="split"``), AMG takes over
 from :data:`SPLIT_AMG_FROM` cells (2-D from 181^2) for the first solve and every pass,
-each stopped at a loose tolerance (``split.loose_tolerance``) since it only sets the
-next pass's weights; the last pass goes on from there to round-off and its bound (``refined.Solve``), so the one
+each stopped at :data:`SPLIT_LOOSE_RTOL` since it only sets the next pass's weights; the
+last pass goes on from there to round-off and its bound (``refined.Solve``), so the one
 answer returned is certified like any other.
 The non-monotone ``"highorder"`` scheme (negative off-diagonal rates) goes to LU. An
 AMG answer whose bound does not certify it, or an eigs answer that fails the
@@ -97,7 +97,7 @@ from . import gth as _gth
 from . import refined as _refined
 from .estimate import ORDER, estimate_error, partner_grid
 from .resolution import check_resolution
-from .split import SPLIT_LOOSE_RTOL, SPLIT_RTOL, bulk_cells, fixed_point, not_converged, split_density
+from .split import SPLIT_RTOL, bulk_cells, fixed_point, not_converged, split_density
 
 __all__ = ["CONDUCTANCES", "METHODS", "StationaryResult", "certificate", "certificate_bound", "residual",
            "stationary"]
@@ -533,7 +533,7 @@ def _solve_and_split(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str,
         fl, sol, partner = started
     else:
         partner = None
-        sol = _solve(fl, sde, grid, method, scheme, tol, maxiter, loose=SPLIT_LOOSE_RTOL if split else 0.0)
+        sol = _solve(fl, sde, grid, method, scheme, tol, maxiter, loose=split)
         # no pass where detailed balance holds (exact already: 'auto' has checked it)
         if split and sol.used != "detailed_balance" and (method == "auto" or fl.potential() is None):
             assert isinstance(fl, TwoPointFluxes)
@@ -631,14 +631,13 @@ def _by_backend(backend: str, sde: SDE, grid: Grid, method: str, **kw: Any) -> S
 
 
 def _solve(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: float, maxiter: int,
-           guess: np.ndarray | None = None, loose: float = 0.0, reuse: _refined.Hierarchy | None = None,
+           guess: np.ndarray | None = None, loose: bool = False, reuse: _refined.Hierarchy | None = None,
            tentative: bool = False) -> _Solution:
     """One null-vector solve of ``fl.matrix`` by ``method`` (``"auto"``: see the module).
     ``guess``: AMG's starting density (the previous density-split pass's); ``None``:
-    from a coarser grid. ``loose``: a density split follows, so AMG may stop at this
-    relative tolerance without its bound (``sol.pending``; :func:`_certify` finishes it;
-    ``split.loose_tolerance``); for ``"auto"`` from :data:`SPLIT_AMG_FROM` cells where it
-    would take GTH. 0: no.
+    from a coarser grid. ``loose``: a density split follows, so AMG may stop at
+    :data:`SPLIT_LOOSE_RTOL` without its bound (``sol.pending``; :func:`_certify` finishes
+    it); for ``"auto"`` from :data:`SPLIT_AMG_FROM` cells where it would take GTH.
     ``reuse``: the previous pass's AMG hierarchy, for a loose solve (``refined.Hierarchy``).
     ``tentative``: where the loose AMG solve stops, no answer (``sol.p`` is ``None``)
     instead of a GTH or LU fallback (a density-split pass from an extrapolated density:
@@ -654,7 +653,7 @@ def _solve(fl: Fluxes, sde: SDE, grid: Grid, method: str, scheme: str, tol: floa
     with one_blas_thread(grid.size):
         if sol.p is None and loose and sol.monotone and has_pyamg() and grid.ndim >= 2 and (
                 sol.used == "amg" or (method == "auto" and sol.used == "gth" and grid.size >= SPLIT_AMG_FROM)):
-            _try_loose(fl, sde, grid, scheme, tol, maxiter, sol, guess, loose, reuse, tentative)
+            _try_loose(fl, sde, grid, scheme, tol, maxiter, sol, guess, reuse, tentative)
             if sol.p is None and tentative:
                 return sol
         if sol.p is None and sol.used == "gth":
@@ -722,18 +721,24 @@ def _accept(out: _refined.Refined, fl: Fluxes, grid: Grid, sol: _Solution, exact
 #: 10.)
 SPLIT_REUSE = True
 
+#: The GMRES tolerance of AMG solves that a density split follows (the first solve and
+#: every pass): they only set the weights of the next pass; the last one goes on to
+#: round-off and its bound (:func:`_certify`). The split itself stops at a change of
+#: :data:`~fokkerplanck._solvers.split.SPLIT_RTOL` in ``log p``. Measured on the rotational double well at 512^2
+#: (``error_estimate=False``): 1e-8 / 1e-6 / 1e-4 took 6.9 / 6.1 / 5.7 s, and the answers
+#: of 1e-6 and 1e-4 differ from that of 1e-8 by 7.8e-10 and 8.3e-8 relative at most.
+SPLIT_LOOSE_RTOL = 1e-6
 
 
 def _try_loose(fl: Fluxes, sde: SDE, grid: Grid, scheme: str, tol: float, maxiter: int, sol: _Solution,
-               guess: np.ndarray | None, rtol: float, reuse: _refined.Hierarchy | None = None,
-               tentative: bool = False) -> None:
-    """AMG to the relative tolerance ``rtol`` (``sol.pending`` keeps the solve for :func:`_certify`),
+               guess: np.ndarray | None, reuse: _refined.Hierarchy | None = None, tentative: bool = False) -> None:
+    """AMG to :data:`SPLIT_LOOSE_RTOL` (``sol.pending`` keeps the solve for :func:`_certify`),
     preconditioned by ``reuse`` (the previous pass's hierarchy) where given; where it stops,
     :func:`_accept` (GTH if affordable, else pinned LU): a full AMG solve from the same
     guess would stop the same way; no answer (``sol.p`` stays ``None``) where ``tentative``."""
     g = guess if guess is not None else _coarse_guess(fl, sde, grid, scheme, tol, maxiter)
     solve = _refined.Solve(fl.matrix, g, maxiter, reuse=reuse)
-    p, why = solve.loose(rtol)
+    p, why = solve.loose(SPLIT_LOOSE_RTOL)
     sol.used = "amg"
     sol.iterations += solve.iterations
     if p is not None and np.all(np.isfinite(p)):
@@ -841,7 +846,7 @@ def _split_fixed_point(fl: TwoPointFluxes, sol: _Solution, sde: SDE, grid: Grid,
 
     Every pass is a solve by the method the first one used (AMG from
     :data:`SPLIT_AMG_FROM` cells after GTH). AMG passes are loose
-    (``split.loose_tolerance``), preconditioned by the previous pass's hierarchy
+    (:data:`SPLIT_LOOSE_RTOL`), preconditioned by the previous pass's hierarchy
     (:data:`SPLIT_REUSE`), and the last goes on from its answer to round-off and its bound
     (:func:`_certify`), so the answer is certified against its own generator like any
     other. Where the certified density differs from the loose one (a metastable chain),
@@ -899,7 +904,7 @@ class _SerialPasses:
     def bulk(self, p: np.ndarray) -> np.ndarray:
         return bulk_cells(p)
 
-    def solve(self, used: np.ndarray, loose: float, tentative: bool = False) -> tuple[np.ndarray | None, bool]:
+    def solve(self, used: np.ndarray, loose: bool, tentative: bool = False) -> tuple[np.ndarray | None, bool]:
         sol = self.sol
         reuse = sol.pending.hierarchy() if sol.pending is not None and SPLIT_REUSE else None
         sol.pending = None   # the rest of its solve is let go (memory: solved again if it must be certified),
@@ -929,11 +934,10 @@ class _SerialPasses:
 
 
 def _solve_pass(base: TwoPointFluxes, used: np.ndarray, sol: _Solution, sde: SDE, grid: Grid, scheme: str,
-                tol: float, maxiter: int, loose: float = 0.0, reuse: _refined.Hierarchy | None = None,
+                tol: float, maxiter: int, loose: bool = False, reuse: _refined.Hierarchy | None = None,
                 tentative: bool = False) -> tuple[TwoPointFluxes, _Solution]:
     """``(fluxes, solution)``: one density-split pass from the weights of ``used``
-    (certified unless ``loose``, a relative tolerance; ``reuse``: an AMG hierarchy to
-    precondition it), by the
+    (certified unless ``loose``; ``reuse``: an AMG hierarchy to precondition it), by the
     method :func:`_split_method` picks after ``sol``; ``tentative`` (``used`` is
     extrapolated): a loose AMG solve that stops gives no answer (``new.p`` is ``None``)
     instead of falling back to GTH (see :func:`_solve`)."""
@@ -946,7 +950,7 @@ def _solve_pass(base: TwoPointFluxes, used: np.ndarray, sol: _Solution, sde: SDE
 
 #: Where a density split follows, ``"auto"`` solves by AMG from this many cells on, also
 #: where it would take GTH for one solve (2-D below :data:`AMG_FROM`), and passes after a
-#: GTH solve go to AMG: every solve but the last stops at a loose tolerance
+#: GTH solve go to AMG: every solve but the last stops at :data:`SPLIT_LOOSE_RTOL`
 #: (it only sets the next pass's weights), the last goes on to round-off and its bound
 #: (GTH where that cannot certify). Measured first (``error_estimate=False``, one run
 #: each): rotational double well 2.0 s against GTH's 3.0 s at 256^2, 7.9 s against 12.1 s
