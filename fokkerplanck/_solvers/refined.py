@@ -71,6 +71,7 @@ from .._model.grid import Grid
 from .._util.linalg import outflow, scaled_pinned
 from . import krylov as _krylov
 from .estimate import to_grid
+from .vcycle import v_cycle
 
 __all__ = ["STALE", "STALL_BUDGET", "STALL_WINDOW", "Hierarchy", "Monitor", "Refined", "Solve", "Stalled",
            "interpolate_log", "null_vector"]
@@ -285,7 +286,7 @@ class Solve:
         try:
             with contextlib.redirect_stdout(io.StringIO()):   # pyamg prints its breakdowns
                 self.ml = pyamg.ruge_stuben_solver(self.Mr, **RUGE_STUBEN)
-                self.prec = self.ml.aspreconditioner()
+                self.prec = v_cycle(self.ml)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:   # a singular or NaN hierarchy
             self.why = f"AMG failed ({type(err).__name__}: {err})"
 

@@ -45,6 +45,7 @@ import scipy.sparse.linalg as spla
 
 from .._util.errors import ConvergenceError
 from .._util.linalg import factorize
+from .vcycle import v_cycle
 
 #: Largest normwise backward error (L1) of a checked solve (module docstring).
 SOLVE_RTOL = 1e-9
@@ -180,4 +181,4 @@ def amg_gmres(algebra: Any, A: sp.spmatrix, c: float) -> _Krylov:
 
     M = shifted(A, c)
     ml = pyamg.ruge_stuben_solver(M, strength=("classical", {"theta": 0.25}))
-    return _Krylov(algebra, M, ml.aspreconditioner(cycle="V"), AMG_CYCLES)
+    return _Krylov(algebra, M, v_cycle(ml), AMG_CYCLES)
