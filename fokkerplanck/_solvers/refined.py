@@ -46,8 +46,9 @@ bound is made of true residuals, so ``y`` and the refinement run GMRES precondit
 from the right (``krylov.gmres``), which knows the true residual at every iteration and
 stops at the first that meets the bound's need: ``|1 - M_r y|_2 <= 0.5`` for ``y``,
 ``max(rtol |r|_2, E_floor)`` for the refinement. Measured in the default solve at 512^2
-(rotational double well): ``y`` in 9 GMRES iterations instead of 13, the refinement in 10
-instead of 13, 2.7 -> 2.4 s.
+(rotational double well, ``error_estimate=False``): ``y`` in 9 GMRES iterations instead
+of 13, the refinement in 7 instead of 12; with pyamg's V-cycle without its residual norms
+(``vcycle.py``), 2.8 -> 2.3 s in a fresh process (``benchmarks/bench_versions.py``).
 
 Measured on the rotational double well of ``benchmarks/bench_peers.py`` at 512^2
 (guess from 256^2 interpolated in ``log p``): ``q`` between 0.03 and 1.04, residual
@@ -357,10 +358,10 @@ class Solve:
             return Refined(None, math.inf, self.iterations, self.why)
         b = self.b
         # y = M_r^-1 1 first: it says whether the bound can be reached at all. The bound has
-        # 1 / (1 - rho): GMRES's 2-norm tolerance can leave rho near 1 (measured 0.90 at
-        # 512^2), so y is solved further where rho >= 1, or where rho > 0.5 and the bound
-        # or the decision to give up would depend on it (10x looser bound, 8 iterations
-        # saved at 1024^2 where it certifies anyway)
+        # 1 / (1 - rho); y stops at |1 - M_r y|_2 <= 0.5, so rho <= 0.5 unless its rounds
+        # ran out (with scipy's left-preconditioned test it was 0.90 at 512^2). Where
+        # rho > 0.5 all the same, y is solved further where rho >= 1, or where the bound or
+        # the decision to give up would depend on it
         def valid(y: np.ndarray, rho: float, why: str) -> bool:   # (y >= 0 with rho < 1 also proves M_r a
             return not why and rho < 1.0 and bool(np.all(y >= 0))  # non-singular M-matrix, whatever its graph
 
