@@ -49,3 +49,4 @@ def test_a_single_level_is_the_coarse_solve():
     assert len(ml.levels) == 1
     b = np.arange(9.0)
     np.testing.assert_allclose(v_cycle(ml) @ b, np.linalg.solve(A.toarray(), b), rtol=1e-12)
+    assert np.array_equal(v_cycle(ml) @ b, ml.aspreconditioner() @ b)

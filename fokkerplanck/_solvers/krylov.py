@@ -1,15 +1,17 @@
 """GMRES preconditioned from the right, stopped on the true residual.
 
-scipy's ``gmres`` preconditions from the left: it stops when the *preconditioned*
-residual ``|P (b - A x)|`` has fallen by ``rtol``. With a good preconditioner
-(``P ~ A^-1``) that is about the error, which is what a loose solve wants
-(``refined.Solve.loose``: a density-split pass whose answer only sets the next pass's
-weights). The bound of ``refined.py`` is made of the *true* residual instead (``max|b -
-A x|`` for the answer, ``max|1 - M y|`` for ``y = M^-1 1``), and there the preconditioned
-criterion costs iterations: for ``y`` of the scaled systems, whose ``|P 1|`` is as large
-as ``y`` (up to 3e5 at 512^2), scipy's inner test stopped after 3 iterations with a true
-residual of 790, restarted, and took 13 in all where 8 reach ``max|r| < 0.5``; the
-refinement went to 1e-18 where the bound needs 4e-15 (13 iterations where 10 do).
+scipy's ``gmres`` preconditions from the left: a cycle's inner loop ends when the
+*preconditioned* residual ``|P (b - A x)|`` has fallen by ``rtol``, and the solve ends
+when the true residual has fallen by ``rtol`` too (else it restarts with a tighter inner
+test). With a good preconditioner (``P ~ A^-1``) the preconditioned residual is about the
+error, which is what a loose solve wants (``refined.Solve.loose``: a density-split pass
+whose answer only sets the next pass's weights). The bound of ``refined.py`` is made of
+the *true* residual alone (``max|b - A x|`` for the answer, ``max|1 - M y|`` for ``y =
+M^-1 1``), and there the inner test costs iterations: for ``y`` of the scaled systems,
+whose ``|P 1|`` is as large as ``y`` (up to 3e5 at 512^2), it ended the first cycle after
+3 iterations with a true residual of 790; the restart took 13 in all where 9 reach
+``max|r| < 0.5`` without restarting; the refinement went to 1e-18 where the bound needs
+4e-15 (12 iterations where 7 do, from the same start).
 
 :func:`gmres` runs Arnoldi on ``A P`` (``x = P u``): the least-squares residual of its
 Hessenberg system *is* the true residual's 2-norm (in exact arithmetic), known at every
