@@ -42,11 +42,10 @@ from there to round-off and the bound; :func:`null_vector` is the two in one cal
 
 Two stopping rules. A loose solve stops when scipy's GMRES, preconditioned from the
 left, has divided the preconditioned residual (about the error) and the true residual by
-its tolerance. The
-bound is made of true residuals, so ``y`` and the refinement run GMRES preconditioned
-from the right (``krylov.gmres``), which knows the true residual at every iteration and
-stops at the first that meets the bound's need: ``|1 - M_r y|_2 <= 0.5`` for ``y``,
-``max(rtol |r|_2, E_floor)`` for the refinement. Measured in the default solve at 512^2
+its tolerance. The bound is made of true residuals, so ``y`` and the refinement run
+GMRES preconditioned from the right (``krylov.gmres``), which knows the true residual at
+every iteration and stops at the first that meets the bound's need: ``|1 - M_r y|_2 <=
+0.5`` for ``y``, ``max(rtol |r|_2, E_floor)`` for the refinement. Measured in the default solve at 512^2
 (rotational double well, ``error_estimate=False``): ``y`` in 9 GMRES iterations instead
 of 13, the refinement in 7 instead of 12; with pyamg's V-cycle without its residual norms
 (``vcycle.py``), 2.8 -> 2.3 s in a fresh process (``benchmarks/bench_versions.py``).
@@ -426,10 +425,10 @@ def _refine(M: sp.csr_matrix, b: np.ndarray, x: np.ndarray, prec: Any, maxiter: 
     they work at the rounding level, where a stall is the expected end.
 
     ``residual``: GMRES stops on the true residual, ``|b - M x|_2 <= max(rtol |r|_2,
-    target)`` with ``r`` the round's (``krylov.gmres``, preconditioned from the right: what the bound is made
-    of); else on the left-preconditioned residual and the true one falling by ``rtol``
-    (scipy's ``gmres``; the first is about the error, what a loose solve wants; see
-    ``krylov.py``)."""
+    target)`` with ``r`` the round's (``krylov.gmres``, preconditioned from the right:
+    what the bound is made of); else on the left-preconditioned residual and the true one
+    falling by ``rtol`` (scipy's ``gmres``; the first is about the error, what a loose
+    solve wants; see ``krylov.py``)."""
     iterations, last = 0, math.inf
     for round_ in range(rounds):
         r = b - M @ x
