@@ -133,6 +133,13 @@ def test_log_interpolation_is_exact_for_exponentials_and_wraps_periodic_axes():
     f = lambda x: np.exp(0.7 * x[..., 0] - 1.3 * x[..., 1])    # log-linear: exact, edges extrapolated
     g = interpolate_log(f(coarse.points()), coarse, fine)
     np.testing.assert_allclose(g, (f(fine.points()) / f(fine.points()).max()).ravel(), rtol=1e-12)
+    # in 3-D with steep slopes too: a corner cell continues three axes' slopes beyond the
+    # outermost coarse centre (1.09 in log p), more than half the steepest single step
+    # (0.8): the limit allows half of every axis' steepest step, summed
+    coarse3, fine3 = (fp.Grid(bounds=[(-1, 3), (0, 2), (0, 1)], shape=s) for s in ((8, 5, 4), (16, 10, 8)))
+    f3 = lambda x: np.exp(3 * x[..., 0] - 4 * x[..., 1] + 5 * x[..., 2])
+    g3 = interpolate_log(f3(coarse3.points()), coarse3, fine3)
+    np.testing.assert_allclose(g3, (f3(fine3.points()) / f3(fine3.points()).max()).ravel(), rtol=1e-12)
     # periodic: the fine cells outside the outermost coarse centres interpolate across the
     # wrap, as accurately as inside (log p = cos 2 pi x; measured 2.5e-5 at 16 -> 32 cells)
     ring, fine_ring = fp.Grid([(0, 1)], 16, "periodic"), fp.Grid([(0, 1)], 32, "periodic")
@@ -143,6 +150,71 @@ def test_log_interpolation_is_exact_for_exponentials_and_wraps_periodic_axes():
     np.testing.assert_allclose(np.log(out), exact, atol=1e-4)
     ring, fine_ring = fp.Grid([(0, 1)], 4, "periodic"), fp.Grid([(0, 1)], 8, "periodic")
     assert np.all(interpolate_log(np.array([0.0, -1.0, 1.0, 2.0]), ring, fine_ring) > 0)
+
+
+D3 = np.array([[1.0, 0.3, 0.2], [0.3, 0.8, -0.25], [0.2, -0.25, 0.6]])
+Q3 = np.array([[0.0, 0.8, 0.3], [-0.8, 0.0, 0.5], [-0.3, -0.5, 0.0]])
+
+
+def _full_covariance_well():
+    """A 3-D double well with a non-gradient drift and a full covariance (the
+    ``fullcov3d`` problem of benchmarks/bench_methods.py): steep tails on few cells."""
+    def drift(x):
+        g = np.stack([4 * x[..., 0] * (x[..., 0] ** 2 - 1), x[..., 1], x[..., 2]], -1)
+        return -(g @ (D3 + Q3).T)
+
+    return fp.SDE(drift=drift, sigma=np.linalg.cholesky(2 * D3), ndim=3)
+
+
+def test_the_guess_is_limited_to_the_coarse_values_around_each_cell():
+    # the 8^3 Scharfetter-Gummel density of the full-covariance well falls by e^21 between
+    # neighbouring cells; the six-point interpolant to 16^3 overshoots to e^-83 where the
+    # coarse minimum is e^-28. The guess must lie within the 2^3 coarse cells around each
+    # fine cell, widened by half the steepest step of every axis (brute force over the
+    # corners here, not the separable pass of refined._bracket)
+    import itertools
+
+    from fokkerplanck._solvers.estimate import to_grid
+
+    sde = _full_covariance_well()
+    coarse, fine = (fp.Grid(bounds=[(-2.5, 2.5)] * 3, shape=n) for n in (8, 16))
+    p = fp.stationary(sde, coarse, method="gth", conductance="sg", error_estimate=False).density
+    lp = np.log(p / p.max())
+    unlimited = to_grid(lp, coarse, fine)
+    assert unlimited.min() < lp.min() - 40   # (the overshoot this guards against)
+    g = np.log(interpolate_log(p.ravel(), coarse, fine)).reshape(fine.shape)
+    sides = []
+    for k in range(3):
+        j = np.searchsorted(coarse.centers[k], fine.centers[k])
+        sides.append((np.clip(j - 1, 0, 7), np.clip(j, 0, 7)))
+    corners = [lp[np.ix_(*(sides[k][c[k]] for k in range(3)))] for c in itertools.product((0, 1), repeat=3)]
+    allowed = 0.5 * sum(np.abs(np.diff(lp, axis=k)).max() for k in range(3))
+    shift = g.max() - unlimited.max()   # (both normalised to a largest value of 1)
+    assert np.all(g - shift >= np.min(corners, axis=0) - allowed - 1e-9)
+    assert np.all(g - shift <= np.max(corners, axis=0) + allowed + 1e-9)
+    assert g.min() > lp.min() - allowed - 1e-9 and g.min() > -60   # measured -49
+
+
+def test_amg_solves_a_steep_small_3d_grid_from_its_limited_guess():
+    # the hard regime of a coarse guess: 16^3 (from 8^3) and 20^3 (from 10^3) of the
+    # full-covariance well, default solve. With the six-point guess unlimited, AMG broke
+    # down (16^3) or stalled (20^3) and GTH answered (1.1 s and 1.6 s); with the limit,
+    # AMG answers, certified (0.3 and 0.4 s). Its density split runs AMG passes, GTH's
+    # runs GTH passes: the two stop at a change of 1e-3 from slightly different weights,
+    # so they agree to far digits (measured 5.5e-11 / 2.5e-9 in the bulk, 2.7e-9 /
+    # 4.0e-9 in every normal cell)
+    sde = _full_covariance_well()
+    for n in (16, 20):
+        grid = fp.Grid(bounds=[(-2.5, 2.5)] * 3, shape=n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fp.stationary(sde, grid, error_estimate=False)
+            ref = fp.stationary(sde, grid, method="gth", error_estimate=False)
+        assert res.method == "amg" and res.success and "fell back" not in res.message
+        assert float(re.search(r"at most ([0-9.e+-]+)", res.message).group(1)) < 1e-9
+        bulk, normal = ref.density > 1e-6 * ref.density.max(), ref.density > 1e-300
+        assert np.abs(res.density[bulk] / ref.density[bulk] - 1).max() < 1e-7
+        assert np.abs(res.density[normal] / ref.density[normal] - 1).max() < 1e-6
 
 
 def test_a_guess_that_is_not_positive_is_refused():
