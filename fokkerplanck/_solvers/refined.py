@@ -189,7 +189,10 @@ def null_vector(A: sp.csr_matrix, guess: np.ndarray, *, bounded: bool, maxiter: 
         alone keeps the bound above ``limit``: a metastable chain, for a caller that
         has an exact method to fall back on. ``y`` is solved first for this (measured
         on the periodic metastable torus at 512^2: 10 s of refinement to a bound of
-        8e-4 saved).
+        8e-4 saved). The bound is relative to ``q``, so ``y / q`` is judged, ``q`` from
+        a loose solve where none came before; a loose answer far from the guess (``q``
+        spanning more than :data:`FAR`) is solved once more in its own variables
+        instead of giving up.
 
     Returns
     -------
@@ -340,8 +343,12 @@ class Solve:
         of refinement towards round-off (``p`` ``None`` where it stopped, ``why`` says why)."""
         if self.why:
             return None, self.why
-        self.q, self.why = self._run(self.b, np.ones(len(self.b)), rtol, self.floor, rounds, residual=False)
+        self.q, self.why = self._from_one(rtol, rounds)
         return (None, self.why) if self.why else (self._density(), "")
+
+    def _from_one(self, rtol: float, rounds: int) -> tuple[np.ndarray, str]:
+        """``(q, why)``: the loose solve from ``q = 1`` (the left-preconditioned test)."""
+        return self._run(self.b, np.ones(len(self.b)), rtol, self.floor, rounds, residual=False)
 
     def certify(self, rtol: float = 1e-10, limit: float = 1e-6, give_up: bool = False) -> Refined:
         """From :meth:`loose`'s ``q`` (or ``q = 1``): ``y`` first, then refinement to
@@ -390,7 +397,7 @@ class Solve:
             # far from the guess, y is large where q is: judge y / q, with q from a loose solve
             # (measured: a 3-D full-covariance well at 16^3 guessed from 8^3, q from 1e-3 to
             # 6e5, max y 5.4e8 but max y / q 1840)
-            q, why_q = self._run(b, np.ones(len(b)), GIVE_UP_RTOL, self.floor, 1, residual=False)
+            q, why_q = self._from_one(GIVE_UP_RTOL, 1)
             if not why_q:
                 self.q = q
         unbounded = ""
