@@ -203,12 +203,15 @@ def scaled_pinned(A: sp.csr_matrix, s: np.ndarray, g: np.ndarray, k: int
                   ) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
     """:func:`pinned` of ``M = I - diag(s) W diag(g)``, ``W`` the off-diagonal part of ``A``.
 
-    Written in one pass over ``A``'s CSR arrays where ``A`` is canonical and stores every
-    diagonal entry (the package's generators): no intermediate matrix, where the sparse
+    Written over ``A``'s CSR arrays where ``A`` is canonical and stores every diagonal
+    entry (the package's generators): no intermediate matrix, where the sparse
     arithmetic ``pinned(I - diags(s) @ W @ diags(g), k)`` makes four (0.35 GB each at
     128^3 with a full covariance). The same entries to the last bit (each off-diagonal
     is ``-((s_i W_ij) g_j)``, as the products round; entries that round to zero dropped,
-    as the sparse difference drops them); otherwise by that arithmetic.
+    as the sparse difference drops them); otherwise by that arithmetic. Row ``k`` is one
+    slice of the arrays and column ``k`` a few entries, so they are dropped by one mask
+    (measured at 96^3 with a full covariance, 11.3M entries: 0.11 s against 0.18-0.21 s
+    for a mask built from five whole-array comparisons).
 
     >>> import numpy as np, scipy.sparse as sp
     >>> from fokkerplanck._util.linalg import scaled_pinned
@@ -219,27 +222,39 @@ def scaled_pinned(A: sp.csr_matrix, s: np.ndarray, g: np.ndarray, k: int
     """
     n = A.shape[0]
     A = sp.csr_matrix(A)
-    row = _rows(A)
-    diag = A.indices == row
-    if not A.has_canonical_format or np.count_nonzero(diag) != n:
+    indptr, indices = A.indptr, A.indices
+    counts = np.diff(indptr)
+    diag = np.flatnonzero(indices == _rows(A))
+    if not A.has_canonical_format or diag.size != n:
         return pinned(sp.identity(n, format="csr") - sp.diags(s) @ off_diagonal(A)[0] @ sp.diags(g), k)
-    vals = s[row] * A.data
-    vals *= g[A.indices]
+    vals = np.repeat(s, counts)
+    vals *= A.data
+    vals *= g[indices]
     np.negative(vals, out=vals)
     vals[diag] = 1.0
+    del diag
+    at_k = np.flatnonzero(indices == k)                      # column k, its diagonal included
+    rows_k = np.searchsorted(indptr, at_k, side="right") - 1
+    off = rows_k != k
     b = np.zeros(n)
-    at_k = (A.indices == k) & ~diag
-    b[row[at_k]] = -vals[at_k]
-    del at_k
-    take = (vals != 0) & (row != k) & (A.indices != k)
-    cols = A.indices[take]
-    cols -= (cols > k).astype(cols.dtype)
-    counts = np.bincount(row[take], minlength=n)
+    b[rows_k[off]] = -vals[at_k[off]]
+    take = np.ones(vals.size, dtype=bool)
+    take[indptr[k]:indptr[k + 1]] = False                    # row k
+    take[at_k] = False
+    counts = counts.copy()
+    np.subtract.at(counts, rows_k[off], 1)
+    if np.count_nonzero(vals) != vals.size:                  # entries that round to zero
+        zero = vals == 0
+        np.subtract.at(counts, _rows(A)[zero & take], 1)
+        take &= ~zero
+    vals, cols = vals[take], indices[take]
+    del take
+    np.subtract(cols, 1, out=cols, where=cols > k)
     keep = np.ones(n, dtype=bool)
     keep[k] = False
-    indptr = np.zeros(n, dtype=A.indptr.dtype)
-    np.cumsum(counts[keep], out=indptr[1:])
-    Mr = sp.csr_matrix((vals[take], cols, indptr), shape=(n - 1, n - 1))
+    new_indptr = np.zeros(n, dtype=indptr.dtype)
+    np.cumsum(counts[keep], out=new_indptr[1:])
+    Mr = sp.csr_matrix((vals, cols, new_indptr), shape=(n - 1, n - 1))
     Mr.has_canonical_format = True
     return Mr, b[keep], keep
 
