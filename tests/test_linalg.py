@@ -127,3 +127,39 @@ def test_scaled_pinned_is_the_sparse_arithmetic_to_the_last_bit(n, seed, kind):
         np.testing.assert_array_equal(getattr(Mr, name), getattr(ref, name))
     np.testing.assert_array_equal(b, ref_b)
     np.testing.assert_array_equal(keep, ref_keep)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 30), st.integers(0, 2**32 - 1), st.sampled_from(["generator", "negative", "nan", "duplicates",
+                                                                       "csr_array", "coo"]))
+def test_is_metzler_and_outflow_are_their_definitions(n, seed, kind):
+    # is_metzler: every stored off-diagonal entry >= 0 (NaN is not), checked entry by entry
+    # against the COO definition; outflow: the column sums of the off-diagonal entries,
+    # to the last bit of the sparse arithmetic (off_diagonal)
+    from fokkerplanck._util.linalg import is_metzler, off_diagonal
+
+    rng = np.random.default_rng(seed)
+    dense = np.where(rng.random((n, n)) < 0.4, 10.0 ** rng.uniform(-12, 12, (n, n)), 0.0)
+    np.fill_diagonal(dense, 0.0)
+    dense -= np.diag(dense.sum(axis=0))
+    i, j = int(rng.integers(n)), int(rng.integers(n))
+    if kind == "negative" and i != j:
+        dense[i, j] = -1.0
+    if kind == "nan":
+        dense[i, j] = np.nan
+    A = sp.csr_matrix(dense)
+    if kind == "duplicates":   # row i stores column (i + 1) % n once more, negative (not summed)
+        end = A.indptr[i + 1]
+        A = sp.csr_matrix((np.insert(A.data, end, -1.0), np.insert(A.indices, end, (i + 1) % n),
+                           A.indptr + (np.arange(n + 1) > i)), shape=(n, n))
+        A.has_canonical_format = False
+    if kind == "csr_array":
+        A = sp.csr_array(A)
+    if kind == "coo":
+        A = sp.coo_matrix(A)
+    W = sp.coo_matrix(A)
+    expected = bool(np.all(W.data[W.row != W.col] >= 0))
+    assert is_metzler(A) == expected
+    if kind in ("generator", "negative", "csr_array"):
+        assert expected == (kind != "negative" or i == j)
+        np.testing.assert_array_equal(outflow(A), off_diagonal(A)[1])
