@@ -64,6 +64,33 @@ def test_split_pair_ratio_positivity_and_limits():
                                [1.0, 1.0, 1 / np.sinh(1.0), 1000.0 / np.sinh(700.0) * np.exp(-300.0)], rtol=1e-10)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.floats(-1e300, 1e300), st.floats(-60.0, 60.0))
+def test_log_s_and_the_split_ratio_are_their_formulas(z, c):
+    # log s(z) = log((z/2) / sinh(z/2)): even, 0 at 0, against the textbook formula where
+    # that does not overflow and against log|z| - |z|/2 beyond (sinh ~ e^{|z|/2} / 2);
+    # a scalar gives a 0-d answer (log_s and split_ratio write in place)
+    a = abs(z) / 2
+    value = log_s(z)
+    assert value.shape == () and log_s(-z) == value
+    if a < 1e-4:
+        assert abs(value + a * a / 6) <= 1e-15 * max(a * a, 1e-300)
+    elif a < 300:
+        assert abs(value - np.log(a / np.sinh(a))) <= 1e-13 * max(1.0, abs(value))
+    else:
+        assert abs(value - (np.log(2 * a) - a)) <= 1e-13 * abs(value)
+    np.testing.assert_allclose(log_s(np.array([z, -z])), [value, value], rtol=1e-15, atol=0)
+    from fokkerplanck._discretization.weights import split_ratio, split_terms
+
+    ratio = split_ratio(np.array([z]), np.array([c]), np.array([0.25]))
+    log_s_z, log_flat = split_terms(np.array([z]))
+    expected = np.exp(np.clip(min(float(log_s(c) - log_s_z[0]), float(log_flat[0])) + 0.25, -50.0, 50.0))
+    assert ratio.shape == (1,)
+    np.testing.assert_allclose(ratio, [expected], rtol=1e-15, atol=0)
+    np.testing.assert_allclose(split_ratio(np.array([z, z]), c, 0.25), [expected, expected], rtol=1e-15,
+                               atol=0)   # (c and the face broadcast)
+
+
 def test_hodge_split_recovers_the_rotational_part():
     grid = fp.Grid(bounds=TORUS, shape=(24, 20), boundary="periodic")
     T = 0.2

@@ -139,18 +139,19 @@ def log_s(z: np.ndarray) -> np.ndarray:
     >>> bool(np.allclose(log_s(z), [0.0, -(5e-6) ** 2 / 6, np.log(1 / np.sinh(1.0)), np.log(20 / np.sinh(20.0))]))
     True
     """
-    a = np.abs(np.asarray(z, dtype=float))
+    z = np.asarray(z, dtype=float)
+    a = np.abs(z, out=np.empty(z.shape))   # (arrays, also for a scalar z: written in place below)
     a *= 0.5
-    tail = np.multiply(a, -2.0)
+    tail = np.multiply(a, -2.0, out=np.empty(z.shape))
     np.exp(tail, out=tail)
     np.negative(tail, out=tail)
     with np.errstate(divide="ignore", invalid="ignore"):
         np.log1p(tail, out=tail)           # log1p(-e^{-2a})
-        out = np.log(a)
+        out = np.log(a, out=np.empty(z.shape))
         out -= a
         out -= tail
     out += np.log(2.0)
-    tiny = np.flatnonzero(a < 1e-4)
+    tiny = a < 1e-4
     small = a[tiny]
     out[tiny] = -small * small / 6         # log s = -a^2/6 + O(a^4)
     return out
@@ -250,10 +251,11 @@ def split_ratio(z: np.ndarray, c: np.ndarray, log_face: np.ndarray,
     :func:`split_terms` of ``z``, if already known."""
     z = np.asarray(z, dtype=float)
     log_s_z, log_flat = z_terms if z_terms is not None else split_terms(z)
-    log_r = log_s(c)   # (in place from here: arrays of the edges' size)
-    log_r -= log_s_z
+    log_face = np.asarray(log_face, dtype=float)
+    log_r = np.empty(np.broadcast_shapes(np.shape(c), np.shape(log_s_z), np.shape(log_flat), log_face.shape))
+    np.subtract(log_s(c), log_s_z, out=log_r)   # (in place: arrays of the edges' size)
     np.minimum(log_r, log_flat, out=log_r)
-    log_r += np.asarray(log_face, dtype=float)
+    np.add(log_r, log_face, out=log_r)
     np.clip(log_r, -50.0, 50.0, out=log_r)
     return np.exp(log_r, out=log_r)
 
