@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from fokkerplanck._solvers import split
 
@@ -361,3 +362,22 @@ def test_a_metastable_3d_double_well_converges_through_certified_passes():
     assert res.success and "not converged" not in res.message and "converged" in res.message
     assert "a metastable chain): the passes went on with certified solves" in res.message
     assert grid.integrate(np.abs(res.density - exact)) < 1e-5
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 300), st.integers(0, 2**32 - 1), st.booleans())
+def test_bulk_cells_are_the_largest_cells_that_hold_the_mass(n, seed, ties):
+    # the mask holds 1 - 1e-6 of the mass, every cell outside it is smaller than every
+    # cell inside (or below the smallest normal number), and without its smallest share
+    # (all cells of that share) it would not hold it: the set the distributed solver cuts
+    rng = np.random.default_rng(seed)
+    p = 10.0 ** rng.uniform(-40, 0, n)
+    if ties:
+        p = np.round(p * 8) / 8 + (p < 1 / 16) * p   # equal shares above 1/16
+    mask = split.bulk_cells(p)
+    q = p / p.sum()
+    assert mask.dtype == bool and mask.any()
+    inside = q[mask]
+    assert q[mask].sum() >= (1 - 1e-6) * (1 - 1e-12)
+    assert np.all((q[~mask] < inside.min()) | (q[~mask] < np.finfo(float).tiny))
+    assert q[mask & (q > inside.min())].sum() < (1 - 1e-6) * (1 + 1e-12)
