@@ -89,8 +89,9 @@ def test_scaled_pinned_is_the_sparse_arithmetic_to_the_last_bit(n, seed, kind):
                                                                 np.arange(n)], np.r_[coo.col, np.arange(n)])),
                           shape=(n, n))
         A.sum_duplicates()
-    if kind == "int64":
-        A = sp.csr_matrix((A.data, A.indices.astype(np.int64), A.indptr.astype(np.int64)), shape=A.shape)
+    if kind == "int64":   # (the constructor casts int64 index arrays back to int32: set them after it)
+        A.indices, A.indptr = A.indices.astype(np.int64), A.indptr.astype(np.int64)
+        assert A.indices.dtype == np.int64 and A.indptr.dtype == np.int64
     if kind == "duplicates":   # a row's entry written twice, in halves (not summed)
         data, indices, indptr = [], [], [0]
         for i in range(n):
@@ -160,6 +161,9 @@ def test_is_metzler_and_outflow_are_their_definitions(n, seed, kind):
     W = sp.coo_matrix(A)
     expected = bool(np.all(W.data[W.row != W.col] >= 0))
     assert is_metzler(A) == expected
+    # and from the construction alone: a negative or NaN off the diagonal, or the stored
+    # negative duplicate (off the diagonal unless n = 1), make it not Metzler
+    assert expected == {"negative": i == j, "nan": i == j, "duplicates": n == 1}.get(kind, True)
     if kind in ("generator", "negative", "csr_array"):
-        assert expected == (kind != "negative" or i == j)
+        # (bitwise: bincount and scipy's column sum add the entries in the same order)
         np.testing.assert_array_equal(outflow(A), off_diagonal(A)[1])

@@ -365,15 +365,16 @@ def test_a_metastable_3d_double_well_converges_through_certified_passes():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(1, 300), st.integers(0, 2**32 - 1), st.booleans())
-def test_bulk_cells_are_the_largest_cells_that_hold_the_mass(n, seed, ties):
+@given(st.integers(1, 300), st.integers(0, 2**32 - 1), st.integers(0, 30), st.booleans())
+def test_bulk_cells_are_the_largest_cells_that_hold_the_mass(n, seed, tied, subnormal):
     # the mask holds 1 - 1e-6 of the mass, every cell outside it is smaller than every
     # cell inside (or below the smallest normal number), and without its smallest share
-    # (all cells of that share) it would not hold it: the set the distributed solver cuts
+    # (all cells of that share) it would not hold it: the set the distributed solver cuts.
+    # ``tied`` cells of one share of 1e-7 put the cut inside a tied group (the argsort it
+    # replaced took some of them), ``subnormal`` adds shares below the smallest normal number
     rng = np.random.default_rng(seed)
-    p = 10.0 ** rng.uniform(-40, 0, n)
-    if ties:
-        p = np.round(p * 8) / 8 + (p < 1 / 16) * p   # equal shares above 1/16
+    p = np.concatenate([10.0 ** rng.uniform(-40, 0, n), np.full(tied, 1e-7), [1e-310] * (3 if subnormal else 0)])
+    p /= p.sum()
     mask = split.bulk_cells(p)
     q = p / p.sum()
     assert mask.dtype == bool and mask.any()
@@ -381,3 +382,10 @@ def test_bulk_cells_are_the_largest_cells_that_hold_the_mass(n, seed, ties):
     assert q[mask].sum() >= (1 - 1e-6) * (1 - 1e-12)
     assert np.all((q[~mask] < inside.min()) | (q[~mask] < np.finfo(float).tiny))
     assert q[mask & (q > inside.min())].sum() < (1 - 1e-6) * (1 + 1e-12)
+
+
+def test_bulk_cells_of_no_mass_are_none():
+    for p in (np.zeros(0), np.zeros(4), np.array([1.0, np.nan]), np.array([np.inf, 1.0])):
+        mask = split.bulk_cells(p)
+        assert mask.dtype == bool and mask.shape == p.shape and not mask.any()
+    assert split.bulk_cells(np.array([0.0, -2.0, 1e-9])).tolist() == [False, True, False]   # (|p|)

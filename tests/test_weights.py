@@ -89,6 +89,8 @@ def test_log_s_and_the_split_ratio_are_their_formulas(z, c):
     np.testing.assert_allclose(ratio, [expected], rtol=1e-15, atol=0)
     np.testing.assert_allclose(split_ratio(np.array([z, z]), c, 0.25), [expected, expected], rtol=1e-15,
                                atol=0)   # (c and the face broadcast)
+    assert isinstance(split_ratio(z, c, 0.25), float)   # a scalar for scalars
+    assert log_s(np.inf) == log_s(-np.inf) == -np.inf   # s(z) -> 0
 
 
 def test_hodge_split_recovers_the_rotational_part():

@@ -98,7 +98,11 @@ def bulk_cells(p: np.ndarray) -> np.ndarray:
     >>> bulk_cells(np.array([1e-9, 0.5, 0.25, 0.25, 1e-12])).tolist()
     [False, True, True, True, False]
     """
-    q = np.abs(p) / np.abs(p).sum()
+    q = np.abs(np.asarray(p, dtype=float))
+    total = q.sum()
+    if not (q.size and np.isfinite(total) and total > 0):   # (no mass to hold: no cells)
+        return np.zeros(q.shape, dtype=bool)
+    q /= total
     shares = np.sort(q)[::-1]
     last = min(int(np.searchsorted(np.cumsum(shares), 1.0 - 1e-6)), shares.size - 1)
     return q >= max(float(shares[last]), np.finfo(float).tiny)

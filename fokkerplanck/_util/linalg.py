@@ -227,9 +227,9 @@ def scaled_pinned(A: sp.csr_matrix, s: np.ndarray, g: np.ndarray, k: int
     diag = np.flatnonzero(indices == _rows(A))
     if not A.has_canonical_format or diag.size != n:
         return pinned(sp.identity(n, format="csr") - sp.diags(s) @ off_diagonal(A)[0] @ sp.diags(g), k)
-    vals = np.repeat(s, counts)
+    vals = np.repeat(np.asarray(s, dtype=float), counts)
     vals *= A.data
-    vals *= g[indices]
+    vals *= np.asarray(g, dtype=float)[indices]
     np.negative(vals, out=vals)
     vals[diag] = 1.0
     del diag
@@ -241,8 +241,7 @@ def scaled_pinned(A: sp.csr_matrix, s: np.ndarray, g: np.ndarray, k: int
     take = np.ones(vals.size, dtype=bool)
     take[indptr[k]:indptr[k + 1]] = False                    # row k
     take[at_k] = False
-    counts = counts.copy()
-    np.subtract.at(counts, rows_k[off], 1)
+    np.subtract.at(counts, rows_k[off], 1)   # (counts is np.diff's own array)
     if np.count_nonzero(vals) != vals.size:                  # entries that round to zero
         zero = vals == 0
         np.subtract.at(counts, _rows(A)[zero & take], 1)
