@@ -239,9 +239,7 @@ def test_a_far_guess_is_judged_by_y_over_q_and_solved_again_before_giving_up(mon
     # a metastable chain still gives up at once, judged by y / q: the periodic torus at
     # T = 0.1, 128^2, from its 64^2 guess (the loose q within 0.14..1.01, not far; max y
     # 2.8e9): GTH answers, without a second AMG try
-    grid = fp.Grid(bounds=[(-np.pi / 2, 3 * np.pi / 2), (-np.pi, np.pi)], shape=128, boundary="periodic")
-    torus = fp.SDE(drift=lambda z: -np.stack([2 * np.sin(2 * z[..., 0]) + 0.3 * np.sin(z[..., 0]),
-                                              np.sin(z[..., 1])], -1) @ (np.eye(2) - J).T, sigma=np.sqrt(0.2))
+    torus, grid = _torus(128, 0.1)
     res = fp.stationary(torus, grid, method="amg", conductance="sg", error_estimate=False)
     assert res.method == "gth" and "rounding alone keeps its bound above" in res.message
     assert "metastable" in res.message and res.message.count("AMG-GMRES") == 1

@@ -80,16 +80,20 @@ def test_log_s_and_the_split_ratio_are_their_formulas(z, c):
     else:
         assert abs(value - (np.log(2 * a) - a)) <= 1e-13 * abs(value)
     np.testing.assert_allclose(log_s(np.array([z, -z])), [value, value], rtol=1e-15, atol=0)
-    from fokkerplanck._discretization.weights import split_ratio, split_terms
+    from fokkerplanck._discretization.weights import split_ratio
 
-    ratio = split_ratio(np.array([z]), np.array([c]), np.array([0.25]))
-    log_s_z, log_flat = split_terms(np.array([z]))
-    expected = np.exp(np.clip(min(float(log_s(c) - log_s_z[0]), float(log_flat[0])) + 0.25, -50.0, 50.0))
+    # split_ratio = min(s(c), g_K(w)) e^face / s(w): against s from sinh and g_K / s as the
+    # flattened pair over Scharfetter-Gummel's (fitted_pair / bernoulli_pair), |w| <= 60
+    w = float(np.clip(z, -60.0, 60.0))
+    s_of = lambda v: 1.0 if abs(v) < 1e-8 else (v / 2) / np.sinh(v / 2)   # (1 - v^2 / 24 below)
+    flat = fitted_pair(np.array([w]))[0][0] / bernoulli_pair(np.array([w]))[0][0]
+    expected = np.clip(min(s_of(c) / s_of(w), flat) * np.exp(0.25), np.exp(-50.0), np.exp(50.0))
+    ratio = split_ratio(np.array([w]), np.array([c]), np.array([0.25]))
     assert ratio.shape == (1,)
-    np.testing.assert_allclose(ratio, [expected], rtol=1e-15, atol=0)
-    np.testing.assert_allclose(split_ratio(np.array([z, z]), c, 0.25), [expected, expected], rtol=1e-15,
+    np.testing.assert_allclose(ratio, [expected], rtol=1e-11, atol=0)
+    np.testing.assert_allclose(split_ratio(np.array([w, w]), c, 0.25), [expected, expected], rtol=1e-11,
                                atol=0)   # (c and the face broadcast)
-    assert isinstance(split_ratio(z, c, 0.25), float)   # a scalar for scalars
+    assert isinstance(split_ratio(w, c, 0.25), float)   # a scalar for scalars
     assert log_s(np.inf) == log_s(-np.inf) == -np.inf   # s(z) -> 0
 
 
